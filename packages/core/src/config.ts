@@ -1,0 +1,221 @@
+import { hostname } from 'node:os';
+import { InvalidConfigError } from './errors';
+import { QUEUE_NAME_PATTERN } from './limits';
+
+/** Where Redis is and how Sluice names its keys there. */
+export interface RedisConfig {
+  /** Connection URL. Default `redis://127.0.0.1:6379`. Env `REDIS_URL`. */
+  url: string;
+  /** Prefix of every key, so several deployments (or test runs) share one Redis. Default `sluice`. Env `REDIS_PREFIX`. */
+  prefix: string;
+}
+
+/** Where PostgreSQL is. */
+export interface PostgresConfig {
+  /** Connection URL. Default `postgres://postgres@127.0.0.1:5432/sluice`. Env `DATABASE_URL`. */
+  url: string;
+  /** Schema holding Sluice's tables. Default `public`. Env `DATABASE_SCHEMA`. */
+  schema: string;
+  /** Connections in the pool of one process. Default 5. Env `DATABASE_POOL_SIZE`. */
+  poolSize: number;
+}
+
+/** Behaviour shared by producers and workers. */
+export interface QueueConfig {
+  /** Queues this process serves; submissions to other queues are refused. Default `["default"]`. Env `QUEUES` (comma-separated). */
+  queues: string[];
+  /** How long an idempotency key maps to its first job. Default 24 h. Env `IDEMPOTENCY_TTL_MS`. */
+  idempotencyTtlMs: number;
+  /** How long a finished job stays readable from Redis before only PostgreSQL has it. Default 1 h. Env `JOB_RETENTION_MS`. */
+  retentionMs: number;
+}
+
+/** How a worker process consumes. */
+export interface WorkerConfig {
+  /** Jobs one worker process runs at once. Default 10. Env `CONCURRENCY`. */
+  concurrency: number;
+  /** Consumer name in the group; unique per process. Default `<hostname>-<pid>`. Env `WORKER_NAME`. */
+  consumerName: string;
+  /** How long a read blocks waiting for jobs. Default 1000 ms. Env `WORKER_BLOCK_MS`. */
+  blockMs: number;
+  /** On SIGTERM, how long in-flight jobs get to finish. Default 30 s. Env `SHUTDOWN_TIMEOUT_MS`. */
+  shutdownTimeoutMs: number;
+  /** SMTP server for the `email` type; unset means emails are logged, not sent. Env `SMTP_URL`. */
+  smtpUrl: string | undefined;
+  /** Sender of `email` jobs. Default `Sluice <sluice@localhost>`. Env `SMTP_FROM`. */
+  smtpFrom: string;
+}
+
+/** How the HTTP producer listens. */
+export interface ApiConfig {
+  /** TCP port. Default 3000. Env `PORT`. */
+  port: number;
+  /** Interface to bind. Default `127.0.0.1`; containers set `0.0.0.0`. Env `HOST`. */
+  host: string;
+  /** Largest request body in bytes. Default 1 MiB. Env `BODY_LIMIT`. */
+  bodyLimit: number;
+}
+
+/** Logging. */
+export interface LogConfig {
+  /** pino level. Default `info`. Env `LOG_LEVEL`. */
+  level: string;
+  /** Human-readable lines instead of JSON. Default off. Env `LOG_PRETTY=1`. */
+  pretty: boolean;
+}
+
+/** The whole configuration, built once at the edge and passed down. */
+export interface SluiceConfig {
+  redis: RedisConfig;
+  postgres: PostgresConfig;
+  queue: QueueConfig;
+  worker: WorkerConfig;
+  api: ApiConfig;
+  log: LogConfig;
+}
+
+const HOUR_MS = 3_600_000;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Defaults for this machine's local services. */
+export const DEFAULTS = {
+  redisUrl: 'redis://127.0.0.1:6379',
+  redisPrefix: 'sluice',
+  databaseUrl: 'postgres://postgres@127.0.0.1:5432/sluice',
+  databaseSchema: 'public',
+  databasePoolSize: 5,
+  queues: ['default'],
+  idempotencyTtlMs: 24 * HOUR_MS,
+  retentionMs: HOUR_MS,
+  concurrency: 10,
+  blockMs: 1000,
+  shutdownTimeoutMs: 30_000,
+  smtpFrom: 'Sluice <sluice@localhost>',
+  port: 3000,
+  host: '127.0.0.1',
+  bodyLimit: 1_048_576,
+  logLevel: 'info',
+} as const;
+
+type Env = Record<string, string | undefined>;
+
+/**
+ * Builds the configuration from environment variables, checking every value. Throws one
+ * `InvalidConfigError` listing every problem, so a person fixes them all in one go.
+ */
+export function loadConfig(env: Env): SluiceConfig {
+  const problems: string[] = [];
+  const read = new EnvReader(env, problems);
+  const config: SluiceConfig = {
+    redis: {
+      url: read.url('REDIS_URL', DEFAULTS.redisUrl, ['redis:', 'rediss:']),
+      prefix: read.matching('REDIS_PREFIX', DEFAULTS.redisPrefix, /^[A-Za-z0-9_.:-]{1,64}$/, 'letters, digits and _.:- (1-64)'),
+    },
+    postgres: {
+      url: read.url('DATABASE_URL', DEFAULTS.databaseUrl, ['postgres:', 'postgresql:']),
+      schema: read.matching('DATABASE_SCHEMA', DEFAULTS.databaseSchema, SCHEMA_NAME, 'a lowercase SQL identifier'),
+      poolSize: read.int('DATABASE_POOL_SIZE', DEFAULTS.databasePoolSize, 1, 100),
+    },
+    queue: {
+      queues: read.list('QUEUES', DEFAULTS.queues, QUEUE_NAME_PATTERN),
+      idempotencyTtlMs: read.int('IDEMPOTENCY_TTL_MS', DEFAULTS.idempotencyTtlMs, 1000, 365 * 24 * HOUR_MS),
+      retentionMs: read.int('JOB_RETENTION_MS', DEFAULTS.retentionMs, 1000, 365 * 24 * HOUR_MS),
+    },
+    worker: {
+      concurrency: read.int('CONCURRENCY', DEFAULTS.concurrency, 1, 10_000),
+      consumerName: read.matching('WORKER_NAME', `${hostname()}-${process.pid}`, /^[A-Za-z0-9_.:-]{1,128}$/, 'letters, digits and _.:-'),
+      blockMs: read.int('WORKER_BLOCK_MS', DEFAULTS.blockMs, 10, 60_000),
+      shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', DEFAULTS.shutdownTimeoutMs, 0, 24 * HOUR_MS),
+      smtpUrl: read.optionalUrl('SMTP_URL', ['smtp:', 'smtps:']),
+      smtpFrom: read.string('SMTP_FROM', DEFAULTS.smtpFrom),
+    },
+    api: {
+      port: read.int('PORT', DEFAULTS.port, 0, 65_535),
+      host: read.string('HOST', DEFAULTS.host),
+      bodyLimit: read.int('BODY_LIMIT', DEFAULTS.bodyLimit, 1024, 100 * 1_048_576),
+    },
+    log: {
+      level: read.oneOf('LOG_LEVEL', DEFAULTS.logLevel, LOG_LEVELS),
+      pretty: read.flag('LOG_PRETTY'),
+    },
+  };
+  if (problems.length > 0) throw new InvalidConfigError(problems);
+  return config;
+}
+
+/** Reads typed values out of the environment, collecting a sentence per bad value. */
+class EnvReader {
+  constructor(
+    private readonly env: Env,
+    private readonly problems: string[],
+  ) {}
+
+  private raw(name: string): string | undefined {
+    const value = this.env[name]?.trim();
+    return value === undefined || value === '' ? undefined : value;
+  }
+
+  string(name: string, fallback: string): string {
+    return this.raw(name) ?? fallback;
+  }
+
+  int(name: string, fallback: number, min: number, max: number): number {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    const parsed = Number(value);
+    if (!/^-?\d+$/.test(value) || !Number.isSafeInteger(parsed) || parsed < min || parsed > max) {
+      this.problems.push(`${name} must be an integer from ${min} to ${max} (got "${value}")`);
+      return fallback;
+    }
+    return parsed;
+  }
+
+  flag(name: string): boolean {
+    const value = this.raw(name)?.toLowerCase();
+    return value === '1' || value === 'true' || value === 'yes';
+  }
+
+  matching(name: string, fallback: string, pattern: RegExp, what: string): string {
+    const value = this.raw(name) ?? fallback;
+    if (!pattern.test(value)) this.problems.push(`${name} must be ${what} (got "${value}")`);
+    return value;
+  }
+
+  oneOf(name: string, fallback: string, allowed: readonly string[]): string {
+    const value = this.raw(name) ?? fallback;
+    if (!allowed.includes(value)) this.problems.push(`${name} must be one of ${allowed.join(', ')} (got "${value}")`);
+    return value;
+  }
+
+  list(name: string, fallback: readonly string[], itemPattern: RegExp): string[] {
+    const value = this.raw(name);
+    if (value === undefined) return [...fallback];
+    const items = [...new Set(value.split(',').map((item) => item.trim()).filter((item) => item !== ''))];
+    const bad = items.filter((item) => !itemPattern.test(item));
+    if (items.length === 0 || bad.length > 0) {
+      this.problems.push(`${name} must be a comma-separated list of names matching ${itemPattern.source} (got "${value}")`);
+      return [...fallback];
+    }
+    return items;
+  }
+
+  url(name: string, fallback: string, protocols: readonly string[]): string {
+    return this.optionalUrl(name, protocols) ?? fallback;
+  }
+
+  optionalUrl(name: string, protocols: readonly string[]): string | undefined {
+    const value = this.raw(name);
+    if (value === undefined) return undefined;
+    if (!URL.canParse(value) || !protocols.includes(new URL(value).protocol)) {
+      this.problems.push(`${name} must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')} (got "${redact(value)}")`);
+      return undefined;
+    }
+    return value;
+  }
+}
+
+/** Hides a password in a URL-looking string before it reaches an error message. */
+function redact(value: string): string {
+  return value.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+}

@@ -1,0 +1,82 @@
+/** Machine-readable codes of the errors Sluice raises. */
+export type SluiceErrorCode =
+  | 'INVALID_JOB'
+  | 'UNKNOWN_JOB_TYPE'
+  | 'UNKNOWN_QUEUE'
+  | 'JOB_NOT_FOUND'
+  | 'REDIS_UNAVAILABLE'
+  | 'POSTGRES_UNAVAILABLE'
+  | 'SCHEMA_BEHIND'
+  | 'INVALID_CONFIG';
+
+/** Base class of every error Sluice raises on purpose. */
+export class SluiceError extends Error {
+  readonly code: SluiceErrorCode;
+  readonly jobId: string | undefined;
+
+  constructor(code: SluiceErrorCode, message: string, options: { cause?: unknown; jobId?: string } = {}) {
+    super(message, { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.jobId = options.jobId;
+  }
+}
+
+/** A submission that does not fit its type, the limits, or the registry. */
+export class InvalidJobError extends SluiceError {
+  constructor(message: string, code: 'INVALID_JOB' | 'UNKNOWN_JOB_TYPE' | 'UNKNOWN_QUEUE' = 'INVALID_JOB') {
+    super(code, message);
+  }
+}
+
+/** No job has that id. */
+export class JobNotFoundError extends SluiceError {
+  constructor(jobId: string) {
+    super('JOB_NOT_FOUND', `No job has the id ${jobId}.`, { jobId });
+  }
+}
+
+/** Redis did not answer, or refused the command because it is disconnected. */
+export class RedisUnavailableError extends SluiceError {
+  constructor(cause: unknown) {
+    super('REDIS_UNAVAILABLE', `Redis is unavailable: ${messageOf(cause)}`, { cause });
+  }
+}
+
+/** PostgreSQL did not answer. */
+export class PostgresUnavailableError extends SluiceError {
+  constructor(cause: unknown) {
+    super('POSTGRES_UNAVAILABLE', `PostgreSQL is unavailable: ${messageOf(cause)}`, { cause });
+  }
+}
+
+/** The database has not been migrated to the schema this code expects. */
+export class SchemaBehindError extends SluiceError {
+  constructor(message: string) {
+    super('SCHEMA_BEHIND', message);
+  }
+}
+
+/** The environment describes a configuration Sluice cannot run with. */
+export class InvalidConfigError extends SluiceError {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super('INVALID_CONFIG', `Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.problems = problems;
+  }
+}
+
+/**
+ * Thrown by a handler to say that retrying cannot help: the job goes straight to the dead-letter stream.
+ */
+export class PermanentJobError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PermanentJobError';
+  }
+}
+
+/** The message of anything thrown. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,107 @@
+import type pg from 'pg';
+import { messageOf } from '../errors';
+import { queueKeys } from '../keys';
+import { silentLogger, type Logger } from '../logger';
+import { runScript, type ScriptedRedis } from '../redis/scripts';
+import { jitter, sleep } from '../sleep';
+import { parseEventEntry } from './events';
+import { jobEventsInsertBatch } from './job-events-repository';
+
+/** Settings of a `HistoryRecorder`. */
+export interface HistoryRecorderOptions {
+  redis: ScriptedRedis;
+  pool: pg.Pool;
+  prefix: string;
+  queues: readonly string[];
+  /** Unique name of this process, the lease holder's identity. */
+  owner: string;
+  logger?: Logger;
+  /** Events written per transaction. Default 1000. */
+  batchSize?: number;
+  /** Pause when there is nothing to record. Default 50 ms. */
+  idleMs?: number;
+  /** Lease length; a crashed recorder's queue is taken over after it. Default 10 s. */
+  leaseMs?: number;
+}
+
+/**
+ * Drains each queue's events stream into PostgreSQL in batches. Every worker (and the API) runs
+ * one; a lease per queue lets one drain at a time, which keeps each queue's events in order. Events
+ * are deleted from Redis only after their transaction commits, so PostgreSQL being down costs no
+ * history: it waits in Redis, not in process memory, and is written when PostgreSQL is back.
+ */
+export class HistoryRecorder {
+  private readonly logger: Logger;
+  private readonly batchSize: number;
+  private readonly idleMs: number;
+  private readonly leaseMs: number;
+  private readonly stopping = new AbortController();
+  private loop: Promise<void> | undefined;
+  private failing = false;
+
+  constructor(private readonly options: HistoryRecorderOptions) {
+    this.logger = options.logger ?? silentLogger;
+    this.batchSize = options.batchSize ?? 1000;
+    this.idleMs = options.idleMs ?? 50;
+    this.leaseMs = options.leaseMs ?? 10_000;
+  }
+
+  /** Starts draining in the background. */
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** Stops the loop, then drains what is left once more (best effort) so a clean exit leaves nothing behind. */
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    await this.loop;
+    this.loop = undefined;
+    try {
+      for (const queue of this.options.queues) {
+        while ((await this.runOnce(queue)) === this.batchSize);
+      }
+    } catch (error) {
+      this.logger.warn({ err: messageOf(error) }, 'history not flushed at shutdown; another recorder will write it');
+    }
+  }
+
+  /** Records one batch of `queue`'s events if this process holds the queue's lease. Returns how many. */
+  async runOnce(queue: string): Promise<number> {
+    const { redis, pool, prefix, owner } = this.options;
+    const keys = queueKeys(prefix, queue);
+    const held = await runScript(redis, 'acquireLease', [keys.recorderLease], [owner, this.leaseMs]);
+    if (held !== 1) return 0;
+    const entries = await redis.xrange(keys.events, '-', '+', 'COUNT', this.batchSize);
+    if (entries.length === 0) return 0;
+    const events = entries.map(([id, fields]) => parseEventEntry(id, fields));
+    await jobEventsInsertBatch(pool, events);
+    await redis.xdel(keys.events, ...events.map((event) => event.entryId));
+    return events.length;
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.stopping.signal;
+    while (!signal.aborted) {
+      let busiest = 0;
+      try {
+        for (const queue of this.options.queues) busiest = Math.max(busiest, await this.runOnce(queue));
+        this.recovered();
+      } catch (error) {
+        this.failed(error);
+        await sleep(jitter(1000), signal);
+        continue;
+      }
+      if (busiest < this.batchSize) await sleep(this.idleMs, signal);
+    }
+  }
+
+  private failed(error: unknown): void {
+    if (!this.failing) this.logger.warn({ err: messageOf(error) }, 'history recorder cannot write; events wait in Redis');
+    this.failing = true;
+  }
+
+  private recovered(): void {
+    if (this.failing) this.logger.info({}, 'history recorder writing again');
+    this.failing = false;
+  }
+}

@@ -1,0 +1,87 @@
+import type { JobEventStatus, JobState } from './job-state';
+
+/** One entry of a job's history, oldest first. Times are ISO-8601. */
+export interface JobEvent {
+  status: JobEventStatus;
+  /** The attempt the event belongs to; 0 before the first attempt. */
+  attempt: number;
+  at: string;
+  worker?: string;
+  error?: string;
+  /** For `retrying`: when the next attempt is due. */
+  nextAt?: string;
+  /** For `dead`: exhausted, permanent or poison. */
+  reason?: string;
+}
+
+/** A job as clients see it. Times are ISO-8601. */
+export interface Job {
+  id: string;
+  queue: string;
+  type: string;
+  payload: Record<string, unknown>;
+  status: JobState;
+  attempts: number;
+  maxAttempts: number;
+  priority: number;
+  runAt: string;
+  createdAt: string;
+  updatedAt: string;
+  finishedAt: string | null;
+  lastError: string | null;
+  result: unknown;
+  progress: unknown;
+  history: JobEvent[];
+}
+
+/** Milliseconds since the epoch, as Redis holds them, to ISO-8601. */
+export function isoFromMs(ms: string | number): string {
+  return new Date(Number(ms)).toISOString();
+}
+
+function optionalJson(text: string | undefined): unknown {
+  return text === undefined || text === '' ? null : JSON.parse(text);
+}
+
+function optionalText(text: string | undefined): string | null {
+  return text === undefined || text === '' ? null : text;
+}
+
+/** Parses the `history` field: one JSON object per line, as `recordEvent` writes them. */
+export function parseHistory(text: string | undefined): JobEvent[] {
+  if (!text) return [];
+  return text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => {
+      const raw = JSON.parse(line) as Record<string, string>;
+      const event: JobEvent = { status: raw.s as JobEventStatus, attempt: Number(raw.a), at: isoFromMs(raw.t ?? 0) };
+      if (raw.worker) event.worker = raw.worker;
+      if (raw.error) event.error = raw.error;
+      if (raw.nextAt) event.nextAt = isoFromMs(raw.nextAt);
+      if (raw.reason) event.reason = raw.reason;
+      return event;
+    });
+}
+
+/** Builds a job from its Redis hash. */
+export function jobFromHash(hash: Record<string, string>): Job {
+  return {
+    id: hash.id ?? '',
+    queue: hash.queue ?? '',
+    type: hash.type ?? '',
+    payload: JSON.parse(hash.payload ?? '{}') as Record<string, unknown>,
+    status: hash.status as JobState,
+    attempts: Number(hash.attempts ?? 0),
+    maxAttempts: Number(hash.maxAttempts ?? 1),
+    priority: Number(hash.priority ?? 0),
+    runAt: isoFromMs(hash.runAt ?? 0),
+    createdAt: isoFromMs(hash.createdAt ?? 0),
+    updatedAt: isoFromMs(hash.updatedAt ?? 0),
+    finishedAt: hash.finishedAt ? isoFromMs(hash.finishedAt) : null,
+    lastError: optionalText(hash.lastError),
+    result: optionalJson(hash.result),
+    progress: optionalJson(hash.progress),
+    history: parseHistory(hash.history),
+  };
+}

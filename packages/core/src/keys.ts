@@ -1,0 +1,34 @@
+/** The Redis keys of one queue. Every key carries the hash tag `{queue}` so one queue lives in one cluster slot. */
+export interface QueueKeys {
+  /** Stream of ready jobs, read by the workers' consumer group. */
+  stream: string;
+  /** ZSET of scheduled jobs and retries waiting out their backoff, scored by due time in ms. */
+  delayed: string;
+  /** Dead-letter stream. */
+  dlq: string;
+  /** Stream of job transitions on their way to PostgreSQL. */
+  events: string;
+  /** Lease of the history recorder that drains `events`. */
+  recorderLease: string;
+  /** Prefix of the per-job hashes; a job's key is `jobPrefix + id`. */
+  jobPrefix: string;
+  /** Prefix of the idempotency keys; a key's Redis key is `idempotencyPrefix + key`. */
+  idempotencyPrefix: string;
+}
+
+/** Builds every key of `queue` under `prefix`; the only place key names are made. */
+export function queueKeys(prefix: string, queue: string): QueueKeys {
+  const base = `${prefix}:{${queue}}:`;
+  return {
+    stream: `${base}stream`,
+    delayed: `${base}delayed`,
+    dlq: `${base}dlq`,
+    events: `${base}events`,
+    recorderLease: `${base}recorder`,
+    jobPrefix: `${base}job:`,
+    idempotencyPrefix: `${base}idem:`,
+  };
+}
+
+/** The consumer group every worker of a queue joins. */
+export const WORKER_GROUP = 'workers';

@@ -1,0 +1,18 @@
+/** Limits on what a submission may contain, shared by the API schemas and the library. */
+
+/** Queue and job type names. */
+export const QUEUE_NAME_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
+/** The same, as a JSON-schema pattern. */
+export const NAME_PATTERN_SOURCE = '^[A-Za-z0-9_.:-]{1,64}$';
+/** Longest idempotency key. */
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
+/** Attempts a job may be given. */
+export const MIN_ATTEMPTS = 1;
+export const MAX_ATTEMPTS = 100;
+/** Longest delay: one year. */
+export const MAX_DELAY_MS = 365 * 24 * 3_600_000;
+/** Priority range; higher runs first where priorities apply. */
+export const MIN_PRIORITY = -1000;
+export const MAX_PRIORITY = 1000;
+/** Most jobs in one bulk submission. */
+export const MAX_BULK_JOBS = 1000;

@@ -1,0 +1,73 @@
+import { messageOf } from '../errors';
+import { queueKeys } from '../keys';
+import { silentLogger, type Logger } from '../logger';
+import { runScript, type ScriptedRedis } from '../redis/scripts';
+import { jitter, sleep } from '../sleep';
+
+/** Settings of a `DelayedPromoter`. */
+export interface DelayedPromoterOptions {
+  redis: ScriptedRedis;
+  prefix: string;
+  queue: string;
+  logger?: Logger;
+  /** Jobs promoted per script call. Default 500. */
+  batchSize?: number;
+  /** Longest sleep between checks, which bounds how late a job added while asleep can start. Default 100 ms. */
+  maxSleepMs?: number;
+  now?: () => number;
+}
+
+/**
+ * Moves due scheduled jobs and retries from the delayed ZSET into the stream. It sleeps until the
+ * earliest job is due (or `maxSleepMs`), and runs in every worker at once: the script's ZREM makes
+ * exactly one caller promote each job.
+ */
+export class DelayedPromoter {
+  private readonly stopping = new AbortController();
+  private loop: Promise<void> | undefined;
+  private readonly logger: Logger;
+  private readonly now: () => number;
+
+  constructor(private readonly options: DelayedPromoterOptions) {
+    this.logger = options.logger ?? silentLogger;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Starts promoting in the background. */
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** Stops and waits for the loop to end. */
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    await this.loop;
+  }
+
+  /** Promotes one batch of due jobs. Returns how many were promoted and when the next job is due (ms, or null). */
+  async runOnce(): Promise<{ promoted: number; nextDueAt: number | null }> {
+    const { redis, prefix, queue } = this.options;
+    const keys = queueKeys(prefix, queue);
+    const [promoted, nextDue] = (await runScript(redis, 'promoteDueJobs', [keys.stream, keys.delayed, keys.events], [
+      this.now(), this.options.batchSize ?? 500, keys.jobPrefix,
+    ])) as [number, string];
+    const nextDueAt = Number(nextDue);
+    return { promoted, nextDueAt: nextDueAt < 0 ? null : nextDueAt };
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.stopping.signal;
+    const maxSleepMs = this.options.maxSleepMs ?? 100;
+    while (!signal.aborted) {
+      try {
+        const { promoted, nextDueAt } = await this.runOnce();
+        if (promoted === (this.options.batchSize ?? 500)) continue;
+        const untilDue = nextDueAt === null ? maxSleepMs : nextDueAt - this.now();
+        await sleep(Math.max(1, Math.min(untilDue, maxSleepMs)), signal);
+      } catch (error) {
+        this.logger.warn({ err: messageOf(error), queue: this.options.queue }, 'promoting delayed jobs failed; retrying');
+        await sleep(jitter(1000), signal);
+      }
+    }
+  }
+}

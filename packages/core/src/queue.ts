@@ -1,0 +1,197 @@
+import { v7 as uuidv7 } from 'uuid';
+import type { QueueConfig, RedisConfig } from './config';
+import { InvalidJobError, RedisUnavailableError, SluiceError } from './errors';
+import { jobFromHash, type Job } from './job';
+import type { JobState } from './job-state';
+import { queueKeys } from './keys';
+import { MAX_ATTEMPTS, MAX_BULK_JOBS, MAX_DELAY_MS, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_PRIORITY, MIN_ATTEMPTS, MIN_PRIORITY } from './limits';
+import type { JobTypeRegistry } from './registry';
+import { runScript, type ScriptedRedis } from './redis/scripts';
+import { assertNoNulCharacters } from './validation';
+
+/** Options of one submission. */
+export interface AddJobOptions {
+  /** Queue to add to. Default: the first configured queue. */
+  queue?: string;
+  /** Milliseconds to wait before the job may run (0 to 1 year). */
+  delay?: number;
+  /** When the job may run; wins over `delay`. */
+  runAt?: Date | string;
+  /** Stored with the job (−1000 to 1000). Default 0. */
+  priority?: number;
+  /** Attempts before the job is dead (1 to 100). Default: its type's retry policy. */
+  maxAttempts?: number;
+  /** A repeat within the idempotency window returns the first job and adds nothing. */
+  idempotencyKey?: string;
+}
+
+/** One job of a bulk submission. */
+export interface BulkJob extends AddJobOptions {
+  type: string;
+  payload: Record<string, unknown>;
+}
+
+/** What a submission produced. */
+export interface AddedJob {
+  id: string;
+  queue: string;
+  type: string;
+  status: JobState;
+  /** True when an earlier job holds the idempotency key; that job is returned and nothing was added. */
+  duplicate: boolean;
+}
+
+/** Dependencies of a `Queue`. */
+export interface QueueDeps {
+  redis: ScriptedRedis;
+  redisConfig: RedisConfig;
+  queueConfig: QueueConfig;
+  registry: JobTypeRegistry;
+  /** Clock, injectable for tests. Default `Date.now`. */
+  now?: () => number;
+}
+
+interface PreparedJob {
+  id: string;
+  queue: string;
+  type: string;
+  payloadJson: string;
+  maxAttempts: number;
+  priority: number;
+  runAtMs: number;
+  idempotencyKey: string;
+}
+
+/** The producer side: validates and adds jobs to the configured queues, and reads a job's live state. */
+export class Queue {
+  private readonly now: () => number;
+
+  constructor(private readonly deps: QueueDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** Names of the queues this producer may add to. */
+  get queues(): readonly string[] {
+    return this.deps.queueConfig.queues;
+  }
+
+  /** Validates and adds one job. Throws `InvalidJobError` for bad input, `RedisUnavailableError` when Redis is down. */
+  async add(type: string, payload: Record<string, unknown>, options: AddJobOptions = {}): Promise<AddedJob> {
+    const [added] = await this.enqueueAll([this.prepare({ ...options, type, payload }, 'payload')]);
+    return added as AddedJob;
+  }
+
+  /** Validates every job first, then adds them all in one pipelined round trip; each job is added atomically. */
+  async addBulk(jobs: readonly BulkJob[]): Promise<AddedJob[]> {
+    if (jobs.length > MAX_BULK_JOBS) throw new InvalidJobError(`jobs may hold at most ${MAX_BULK_JOBS} jobs (got ${jobs.length})`);
+    const prepared = jobs.map((job, index) => this.prepare(job, `jobs[${index}].payload`));
+    return this.enqueueAll(prepared);
+  }
+
+  /** The job as Redis holds it now, or null once it has left Redis (PostgreSQL still has it). */
+  async getJob(id: string): Promise<Job | null> {
+    const pipeline = this.deps.redis.pipeline();
+    for (const queue of this.queues) pipeline.hgetall(queueKeys(this.deps.redisConfig.prefix, queue).jobPrefix + id);
+    const replies = await this.exec(pipeline);
+    for (const [error, hash] of replies) {
+      if (error) throw new RedisUnavailableError(error);
+      const fields = hash as Record<string, string>;
+      if (fields.id) return jobFromHash(fields);
+    }
+    return null;
+  }
+
+  private prepare(job: BulkJob, payloadPath: string): PreparedJob {
+    const where = payloadPath.replace(/\.?payload$/, '');
+    const field = (name: string): string => (where ? `${where}.${name}` : name);
+    const queue = job.queue ?? this.queues[0] ?? 'default';
+    if (!this.queues.includes(queue)) {
+      throw new InvalidJobError(`${field('queue')} "${queue}" is not served here. Known queues: ${this.queues.join(', ')}.`, 'UNKNOWN_QUEUE');
+    }
+    const type = this.deps.registry.get(job.type);
+    if (job.payload === null || typeof job.payload !== 'object' || Array.isArray(job.payload)) {
+      throw new InvalidJobError(`${payloadPath} must be a JSON object`);
+    }
+    assertNoNulCharacters(job.payload, payloadPath);
+    this.deps.registry.validatePayload(job.type, job.payload, payloadPath);
+    const maxAttempts = job.maxAttempts ?? type.retry.maxAttempts;
+    checkInteger(field('maxAttempts'), maxAttempts, MIN_ATTEMPTS, MAX_ATTEMPTS);
+    const priority = job.priority ?? 0;
+    checkInteger(field('priority'), priority, MIN_PRIORITY, MAX_PRIORITY);
+    const idempotencyKey = job.idempotencyKey ?? '';
+    if (idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
+      throw new InvalidJobError(`${field('idempotencyKey')} must be at most ${MAX_IDEMPOTENCY_KEY_LENGTH} characters (got ${idempotencyKey.length})`);
+    }
+    assertNoNulCharacters(idempotencyKey, field('idempotencyKey'));
+    return {
+      id: uuidv7(),
+      queue,
+      type: job.type,
+      payloadJson: JSON.stringify(job.payload),
+      maxAttempts,
+      priority,
+      runAtMs: this.runAt(job, field),
+      idempotencyKey,
+    };
+  }
+
+  private runAt(job: AddJobOptions, field: (name: string) => string): number {
+    const now = this.now();
+    if (job.runAt !== undefined) {
+      const ms = job.runAt instanceof Date ? job.runAt.getTime() : parseIsoDate(job.runAt);
+      if (Number.isNaN(ms)) throw new InvalidJobError(`${field('runAt')} must be an ISO-8601 date-time such as 2030-01-01T12:00:00Z`);
+      if (ms > now + MAX_DELAY_MS) throw new InvalidJobError(`${field('runAt')} must be at most one year from now`);
+      return Math.max(ms, now);
+    }
+    const delay = job.delay ?? 0;
+    checkInteger(field('delay'), delay, 0, MAX_DELAY_MS);
+    return now + delay;
+  }
+
+  private async enqueueAll(jobs: readonly PreparedJob[]): Promise<AddedJob[]> {
+    if (jobs.length === 0) return [];
+    const { redis, redisConfig, queueConfig } = this.deps;
+    const pipeline = redis.pipeline() as unknown as ScriptedRedis;
+    const now = this.now();
+    for (const job of jobs) {
+      const keys = queueKeys(redisConfig.prefix, job.queue);
+      const scriptKeys = [keys.stream, keys.delayed, keys.events, keys.jobPrefix + job.id];
+      if (job.idempotencyKey) scriptKeys.push(keys.idempotencyPrefix + job.idempotencyKey);
+      void runScript(pipeline, 'enqueue', scriptKeys, [
+        job.id, job.queue, job.type, job.payloadJson, job.maxAttempts, job.priority,
+        now, Math.max(job.runAtMs, now), job.idempotencyKey, queueConfig.idempotencyTtlMs,
+      ]);
+    }
+    const replies = await this.exec(pipeline as unknown as ReturnType<ScriptedRedis['pipeline']>);
+    return Promise.all(replies.map(([error, reply], index) => this.added(jobs[index] as PreparedJob, error, reply)));
+  }
+
+  private async added(job: PreparedJob, error: Error | null, reply: unknown): Promise<AddedJob> {
+    if (error) throw new RedisUnavailableError(error);
+    const [created, id, status] = reply as [number, string, JobState | undefined];
+    if (created === 1) return { id, queue: job.queue, type: job.type, status: status as JobState, duplicate: false };
+    const first = await this.getJob(id);
+    return { id, queue: job.queue, type: first?.type ?? job.type, status: first?.status ?? 'completed', duplicate: true };
+  }
+
+  private async exec(pipeline: ReturnType<ScriptedRedis['pipeline']>): Promise<[Error | null, unknown][]> {
+    try {
+      return (await pipeline.exec()) ?? [];
+    } catch (error) {
+      if (error instanceof SluiceError) throw error;
+      throw new RedisUnavailableError(error);
+    }
+  }
+}
+
+function checkInteger(field: string, value: unknown, min: number, max: number): void {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidJobError(`${field} must be an integer from ${min} to ${max} (got ${JSON.stringify(value)})`);
+  }
+}
+
+/** ISO-8601 date-time with a time zone, or a plain date; anything else is NaN. */
+function parseIsoDate(text: string): number {
+  const iso = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2}))?$/;
+  return iso.test(text) ? Date.parse(text) : Number.NaN;
+}

@@ -1,0 +1,66 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import type { RedisConfig } from '../config';
+import { RedisUnavailableError } from '../errors';
+import { defineScripts, type ScriptedRedis } from './scripts';
+
+/** How a connection behaves when Redis goes away. */
+export interface RedisConnectionOptions {
+  /**
+   * Fail commands at once while disconnected instead of queueing them. Producers want this: a
+   * submission answers 503 straight away rather than hang. Default true.
+   */
+  failFast?: boolean;
+  /** Longest wait for one command's answer, in ms. Default 2000; blocking readers pass 0 (none). */
+  commandTimeoutMs?: number;
+  /** Name shown by CLIENT LIST. */
+  connectionName?: string;
+}
+
+/** Opens a connection with Sluice's scripts defined on it. It reconnects by itself with capped backoff. */
+export function createRedis(config: RedisConfig, options: RedisConnectionOptions = {}): ScriptedRedis {
+  const failFast = options.failFast ?? true;
+  const redisOptions: RedisOptions = {
+    lazyConnect: false,
+    enableOfflineQueue: !failFast,
+    maxRetriesPerRequest: failFast ? 1 : null,
+    connectTimeout: 2000,
+    retryStrategy: (times) => Math.min(50 * 2 ** times, 2000) + Math.floor(Math.random() * 100),
+    ...(options.commandTimeoutMs !== 0 && { commandTimeout: options.commandTimeoutMs ?? 2000 }),
+    ...(options.connectionName !== undefined && { connectionName: options.connectionName }),
+  };
+  return defineScripts(new Redis(config.url, redisOptions));
+}
+
+/** Waits until the connection is ready, or throws `RedisUnavailableError` after `timeoutMs`. */
+export async function waitForRedis(redis: Redis, timeoutMs: number): Promise<void> {
+  if (redis.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new RedisUnavailableError(new Error(`no connection within ${timeoutMs} ms`)));
+    }, timeoutMs);
+    const onReady = (): void => {
+      cleanup();
+      resolve();
+    };
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      redis.off('ready', onReady);
+    };
+    redis.on('ready', onReady);
+  });
+}
+
+/** Closes a connection, politely if it is up and at once if not. */
+export async function closeRedis(redis: Redis): Promise<void> {
+  if (redis.status === 'end') return;
+  if (redis.status !== 'ready') {
+    redis.disconnect();
+    return;
+  }
+  try {
+    await redis.quit();
+  } catch {
+    redis.disconnect();
+  }
+}

@@ -1,0 +1,27 @@
+--[[
+  recordEvent (included at the top of every script that moves a job between states)
+
+  Appends one transition to the job's own history (hash field `history`, one JSON line per event, read
+  by GET /jobs/:id before PostgreSQL has it) and to the queue's events stream, which the history
+  recorder drains into PostgreSQL. Both writes happen inside the caller's script, so a transition and
+  its record are one atomic step. `seq` numbers a job's events from 1; PostgreSQL's unique
+  (job_id, seq) makes the recorder's writes idempotent.
+
+  details:  flat list {name, value, ...} stored in both places (worker, error, reason, nextAt, result)
+  snapshot: flat list stored in the events stream only (the job's fields, on its first event)
+]]
+local function recordEvent(eventsKey, jobKey, jobId, status, attempt, at, details, snapshot)
+  local seq = redis.call('HINCRBY', jobKey, 'seq', 1)
+  local entry = {'job', jobId, 'seq', tostring(seq), 'status', status, 'attempt', tostring(attempt), 'at', at}
+  local line = {s = status, a = tostring(attempt), t = at}
+  for i = 1, #details, 2 do
+    entry[#entry + 1] = details[i]
+    entry[#entry + 1] = details[i + 1]
+    line[details[i]] = details[i + 1]
+  end
+  for i = 1, #snapshot do entry[#entry + 1] = snapshot[i] end
+  redis.call('XADD', eventsKey, '*', unpack(entry))
+  local history = redis.call('HGET', jobKey, 'history') or ''
+  redis.call('HSET', jobKey, 'history', history .. cjson.encode(line) .. '\n')
+  return seq
+end

@@ -1,0 +1,37 @@
+import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+
+/** Reads a Lua file next to this module; the shared `recordEvent` function is prepended where used. */
+function lua(name: string, withRecordEvent: boolean): string {
+  const read = (file: string): string => readFileSync(new URL(`./lua/${file}.lua`, import.meta.url), 'utf8');
+  return withRecordEvent ? `${read('record-event')}\n${read(name)}` : read(name);
+}
+
+/** Every script, by the name of the transition it performs. */
+const SCRIPTS = {
+  enqueue: lua('enqueue', true),
+  startJobs: lua('start-jobs', true),
+  completeJob: lua('complete-job', true),
+  failJob: lua('fail-job', true),
+  promoteDueJobs: lua('promote-due-jobs', true),
+  acquireLease: lua('acquire-lease', false),
+} as const;
+
+type ScriptName = keyof typeof SCRIPTS;
+type ScriptCommand = (numberOfKeys: number, ...keysAndArgs: (string | number)[]) => Promise<unknown>;
+
+/** A connection on which every Sluice script is defined (EVALSHA, falling back to EVAL once). */
+export type ScriptedRedis = Redis & Record<ScriptName, ScriptCommand>;
+
+/** Defines Sluice's scripts on a connection. */
+export function defineScripts(redis: Redis): ScriptedRedis {
+  for (const [name, source] of Object.entries(SCRIPTS)) {
+    redis.defineCommand(name, { lua: source });
+  }
+  return redis as ScriptedRedis;
+}
+
+/** Runs a script with its keys and arguments; the number of keys is counted here. */
+export function runScript(redis: ScriptedRedis, name: ScriptName, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+  return redis[name](keys.length, ...keys, ...args);
+}

@@ -1,0 +1,107 @@
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { Static, TSchema } from 'typebox';
+import { InvalidJobError } from './errors';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry-policy';
+
+/** Default time a handler gets for one attempt. */
+export const DEFAULT_JOB_TIMEOUT_MS = 60_000;
+
+/** A job type as declared once: its name, payload schema, retry policy and timeout. */
+export interface JobTypeDefinition<S extends TSchema = TSchema> {
+  /** Unique name, `[A-Za-z0-9_.:-]{1,64}`. */
+  name: string;
+  /** JSON schema (TypeBox) every payload must satisfy. */
+  payload: S;
+  /** Overrides of the default retry policy. */
+  retry?: Partial<RetryPolicy>;
+  /** Time one attempt may take before it is aborted and counted as failed. Default 60 s. */
+  timeoutMs?: number;
+  /** One sentence for people reading the API docs. */
+  description?: string;
+}
+
+/** Declares a job type, keeping the payload schema's static type for its handler. */
+export function defineJobType<S extends TSchema>(definition: JobTypeDefinition<S>): JobTypeDefinition<S> {
+  return definition;
+}
+
+/** The payload type a definition's schema describes. */
+export type PayloadOf<D> = D extends JobTypeDefinition<infer S> ? Static<S> : never;
+
+/** A registered type, with its policy filled in and its schema compiled. */
+export interface RegisteredJobType {
+  name: string;
+  description: string | undefined;
+  payloadSchema: TSchema;
+  retry: RetryPolicy;
+  timeoutMs: number;
+  validate: ValidateFunction;
+}
+
+/** Every job type a deployment knows; the API validates against it and the worker runs from it. */
+export class JobTypeRegistry {
+  private readonly types = new Map<string, RegisteredJobType>();
+  private readonly ajv = new Ajv({ coerceTypes: false, useDefaults: false, removeAdditional: false, allErrors: false, strict: true });
+
+  constructor(definitions: readonly JobTypeDefinition[]) {
+    for (const definition of definitions) this.register(definition);
+  }
+
+  private register(definition: JobTypeDefinition): void {
+    if (this.types.has(definition.name)) throw new Error(`Job type "${definition.name}" is declared twice`);
+    this.types.set(definition.name, {
+      name: definition.name,
+      description: definition.description,
+      payloadSchema: definition.payload,
+      retry: { ...DEFAULT_RETRY_POLICY, ...definition.retry },
+      timeoutMs: definition.timeoutMs ?? DEFAULT_JOB_TIMEOUT_MS,
+      validate: this.ajv.compile(definition.payload),
+    });
+  }
+
+  /** Names of all types, sorted. */
+  names(): string[] {
+    return [...this.types.keys()].sort();
+  }
+
+  /** The type called `name`, if it is registered. */
+  find(name: string): RegisteredJobType | undefined {
+    return this.types.get(name);
+  }
+
+  /** The type called `name`, or an `InvalidJobError` that lists the known ones. */
+  get(name: string): RegisteredJobType {
+    const type = this.types.get(name);
+    if (!type) {
+      throw new InvalidJobError(`Unknown job type "${name}". Known types: ${this.names().join(', ')}.`, 'UNKNOWN_JOB_TYPE');
+    }
+    return type;
+  }
+
+  /** Checks `payload` against its type's schema; the error names the offending field. */
+  validatePayload(typeName: string, payload: unknown, path = 'payload'): void {
+    const type = this.get(typeName);
+    if (!type.validate(payload)) {
+      throw new InvalidJobError(describeSchemaError(path, type.validate.errors?.[0]));
+    }
+  }
+}
+
+/** Turns an Ajv error into a sentence naming the field, like `payload.ms must be integer`. */
+export function describeSchemaError(root: string, error: ErrorObject | undefined): string {
+  if (!error) return `${root} is invalid`;
+  const field = root + error.instancePath.split('/').slice(1).map(pathSegment).join('');
+  switch (error.keyword) {
+    case 'additionalProperties':
+      return `${field} has an unknown field "${String(error.params.additionalProperty)}"`;
+    case 'required':
+      return `${field === root ? root : field} is missing the required field "${String(error.params.missingProperty)}"`;
+    default:
+      return `${field} ${error.message ?? 'is invalid'}`;
+  }
+}
+
+function pathSegment(segment: string): string {
+  const key = segment.replace(/~1/g, '/').replace(/~0/g, '~');
+  return /^\d+$/.test(key) ? `[${key}]` : `.${key}`;
+}

@@ -1,0 +1,36 @@
+import { EventEmitter } from 'node:events';
+
+/** Events a `Worker` emits, with their arguments. */
+export interface WorkerEvents {
+  'job:completed': [{ id: string; type: string; attempt: number; durationMs: number }];
+  'job:failed': [{ id: string; type: string; attempt: number; error: string; next: 'pending' | 'retrying' | 'dead' }];
+  'worker:error': [{ error: string; during: string }];
+}
+
+/**
+ * A typed emitter whose listeners cannot break the worker: an exception thrown by a listener is
+ * reported as `worker:error` (or dropped, if that listener throws too), never thrown into the worker.
+ */
+export class WorkerEventEmitter {
+  private readonly emitter = new EventEmitter();
+
+  on<E extends keyof WorkerEvents>(event: E, listener: (...args: WorkerEvents[E]) => void): this {
+    this.emitter.on(event, listener as (...args: unknown[]) => void);
+    return this;
+  }
+
+  off<E extends keyof WorkerEvents>(event: E, listener: (...args: WorkerEvents[E]) => void): this {
+    this.emitter.off(event, listener as (...args: unknown[]) => void);
+    return this;
+  }
+
+  protected emit<E extends keyof WorkerEvents>(event: E, ...args: WorkerEvents[E]): void {
+    for (const listener of this.emitter.listeners(event)) {
+      try {
+        listener(...args);
+      } catch (error) {
+        if (event !== 'worker:error') this.emit('worker:error', { error: String(error), during: `${event} listener` });
+      }
+    }
+  }
+}
