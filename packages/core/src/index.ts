@@ -9,9 +9,10 @@ export * from './logger';
 export * from './queue';
 export * from './registry';
 export * from './retry-policy';
+export * from './validation';
 export * from './worker';
 export * from './worker-events';
-export { createRedis, closeRedis, waitForRedis } from './redis/client';
+export { createRedis, closeRedis, toRedisError, waitForRedis } from './redis/client';
 export type { ScriptedRedis } from './redis/scripts';
 export { createPool, createDatabase, type Database } from './history/db';
 export { applyMigrations, assertSchemaCurrent, MIGRATIONS_FOLDER } from './history/migrate';
@@ -19,3 +20,4 @@ export { HistoryRecorder, type HistoryRecorderOptions } from './history/recorder
 export { jobsFindWithHistory } from './history/jobs-repository';
 export { DelayedPromoter } from './maintenance/delayed-promoter';
 export * as schema from './history/schema';
+export { createLogger } from './pino-logger';

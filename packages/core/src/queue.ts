@@ -1,11 +1,12 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { QueueConfig, RedisConfig } from './config';
-import { InvalidJobError, RedisUnavailableError, SluiceError } from './errors';
+import { InvalidJobError } from './errors';
 import { jobFromHash, type Job } from './job';
 import type { JobState } from './job-state';
 import { queueKeys } from './keys';
 import { MAX_ATTEMPTS, MAX_BULK_JOBS, MAX_DELAY_MS, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_PRIORITY, MIN_ATTEMPTS, MIN_PRIORITY } from './limits';
 import type { JobTypeRegistry } from './registry';
+import { toRedisError } from './redis/client';
 import { runScript, type ScriptedRedis } from './redis/scripts';
 import { assertNoNulCharacters } from './validation';
 
@@ -94,7 +95,7 @@ export class Queue {
     for (const queue of this.queues) pipeline.hgetall(queueKeys(this.deps.redisConfig.prefix, queue).jobPrefix + id);
     const replies = await this.exec(pipeline);
     for (const [error, hash] of replies) {
-      if (error) throw new RedisUnavailableError(error);
+      if (error) throw toRedisError(error);
       const fields = hash as Record<string, string>;
       if (fields.id) return jobFromHash(fields);
     }
@@ -167,7 +168,7 @@ export class Queue {
   }
 
   private async added(job: PreparedJob, error: Error | null, reply: unknown): Promise<AddedJob> {
-    if (error) throw new RedisUnavailableError(error);
+    if (error) throw toRedisError(error);
     const [created, id, status] = reply as [number, string, JobState | undefined];
     if (created === 1) return { id, queue: job.queue, type: job.type, status: status as JobState, duplicate: false };
     const first = await this.getJob(id);
@@ -178,8 +179,7 @@ export class Queue {
     try {
       return (await pipeline.exec()) ?? [];
     } catch (error) {
-      if (error instanceof SluiceError) throw error;
-      throw new RedisUnavailableError(error);
+      throw toRedisError(error);
     }
   }
 }

@@ -1,7 +1,11 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
 import type { Static, TSchema } from 'typebox';
 import { InvalidJobError } from './errors';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry-policy';
+
+// ajv-formats is CommonJS; its default export arrives wrapped under ESM.
+const addFormats = (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule;
 
 /** Default time a handler gets for one attempt. */
 export const DEFAULT_JOB_TIMEOUT_MS = 60_000;
@@ -44,6 +48,7 @@ export class JobTypeRegistry {
   private readonly ajv = new Ajv({ coerceTypes: false, useDefaults: false, removeAdditional: false, allErrors: false, strict: true });
 
   constructor(definitions: readonly JobTypeDefinition[]) {
+    addFormats(this.ajv);
     for (const definition of definitions) this.register(definition);
   }
 

@@ -1,4 +1,4 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Redis, ReplyError, type RedisOptions } from 'ioredis';
 import type { RedisConfig } from '../config';
 import { RedisUnavailableError } from '../errors';
 import { defineScripts, type ScriptedRedis } from './scripts';
@@ -63,4 +63,18 @@ export async function closeRedis(redis: Redis): Promise<void> {
   } catch {
     redis.disconnect();
   }
+}
+
+/** Replies that mean "Redis cannot serve right now", as opposed to a bug in a command or script. */
+const TRANSIENT_REPLIES = ['LOADING', 'READONLY', 'MASTERDOWN', 'CLUSTERDOWN', 'TRYAGAIN', 'BUSY'];
+
+/**
+ * Maps what a Redis call threw to what callers act on: connection loss, timeouts and transient
+ * replies become `RedisUnavailableError` (a 503, retried later); any other reply error is a bug and
+ * is passed through unchanged.
+ */
+export function toRedisError(error: unknown): unknown {
+  if (error instanceof RedisUnavailableError) return error;
+  if (error instanceof ReplyError && !TRANSIENT_REPLIES.some((code) => (error as Error).message.startsWith(code))) return error;
+  return new RedisUnavailableError(error);
 }

@@ -1,0 +1,53 @@
+import { InvalidJobError, JobNotFoundError, PostgresUnavailableError, RedisUnavailableError, SluiceError, describeSchemaError } from '@sluice/core';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifySchemaValidationError } from 'fastify';
+
+/** Sends the contract's error body. */
+export function sendError(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
+  return reply.code(status).send({ error: { code, message } });
+}
+
+/** Fastify's own client errors, with the sentence that tells a person what to fix. */
+const FASTIFY_CLIENT_ERRORS: Record<string, [number, string, string]> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: [415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the body as JSON with the header Content-Type: application/json.'],
+  FST_ERR_CTP_BODY_TOO_LARGE: [413, 'BODY_TOO_LARGE', 'The request body is larger than this server accepts.'],
+  FST_ERR_CTP_EMPTY_JSON_BODY: [400, 'INVALID_JSON', 'The body is empty; send a JSON object.'],
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: [400, 'INVALID_REQUEST', 'The Content-Length header does not match the body.'],
+};
+
+/** Status of each domain error the routes let through. */
+function statusOf(error: SluiceError): number {
+  if (error instanceof InvalidJobError) return 400;
+  if (error instanceof JobNotFoundError) return 404;
+  if (error instanceof RedisUnavailableError || error instanceof PostgresUnavailableError) return 503;
+  return 500;
+}
+
+/** Maps every error to the contract's body; nothing a client sends may turn into a 500. */
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setSchemaErrorFormatter((errors: FastifySchemaValidationError[], dataVar: string) => {
+    const root = dataVar === 'body' ? '' : dataVar === 'params' ? '' : dataVar;
+    const message = describeSchemaError(root || 'body', errors[0] as Parameters<typeof describeSchemaError>[1]);
+    return new Error(root === '' && message.startsWith('body.') ? message.slice(5) : message);
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error.validation) return sendError(reply, 400, 'VALIDATION_ERROR', error.message);
+    if (error instanceof SluiceError) {
+      const status = statusOf(error);
+      if (status >= 500) request.log.warn({ err: error.message, code: error.code }, 'dependency unavailable');
+      return sendError(reply, status, error.code, error.message);
+    }
+    const known = error.code ? FASTIFY_CLIENT_ERRORS[error.code] : undefined;
+    if (known) return sendError(reply, known[0], known[1], known[2]);
+    if (error instanceof SyntaxError || error.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
+      return sendError(reply, 400, 'INVALID_JSON', `The body is not valid JSON: ${error.message}`);
+    }
+    if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+      return sendError(reply, error.statusCode, 'BAD_REQUEST', error.message);
+    }
+    request.log.error({ err: error }, 'unexpected error');
+    return sendError(reply, 500, 'INTERNAL', 'Something went wrong on our side; the error has been logged.');
+  });
+
+  app.setNotFoundHandler((request, reply) => sendError(reply, 404, 'NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}.`));
+}

@@ -1,0 +1,74 @@
+import { InvalidJobError, JobNotFoundError, PostgresUnavailableError, RedisUnavailableError, assertNoNulCharacters, jobsFindWithHistory, type AddedJob, type BulkJob, type Job } from '@sluice/core';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { AppDeps } from '../app';
+import { AddedJob as AddedJobSchema, BulkAdded, BulkSubmission, ErrorBody, IdempotencyHeaders, JobIdParams, JobSubmission, JobView } from '../schemas/jobs';
+
+const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 413: ErrorBody, 415: ErrorBody, 503: ErrorBody };
+
+/** Picks the idempotency key from the body or the header; both must agree when both are given. */
+function idempotencyKeyOf(body: JobSubmission, header: string | undefined): string | undefined {
+  if (header !== undefined && body.idempotencyKey !== undefined && header !== body.idempotencyKey) {
+    throw new InvalidJobError('The Idempotency-Key header and the body\'s idempotencyKey differ; send one of them.');
+  }
+  return body.idempotencyKey ?? header;
+}
+
+/** Reads a job: Redis first (live and recent jobs, read-your-writes), PostgreSQL for the rest. */
+async function findJob(deps: AppDeps, id: string): Promise<Job> {
+  let redisDown: unknown;
+  try {
+    const live = await deps.queue.getJob(id);
+    if (live) return live;
+  } catch (error) {
+    if (!(error instanceof RedisUnavailableError)) throw error;
+    redisDown = error;
+  }
+  let stored: Job | null;
+  try {
+    stored = await jobsFindWithHistory(deps.db, id);
+  } catch (error) {
+    throw redisDown ?? new PostgresUnavailableError(error);
+  }
+  if (stored) return stored;
+  // Redis was down, so the job may be one PostgreSQL has not heard of yet: say so rather than 404.
+  if (redisDown) throw redisDown;
+  throw new JobNotFoundError(id);
+}
+
+/** POST /jobs, POST /jobs/bulk, GET /jobs/:id. */
+export const jobRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
+  app.post(
+    '/jobs',
+    {
+      schema: {
+        summary: 'Submit a job',
+        body: JobSubmission,
+        headers: IdempotencyHeaders,
+        response: { 200: AddedJobSchema, 202: AddedJobSchema, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body;
+      const idempotencyKey = idempotencyKeyOf(body, request.headers['idempotency-key']);
+      assertNoNulCharacters(body, 'body');
+      const added: AddedJob = await deps.queue.add(body.type, body.payload as Record<string, unknown>, { ...body, idempotencyKey });
+      return reply.code(added.duplicate ? 200 : 202).send(added);
+    },
+  );
+
+  app.post(
+    '/jobs/bulk',
+    { schema: { summary: 'Submit many jobs at once', body: BulkSubmission, response: { 202: BulkAdded, ...errors } } },
+    async (request, reply) => {
+      assertNoNulCharacters(request.body, 'body');
+      const jobs = await deps.queue.addBulk(request.body.jobs as BulkJob[]);
+      return reply.code(202).send({ jobs });
+    },
+  );
+
+  app.get(
+    '/jobs/:id',
+    { schema: { summary: 'A job with its history', params: JobIdParams, response: { 200: JobView, ...errors } } },
+    async (request) => findJob(deps, request.params.id),
+  );
+};

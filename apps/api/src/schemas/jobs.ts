@@ -1,0 +1,86 @@
+import {
+  JOB_EVENT_STATUSES, JOB_STATES, MAX_ATTEMPTS, MAX_BULK_JOBS, MAX_DELAY_MS, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_PRIORITY, MIN_ATTEMPTS,
+  MIN_PRIORITY, NAME_PATTERN_SOURCE, type JobEventStatus, type JobState,
+} from '@sluice/core';
+import { Type, type Static } from 'typebox';
+
+const JobStatus = Type.Unsafe<JobState>({ type: 'string', enum: [...JOB_STATES] });
+const JobEventStatus = Type.Unsafe<JobEventStatus>({ type: 'string', enum: [...JOB_EVENT_STATUSES] });
+const Name = (description: string) => Type.String({ pattern: NAME_PATTERN_SOURCE, description });
+const Timestamp = Type.String({ format: 'date-time' });
+
+/** One submission, the body of POST /jobs and an item of POST /jobs/bulk. */
+export const JobSubmission = Type.Object(
+  {
+    type: Name('Registered job type, e.g. `email`.'),
+    payload: Type.Object({}, { additionalProperties: true, description: "The job's input; checked against its type's schema." }),
+    queue: Type.Optional(Name('Queue to add the job to. Default: the first of QUEUES.')),
+    delay: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_DELAY_MS, description: 'Milliseconds to wait before the job may run.' })),
+    runAt: Type.Optional(Type.String({ format: 'date-time', description: 'When the job may run (ISO-8601); wins over delay.' })),
+    priority: Type.Optional(Type.Integer({ minimum: MIN_PRIORITY, maximum: MAX_PRIORITY })),
+    maxAttempts: Type.Optional(Type.Integer({ minimum: MIN_ATTEMPTS, maximum: MAX_ATTEMPTS })),
+    idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_IDEMPOTENCY_KEY_LENGTH })),
+  },
+  { additionalProperties: false },
+);
+export type JobSubmission = Static<typeof JobSubmission>;
+
+/** Body of POST /jobs/bulk. */
+export const BulkSubmission = Type.Object(
+  { jobs: Type.Array(JobSubmission, { minItems: 1, maxItems: MAX_BULK_JOBS }) },
+  { additionalProperties: false },
+);
+
+/** What a submission returns. */
+export const AddedJob = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  queue: Type.String(),
+  type: Type.String(),
+  status: JobStatus,
+  duplicate: Type.Boolean({ description: 'True when the idempotency key named an earlier job; nothing was added.' }),
+});
+
+export const BulkAdded = Type.Object({ jobs: Type.Array(AddedJob) });
+
+/** Path parameter of the routes about one job. */
+export const JobIdParams = Type.Object({ id: Type.String({ format: 'uuid', description: 'The job id (a UUID).' }) });
+
+/** Optional header alternative to `idempotencyKey`. */
+export const IdempotencyHeaders = Type.Object({
+  'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: MAX_IDEMPOTENCY_KEY_LENGTH })),
+});
+
+const JobEvent = Type.Object({
+  status: JobEventStatus,
+  attempt: Type.Integer(),
+  at: Timestamp,
+  worker: Type.Optional(Type.String()),
+  error: Type.Optional(Type.String()),
+  nextAt: Type.Optional(Timestamp),
+  reason: Type.Optional(Type.String()),
+});
+
+/** A job with its history, oldest event first. */
+export const JobView = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  queue: Type.String(),
+  type: Type.String(),
+  payload: Type.Object({}, { additionalProperties: true }),
+  status: JobStatus,
+  attempts: Type.Integer(),
+  maxAttempts: Type.Integer(),
+  priority: Type.Integer(),
+  runAt: Timestamp,
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+  finishedAt: Type.Union([Timestamp, Type.Null()]),
+  lastError: Type.Union([Type.String(), Type.Null()]),
+  result: Type.Unknown(),
+  progress: Type.Unknown(),
+  history: Type.Array(JobEvent),
+});
+
+/** Every error body: `{ error: { code, message } }`. */
+export const ErrorBody = Type.Object({
+  error: Type.Object({ code: Type.String(), message: Type.String() }),
+});

@@ -1,0 +1,37 @@
+import { assertSchemaCurrent, closeRedis, createDatabase, createLogger, createPool, createRedis, loadConfig, messageOf, Queue, waitForRedis } from '@sluice/core';
+import { createJobRegistry } from '@sluice/jobs';
+import { buildApp } from './app';
+
+/** Starts the HTTP producer: config from the environment, checks, listen, and a graceful close on SIGTERM/SIGINT. */
+async function main(): Promise<void> {
+  const config = loadConfig(process.env);
+  const logger = createLogger(config.log, 'api');
+  const pool = createPool(config.postgres);
+  await assertSchemaCurrent(pool, config.postgres.schema);
+  const redis = createRedis(config.redis, { connectionName: 'sluice-api' });
+  redis.on('error', (error) => logger.debug({ err: messageOf(error) }, 'redis connection error'));
+  await waitForRedis(redis, 10_000);
+  const registry = createJobRegistry();
+  const queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry });
+  const app = buildApp(config, { queue, redis, pool, db: createDatabase(pool), registry }, logger);
+
+  let closing = false;
+  const close = async (signal: string): Promise<void> => {
+    if (closing) return;
+    closing = true;
+    logger.info({ signal }, 'closing');
+    await app.close();
+    await closeRedis(redis);
+    await pool.end();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void close('SIGTERM'));
+  process.on('SIGINT', () => void close('SIGINT'));
+
+  await app.listen({ port: config.api.port, host: config.api.host });
+}
+
+main().catch((error: unknown) => {
+  console.error(`api: cannot start: ${messageOf(error)}`);
+  process.exit(1);
+});

@@ -1,0 +1,44 @@
+import { PermanentJobError, type JobHandler, type Logger, type PayloadOf } from '@sluice/core';
+import type { fail, sleep } from '../definitions';
+import { createMailTransport, emailHandler } from './email';
+import { webhookHandler } from './webhook';
+
+export { createMailTransport, emailHandler, type MailerOptions } from './email';
+export { webhookHandler } from './webhook';
+
+/** What the built-in handlers need from their process. */
+export interface HandlerServices {
+  smtpUrl: string | undefined;
+  smtpFrom: string;
+  logger: Logger;
+}
+
+/** Waits `ms`, ending early (and failing) if the attempt is aborted. */
+export const sleepHandler: JobHandler<PayloadOf<typeof sleep>> = ({ payload, signal }) =>
+  new Promise((resolve, reject) => {
+    const timer = setTimeout(() => resolve({ slept: payload.ms }), payload.ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    }, { once: true });
+  });
+
+/** Fails its first `times` attempts (all when omitted), permanently when asked to. */
+export const failHandler: JobHandler<PayloadOf<typeof fail>> = ({ payload, attempt }) => {
+  const message = payload.message ?? `failing on purpose (attempt ${attempt})`;
+  if (payload.permanent) throw new PermanentJobError(message);
+  if (payload.times === undefined || attempt <= payload.times) throw new Error(message);
+  return { succeededOnAttempt: attempt };
+};
+
+/** A handler for every built-in type. Add your own types' handlers here. */
+export function createHandlers(services: HandlerServices): Record<string, JobHandler<never>> {
+  const mailer = { smtpUrl: services.smtpUrl, from: services.smtpFrom, logger: services.logger };
+  return {
+    email: emailHandler(createMailTransport(mailer), mailer),
+    webhook: webhookHandler(),
+    noop: () => undefined,
+    sleep: sleepHandler,
+    fail: failHandler,
+  };
+}

@@ -1,0 +1,9 @@
+import { JobTypeRegistry } from '@sluice/core';
+import { builtinJobTypes } from './definitions';
+
+export * from './definitions';
+
+/** The registry of every job type this deployment knows. Add your own types' definitions here. */
+export function createJobRegistry(): JobTypeRegistry {
+  return new JobTypeRegistry(builtinJobTypes);
+}
