@@ -10,7 +10,7 @@ export interface RedisConnectionOptions {
    * submission answers 503 straight away rather than hang. Default true.
    */
   failFast?: boolean;
-  /** Longest wait for one command's answer, in ms. Default 2000; blocking readers pass 0 (none). */
+  /** Longest wait for one command's answer, in ms. Default 1500; blocking readers pass 0 (none). */
   commandTimeoutMs?: number;
   /** Name shown by CLIENT LIST. */
   connectionName?: string;
@@ -25,7 +25,7 @@ export function createRedis(config: RedisConfig, options: RedisConnectionOptions
     maxRetriesPerRequest: failFast ? 1 : null,
     connectTimeout: 2000,
     retryStrategy: (times) => Math.min(50 * 2 ** times, 2000) + Math.floor(Math.random() * 100),
-    ...(options.commandTimeoutMs !== 0 && { commandTimeout: options.commandTimeoutMs ?? 2000 }),
+    ...(options.commandTimeoutMs !== 0 && { commandTimeout: options.commandTimeoutMs ?? 1500 }),
     ...(options.connectionName !== undefined && { connectionName: options.connectionName }),
   };
   return defineScripts(new Redis(config.url, redisOptions));

@@ -1,0 +1,35 @@
+import { closeRedis, createRedis, Queue, waitForRedis, type SluiceConfig } from '@sluice/core';
+import { createJobRegistry } from '@sluice/jobs';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../src/app';
+import { createTestDatabase, dropRedisKeys, type TestDatabase } from '../../../test/support/context';
+
+/** A real app on real Redis and PostgreSQL, isolated by `config`'s prefix and schema. */
+export interface AppFixture {
+  app: FastifyInstance;
+  queue: Queue;
+  database: TestDatabase;
+  close(): Promise<void>;
+}
+
+export async function startApp(config: SluiceConfig, options: { database?: TestDatabase } = {}): Promise<AppFixture> {
+  const database = options.database ?? (await createTestDatabase(config));
+  const redis = createRedis(config.redis);
+  redis.on('error', () => undefined);
+  await waitForRedis(redis, 5000);
+  const registry = createJobRegistry();
+  const queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry });
+  const app = buildApp(config, { queue, redis, pool: database.pool, db: database.db, registry });
+  await app.ready();
+  return {
+    app,
+    queue,
+    database,
+    async close() {
+      await app.close();
+      await closeRedis(redis);
+      await dropRedisKeys(config).catch(() => undefined);
+      if (!options.database) await database.drop();
+    },
+  };
+}

@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isolatedConfig, waitFor } from '../../../test/support/context';
+import { RedisServer } from '../../../test/support/redis-server';
+import { startApp, type AppFixture } from './fixture';
+
+let server: RedisServer;
+let fixture: AppFixture;
+
+beforeAll(async () => {
+  server = await RedisServer.start();
+  fixture = await startApp(isolatedConfig('api-outage', { REDIS_URL: server.url }));
+});
+afterAll(async () => {
+  await fixture?.close();
+  await server?.stop();
+});
+
+const submit = () => fixture.app.inject({ method: 'POST', url: '/jobs', payload: { type: 'noop', payload: {} } });
+
+async function timed<T>(action: () => Promise<T>): Promise<{ value: T; ms: number }> {
+  const started = performance.now();
+  const value = await action();
+  return { value, ms: performance.now() - started };
+}
+
+describe('when Redis goes away', () => {
+  it('answers 503 at once while Redis is down, says so in /health/ready, and recovers by itself', async () => {
+    const accepted = await submit();
+    expect(accepted.statusCode).toBe(202);
+    const { id } = accepted.json() as { id: string };
+
+    await server.kill();
+    for (let i = 0; i < 3; i += 1) {
+      const { value: response, ms } = await timed(submit);
+      expect(response.statusCode).toBe(503);
+      expect(response.json()).toMatchObject({ error: { code: 'REDIS_UNAVAILABLE' } });
+      expect(ms).toBeLessThan(2000);
+    }
+
+    const ready = await fixture.app.inject({ method: 'GET', url: '/health/ready' });
+    expect(ready.statusCode).toBe(503);
+    expect(ready.json()).toMatchObject({ status: 'unavailable', checks: { redis: { status: 'down' }, postgres: { status: 'up' } } });
+    expect((ready.json() as { error: { message: string } }).error.message).toMatch(/^Redis is down/);
+
+    // PostgreSQL has not heard of the job yet and Redis cannot say: 503, not a misleading 404.
+    const read = await fixture.app.inject({ method: 'GET', url: `/jobs/${id}` });
+    expect(read.statusCode).toBe(503);
+
+    await server.start();
+    await waitFor('submissions to be accepted again', async () => (await submit()).statusCode === 202, 15_000, 100);
+    expect((await fixture.app.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(200);
+  });
+
+  it('answers 503 within 2 s when Redis hangs instead of failing', async () => {
+    server.freeze();
+    try {
+      const { value: response, ms } = await timed(submit);
+      expect(response.statusCode).toBe(503);
+      expect(ms).toBeLessThan(2000);
+    } finally {
+      server.thaw();
+    }
+    await waitFor('submissions to be accepted after the hang', async () => (await submit()).statusCode === 202, 15_000, 100);
+  });
+});
