@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULTS, InvalidConfigError, loadConfig } from '@sluice/core';
+
+describe('loadConfig', () => {
+  it('falls back to the defaults for this machine when nothing is set', () => {
+    const config = loadConfig({});
+    expect(config.redis).toEqual({ url: DEFAULTS.redisUrl, prefix: 'sluice' });
+    expect(config.postgres).toMatchObject({ url: DEFAULTS.databaseUrl, schema: 'public', poolSize: 5 });
+    expect(config.queue).toEqual({ queues: ['default'], idempotencyTtlMs: 86_400_000, retentionMs: 3_600_000 });
+    expect(config.worker).toMatchObject({ concurrency: 10, blockMs: 1000, shutdownTimeoutMs: 30_000, smtpUrl: undefined });
+    expect(config.api).toEqual({ port: 3000, host: '127.0.0.1', bodyLimit: 1_048_576 });
+  });
+
+  it('reads every variable it documents', () => {
+    const config = loadConfig({
+      REDIS_URL: 'redis://cache:6380/2', REDIS_PREFIX: 'acme', DATABASE_URL: 'postgresql://u:p@db/acme', DATABASE_SCHEMA: 'jobs_v1',
+      DATABASE_POOL_SIZE: '9', QUEUES: 'emails, reports ,emails', IDEMPOTENCY_TTL_MS: '60000', JOB_RETENTION_MS: '5000',
+      CONCURRENCY: '32', WORKER_NAME: 'w-1', WORKER_BLOCK_MS: '250', SHUTDOWN_TIMEOUT_MS: '0', SMTP_URL: 'smtp://mail:25',
+      SMTP_FROM: 'ops@acme.test', PORT: '8080', HOST: '0.0.0.0', BODY_LIMIT: '2048', LOG_LEVEL: 'debug', LOG_PRETTY: 'true',
+    });
+    expect(config).toEqual({
+      redis: { url: 'redis://cache:6380/2', prefix: 'acme' },
+      postgres: { url: 'postgresql://u:p@db/acme', schema: 'jobs_v1', poolSize: 9 },
+      queue: { queues: ['emails', 'reports'], idempotencyTtlMs: 60_000, retentionMs: 5000 },
+      worker: { concurrency: 32, consumerName: 'w-1', blockMs: 250, shutdownTimeoutMs: 0, smtpUrl: 'smtp://mail:25', smtpFrom: 'ops@acme.test' },
+      api: { port: 8080, host: '0.0.0.0', bodyLimit: 2048 },
+      log: { level: 'debug', pretty: true },
+    });
+  });
+
+  it('lists every bad value in one error, and never echoes a password', () => {
+    let error: unknown;
+    try {
+      loadConfig({ CONCURRENCY: '0', PORT: 'eighty', QUEUES: 'ok,not ok', DATABASE_URL: 'mysql://root:hunter2@db/x', LOG_LEVEL: 'loud' });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(InvalidConfigError);
+    const problems = (error as InvalidConfigError).problems;
+    expect(problems).toHaveLength(5);
+    expect(problems.join('\n')).toContain('CONCURRENCY must be an integer from 1 to 10000 (got "0")');
+    expect(problems.join('\n')).toContain('PORT must be an integer');
+    expect(problems.join('\n')).toContain('QUEUES must be a comma-separated list');
+    expect(problems.join('\n')).toContain('LOG_LEVEL must be one of');
+    expect((error as Error).message).toContain('DATABASE_URL must be a URL starting with postgres:// or postgresql://');
+    expect((error as Error).message).not.toContain('hunter2');
+  });
+});
