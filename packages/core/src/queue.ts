@@ -171,6 +171,7 @@ export class Queue {
     if (error) throw toRedisError(error);
     const [created, id, status] = reply as [number, string, JobState | undefined];
     if (created === 1) return { id, queue: job.queue, type: job.type, status: status as JobState, duplicate: false };
+    // A first job no longer in Redis has finished and been retained past JOB_RETENTION_MS.
     const first = await this.getJob(id);
     return { id, queue: job.queue, type: first?.type ?? job.type, status: first?.status ?? 'completed', duplicate: true };
   }

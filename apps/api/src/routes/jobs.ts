@@ -52,7 +52,10 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (ap
       const idempotencyKey = idempotencyKeyOf(body, request.headers['idempotency-key']);
       assertNoNulCharacters(body, 'body');
       const added: AddedJob = await deps.queue.add(body.type, body.payload as Record<string, unknown>, { ...body, idempotencyKey });
-      return reply.code(added.duplicate ? 200 : 202).send(added);
+      if (!added.duplicate) return reply.code(202).send(added);
+      // The first job may have left Redis already; PostgreSQL then knows its status.
+      const first = await findJob(deps, added.id).catch(() => null);
+      return reply.code(200).send({ ...added, status: first?.status ?? added.status });
     },
   );
 
