@@ -29,7 +29,7 @@ async function main(): Promise<void> {
       logger.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
     }
-    logger.info({ signal, running: worker.running, deadlineMs: config.worker.shutdownTimeoutMs }, 'shutting down');
+    logger.info({ signal, running: worker.runningCount, deadlineMs: config.worker.shutdownTimeoutMs }, 'shutting down');
     await worker.close();
     await recorder.stop();
     await closeRedis(recorderRedis);

@@ -38,6 +38,13 @@ export interface WorkerConfig {
   consumerName: string;
   /** How long a read blocks waiting for jobs. Default 1000 ms. Env `WORKER_BLOCK_MS`. */
   blockMs: number;
+  /**
+   * How long a job's worker may stay silent before another worker takes the job over. A live worker
+   * heartbeats its running jobs well within it. Default 30 s. Env `VISIBILITY_TIMEOUT_MS`.
+   */
+  visibilityTimeoutMs: number;
+  /** Deliveries of one job that ended with its worker gone before it is dead-lettered as poison. Default 5. Env `MAX_DELIVERIES`. */
+  maxDeliveries: number;
   /** On SIGTERM, how long in-flight jobs get to finish. Default 30 s. Env `SHUTDOWN_TIMEOUT_MS`. */
   shutdownTimeoutMs: number;
   /** SMTP server for the `email` type; unset means emails are logged, not sent. Env `SMTP_URL`. */
@@ -90,6 +97,8 @@ export const DEFAULTS = {
   retentionMs: HOUR_MS,
   concurrency: 10,
   blockMs: 1000,
+  visibilityTimeoutMs: 30_000,
+  maxDeliveries: 5,
   shutdownTimeoutMs: 30_000,
   smtpFrom: 'Sluice <sluice@localhost>',
   port: 3000,
@@ -126,6 +135,8 @@ export function loadConfig(env: Env): SluiceConfig {
       concurrency: read.int('CONCURRENCY', DEFAULTS.concurrency, 1, 10_000),
       consumerName: read.matching('WORKER_NAME', `${hostname()}-${process.pid}`, /^[A-Za-z0-9_.:-]{1,128}$/, 'letters, digits and _.:-'),
       blockMs: read.int('WORKER_BLOCK_MS', DEFAULTS.blockMs, 10, 60_000),
+      visibilityTimeoutMs: read.int('VISIBILITY_TIMEOUT_MS', DEFAULTS.visibilityTimeoutMs, 1000, 24 * HOUR_MS),
+      maxDeliveries: read.int('MAX_DELIVERIES', DEFAULTS.maxDeliveries, 1, 1000),
       shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', DEFAULTS.shutdownTimeoutMs, 0, 24 * HOUR_MS),
       smtpUrl: read.optionalUrl('SMTP_URL', ['smtp:', 'smtps:']),
       smtpFrom: read.string('SMTP_FROM', DEFAULTS.smtpFrom),

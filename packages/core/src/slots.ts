@@ -31,6 +31,13 @@ export class Slots {
     return taken;
   }
 
+  /** Takes as many free slots as there are, up to `max`, without waiting. Returns how many. */
+  tryTake(max: number): number {
+    const taken = Math.min(this.free, max);
+    this.free -= taken;
+    return taken;
+  }
+
   /** Gives back `count` slots and wakes the waiters. */
   release(count: number): void {
     if (count <= 0) return;

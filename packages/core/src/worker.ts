@@ -1,21 +1,19 @@
 import type { QueueConfig, RedisConfig, WorkerConfig } from './config';
-import { messageOf, PermanentJobError } from './errors';
-import type { JobContext, JobHandler } from './handler';
+import { messageOf } from './errors';
+import type { JobHandler } from './handler';
+import { JobTransitions, runHandler, serializeResult, type StartedJob } from './job-runner';
 import { queueKeys, WORKER_GROUP, type QueueKeys } from './keys';
 import { silentLogger, type Logger } from './logger';
 import { DelayedPromoter } from './maintenance/delayed-promoter';
+import { StalledReclaimer, type ClaimedEntry } from './maintenance/stalled-reclaimer';
 import { closeRedis, createRedis } from './redis/client';
-import { runScript, type ScriptedRedis } from './redis/scripts';
-import type { JobTypeRegistry, RegisteredJobType } from './registry';
-import { DEFAULT_RETRY_POLICY, nextRetryDelay } from './retry-policy';
+import type { ScriptedRedis } from './redis/scripts';
+import type { JobTypeRegistry } from './registry';
 import { Slots } from './slots';
 import { jitter, sleep } from './sleep';
 import { WorkerEventEmitter } from './worker-events';
 
-/** Largest handler result stored with a job, in bytes of JSON. */
-export const MAX_RESULT_BYTES = 64 * 1024;
-/** Longest error message stored per failed attempt. */
-const MAX_ERROR_LENGTH = 2000;
+export { MAX_RESULT_BYTES } from './job-runner';
 
 /** Dependencies and settings of a `Worker`. */
 export interface WorkerOptions {
@@ -30,27 +28,38 @@ export interface WorkerOptions {
   random?: () => number;
 }
 
-/** A job that `startJobs` handed to this worker. */
-interface StartedJob {
-  entryId: string;
-  id: string;
-  type: string;
-  payload: Record<string, unknown>;
-  attempt: number;
-  maxAttempts: number;
+/** What the worker runs for one queue. */
+interface QueueRuntime {
+  queue: string;
+  keys: QueueKeys;
+  reader: ScriptedRedis;
+  transitions: JobTransitions;
+  promoter: DelayedPromoter;
+  reclaimer: StalledReclaimer;
+}
+
+/** A running attempt, with what stopping or heartbeating it needs. */
+interface RunningJob {
+  job: StartedJob;
+  runtime: QueueRuntime;
+  controller: AbortController;
 }
 
 /**
  * The consumer side: reads each configured queue's stream in the workers' consumer group, runs
  * handlers with a concurrency limit, and moves each job on with one atomic script per transition.
+ * Alongside, per queue: a promoter for due delayed jobs and a reclaimer for crashed workers' jobs;
+ * and a heartbeat that keeps this worker's running jobs from being reclaimed.
  */
 export class Worker extends WorkerEventEmitter {
   private readonly commands: ScriptedRedis;
-  private readonly readers = new Map<string, ScriptedRedis>();
-  private readonly promoters: DelayedPromoter[] = [];
+  private readonly runtimes: QueueRuntime[] = [];
   private readonly slots: Slots;
   private readonly stopping = new AbortController();
-  private readonly inFlight = new Map<string, AbortController>();
+  /** Heartbeats go on while in-flight jobs drain at shutdown, so stops separately. */
+  private readonly heartbeatStopping = new AbortController();
+  private heartbeatLoop: Promise<void> | undefined;
+  private readonly running = new Map<string, RunningJob>();
   private readonly logger: Logger;
   private readonly now: () => number;
   private readonly random: () => number;
@@ -63,7 +72,7 @@ export class Worker extends WorkerEventEmitter {
     this.random = options.random ?? Math.random;
     this.slots = new Slots(options.worker.concurrency);
     // Transitions queue up while Redis reconnects rather than fail: an ack must not be lost to a blip.
-    this.commands = createRedis(options.redis, { failFast: false, connectionName: `${this.name}:commands` });
+    this.commands = createRedis(options.redis, { failFast: false, commandTimeoutMs: 0, connectionName: `${this.name}:commands` });
     this.commands.on('error', () => undefined);
     for (const type of Object.keys(options.handlers)) options.registry.get(type);
   }
@@ -74,42 +83,65 @@ export class Worker extends WorkerEventEmitter {
   }
 
   /** Jobs running now. */
-  get running(): number {
-    return this.inFlight.size;
+  get runningCount(): number {
+    return this.running.size;
   }
 
-  /** Joins every queue's consumer group and starts reading. */
+  /** Joins every queue's consumer group and starts reading, promoting, reclaiming and heartbeating. */
   async start(): Promise<void> {
-    for (const queue of this.options.queue.queues) {
-      const keys = queueKeys(this.options.redis.prefix, queue);
+    const { redis, worker, queue: queueConfig } = this.options;
+    for (const queue of queueConfig.queues) {
+      const keys = queueKeys(redis.prefix, queue);
       await this.ensureGroup(keys);
-      const reader = createRedis(this.options.redis, { failFast: false, commandTimeoutMs: 0, connectionName: `${this.name}:${queue}` });
+      const reader = createRedis(redis, { failFast: false, commandTimeoutMs: 0, connectionName: `${this.name}:${queue}` });
       reader.on('error', () => undefined);
-      this.readers.set(queue, reader);
-      const promoter = new DelayedPromoter({ redis: this.commands, prefix: this.options.redis.prefix, queue, logger: this.logger, now: this.now });
-      promoter.start();
-      this.promoters.push(promoter);
-      this.loops.push(this.consume(queue, keys, reader));
+      const runtime: QueueRuntime = {
+        queue,
+        keys,
+        reader,
+        transitions: new JobTransitions(this.commands, keys, this.name, queueConfig.retentionMs),
+        promoter: new DelayedPromoter({ redis: this.commands, prefix: redis.prefix, queue, logger: this.logger, now: this.now }),
+        reclaimer: new StalledReclaimer({
+          redis: this.commands, keys, queue, consumer: this.name, visibilityTimeoutMs: worker.visibilityTimeoutMs,
+          maxDeliveries: worker.maxDeliveries, slots: this.slots, logger: this.logger, now: this.now,
+          startClaimed: (entries) => this.startEntries(runtime, entries),
+        }),
+      };
+      this.runtimes.push(runtime);
+      runtime.promoter.start();
+      runtime.reclaimer.start();
+      this.loops.push(this.consume(runtime));
     }
-    this.logger.info({ worker: this.name, queues: this.options.queue.queues, concurrency: this.slots.capacity }, 'worker started');
+    this.heartbeatLoop = this.heartbeat();
+    this.logger.info({ worker: this.name, queues: queueConfig.queues, concurrency: this.slots.capacity }, 'worker started');
   }
 
   /**
-   * Stops taking jobs at once, gives in-flight jobs up to `timeoutMs` to finish and be acknowledged,
-   * then aborts the rest, which stay in the group's pending list for another worker to reclaim.
+   * Stops taking jobs at once and gives in-flight jobs up to `timeoutMs` to finish and be
+   * acknowledged. Jobs still running then are aborted and handed back to the stream for another
+   * worker (or, should that fail, left pending for the reclaimer).
    */
   async close(timeoutMs = this.options.worker.shutdownTimeoutMs): Promise<void> {
     if (this.stopping.signal.aborted) return;
     this.stopping.abort();
-    for (const reader of this.readers.values()) reader.disconnect();
-    await Promise.all([...this.loops, ...this.promoters.map((promoter) => promoter.stop())]);
+    for (const runtime of this.runtimes) runtime.reader.disconnect();
+    await Promise.all(this.runtimes.flatMap((runtime) => [runtime.promoter.stop(), runtime.reclaimer.stop()]));
     const finished = await Promise.race([this.slots.idle().then(() => true), sleep(timeoutMs).then(() => false)]);
-    if (!finished) {
-      this.logger.warn({ worker: this.name, unfinished: this.inFlight.size }, 'shutdown deadline passed; unfinished jobs left for another worker');
-      for (const controller of this.inFlight.values()) controller.abort(new Error('worker shutting down'));
-    }
+    if (!finished) await this.releaseUnfinished();
+    this.heartbeatStopping.abort();
+    await Promise.all([...this.loops, this.heartbeatLoop]);
     await closeRedis(this.commands);
     this.logger.info({ worker: this.name }, 'worker stopped');
+  }
+
+  private async releaseUnfinished(): Promise<void> {
+    const unfinished = [...this.running.values()];
+    this.logger.warn({ worker: this.name, unfinished: unfinished.length }, 'shutdown deadline passed; handing unfinished jobs to other workers');
+    for (const { job, runtime, controller } of unfinished) {
+      this.running.delete(job.entryId);
+      controller.abort(new Error('worker shutting down'));
+      await runtime.transitions.release(job, this.now()).catch((error: unknown) => this.reportError(error, `releasing job ${job.id}`));
+    }
   }
 
   private async ensureGroup(keys: QueueKeys): Promise<void> {
@@ -121,105 +153,82 @@ export class Worker extends WorkerEventEmitter {
     }
   }
 
-  private async consume(queue: string, keys: QueueKeys, reader: ScriptedRedis): Promise<void> {
+  private async consume(runtime: QueueRuntime): Promise<void> {
     const signal = this.stopping.signal;
     while (!signal.aborted) {
       const wanted = await this.slots.take(this.slots.capacity, signal);
       if (wanted === 0) break;
-      let started: StartedJob[] = [];
+      let entries: ClaimedEntry[] = [];
       try {
-        started = await this.readAndStart(keys, reader, wanted);
+        entries = await this.read(runtime, wanted);
       } catch (error) {
-        if (signal.aborted) {
-          this.slots.release(wanted);
-          break;
-        }
-        this.reportError(error, `reading ${queue}`);
-        if (messageOf(error).includes('NOGROUP')) await this.ensureGroup(keys).catch(() => undefined);
+        this.slots.release(wanted);
+        if (signal.aborted) break;
+        this.reportError(error, `reading ${runtime.queue}`);
+        if (messageOf(error).includes('NOGROUP')) await this.ensureGroup(runtime.keys).catch(() => undefined);
         await sleep(jitter(500), signal);
+        continue;
       }
-      this.slots.release(wanted - started.length);
-      for (const job of started) void this.run(queue, keys, job);
+      this.slots.release(wanted - entries.length);
+      // Entries read but not started stay in the pending list: the reclaimer starts them later.
+      await this.startEntries(runtime, entries).catch((error: unknown) => this.reportError(error, `starting jobs of ${runtime.queue}`));
     }
   }
 
-  private async readAndStart(keys: QueueKeys, reader: ScriptedRedis, count: number): Promise<StartedJob[]> {
-    const reply = (await reader.xreadgroup(
-      'GROUP', WORKER_GROUP, this.name, 'COUNT', count, 'BLOCK', this.options.worker.blockMs, 'STREAMS', keys.stream, '>',
+  private async read(runtime: QueueRuntime, count: number): Promise<ClaimedEntry[]> {
+    const reply = (await runtime.reader.xreadgroup(
+      'GROUP', WORKER_GROUP, this.name, 'COUNT', count, 'BLOCK', this.options.worker.blockMs, 'STREAMS', runtime.keys.stream, '>',
     )) as [string, [string, string[]][]][] | null;
-    const entries = reply?.[0]?.[1] ?? [];
-    if (entries.length === 0) return [];
-    const jobKeys = entries.map(([, fields]) => keys.jobPrefix + (fields[1] ?? ''));
-    const results = (await runScript(this.commands, 'startJobs', [keys.stream, keys.events, ...jobKeys], [
-      WORKER_GROUP, this.name, this.now(), ...entries.map(([entryId]) => entryId),
-    ])) as (string | number)[][];
-    return results
-      .filter((item) => item.length > 1)
-      .map(([entryId, id, type, payload, attempt, maxAttempts]) => ({
-        entryId: String(entryId),
-        id: String(id),
-        type: String(type),
-        payload: JSON.parse(String(payload)) as Record<string, unknown>,
-        attempt: Number(attempt),
-        maxAttempts: Number(maxAttempts),
-      }));
+    return (reply?.[0]?.[1] ?? []).map(([entryId, fields]) => ({ entryId, jobId: fields[1] ?? '' }));
   }
 
-  private async run(queue: string, keys: QueueKeys, job: StartedJob): Promise<void> {
-    const controller = new AbortController();
-    this.inFlight.set(job.entryId, controller);
-    const startedAt = this.now();
+  /** Starts entries for which a slot each is already taken; frees the slots of those that are stale. */
+  private async startEntries(runtime: QueueRuntime, entries: ClaimedEntry[]): Promise<void> {
+    let started: StartedJob[] = [];
     try {
-      const type = this.options.registry.find(job.type);
-      if (!type) throw new PermanentJobError(`job type "${job.type}" is not registered with this worker`);
-      const result = await this.attempt(queue, job, type, controller);
-      await this.complete(keys, job, result, startedAt);
-    } catch (error) {
-      if (this.stopping.signal.aborted && controller.signal.aborted) return;
-      await this.fail(keys, job, error).catch((failError: unknown) => this.reportError(failError, `failing job ${job.id}`));
+      started = await runtime.transitions.start(runtime.queue, entries, this.now());
     } finally {
-      this.inFlight.delete(job.entryId);
+      this.slots.release(entries.length - started.length);
+    }
+    for (const job of started) void this.run(runtime, job);
+  }
+
+  private async run(runtime: QueueRuntime, job: StartedJob): Promise<void> {
+    const controller = new AbortController();
+    this.running.set(job.entryId, { job, runtime, controller });
+    const startedAt = this.now();
+    const type = this.options.registry.find(job.type);
+    try {
+      const result = await runHandler(job, type, this.options.handlers[job.type] as JobHandler | undefined, controller);
+      if (!this.running.has(job.entryId)) return;
+      if (await runtime.transitions.complete(job, serializeResult(result), this.now())) {
+        this.emit('job:completed', { id: job.id, type: job.type, attempt: job.attempt, durationMs: this.now() - startedAt });
+      }
+    } catch (error) {
+      // Released at shutdown: another worker has the job now.
+      if (!this.running.has(job.entryId)) return;
+      const failed = await runtime.transitions.fail(job, type, error, this.now(), this.random).catch((failError: unknown) => {
+        this.reportError(failError, `failing job ${job.id}`);
+        return null;
+      });
+      if (failed) this.emit('job:failed', { id: job.id, type: job.type, attempt: job.attempt, error: failed.message, next: failed.next });
+    } finally {
+      this.running.delete(job.entryId);
       this.slots.release(1);
     }
   }
 
-  private async attempt(queue: string, job: StartedJob, type: RegisteredJobType, controller: AbortController): Promise<unknown> {
-    const handler = this.options.handlers[job.type] as JobHandler | undefined;
-    if (!handler) throw new PermanentJobError(`this worker has no handler for job type "${job.type}"`);
-    const timeout = setTimeout(() => controller.abort(new Error(`timed out after ${type.timeoutMs} ms`)), type.timeoutMs);
-    const aborted = new Promise<never>((_, reject) => {
-      controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
-    });
-    const context: JobContext = { ...job, queue, signal: controller.signal };
-    try {
-      return await Promise.race([Promise.resolve().then(() => handler(context)), aborted]);
-    } finally {
-      clearTimeout(timeout);
+  /** Keeps this worker's running entries fresh, well within the visibility timeout. */
+  private async heartbeat(): Promise<void> {
+    const signal = this.heartbeatStopping.signal;
+    const interval = Math.max(100, Math.floor(this.options.worker.visibilityTimeoutMs / 3));
+    while (!signal.aborted) {
+      await sleep(interval, signal);
+      for (const runtime of this.runtimes) {
+        const entryIds = [...this.running.values()].filter((running) => running.runtime === runtime).map((running) => running.job.entryId);
+        await runtime.transitions.heartbeat(entryIds).catch((error: unknown) => this.reportError(error, `heartbeating ${runtime.queue}`));
+      }
     }
-  }
-
-  private async complete(keys: QueueKeys, job: StartedJob, result: unknown, startedAt: number): Promise<void> {
-    const resultJson = result === undefined ? '' : JSON.stringify(result) ?? '';
-    if (Buffer.byteLength(resultJson) > MAX_RESULT_BYTES) {
-      throw new PermanentJobError(`the handler's result is ${Buffer.byteLength(resultJson)} bytes of JSON; at most ${MAX_RESULT_BYTES} are stored`);
-    }
-    await runScript(this.commands, 'completeJob', [keys.stream, keys.events, keys.jobPrefix + job.id], [
-      WORKER_GROUP, job.entryId, this.now(), this.name, resultJson, this.options.queue.retentionMs,
-    ]);
-    this.emit('job:completed', { id: job.id, type: job.type, attempt: job.attempt, durationMs: this.now() - startedAt });
-  }
-
-  private async fail(keys: QueueKeys, job: StartedJob, error: unknown): Promise<void> {
-    const message = messageOf(error).slice(0, MAX_ERROR_LENGTH) || 'failed without a message';
-    const policy = this.options.registry.find(job.type)?.retry ?? DEFAULT_RETRY_POLICY;
-    const permanent = error instanceof PermanentJobError;
-    const reason = permanent ? 'permanent' : job.attempt >= job.maxAttempts ? 'exhausted' : '';
-    const now = this.now();
-    const retryAt = now + nextRetryDelay(job.attempt, policy, this.random);
-    const next = (await runScript(this.commands, 'failJob', [keys.stream, keys.delayed, keys.events, keys.jobPrefix + job.id, keys.dlq], [
-      WORKER_GROUP, job.entryId, now, this.name, message, retryAt, reason,
-    ])) as 'pending' | 'retrying' | 'dead' | 0;
-    if (next !== 0) this.emit('job:failed', { id: job.id, type: job.type, attempt: job.attempt, error: message, next });
   }
 
   private reportError(error: unknown, during: string): void {

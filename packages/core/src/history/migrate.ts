@@ -74,8 +74,9 @@ async function ensureDatabase(url: string): Promise<void> {
   try {
     await admin.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
   } catch (error) {
-    // Another process may have created it a moment ago.
-    if ((error as { code?: string }).code !== '42P04') throw error;
+    // Another process may have created it a moment ago: 42P04, or 23505 when both raced in the catalog.
+    const code = (error as { code?: string }).code;
+    if (code !== '42P04' && code !== '23505') throw error;
   } finally {
     await admin.end();
   }

@@ -14,6 +14,10 @@ const SCRIPTS = {
   completeJob: lua('complete-job', true),
   failJob: lua('fail-job', true),
   promoteDueJobs: lua('promote-due-jobs', true),
+  reclaimStalled: lua('reclaim-stalled', true),
+  releaseJob: lua('release-job', true),
+  retryDeadJob: lua('retry-dead-job', true),
+  removeGoneConsumer: lua('remove-gone-consumer', false),
   acquireLease: lua('acquire-lease', false),
 } as const;
 

@@ -21,8 +21,8 @@ redis.call('HSET', KEYS[4], 'lastError', err, 'updatedAt', now)
 recordEvent(KEYS[3], KEYS[4], jobId, 'failed', attempt, now, {'worker', worker, 'error', err}, {})
 
 if reason ~= '' then
-  redis.call('HSET', KEYS[4], 'status', 'dead', 'sid', '', 'finishedAt', now, 'deadReason', reason)
-  redis.call('XADD', KEYS[5], '*', 'id', jobId, 'reason', reason, 'attempts', attempt, 'error', err, 'at', now)
+  local dlqId = redis.call('XADD', KEYS[5], '*', 'id', jobId, 'reason', reason, 'attempts', attempt, 'error', err, 'at', now)
+  redis.call('HSET', KEYS[4], 'status', 'dead', 'sid', '', 'finishedAt', now, 'deadReason', reason, 'dlqId', dlqId)
   recordEvent(KEYS[3], KEYS[4], jobId, 'dead', attempt, now, {'reason', reason, 'error', err}, {})
   return 'dead'
 end

@@ -1,0 +1,112 @@
+import { messageOf, PermanentJobError } from './errors';
+import type { JobContext, JobHandler } from './handler';
+import { WORKER_GROUP, type QueueKeys } from './keys';
+import { runScript, type ScriptedRedis } from './redis/scripts';
+import type { RegisteredJobType } from './registry';
+import { DEFAULT_RETRY_POLICY, nextRetryDelay } from './retry-policy';
+
+/** Largest handler result stored with a job, in bytes of JSON. */
+export const MAX_RESULT_BYTES = 64 * 1024;
+/** Longest error message stored per failed attempt. */
+const MAX_ERROR_LENGTH = 2000;
+
+/** A job that `startJobs` handed to a worker. */
+export interface StartedJob {
+  queue: string;
+  entryId: string;
+  id: string;
+  type: string;
+  payload: Record<string, unknown>;
+  attempt: number;
+  maxAttempts: number;
+}
+
+/** Where a failed attempt sent the job. */
+export type NextAfterFailure = 'pending' | 'retrying' | 'dead';
+
+/** Runs a handler for one attempt, aborting it after the type's timeout. */
+export async function runHandler(job: StartedJob, type: RegisteredJobType | undefined, handler: JobHandler | undefined, controller: AbortController): Promise<unknown> {
+  if (!type) throw new PermanentJobError(`job type "${job.type}" is not registered with this worker`);
+  if (!handler) throw new PermanentJobError(`this worker has no handler for job type "${job.type}"`);
+  const timeout = setTimeout(() => controller.abort(new Error(`timed out after ${type.timeoutMs} ms`)), type.timeoutMs);
+  const aborted = new Promise<never>((_, reject) => {
+    controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+  });
+  const context: JobContext = { id: job.id, queue: job.queue, type: job.type, payload: job.payload, attempt: job.attempt, maxAttempts: job.maxAttempts, signal: controller.signal };
+  try {
+    return await Promise.race([Promise.resolve().then(() => handler(context)), aborted]);
+  } finally {
+    clearTimeout(timeout);
+  }
+}
+
+/** Serializes a handler's result, refusing one past the size cap. */
+export function serializeResult(result: unknown): string {
+  const json = result === undefined ? '' : (JSON.stringify(result) ?? '');
+  const bytes = Buffer.byteLength(json);
+  if (bytes > MAX_RESULT_BYTES) throw new PermanentJobError(`the handler's result is ${bytes} bytes of JSON; at most ${MAX_RESULT_BYTES} are stored`);
+  return json;
+}
+
+/** Transition scripts for one queue, as one worker calls them. */
+export class JobTransitions {
+  constructor(
+    private readonly redis: ScriptedRedis,
+    private readonly keys: QueueKeys,
+    private readonly worker: string,
+    private readonly retentionMs: number,
+  ) {}
+
+  /** completeJob: true when this call completed the job, false when the entry was stale. */
+  async complete(job: StartedJob, resultJson: string, now: number): Promise<boolean> {
+    const { keys } = this;
+    const done = await runScript(this.redis, 'completeJob', [keys.stream, keys.events, keys.jobPrefix + job.id], [
+      WORKER_GROUP, job.entryId, now, this.worker, resultJson, this.retentionMs,
+    ]);
+    return done === 1;
+  }
+
+  /** failJob: retries at once, after a backoff, or dead-letters, per the policy. Null when the entry was stale. */
+  async fail(job: StartedJob, type: RegisteredJobType | undefined, error: unknown, now: number, random: () => number): Promise<{ next: NextAfterFailure; message: string } | null> {
+    const { keys } = this;
+    const message = messageOf(error).slice(0, MAX_ERROR_LENGTH) || 'failed without a message';
+    const reason = error instanceof PermanentJobError ? 'permanent' : job.attempt >= job.maxAttempts ? 'exhausted' : '';
+    const retryAt = now + nextRetryDelay(job.attempt, type?.retry ?? DEFAULT_RETRY_POLICY, random);
+    const next = await runScript(this.redis, 'failJob', [keys.stream, keys.delayed, keys.events, keys.jobPrefix + job.id, keys.dlq], [
+      WORKER_GROUP, job.entryId, now, this.worker, message, retryAt, reason,
+    ]);
+    return next === 0 ? null : { next: next as NextAfterFailure, message };
+  }
+
+  /** releaseJob: hands an unfinished attempt back to the stream for another worker. */
+  async release(job: StartedJob, now: number): Promise<void> {
+    const { keys } = this;
+    await runScript(this.redis, 'releaseJob', [keys.stream, keys.events, keys.jobPrefix + job.id], [WORKER_GROUP, job.entryId, now, this.worker]);
+  }
+
+  /** startJobs: marks read or claimed entries processing; returns the jobs to run (stale entries are dropped). */
+  async start(queue: string, entries: readonly { entryId: string; jobId: string }[], now: number): Promise<StartedJob[]> {
+    if (entries.length === 0) return [];
+    const { keys } = this;
+    const results = (await runScript(this.redis, 'startJobs', [keys.stream, keys.events, ...entries.map((entry) => keys.jobPrefix + entry.jobId)], [
+      WORKER_GROUP, this.worker, now, ...entries.map((entry) => entry.entryId),
+    ])) as (string | number)[][];
+    return results
+      .filter((item) => item.length > 1)
+      .map(([entryId, id, type, payload, attempt, maxAttempts]) => ({
+        queue,
+        entryId: String(entryId),
+        id: String(id),
+        type: String(type),
+        payload: JSON.parse(String(payload)) as Record<string, unknown>,
+        attempt: Number(attempt),
+        maxAttempts: Number(maxAttempts),
+      }));
+  }
+
+  /** Resets the idle time of running entries (XCLAIM … JUSTID) so no other worker reclaims them. */
+  async heartbeat(entryIds: readonly string[]): Promise<void> {
+    if (entryIds.length === 0) return;
+    await this.redis.xclaim(this.keys.stream, WORKER_GROUP, this.worker, 0, ...entryIds, 'JUSTID');
+  }
+}
