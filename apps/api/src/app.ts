@@ -1,4 +1,4 @@
-import type { Database, JobTypeRegistry, Queue, ScriptedRedis, SluiceConfig } from '@sluice/core';
+import type { Database, DeadLetters, JobTypeRegistry, Queue, ScriptedRedis, SluiceConfig } from '@sluice/core';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type pg from 'pg';
@@ -9,6 +9,7 @@ import { jobRoutes } from './routes/jobs';
 /** What the routes work with, made once by the server (or a test) and passed in. */
 export interface AppDeps {
   queue: Queue;
+  deadLetters: DeadLetters;
   redis: ScriptedRedis;
   pool: pg.Pool;
   db: Database;

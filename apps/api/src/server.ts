@@ -1,4 +1,4 @@
-import { assertSchemaCurrent, closeRedis, createDatabase, createLogger, createPool, createRedis, loadConfig, messageOf, Queue, waitForRedis } from '@sluice/core';
+import { assertSchemaCurrent, closeRedis, createDatabase, createLogger, DeadLetters, createPool, createRedis, loadConfig, messageOf, Queue, waitForRedis } from '@sluice/core';
 import { createJobRegistry } from '@sluice/jobs';
 import { buildApp } from './app';
 
@@ -13,7 +13,8 @@ async function main(): Promise<void> {
   await waitForRedis(redis, 10_000);
   const registry = createJobRegistry();
   const queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry });
-  const app = buildApp(config, { queue, redis, pool, db: createDatabase(pool), registry }, logger);
+  const deadLetters = new DeadLetters(redis, config.redis, config.queue.queues);
+  const app = buildApp(config, { queue, deadLetters, redis, pool, db: createDatabase(pool), registry }, logger);
 
   let closing = false;
   const close = async (signal: string): Promise<void> => {

@@ -4,6 +4,7 @@ export type SluiceErrorCode =
   | 'UNKNOWN_JOB_TYPE'
   | 'UNKNOWN_QUEUE'
   | 'JOB_NOT_FOUND'
+  | 'INVALID_STATE'
   | 'REDIS_UNAVAILABLE'
   | 'POSTGRES_UNAVAILABLE'
   | 'SCHEMA_BEHIND'
@@ -33,6 +34,15 @@ export class InvalidJobError extends SluiceError {
 export class JobNotFoundError extends SluiceError {
   constructor(jobId: string) {
     super('JOB_NOT_FOUND', `No job has the id ${jobId}.`, { jobId });
+  }
+}
+
+/** The job is not in a state that allows what was asked, e.g. retrying a job that is not dead. */
+export class JobStateConflictError extends SluiceError {
+  readonly status: string;
+  constructor(jobId: string, status: string, message: string) {
+    super('INVALID_STATE', message, { jobId });
+    this.status = status;
   }
 }
 

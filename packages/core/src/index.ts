@@ -21,3 +21,4 @@ export { jobsFindWithHistory } from './history/jobs-repository';
 export { DelayedPromoter } from './maintenance/delayed-promoter';
 export * as schema from './history/schema';
 export { createLogger } from './pino-logger';
+export * from './dead-letters';

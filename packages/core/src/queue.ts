@@ -78,15 +78,17 @@ export class Queue {
 
   /** Validates and adds one job. Throws `InvalidJobError` for bad input, `RedisUnavailableError` when Redis is down. */
   async add(type: string, payload: Record<string, unknown>, options: AddJobOptions = {}): Promise<AddedJob> {
-    const [added] = await this.enqueueAll([this.prepare({ ...options, type, payload }, 'payload')]);
+    const now = this.now();
+    const [added] = await this.enqueueAll([this.prepare({ ...options, type, payload }, 'payload', now)], now);
     return added as AddedJob;
   }
 
   /** Validates every job first, then adds them all in one pipelined round trip; each job is added atomically. */
   async addBulk(jobs: readonly BulkJob[]): Promise<AddedJob[]> {
     if (jobs.length > MAX_BULK_JOBS) throw new InvalidJobError(`jobs may hold at most ${MAX_BULK_JOBS} jobs (got ${jobs.length})`);
-    const prepared = jobs.map((job, index) => this.prepare(job, `jobs[${index}].payload`));
-    return this.enqueueAll(prepared);
+    const now = this.now();
+    const prepared = jobs.map((job, index) => this.prepare(job, `jobs[${index}].payload`, now));
+    return this.enqueueAll(prepared, now);
   }
 
   /** The job as Redis holds it now, or null once it has left Redis (PostgreSQL still has it). */
@@ -102,7 +104,7 @@ export class Queue {
     return null;
   }
 
-  private prepare(job: BulkJob, payloadPath: string): PreparedJob {
+  private prepare(job: BulkJob, payloadPath: string, now: number): PreparedJob {
     const where = payloadPath.replace(/\.?payload$/, '');
     const field = (name: string): string => (where ? `${where}.${name}` : name);
     const queue = job.queue ?? this.queues[0] ?? 'default';
@@ -131,13 +133,12 @@ export class Queue {
       payloadJson: JSON.stringify(job.payload),
       maxAttempts,
       priority,
-      runAtMs: this.runAt(job, field),
+      runAtMs: this.runAt(job, field, now),
       idempotencyKey,
     };
   }
 
-  private runAt(job: AddJobOptions, field: (name: string) => string): number {
-    const now = this.now();
+  private runAt(job: AddJobOptions, field: (name: string) => string, now: number): number {
     if (job.runAt !== undefined) {
       const ms = job.runAt instanceof Date ? job.runAt.getTime() : parseIsoDate(job.runAt);
       if (Number.isNaN(ms)) throw new InvalidJobError(`${field('runAt')} must be an ISO-8601 date-time such as 2030-01-01T12:00:00Z`);
@@ -149,11 +150,10 @@ export class Queue {
     return now + delay;
   }
 
-  private async enqueueAll(jobs: readonly PreparedJob[]): Promise<AddedJob[]> {
+  private async enqueueAll(jobs: readonly PreparedJob[], now: number): Promise<AddedJob[]> {
     if (jobs.length === 0) return [];
     const { redis, redisConfig, queueConfig } = this.deps;
     const pipeline = redis.pipeline() as unknown as ScriptedRedis;
-    const now = this.now();
     for (const job of jobs) {
       const keys = queueKeys(redisConfig.prefix, job.queue);
       const scriptKeys = [keys.stream, keys.delayed, keys.events, keys.jobPrefix + job.id];

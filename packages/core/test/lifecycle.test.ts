@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
 import {
-  closeRedis, createRedis, defineJobType, HistoryRecorder, jobsFindWithHistory, JobTypeRegistry, PermanentJobError, Queue, queueKeys, Worker,
+  closeRedis, createRedis, waitForRedis, defineJobType, HistoryRecorder, jobsFindWithHistory, JobTypeRegistry, PermanentJobError, Queue, queueKeys, Worker,
   type ScriptedRedis,
 } from '@sluice/core';
 import { createTestDatabase, dropRedisKeys, isolatedConfig, waitFor, type TestDatabase } from '../../../test/support/context';
@@ -32,6 +32,7 @@ let recorder: HistoryRecorder;
 beforeAll(async () => {
   database = await createTestDatabase(config);
   redis = createRedis(config.redis);
+  await waitForRedis(redis, 5000);
   queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry });
   worker = new Worker({ redis: config.redis, queue: config.queue, worker: config.worker, registry, handlers });
   recorder = new HistoryRecorder({ redis, pool: database.pool, prefix: config.redis.prefix, queues: config.queue.queues, owner: 'test' });

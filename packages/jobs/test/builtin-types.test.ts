@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SMTPServer } from 'smtp-server';
-import { closeRedis, createRedis, HistoryRecorder, jobsFindWithHistory, Queue, Worker, type ScriptedRedis } from '@sluice/core';
+import { closeRedis, createRedis, waitForRedis, HistoryRecorder, jobsFindWithHistory, Queue, Worker, type ScriptedRedis } from '@sluice/core';
 import { createJobRegistry } from '@sluice/jobs';
 import { createHandlers } from '@sluice/jobs/handlers';
 import { createTestDatabase, dropRedisKeys, isolatedConfig, waitFor, type TestDatabase } from '../../../test/support/context';
@@ -74,6 +74,7 @@ beforeAll(async () => {
   };
   database = await createTestDatabase(config);
   redis = createRedis(config.redis);
+  await waitForRedis(redis, 5000);
   const registry = createJobRegistry();
   const handlers = createHandlers({ smtpUrl: config.worker.smtpUrl, smtpFrom: config.worker.smtpFrom, logger: { debug() {}, info() {}, warn() {}, error() {} } });
   queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry });

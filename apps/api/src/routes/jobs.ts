@@ -1,7 +1,7 @@
 import { InvalidJobError, JobNotFoundError, PostgresUnavailableError, RedisUnavailableError, assertNoNulCharacters, jobsFindWithHistory, type AddedJob, type BulkJob, type Job } from '@sluice/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AppDeps } from '../app';
-import { AddedJob as AddedJobSchema, BulkAdded, BulkSubmission, ErrorBody, IdempotencyHeaders, JobIdParams, JobSubmission, JobView } from '../schemas/jobs';
+import { AddedJob as AddedJobSchema, BulkAdded, BulkSubmission, DeadJobsPage, DeadJobsQuery, ErrorBody, IdempotencyHeaders, JobIdParams, JobSubmission, JobView } from '../schemas/jobs';
 
 const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 413: ErrorBody, 415: ErrorBody, 503: ErrorBody };
 
@@ -66,6 +66,27 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (ap
       assertNoNulCharacters(request.body, 'body');
       const jobs = await deps.queue.addBulk(request.body.jobs as BulkJob[]);
       return reply.code(202).send({ jobs });
+    },
+  );
+
+  app.get(
+    '/jobs/dead',
+    { schema: { summary: 'The dead-letter streams, newest first', querystring: DeadJobsQuery, response: { 200: DeadJobsPage, ...errors } } },
+    async (request) => {
+      const { queue, limit, cursor } = request.query;
+      if (queue !== undefined && !deps.queue.queues.includes(queue)) {
+        throw new InvalidJobError(`queue "${queue}" is not served here. Known queues: ${deps.queue.queues.join(', ')}.`, 'UNKNOWN_QUEUE');
+      }
+      return deps.deadLetters.list({ queue, limit: limit === undefined ? 20 : Number(limit), cursor });
+    },
+  );
+
+  app.post(
+    '/jobs/:id/retry',
+    { schema: { summary: 'Send a dead job back to its queue, attempts reset', params: JobIdParams, response: { 200: JobView, ...errors } } },
+    async (request) => {
+      await deps.deadLetters.retry(request.params.id);
+      return findJob(deps, request.params.id);
     },
   );
 

@@ -84,3 +84,25 @@ export const JobView = Type.Object({
 export const ErrorBody = Type.Object({
   error: Type.Object({ code: Type.String(), message: Type.String() }),
 });
+
+/** Query of GET /jobs/dead. Query strings are text, so numbers are checked as digits and parsed. */
+export const DeadJobsQuery = Type.Object(
+  {
+    queue: Type.Optional(Name('Only this queue.')),
+    limit: Type.Optional(Type.String({ pattern: '^(100|[1-9][0-9]?)$', description: 'Jobs per page, 1 to 100. Default 20.' })),
+    cursor: Type.Optional(Type.String({ maxLength: 64, description: 'The nextCursor of the previous page.' })),
+  },
+  { additionalProperties: false },
+);
+
+/** A dead job: the job without its history, why it died and when. */
+export const DeadJobView = Type.Object({
+  ...Type.Omit(JobView, ['history']).properties,
+  reason: Type.String({ description: 'exhausted, permanent or poison' }),
+  deadAt: Timestamp,
+});
+
+export const DeadJobsPage = Type.Object({
+  jobs: Type.Array(DeadJobView),
+  nextCursor: Type.Union([Type.String(), Type.Null()]),
+});

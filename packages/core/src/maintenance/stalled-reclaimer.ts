@@ -58,7 +58,7 @@ export class StalledReclaimer {
     const { redis, keys, slots, consumer, visibilityTimeoutMs, maxDeliveries } = this.options;
     const wanted = slots.tryTake(slots.capacity);
     if (wanted === 0) return 0;
-    let claimed: ClaimedEntry[] = [];
+    const claimed: ClaimedEntry[] = [];
     try {
       const [flat, poisoned, deleted] = (await runScript(redis, 'reclaimStalled', [keys.stream, keys.events, keys.dlq], [
         WORKER_GROUP, consumer, visibilityTimeoutMs, wanted, this.now(), maxDeliveries, keys.jobPrefix,
