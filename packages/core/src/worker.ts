@@ -49,7 +49,7 @@ interface RunningJob {
  * The consumer side: reads each configured queue's stream in the workers' consumer group, runs
  * handlers with a concurrency limit, and moves each job on with one atomic script per transition.
  * Alongside, per queue: a promoter for due delayed jobs and a reclaimer for crashed workers' jobs;
- * and a heartbeat that keeps this worker's running jobs from being reclaimed.
+ * and a heartbeat that keeps this worker's running jobs from being reclaimed by others.
  */
 export class Worker extends WorkerEventEmitter {
   private readonly commands: ScriptedRedis;
@@ -103,13 +103,11 @@ export class Worker extends WorkerEventEmitter {
         promoter: new DelayedPromoter({ redis: this.commands, prefix: redis.prefix, queue, logger: this.logger, now: this.now }),
         reclaimer: new StalledReclaimer({
           redis: this.commands, keys, queue, consumer: this.name, visibilityTimeoutMs: worker.visibilityTimeoutMs,
-          maxDeliveries: worker.maxDeliveries, slots: this.slots, logger: this.logger, now: this.now,
-          startClaimed: (entries) => this.startEntries(runtime, entries),
+          maxDeliveries: worker.maxDeliveries, logger: this.logger, now: this.now,
         }),
       };
       this.runtimes.push(runtime);
       runtime.promoter.start();
-      runtime.reclaimer.start();
       this.loops.push(this.consume(runtime));
     }
     this.heartbeatLoop = this.heartbeat();
@@ -125,7 +123,7 @@ export class Worker extends WorkerEventEmitter {
     if (this.stopping.signal.aborted) return;
     this.stopping.abort();
     for (const runtime of this.runtimes) runtime.reader.disconnect();
-    await Promise.all(this.runtimes.flatMap((runtime) => [runtime.promoter.stop(), runtime.reclaimer.stop()]));
+    await Promise.all(this.runtimes.map((runtime) => runtime.promoter.stop()));
     const finished = await Promise.race([this.slots.idle().then(() => true), sleep(timeoutMs).then(() => false)]);
     if (!finished) await this.releaseUnfinished();
     this.heartbeatStopping.abort();
@@ -153,14 +151,21 @@ export class Worker extends WorkerEventEmitter {
     }
   }
 
+  /**
+   * The read loop of one queue. Each round reserves slots first, so the worker never takes more jobs
+   * than it can run; with several queues each reserves at most its even share of the concurrency,
+   * so a quiet queue's blocking read never starves a busy one. A due reclaim pass goes first.
+   */
   private async consume(runtime: QueueRuntime): Promise<void> {
     const signal = this.stopping.signal;
+    const share = Math.ceil(this.slots.capacity / this.options.queue.queues.length);
     while (!signal.aborted) {
-      const wanted = await this.slots.take(this.slots.capacity, signal);
+      const wanted = await this.slots.take(share, signal);
       if (wanted === 0) break;
       let entries: ClaimedEntry[] = [];
       try {
-        entries = await this.read(runtime, wanted);
+        if (runtime.reclaimer.due) entries = await runtime.reclaimer.claim(wanted);
+        if (entries.length === 0) entries = await this.read(runtime, wanted);
       } catch (error) {
         this.slots.release(wanted);
         if (signal.aborted) break;
@@ -170,7 +175,7 @@ export class Worker extends WorkerEventEmitter {
         continue;
       }
       this.slots.release(wanted - entries.length);
-      // Entries read but not started stay in the pending list: the reclaimer starts them later.
+      // Entries read but not started stay in the pending list: a reclaim pass starts them later.
       await this.startEntries(runtime, entries).catch((error: unknown) => this.reportError(error, `starting jobs of ${runtime.queue}`));
     }
   }
