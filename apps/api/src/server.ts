@@ -1,4 +1,4 @@
-import { assertSchemaCurrent, closeRedis, createDatabase, createLogger, DeadLetters, createPool, createRedis, loadConfig, messageOf, Queue, waitForRedis } from '@sluice/core';
+import { checkSchema, closeRedis, createDatabase, createLogger, DeadLetters, createPool, createRedis, loadConfig, messageOf, Queue, waitForRedis } from '@sluice/core';
 import { createJobRegistry } from '@sluice/jobs';
 import { buildApp } from './app';
 
@@ -7,10 +7,11 @@ async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const logger = createLogger(config.log, 'api');
   const pool = createPool(config.postgres);
-  await assertSchemaCurrent(pool, config.postgres.schema);
+  await checkSchema(pool, config.postgres.schema, logger);
   const redis = createRedis(config.redis, { connectionName: 'sluice-api' });
   redis.on('error', (error) => logger.debug({ err: messageOf(error) }, 'redis connection error'));
-  await waitForRedis(redis, 10_000);
+  // Without Redis the API still starts: submissions answer 503 until it is back.
+  await waitForRedis(redis, 5000).catch((error: unknown) => logger.warn({ err: messageOf(error) }, 'Redis is unavailable at start'));
   const registry = createJobRegistry();
   const queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry });
   const deadLetters = new DeadLetters(redis, config.redis, config.queue.queues);

@@ -1,4 +1,4 @@
-import { assertSchemaCurrent, createLogger, createPool, createRedis, HistoryRecorder, loadConfig, messageOf, Worker, closeRedis } from '@sluice/core';
+import { checkSchema, createLogger, createPool, createRedis, HistoryRecorder, loadConfig, messageOf, Worker, closeRedis } from '@sluice/core';
 import { createJobRegistry } from '@sluice/jobs';
 import { createHandlers } from '@sluice/jobs/handlers';
 
@@ -11,7 +11,7 @@ async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const logger = createLogger(config.log, 'worker');
   const pool = createPool(config.postgres);
-  await assertSchemaCurrent(pool, config.postgres.schema);
+  await checkSchema(pool, config.postgres.schema, logger);
 
   const registry = createJobRegistry();
   const handlers = createHandlers({ smtpUrl: config.worker.smtpUrl, smtpFrom: config.worker.smtpFrom, logger });

@@ -15,7 +15,7 @@ export * from './worker-events';
 export { createRedis, closeRedis, toRedisError, waitForRedis } from './redis/client';
 export type { ScriptedRedis } from './redis/scripts';
 export { createPool, createDatabase, type Database } from './history/db';
-export { applyMigrations, assertSchemaCurrent, MIGRATIONS_FOLDER } from './history/migrate';
+export { applyMigrations, assertSchemaCurrent, checkSchema, MIGRATIONS_FOLDER } from './history/migrate';
 export { HistoryRecorder, type HistoryRecorderOptions } from './history/recorder';
 export { jobsFindWithHistory } from './history/jobs-repository';
 export { DelayedPromoter } from './maintenance/delayed-promoter';

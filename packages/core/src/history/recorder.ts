@@ -51,7 +51,10 @@ export class HistoryRecorder {
     this.loop ??= this.run();
   }
 
-  /** Stops the loop, then drains what is left once more (best effort) so a clean exit leaves nothing behind. */
+  /**
+   * Stops the loop, drains what is left once more and gives up the leases (best effort), so a clean
+   * exit leaves nothing behind and another recorder takes over at once.
+   */
   async stop(): Promise<void> {
     this.stopping.abort();
     await this.loop;
@@ -59,6 +62,8 @@ export class HistoryRecorder {
     try {
       for (const queue of this.options.queues) {
         while ((await this.runOnce(queue)) === this.batchSize);
+        const keys = queueKeys(this.options.prefix, queue);
+        await runScript(this.options.redis, 'releaseLease', [keys.recorderLease], [this.options.owner]);
       }
     } catch (error) {
       this.logger.warn({ err: messageOf(error) }, 'history not flushed at shutdown; another recorder will write it');

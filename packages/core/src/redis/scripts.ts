@@ -19,6 +19,7 @@ const SCRIPTS = {
   retryDeadJob: lua('retry-dead-job', true),
   removeGoneConsumer: lua('remove-gone-consumer', false),
   acquireLease: lua('acquire-lease', false),
+  releaseLease: lua('release-lease', false),
 } as const;
 
 type ScriptName = keyof typeof SCRIPTS;

@@ -1,0 +1,13 @@
+--[[
+  releaseLease: gives up a lease if the caller still holds it, so another process takes over at once.
+
+  KEYS[1] lease key
+  ARGV[1] owner
+
+  Returns 1 when released, 0 when the caller did not hold it.
+]]
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
