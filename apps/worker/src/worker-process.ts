@@ -1,0 +1,53 @@
+import {
+  checkSchema, closeRedis, createLogger, createPool, createRedis, HistoryRecorder, loadConfig, messageOf, Worker,
+  type JobHandler, type JobTypeRegistry, type Logger, type SluiceConfig,
+} from '@sluice/core';
+
+/** What makes one kind of worker process: its job types and their handlers. */
+export interface WorkerProcessOptions {
+  /** Name in the logs. */
+  name: string;
+  registry: JobTypeRegistry;
+  handlers: (config: SluiceConfig, logger: Logger) => Readonly<Record<string, JobHandler<never>>>;
+}
+
+/**
+ * Runs a worker process: config from the environment, consumes every queue in QUEUES and records
+ * history into PostgreSQL. On SIGTERM/SIGINT it stops taking jobs, lets in-flight ones finish within
+ * SHUTDOWN_TIMEOUT_MS, flushes history and exits 0; a second signal exits at once.
+ */
+export async function runWorkerProcess(options: WorkerProcessOptions): Promise<void> {
+  const config = loadConfig(process.env);
+  const logger = createLogger(config.log, options.name);
+  const pool = createPool(config.postgres);
+  await checkSchema(pool, config.postgres.schema, logger);
+
+  const worker = new Worker({
+    redis: config.redis, queue: config.queue, worker: config.worker, registry: options.registry, handlers: options.handlers(config, logger), logger,
+  });
+  const recorderRedis = createRedis(config.redis, { failFast: false, connectionName: `${config.worker.consumerName}:recorder` });
+  recorderRedis.on('error', (error) => logger.debug({ err: messageOf(error) }, 'redis connection error'));
+  const recorder = new HistoryRecorder({
+    redis: recorderRedis, pool, prefix: config.redis.prefix, queues: config.queue.queues, owner: config.worker.consumerName, logger,
+  });
+
+  let signals = 0;
+  const shutdown = async (signal: string): Promise<void> => {
+    signals += 1;
+    if (signals > 1) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    logger.info({ signal, running: worker.runningCount, deadlineMs: config.worker.shutdownTimeoutMs }, 'shutting down');
+    await worker.close();
+    await recorder.stop();
+    await closeRedis(recorderRedis);
+    await pool.end();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+
+  await worker.start();
+  recorder.start();
+}
