@@ -4,6 +4,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import { registerErrorHandling } from './plugins/errors';
 import { healthRoutes } from './routes/health';
+import { jobListRoutes } from './routes/job-list';
 import { jobRoutes } from './routes/jobs';
 
 /** What the routes work with, made once by the server (or a test) and passed in. */
@@ -31,5 +32,6 @@ export function buildApp(config: SluiceConfig, deps: AppDeps, logger?: FastifyBa
   registerErrorHandling(app);
   void app.register(healthRoutes, { deps });
   void app.register(jobRoutes, { deps });
+  void app.register(jobListRoutes, { deps });
   return app;
 }

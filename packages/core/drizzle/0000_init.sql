@@ -34,5 +34,7 @@ CREATE TABLE "jobs" (
 --> statement-breakpoint
 CREATE UNIQUE INDEX "job_events_job_id_seq_idx" ON "job_events" USING btree ("job_id","seq");--> statement-breakpoint
 CREATE UNIQUE INDEX "jobs_queue_idempotency_key_idx" ON "jobs" USING btree ("queue","idempotency_key") WHERE "jobs"."idempotency_key" is not null;--> statement-breakpoint
-CREATE INDEX "jobs_created_at_idx" ON "jobs" USING btree ("created_at" DESC NULLS LAST,"id" DESC NULLS LAST);--> statement-breakpoint
-CREATE INDEX "jobs_status_created_at_idx" ON "jobs" USING btree ("status","created_at" DESC NULLS LAST,"id" DESC NULLS LAST);
+CREATE INDEX "jobs_created_at_idx" ON "jobs" USING btree ("created_at","id");--> statement-breakpoint
+CREATE INDEX "jobs_status_created_at_idx" ON "jobs" USING btree ("status","created_at","id");--> statement-breakpoint
+CREATE INDEX "jobs_queue_created_at_idx" ON "jobs" USING btree ("queue","created_at","id");--> statement-breakpoint
+CREATE INDEX "jobs_type_created_at_idx" ON "jobs" USING btree ("type","created_at","id");

@@ -1,4 +1,4 @@
-import { InvalidJobError, JobNotFoundError, PostgresUnavailableError, RedisUnavailableError, assertNoNulCharacters, jobsFindWithHistory, type AddedJob, type BulkJob, type Job } from '@sluice/core';
+import { InvalidJobError, JobNotFoundError, RedisUnavailableError, toPostgresError, assertNoNulCharacters, jobsFindWithHistory, type AddedJob, type BulkJob, type Job } from '@sluice/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AppDeps } from '../app';
 import { AddedJob as AddedJobSchema, BulkAdded, BulkSubmission, DeadJobsPage, DeadJobsQuery, ErrorBody, IdempotencyHeaders, JobIdParams, JobSubmission, JobView } from '../schemas/jobs';
@@ -27,7 +27,7 @@ async function findJob(deps: AppDeps, id: string): Promise<Job> {
   try {
     stored = await jobsFindWithHistory(deps.db, id);
   } catch (error) {
-    throw redisDown ?? new PostgresUnavailableError(error);
+    throw redisDown ?? toPostgresError(error);
   }
   if (stored) return stored;
   // Redis was down, so the job may be one PostgreSQL has not heard of yet: say so rather than 404.

@@ -85,6 +85,26 @@ export const ErrorBody = Type.Object({
   error: Type.Object({ code: Type.String(), message: Type.String() }),
 });
 
+/** Query of GET /jobs. */
+export const JobListQuery = Type.Object(
+  {
+    status: Type.Optional(JobStatus),
+    type: Type.Optional(Name('Only jobs of this type.')),
+    queue: Type.Optional(Name('Only jobs of this queue.')),
+    createdAfter: Type.Optional(Type.String({ format: 'date-time', description: 'Only jobs created at or after this time.' })),
+    createdBefore: Type.Optional(Type.String({ format: 'date-time', description: 'Only jobs created before this time.' })),
+    limit: Type.Optional(Type.String({ pattern: '^(100|[1-9][0-9]?)$', description: 'Jobs per page, 1 to 100. Default 20.' })),
+    cursor: Type.Optional(Type.String({ maxLength: 200, description: 'The nextCursor of the previous page.' })),
+  },
+  { additionalProperties: false },
+);
+
+/** A page of GET /jobs: jobs without their history, newest first. */
+export const JobListPage = Type.Object({
+  jobs: Type.Array(Type.Omit(JobView, ['history'])),
+  nextCursor: Type.Union([Type.String(), Type.Null()]),
+});
+
 /** Query of GET /jobs/dead. Query strings are text, so numbers are checked as digits and parsed. */
 export const DeadJobsQuery = Type.Object(
   {

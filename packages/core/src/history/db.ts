@@ -1,6 +1,7 @@
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import type { PostgresConfig } from '../config';
+import { PostgresUnavailableError } from '../errors';
 import * as schema from './schema';
 
 /** Drizzle over a pool, with Sluice's tables. */
@@ -24,4 +25,21 @@ export function createPool(config: PostgresConfig): pg.Pool {
 /** Drizzle on top of `pool`. */
 export function createDatabase(pool: pg.Pool): Database {
   return drizzle(pool, { schema });
+}
+
+/** SQLSTATE classes and codes that mean "PostgreSQL cannot serve right now", not "this query is wrong". */
+const UNAVAILABLE_SQLSTATES = [/^08/, /^57P0[123]$/, /^53300$/];
+const UNAVAILABLE_MESSAGES = /timeout|terminated|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|Connection ended|not queryable/i;
+
+/**
+ * Maps what a PostgreSQL call threw to what callers act on: a lost or refused connection, or a
+ * timeout, becomes `PostgresUnavailableError` (a 503, retried later); anything else is passed through.
+ */
+export function toPostgresError(error: unknown): unknown {
+  if (error instanceof PostgresUnavailableError) return error;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && UNAVAILABLE_SQLSTATES.some((pattern) => pattern.test(code))) return new PostgresUnavailableError(error);
+  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return new PostgresUnavailableError(error);
+  if (error instanceof Error && UNAVAILABLE_MESSAGES.test(error.message)) return new PostgresUnavailableError(error);
+  return error;
 }

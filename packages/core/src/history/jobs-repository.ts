@@ -1,14 +1,86 @@
-import { asc, eq } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, lt, sql, type SQL } from 'drizzle-orm';
 import type { Job, JobEvent } from '../job';
 import type { JobEventStatus, JobState } from '../job-state';
 import type { Database } from './db';
 import { jobEvents, jobs } from './schema';
+
+/** A job as listed: everything but its history. */
+export type JobSummary = Omit<Job, 'history'>;
+
+/** Filters of a job listing; every one optional. */
+export interface JobListFilter {
+  status?: string;
+  type?: string;
+  queue?: string;
+  createdAfter?: Date;
+  createdBefore?: Date;
+  /** Jobs per page. */
+  limit: number;
+  /** Where the previous page ended. */
+  after?: JobListCursor;
+}
+
+/** The position of the last job of a page: (created_at, id), the listing's order. */
+export interface JobListCursor {
+  createdAt: Date;
+  id: string;
+}
+
+/** One page of jobs, newest first, and where the next page starts (null on the last one). */
+export interface JobListPage {
+  jobs: JobSummary[];
+  next: JobListCursor | null;
+}
+
+/**
+ * Jobs newest first, filtered, one keyset page at a time: each page is an index range scan on
+ * (…, created_at, id) however deep into the listing it is, never an OFFSET.
+ */
+export async function jobsList(db: Database, filter: JobListFilter): Promise<JobListPage> {
+  const rows = await jobsListQuery(db, filter);
+  const page = rows.slice(0, filter.limit).map(summaryFromRow);
+  const last = rows.length > filter.limit ? rows[filter.limit - 1] : undefined;
+  return { jobs: page, next: last ? { createdAt: last.createdAt, id: last.id } : null };
+}
+
+/** The query behind `jobsList`, one row more than a page so the caller knows whether another follows. */
+export function jobsListQuery(db: Database, filter: JobListFilter) {
+  const conditions: SQL[] = [];
+  if (filter.status !== undefined) conditions.push(eq(jobs.status, filter.status));
+  if (filter.type !== undefined) conditions.push(eq(jobs.type, filter.type));
+  if (filter.queue !== undefined) conditions.push(eq(jobs.queue, filter.queue));
+  if (filter.createdAfter !== undefined) conditions.push(gte(jobs.createdAt, filter.createdAfter));
+  if (filter.createdBefore !== undefined) conditions.push(lt(jobs.createdAt, filter.createdBefore));
+  if (filter.after !== undefined) {
+    conditions.push(sql`(${jobs.createdAt}, ${jobs.id}) < (${filter.after.createdAt.toISOString()}::timestamptz, ${filter.after.id}::uuid)`);
+  }
+  return db
+    .select()
+    .from(jobs)
+    .where(and(...conditions))
+    .orderBy(desc(jobs.createdAt), desc(jobs.id))
+    .limit(filter.limit + 1);
+}
 
 /** A job and its ordered history as PostgreSQL has them, or null if it has no such job. */
 export async function jobsFindWithHistory(db: Database, id: string): Promise<Job | null> {
   const [row] = await db.select().from(jobs).where(eq(jobs.id, id)).limit(1);
   if (!row) return null;
   const events = await db.select().from(jobEvents).where(eq(jobEvents.jobId, id)).orderBy(asc(jobEvents.seq));
+  return {
+    ...summaryFromRow(row),
+    history: events.map((event) => {
+      const entry: JobEvent = { status: event.status as JobEventStatus, attempt: event.attempt, at: event.at.toISOString() };
+      if (event.worker) entry.worker = event.worker;
+      if (event.error) entry.error = event.error;
+      if (event.nextAt) entry.nextAt = event.nextAt.toISOString();
+      if (event.reason) entry.reason = event.reason;
+      return entry;
+    }),
+  };
+}
+
+function summaryFromRow(row: typeof jobs.$inferSelect): JobSummary {
   return {
     id: row.id,
     queue: row.queue,
@@ -25,13 +97,5 @@ export async function jobsFindWithHistory(db: Database, id: string): Promise<Job
     lastError: row.lastError,
     result: row.result ?? null,
     progress: null,
-    history: events.map((event) => {
-      const entry: JobEvent = { status: event.status as JobEventStatus, attempt: event.attempt, at: event.at.toISOString() };
-      if (event.worker) entry.worker = event.worker;
-      if (event.error) entry.error = event.error;
-      if (event.nextAt) entry.nextAt = event.nextAt.toISOString();
-      if (event.reason) entry.reason = event.reason;
-      return entry;
-    }),
   };
 }

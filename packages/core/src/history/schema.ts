@@ -30,8 +30,10 @@ export const jobs = pgTable(
   (table) => [
     check('jobs_status_check', sql`${table.status} in (${oneOf(JOB_STATES)})`),
     uniqueIndex('jobs_queue_idempotency_key_idx').on(table.queue, table.idempotencyKey).where(sql`${table.idempotencyKey} is not null`),
-    index('jobs_created_at_idx').on(table.createdAt.desc(), table.id.desc()),
-    index('jobs_status_created_at_idx').on(table.status, table.createdAt.desc(), table.id.desc()),
+    index('jobs_created_at_idx').on(table.createdAt, table.id),
+    index('jobs_status_created_at_idx').on(table.status, table.createdAt, table.id),
+    index('jobs_queue_created_at_idx').on(table.queue, table.createdAt, table.id),
+    index('jobs_type_created_at_idx').on(table.type, table.createdAt, table.id),
   ],
 );
 
