@@ -3,7 +3,7 @@ import { InvalidJobError, JobNotFoundError, JobStateConflictError } from './erro
 import { isoFromMs, jobFromHash, type Job } from './job';
 import { queueKeys } from './keys';
 import { toRedisError } from './redis/client';
-import { runScript, type ScriptedRedis } from './redis/scripts';
+import { runOnJobInAnyQueue, type ScriptedRedis } from './redis/scripts';
 
 /** A job in the dead-letter stream: the job, why it died and when. */
 export interface DeadJob extends Omit<Job, 'history'> {
@@ -65,25 +65,17 @@ export class DeadLetters {
 
   /** Sends a dead job back to its queue with its attempts reset. 404 unknown, 409 not dead. */
   async retry(id: string): Promise<void> {
-    let replies: [Error | null, unknown][];
+    let reply: unknown;
     try {
-      const pipeline = this.redis.pipeline() as unknown as ScriptedRedis;
-      for (const queue of this.queues) {
+      reply = await runOnJobInAnyQueue(this.redis, 'retryDeadJob', this.queues, (queue) => {
         const keys = queueKeys(this.redisConfig.prefix, queue);
-        void runScript(pipeline, 'retryDeadJob', [keys.stream, keys.events, keys.jobPrefix + id, keys.dlq], [id, this.now()]);
-      }
-      replies = (await (pipeline as unknown as ReturnType<ScriptedRedis['pipeline']>).exec()) ?? [];
+        return [keys.stream, keys.events, keys.jobPrefix + id, keys.dlq];
+      }, [id, this.now()]);
     } catch (error) {
       throw toRedisError(error);
     }
-    for (const [error, reply] of replies) {
-      if (error) throw toRedisError(error);
-      if (reply === 1) return;
-      if (typeof reply === 'string') {
-        throw new JobStateConflictError(id, reply, `Job ${id} is ${reply}; only dead jobs can be retried.`);
-      }
-    }
-    throw new JobNotFoundError(id);
+    if (reply === 0) throw new JobNotFoundError(id);
+    if (reply !== 1) throw new JobStateConflictError(id, String(reply), `Job ${id} is ${String(reply)}; only dead jobs can be retried.`);
   }
 }
 

@@ -1,13 +1,13 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { QueueConfig, RedisConfig } from './config';
-import { InvalidJobError } from './errors';
+import { InvalidJobError, JobNotFoundError, JobStateConflictError } from './errors';
 import { jobFromHash, type Job } from './job';
 import type { JobState } from './job-state';
 import { queueKeys } from './keys';
 import { MAX_ATTEMPTS, MAX_BULK_JOBS, MAX_DELAY_MS, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_PRIORITY, MIN_ATTEMPTS, MIN_PRIORITY } from './limits';
 import type { JobTypeRegistry } from './registry';
 import { toRedisError } from './redis/client';
-import { runScript, type ScriptedRedis } from './redis/scripts';
+import { runOnJobInAnyQueue, runScript, type ScriptedRedis } from './redis/scripts';
 import { assertNoNulCharacters } from './validation';
 
 /** Options of one submission. */
@@ -102,6 +102,27 @@ export class Queue {
       if (fields.id) return jobFromHash(fields);
     }
     return null;
+  }
+
+  /**
+   * Cancels a job that has not started (pending, scheduled or retrying); a worker never runs it
+   * afterwards. Throws `JobNotFoundError`, or `JobStateConflictError` once it is processing or finished.
+   */
+  async cancel(id: string): Promise<void> {
+    const { redis, redisConfig, queueConfig } = this.deps;
+    let reply: unknown;
+    try {
+      reply = await runOnJobInAnyQueue(redis, 'cancelJob', this.queues, (queue) => {
+        const keys = queueKeys(redisConfig.prefix, queue);
+        return [keys.stream, keys.delayed, keys.events, keys.jobPrefix + id];
+      }, [id, this.now(), queueConfig.retentionMs]);
+    } catch (error) {
+      throw toRedisError(error);
+    }
+    if (reply === 0) throw new JobNotFoundError(id);
+    if (reply !== 1) {
+      throw new JobStateConflictError(id, String(reply), `Job ${id} is ${String(reply)}; only pending, scheduled or retrying jobs can be cancelled.`);
+    }
   }
 
   private prepare(job: BulkJob, payloadPath: string, now: number): PreparedJob {

@@ -90,6 +90,15 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (ap
     },
   );
 
+  app.post(
+    '/jobs/:id/cancel',
+    { schema: { summary: 'Cancel a job that has not started', params: JobIdParams, response: { 200: JobView, ...errors } } },
+    async (request) => {
+      await deps.queue.cancel(request.params.id);
+      return findJob(deps, request.params.id);
+    },
+  );
+
   app.get(
     '/jobs/:id',
     { schema: { summary: 'A job with its history', params: JobIdParams, response: { 200: JobView, ...errors } } },

@@ -17,12 +17,14 @@ const SCRIPTS = {
   reclaimStalled: lua('reclaim-stalled', true),
   releaseJob: lua('release-job', true),
   retryDeadJob: lua('retry-dead-job', true),
+  cancelJob: lua('cancel-job', true),
   removeGoneConsumer: lua('remove-gone-consumer', false),
   acquireLease: lua('acquire-lease', false),
   releaseLease: lua('release-lease', false),
 } as const;
 
-type ScriptName = keyof typeof SCRIPTS;
+/** The name of a Sluice script. */
+export type ScriptName = keyof typeof SCRIPTS;
 type ScriptCommand = (numberOfKeys: number, ...keysAndArgs: (string | number)[]) => Promise<unknown>;
 
 /** A connection on which every Sluice script is defined (EVALSHA, falling back to EVAL once). */
@@ -39,4 +41,26 @@ export function defineScripts(redis: Redis): ScriptedRedis {
 /** Runs a script with its keys and arguments; the number of keys is counted here. */
 export function runScript(redis: ScriptedRedis, name: ScriptName, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
   return redis[name](keys.length, ...keys, ...args);
+}
+
+/**
+ * Runs `name` once per queue against the job's keys there, in one round trip, and returns the first
+ * reply that is not 0 ("no such job here"), or 0 when no queue has the job. Scripts called this way
+ * treat a missing job hash as "not here" and change nothing.
+ */
+export async function runOnJobInAnyQueue(
+  redis: ScriptedRedis,
+  name: ScriptName,
+  queues: readonly string[],
+  keysFor: (queue: string) => readonly string[],
+  args: readonly (string | number)[],
+): Promise<unknown> {
+  const pipeline = redis.pipeline() as unknown as ScriptedRedis;
+  for (const queue of queues) void runScript(pipeline, name, keysFor(queue), args);
+  const replies = (await (pipeline as unknown as ReturnType<ScriptedRedis['pipeline']>).exec()) ?? [];
+  for (const [error, reply] of replies) {
+    if (error) throw error;
+    if (reply !== 0) return reply;
+  }
+  return 0;
 }
