@@ -38,8 +38,9 @@ describe('POST /jobs/:id/cancel', () => {
     }
     const scheduledDueAt = Date.now() + 200;
 
-    const sleepHandler = ({ id }: { id: string }) => {
+    const sleepHandler = ({ id, payload }: { id: string; payload: { ms: number } }) => {
       ran.push(id);
+      return new Promise((resolve) => setTimeout(resolve, payload.ms));
     };
     worker = new Worker({ redis: config.redis, queue: config.queue, worker: config.worker, registry: createJobRegistry(), handlers: { sleep: sleepHandler } });
     await worker.start();
