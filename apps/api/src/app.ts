@@ -1,4 +1,4 @@
-import type { Database, DeadLetters, JobTypeRegistry, Queue, ScriptedRedis, SluiceConfig } from '@sluice/core';
+import type { Database, DeadLetters, JobTypeRegistry, Queue, QueueAdmin, ScriptedRedis, SluiceConfig } from '@sluice/core';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type pg from 'pg';
@@ -6,12 +6,15 @@ import { registerErrorHandling } from './plugins/errors';
 import { healthRoutes } from './routes/health';
 import { jobListRoutes } from './routes/job-list';
 import { jobRoutes } from './routes/jobs';
+import { queueRoutes } from './routes/queues';
 
 /** What the routes work with, made once by the server (or a test) and passed in. */
 export interface AppDeps {
   queue: Queue;
   deadLetters: DeadLetters;
+  queueAdmin: QueueAdmin;
   redis: ScriptedRedis;
+  redisConfig: SluiceConfig['redis'];
   pool: pg.Pool;
   db: Database;
   registry: JobTypeRegistry;
@@ -33,5 +36,6 @@ export function buildApp(config: SluiceConfig, deps: AppDeps, logger?: FastifyBa
   void app.register(healthRoutes, { deps });
   void app.register(jobRoutes, { deps });
   void app.register(jobListRoutes, { deps });
+  void app.register(queueRoutes, { deps });
   return app;
 }

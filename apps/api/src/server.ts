@@ -1,4 +1,4 @@
-import { checkSchema, closeRedis, createDatabase, createLogger, DeadLetters, createPool, createRedis, loadConfig, messageOf, Queue, waitForRedis } from '@sluice/core';
+import { checkSchema, closeRedis, createDatabase, createLogger, DeadLetters, QueueAdmin, createPool, createRedis, loadConfig, messageOf, Queue, waitForRedis } from '@sluice/core';
 import { createJobRegistry } from '@sluice/jobs';
 import { buildApp } from './app';
 
@@ -15,7 +15,8 @@ async function main(): Promise<void> {
   const registry = createJobRegistry();
   const queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry });
   const deadLetters = new DeadLetters(redis, config.redis, config.queue.queues);
-  const app = buildApp(config, { queue, deadLetters, redis, pool, db: createDatabase(pool), registry }, logger);
+  const queueAdmin = new QueueAdmin(redis, config.redis, config.queue.queues);
+  const app = buildApp(config, { queue, deadLetters, queueAdmin, redis, redisConfig: config.redis, pool, db: createDatabase(pool), registry }, logger);
 
   let closing = false;
   const close = async (signal: string): Promise<void> => {

@@ -1,4 +1,4 @@
-import { closeRedis, createRedis, DeadLetters, Queue, waitForRedis, type SluiceConfig } from '@sluice/core';
+import { closeRedis, createRedis, DeadLetters, QueueAdmin, Queue, waitForRedis, type SluiceConfig } from '@sluice/core';
 import { createJobRegistry } from '@sluice/jobs';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../src/app';
@@ -20,7 +20,8 @@ export async function startApp(config: SluiceConfig, options: { database?: TestD
   const registry = createJobRegistry();
   const queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry });
   const deadLetters = new DeadLetters(redis, config.redis, config.queue.queues);
-  const app = buildApp(config, { queue, deadLetters, redis, pool: database.pool, db: database.db, registry });
+  const queueAdmin = new QueueAdmin(redis, config.redis, config.queue.queues);
+  const app = buildApp(config, { queue, deadLetters, queueAdmin, redis, redisConfig: config.redis, pool: database.pool, db: database.db, registry });
   await app.ready();
   return {
     app,

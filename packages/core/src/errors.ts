@@ -4,6 +4,7 @@ export type SluiceErrorCode =
   | 'UNKNOWN_JOB_TYPE'
   | 'UNKNOWN_QUEUE'
   | 'JOB_NOT_FOUND'
+  | 'QUEUE_NOT_FOUND'
   | 'INVALID_STATE'
   | 'REDIS_UNAVAILABLE'
   | 'POSTGRES_UNAVAILABLE'
@@ -34,6 +35,13 @@ export class InvalidJobError extends SluiceError {
 export class JobNotFoundError extends SluiceError {
   constructor(jobId: string) {
     super('JOB_NOT_FOUND', `No job has the id ${jobId}.`, { jobId });
+  }
+}
+
+/** No queue of that name is served here. */
+export class QueueNotFoundError extends SluiceError {
+  constructor(queue: string, known: readonly string[]) {
+    super('QUEUE_NOT_FOUND', `No queue is named "${queue}". Known queues: ${known.join(', ')}.`);
   }
 }
 

@@ -22,3 +22,5 @@ export { DelayedPromoter } from './maintenance/delayed-promoter';
 export * as schema from './history/schema';
 export { createLogger } from './pino-logger';
 export * from './dead-letters';
+export * from './queue-stats';
+export * from './queue-admin';

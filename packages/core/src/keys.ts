@@ -8,6 +8,12 @@ export interface QueueKeys {
   dlq: string;
   /** Stream of job transitions on their way to PostgreSQL. */
   events: string;
+  /** Hash of job counts per state; the scripts keep it in step with every transition. */
+  counts: string;
+  /** Prefix of the per-second throughput buckets; a bucket's key is `throughputPrefix + epochSecond`. */
+  throughputPrefix: string;
+  /** Set while the queue is paused: workers take no new jobs from it. */
+  paused: string;
   /** Lease of the history recorder that drains `events`. */
   recorderLease: string;
   /** Prefix of the per-job hashes; a job's key is `jobPrefix + id`. */
@@ -24,6 +30,9 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
     delayed: `${base}delayed`,
     dlq: `${base}dlq`,
     events: `${base}events`,
+    counts: `${base}counts`,
+    paused: `${base}paused`,
+    throughputPrefix: `${base}throughput:`,
     recorderLease: `${base}recorder`,
     jobPrefix: `${base}job:`,
     idempotencyPrefix: `${base}idem:`,

@@ -15,6 +15,9 @@ import { WorkerEventEmitter } from './worker-events';
 
 export { MAX_RESULT_BYTES } from './job-runner';
 
+/** How often a worker looks whether a paused queue has been resumed. */
+const PAUSE_POLL_MS = 500;
+
 /** Dependencies and settings of a `Worker`. */
 export interface WorkerOptions {
   redis: RedisConfig;
@@ -160,6 +163,10 @@ export class Worker extends WorkerEventEmitter {
     const signal = this.stopping.signal;
     const share = Math.ceil(this.slots.capacity / this.options.queue.queues.length);
     while (!signal.aborted) {
+      if (await this.isPaused(runtime)) {
+        await sleep(jitter(PAUSE_POLL_MS), signal);
+        continue;
+      }
       const wanted = await this.slots.take(share, signal);
       if (wanted === 0) break;
       let entries: ClaimedEntry[] = [];
@@ -178,6 +185,11 @@ export class Worker extends WorkerEventEmitter {
       // Entries read but not started stay in the pending list: a reclaim pass starts them later.
       await this.startEntries(runtime, entries).catch((error: unknown) => this.reportError(error, `starting jobs of ${runtime.queue}`));
     }
+  }
+
+  /** Whether the queue is paused; a Redis error counts as not paused, and the read that follows reports it. */
+  private async isPaused(runtime: QueueRuntime): Promise<boolean> {
+    return (await this.commands.exists(runtime.keys.paused).catch(() => 0)) === 1;
   }
 
   private async read(runtime: QueueRuntime, count: number): Promise<ClaimedEntry[]> {

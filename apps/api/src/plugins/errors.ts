@@ -1,4 +1,4 @@
-import { InvalidJobError, JobNotFoundError, JobStateConflictError, PostgresUnavailableError, RedisUnavailableError, SluiceError, describeSchemaError } from '@sluice/core';
+import { InvalidJobError, JobNotFoundError, JobStateConflictError, PostgresUnavailableError, QueueNotFoundError, RedisUnavailableError, SluiceError, describeSchemaError } from '@sluice/core';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifySchemaValidationError } from 'fastify';
 
 /** Sends the contract's error body. */
@@ -17,7 +17,7 @@ const FASTIFY_CLIENT_ERRORS: Record<string, [number, string, string]> = {
 /** Status of each domain error the routes let through. */
 function statusOf(error: SluiceError): number {
   if (error instanceof InvalidJobError) return 400;
-  if (error instanceof JobNotFoundError) return 404;
+  if (error instanceof JobNotFoundError || error instanceof QueueNotFoundError) return 404;
   if (error instanceof JobStateConflictError) return 409;
   if (error instanceof RedisUnavailableError || error instanceof PostgresUnavailableError) return 503;
   return 500;

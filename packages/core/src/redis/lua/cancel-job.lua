@@ -23,6 +23,7 @@ else
 end
 
 redis.call('HSET', KEYS[4], 'status', 'cancelled', 'sid', '', 'updatedAt', now, 'finishedAt', now)
+moveCount(KEYS[3], status, 'cancelled')
 recordEvent(KEYS[3], KEYS[4], jobId, 'cancelled', job[3], now, {}, {})
 redis.call('PEXPIRE', KEYS[4], ARGV[3])
 return 1

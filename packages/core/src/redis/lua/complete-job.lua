@@ -19,6 +19,8 @@ if job[1] ~= 'processing' or job[2] ~= sid then return 0 end
 redis.call('HSET', KEYS[3], 'status', 'completed', 'updatedAt', now, 'finishedAt', now, 'result', ARGV[5])
 local details = {'worker', ARGV[4]}
 if ARGV[5] ~= '' then details = {'worker', ARGV[4], 'result', ARGV[5]} end
+moveCount(KEYS[2], 'processing', 'completed')
+countThroughput(KEYS[2], now, 'completed')
 recordEvent(KEYS[2], KEYS[3], job[4], 'completed', job[3], now, details, {})
 redis.call('PEXPIRE', KEYS[3], ARGV[6])
 return 1

@@ -33,6 +33,7 @@ else
   redis.call('ZADD', KEYS[2], runAt, jobId)
 end
 
+moveCount(KEYS[3], false, status)
 recordEvent(KEYS[3], KEYS[4], jobId, status, 0, now, {}, {
   'queue', ARGV[2], 'type', ARGV[3], 'payload', ARGV[4], 'maxAttempts', ARGV[5],
   'priority', ARGV[6], 'runAt', runAt, 'idempotencyKey', ARGV[9]})

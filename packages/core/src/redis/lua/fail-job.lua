@@ -19,10 +19,12 @@ if job[1] ~= 'processing' or job[2] ~= sid then return 0 end
 
 redis.call('HSET', KEYS[4], 'lastError', err, 'updatedAt', now)
 recordEvent(KEYS[3], KEYS[4], jobId, 'failed', attempt, now, {'worker', worker, 'error', err}, {})
+countThroughput(KEYS[3], now, 'failed')
 
 if reason ~= '' then
   local dlqId = redis.call('XADD', KEYS[5], '*', 'id', jobId, 'reason', reason, 'attempts', attempt, 'error', err, 'at', now)
   redis.call('HSET', KEYS[4], 'status', 'dead', 'sid', '', 'finishedAt', now, 'deadReason', reason, 'dlqId', dlqId)
+  moveCount(KEYS[3], 'processing', 'dead')
   recordEvent(KEYS[3], KEYS[4], jobId, 'dead', attempt, now, {'reason', reason, 'error', err}, {})
   return 'dead'
 end
@@ -30,11 +32,13 @@ end
 if tonumber(retryAt) <= tonumber(now) then
   local next = redis.call('XADD', KEYS[1], '*', 'id', jobId)
   redis.call('HSET', KEYS[4], 'status', 'pending', 'sid', next)
+  moveCount(KEYS[3], 'processing', 'pending')
   recordEvent(KEYS[3], KEYS[4], jobId, 'pending', attempt, now, {}, {})
   return 'pending'
 end
 
 redis.call('ZADD', KEYS[2], retryAt, jobId)
 redis.call('HSET', KEYS[4], 'status', 'retrying', 'sid', '', 'runAt', retryAt)
+moveCount(KEYS[3], 'processing', 'retrying')
 recordEvent(KEYS[3], KEYS[4], jobId, 'retrying', attempt, now, {'nextAt', retryAt}, {})
 return 'retrying'

@@ -25,6 +25,7 @@ for _, entry in ipairs(reply[2]) do
     local dlqId = redis.call('XADD', KEYS[3], '*', 'id', jobId, 'reason', 'poison', 'attempts', job[3], 'error', err, 'at', now)
     redis.call('HSET', jobKey, 'status', 'dead', 'sid', '', 'lastError', err, 'updatedAt', now, 'finishedAt', now,
       'deadReason', 'poison', 'dlqId', dlqId)
+    moveCount(KEYS[2], job[1], 'dead')
     recordEvent(KEYS[2], jobKey, jobId, 'failed', job[3], now, {'error', err}, {})
     recordEvent(KEYS[2], jobKey, jobId, 'dead', job[3], now, {'reason', 'poison', 'error', err}, {})
     redis.call('XACK', KEYS[1], group, sid)

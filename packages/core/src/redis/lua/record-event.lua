@@ -1,5 +1,7 @@
 --[[
-  recordEvent (included at the top of every script that moves a job between states)
+  Included at the top of every script that moves a job between states.
+
+  recordEvent
 
   Appends one transition to the job's own history (hash field `history`, one JSON line per event, read
   by GET /jobs/:id before PostgreSQL has it) and to the queue's events stream, which the history
@@ -24,4 +26,24 @@ local function recordEvent(eventsKey, jobKey, jobId, status, attempt, at, detail
   local history = redis.call('HGET', jobKey, 'history') or ''
   redis.call('HSET', jobKey, 'history', history .. cjson.encode(line) .. '\n')
   return seq
+end
+
+--[[
+  moveCount: keeps the queue's per-state job counts (hash `…{queue}:counts`, next to the events
+  stream, so in the same slot) in step with a transition. `from` is false for a new job.
+]]
+local function moveCount(eventsKey, from, to)
+  local counts = string.sub(eventsKey, 1, -7) .. 'counts'
+  if from then redis.call('HINCRBY', counts, from, -1) end
+  redis.call('HINCRBY', counts, to, 1)
+end
+
+--[[
+  countThroughput: adds one to this second's bucket (hash `…{queue}:throughput:<second>`, kept 65 s)
+  under `field` (completed or failed), from which the last minute's rate is summed.
+]]
+local function countThroughput(eventsKey, now, field)
+  local bucket = string.sub(eventsKey, 1, -7) .. 'throughput:' .. math.floor(tonumber(now) / 1000)
+  redis.call('HINCRBY', bucket, field, 1)
+  redis.call('EXPIRE', bucket, 65)
 end

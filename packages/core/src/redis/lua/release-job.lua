@@ -17,5 +17,6 @@ local next = redis.call('XADD', KEYS[1], '*', 'id', job[4])
 redis.call('XACK', KEYS[1], group, sid)
 redis.call('XDEL', KEYS[1], sid)
 redis.call('HSET', KEYS[3], 'status', 'pending', 'sid', next, 'attempts', tostring(attempts), 'updatedAt', now)
+moveCount(KEYS[2], 'processing', 'pending')
 recordEvent(KEYS[2], KEYS[3], job[4], 'pending', attempts, now, {'worker', ARGV[4], 'error', 'interrupted: its worker shut down'}, {})
 return 1

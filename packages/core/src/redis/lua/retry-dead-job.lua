@@ -17,5 +17,6 @@ if job[2] then redis.call('XDEL', KEYS[4], job[2]) end
 local sid = redis.call('XADD', KEYS[1], '*', 'id', jobId)
 redis.call('HSET', KEYS[3], 'status', 'pending', 'sid', sid, 'attempts', '0', 'updatedAt', now, 'finishedAt', '', 'deadReason', '', 'dlqId', '')
 redis.call('PERSIST', KEYS[3])
+moveCount(KEYS[2], 'dead', 'pending')
 recordEvent(KEYS[2], KEYS[3], jobId, 'pending', 0, now, {'reason', 'retried from the dead-letter stream'}, {})
 return 1

@@ -25,6 +25,7 @@ for i = 3, #KEYS do
     local attempt = tonumber(job[6]) + 1
     redis.call('HSET', jobKey, 'status', 'processing', 'attempts', tostring(attempt),
       'worker', consumer, 'startedAt', now, 'updatedAt', now)
+    if status == 'pending' then moveCount(KEYS[2], 'pending', 'processing') end
     recordEvent(KEYS[2], jobKey, job[3], 'processing', attempt, now, {'worker', consumer}, {})
     result[#result + 1] = {sid, job[3], job[4], job[5], attempt, tonumber(job[7])}
   end

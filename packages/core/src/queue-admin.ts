@@ -1,0 +1,33 @@
+import type { RedisConfig } from './config';
+import { QueueNotFoundError } from './errors';
+import { queueKeys } from './keys';
+import { toRedisError } from './redis/client';
+import type { ScriptedRedis } from './redis/scripts';
+
+/** Pausing and resuming queues. A pause is a key in Redis, so it outlives worker restarts. */
+export class QueueAdmin {
+  constructor(
+    private readonly redis: ScriptedRedis,
+    private readonly redisConfig: RedisConfig,
+    private readonly queues: readonly string[],
+  ) {}
+
+  /** Stops every worker taking new jobs from `queue`; jobs in flight finish. */
+  async pause(queue: string): Promise<void> {
+    await this.run(queue, (key) => this.redis.set(key, String(Date.now())));
+  }
+
+  /** Lets workers take jobs from `queue` again. */
+  async resume(queue: string): Promise<void> {
+    await this.run(queue, (key) => this.redis.del(key));
+  }
+
+  private async run(queue: string, command: (pausedKey: string) => Promise<unknown>): Promise<void> {
+    if (!this.queues.includes(queue)) throw new QueueNotFoundError(queue, this.queues);
+    try {
+      await command(queueKeys(this.redisConfig.prefix, queue).paused);
+    } catch (error) {
+      throw toRedisError(error);
+    }
+  }
+}
