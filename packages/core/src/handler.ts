@@ -10,6 +10,11 @@ export interface JobContext<P = Record<string, unknown>> {
   maxAttempts: number;
   /** Aborts when the attempt times out or the worker must stop before the job finishes. */
   signal: AbortSignal;
+  /**
+   * Reports progress (any JSON value up to 4 KiB, e.g. `{ done: 40, of: 100 }`), shown by
+   * GET /jobs/:id while the job runs. Throws `RangeError` past the size cap.
+   */
+  progress(value: unknown): Promise<void>;
 }
 
 /**

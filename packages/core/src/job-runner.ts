@@ -7,6 +7,8 @@ import { DEFAULT_RETRY_POLICY, nextRetryDelay } from './retry-policy';
 
 /** Largest handler result stored with a job, in bytes of JSON. */
 export const MAX_RESULT_BYTES = 64 * 1024;
+/** Largest progress report, in bytes of JSON. */
+export const MAX_PROGRESS_BYTES = 4096;
 /** Longest error message stored per failed attempt. */
 const MAX_ERROR_LENGTH = 2000;
 
@@ -25,14 +27,22 @@ export interface StartedJob {
 export type NextAfterFailure = 'pending' | 'retrying' | 'dead';
 
 /** Runs a handler for one attempt, aborting it after the type's timeout. */
-export async function runHandler(job: StartedJob, type: RegisteredJobType | undefined, handler: JobHandler | undefined, controller: AbortController): Promise<unknown> {
+export async function runHandler(
+  job: StartedJob,
+  type: RegisteredJobType | undefined,
+  handler: JobHandler | undefined,
+  controller: AbortController,
+  progress: (value: unknown) => Promise<void>,
+): Promise<unknown> {
   if (!type) throw new PermanentJobError(`job type "${job.type}" is not registered with this worker`);
   if (!handler) throw new PermanentJobError(`this worker has no handler for job type "${job.type}"`);
   const timeout = setTimeout(() => controller.abort(new Error(`timed out after ${type.timeoutMs} ms`)), type.timeoutMs);
   const aborted = new Promise<never>((_, reject) => {
     controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
   });
-  const context: JobContext = { id: job.id, queue: job.queue, type: job.type, payload: job.payload, attempt: job.attempt, maxAttempts: job.maxAttempts, signal: controller.signal };
+  const context: JobContext = {
+    id: job.id, queue: job.queue, type: job.type, payload: job.payload, attempt: job.attempt, maxAttempts: job.maxAttempts, signal: controller.signal, progress,
+  };
   try {
     return await Promise.race([Promise.resolve().then(() => handler(context)), aborted]);
   } finally {
@@ -76,6 +86,14 @@ export class JobTransitions {
       WORKER_GROUP, job.entryId, now, this.worker, message, retryAt, reason,
     ]);
     return next === 0 ? null : { next: next as NextAfterFailure, message };
+  }
+
+  /** updateProgress: stores a running attempt's progress report. */
+  async progress(job: StartedJob, value: unknown, now: number): Promise<void> {
+    const json = JSON.stringify(value) ?? 'null';
+    const bytes = Buffer.byteLength(json);
+    if (bytes > MAX_PROGRESS_BYTES) throw new RangeError(`progress is ${bytes} bytes of JSON; at most ${MAX_PROGRESS_BYTES} are stored`);
+    await runScript(this.redis, 'updateProgress', [this.keys.jobPrefix + job.id], [job.entryId, json, now]);
   }
 
   /** releaseJob: hands an unfinished attempt back to the stream for another worker. */

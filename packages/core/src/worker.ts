@@ -216,7 +216,8 @@ export class Worker extends WorkerEventEmitter {
     const startedAt = this.now();
     const type = this.options.registry.find(job.type);
     try {
-      const result = await runHandler(job, type, this.options.handlers[job.type] as JobHandler | undefined, controller);
+      const progress = (value: unknown) => runtime.transitions.progress(job, value, this.now());
+      const result = await runHandler(job, type, this.options.handlers[job.type] as JobHandler | undefined, controller, progress);
       if (!this.running.has(job.entryId)) return;
       if (await runtime.transitions.complete(job, serializeResult(result), this.now())) {
         this.emit('job:completed', { id: job.id, type: job.type, attempt: job.attempt, durationMs: this.now() - startedAt });

@@ -18,6 +18,7 @@ const SCRIPTS = {
   releaseJob: lua('release-job', true),
   retryDeadJob: lua('retry-dead-job', true),
   cancelJob: lua('cancel-job', true),
+  updateProgress: lua('update-progress', false),
   removeGoneConsumer: lua('remove-gone-consumer', false),
   acquireLease: lua('acquire-lease', false),
   releaseLease: lua('release-lease', false),
