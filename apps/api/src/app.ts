@@ -2,7 +2,10 @@ import type { Database, DeadLetters, JobTypeRegistry, Queue, QueueAdmin, Scripte
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type pg from 'pg';
+import rateLimit from '@fastify/rate-limit';
+import { rateLimitIdentity, registerAuth } from './plugins/auth';
 import { registerErrorHandling } from './plugins/errors';
+import { registerOpenApi } from './plugins/openapi';
 import { healthRoutes } from './routes/health';
 import { jobListRoutes } from './routes/job-list';
 import { jobRoutes } from './routes/jobs';
@@ -21,7 +24,7 @@ export interface AppDeps {
 }
 
 /** Builds the HTTP producer. `server.ts` only listens; tests call `inject`. */
-export function buildApp(config: SluiceConfig, deps: AppDeps, logger?: FastifyBaseLogger): FastifyInstance {
+export async function buildApp(config: SluiceConfig, deps: AppDeps, logger?: FastifyBaseLogger): Promise<FastifyInstance> {
   const app = Fastify({
     ...(logger ? { loggerInstance: logger } : { logger: false }),
     bodyLimit: config.api.bodyLimit,
@@ -33,9 +36,24 @@ export function buildApp(config: SluiceConfig, deps: AppDeps, logger?: FastifyBa
   // JSON only: anything else (text/plain included, which Fastify parses by default) is a 415.
   app.removeContentTypeParser(['text/plain']);
   registerErrorHandling(app);
-  void app.register(healthRoutes, { deps });
-  void app.register(jobRoutes, { deps });
-  void app.register(jobListRoutes, { deps });
-  void app.register(queueRoutes, { deps });
+  await registerOpenApi(app, config.api.apiKeys.length > 0);
+  if (config.api.apiKeys.length > 0) registerAuth(app, config.api.apiKeys);
+  if (config.api.rateLimitPerMinute > 0) {
+    await app.register(rateLimit, {
+      max: config.api.rateLimitPerMinute,
+      timeWindow: 60_000,
+      keyGenerator: rateLimitIdentity,
+      allowList: (request) => request.url.startsWith('/health'),
+      errorResponseBuilder: (_request, context) =>
+        Object.assign(new Error(`Too many requests: at most ${context.max} a minute. Try again in ${Math.ceil(context.ttl / 1000)} s.`), {
+          statusCode: 429,
+          code: 'RATE_LIMITED',
+        }),
+    });
+  }
+  await app.register(healthRoutes, { deps });
+  await app.register(jobRoutes, { deps });
+  await app.register(jobListRoutes, { deps });
+  await app.register(queueRoutes, { deps });
   return app;
 }

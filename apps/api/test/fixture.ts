@@ -1,6 +1,6 @@
 import { closeRedis, createRedis, DeadLetters, QueueAdmin, Queue, waitForRedis, type SluiceConfig } from '@sluice/core';
 import { createJobRegistry } from '@sluice/jobs';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { buildApp } from '../src/app';
 import { createTestDatabase, dropRedisKeys, type TestDatabase } from '../../../test/support/context';
 
@@ -12,7 +12,7 @@ export interface AppFixture {
   close(): Promise<void>;
 }
 
-export async function startApp(config: SluiceConfig, options: { database?: TestDatabase } = {}): Promise<AppFixture> {
+export async function startApp(config: SluiceConfig, options: { database?: TestDatabase; logger?: FastifyBaseLogger } = {}): Promise<AppFixture> {
   const database = options.database ?? (await createTestDatabase(config));
   const redis = createRedis(config.redis);
   redis.on('error', () => undefined);
@@ -21,7 +21,7 @@ export async function startApp(config: SluiceConfig, options: { database?: TestD
   const queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry });
   const deadLetters = new DeadLetters(redis, config.redis, config.queue.queues);
   const queueAdmin = new QueueAdmin(redis, config.redis, config.queue.queues);
-  const app = buildApp(config, { queue, deadLetters, queueAdmin, redis, redisConfig: config.redis, pool: database.pool, db: database.db, registry });
+  const app = await buildApp(config, { queue, deadLetters, queueAdmin, redis, redisConfig: config.redis, pool: database.pool, db: database.db, registry }, options.logger);
   await app.ready();
   return {
     app,

@@ -61,6 +61,13 @@ export interface ApiConfig {
   host: string;
   /** Largest request body in bytes. Default 1 MiB. Env `BODY_LIMIT`. */
   bodyLimit: number;
+  /**
+   * Keys that may call the API (`Authorization: Bearer <key>`), each at least 16 characters. Empty
+   * (the default) leaves the API open. Env `API_KEYS` (comma-separated).
+   */
+  apiKeys: string[];
+  /** Requests one key (or, when open, one client address) may make per minute; 0 means no limit. Default 0. Env `RATE_LIMIT_PER_MINUTE`. */
+  rateLimitPerMinute: number;
 }
 
 /** Logging. */
@@ -145,6 +152,8 @@ export function loadConfig(env: Env): SluiceConfig {
       port: read.int('PORT', DEFAULTS.port, 0, 65_535),
       host: read.string('HOST', DEFAULTS.host),
       bodyLimit: read.int('BODY_LIMIT', DEFAULTS.bodyLimit, 1024, 100 * 1_048_576),
+      apiKeys: read.secretList('API_KEYS', 16),
+      rateLimitPerMinute: read.int('RATE_LIMIT_PER_MINUTE', 0, 0, 10_000_000),
     },
     log: {
       level: read.oneOf('LOG_LEVEL', DEFAULTS.logLevel, LOG_LEVELS),
@@ -208,6 +217,17 @@ class EnvReader {
       this.problems.push(`${name} must be a comma-separated list of names matching ${itemPattern.source} (got "${value}")`);
       return [...fallback];
     }
+    return items;
+  }
+
+  /** A comma-separated list of secrets; a problem names the position of a short one, never its value. */
+  secretList(name: string, minLength: number): string[] {
+    const value = this.raw(name);
+    if (value === undefined) return [];
+    const items = value.split(',').map((item) => item.trim()).filter((item) => item !== '');
+    items.forEach((item, index) => {
+      if (item.length < minLength) this.problems.push(`${name}: key ${index + 1} is shorter than ${minLength} characters`);
+    });
     return items;
   }
 

@@ -44,7 +44,8 @@ export function registerErrorHandling(app: FastifyInstance): void {
       return sendError(reply, 400, 'INVALID_JSON', `The body is not valid JSON: ${error.message}`);
     }
     if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
-      return sendError(reply, error.statusCode, 'BAD_REQUEST', error.message);
+      const code = error.code && !error.code.startsWith('FST_') ? error.code : 'BAD_REQUEST';
+      return sendError(reply, error.statusCode, code, error.message);
     }
     request.log.error({ err: error }, 'unexpected error');
     return sendError(reply, 500, 'INTERNAL', 'Something went wrong on our side; the error has been logged.');

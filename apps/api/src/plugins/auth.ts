@@ -1,0 +1,39 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { sendError } from './errors';
+
+const digest = (key: string): Buffer => createHash('sha256').update(key).digest();
+
+/** Routes that load balancers and orchestrators call without a key. */
+const isOpenRoute = (url: string): boolean => url === '/health' || url.startsWith('/health/') || url.startsWith('/health?');
+
+/**
+ * Checks `Authorization: Bearer <key>` against the configured keys: 401 without a key, 403 with a
+ * wrong one. Keys are compared as SHA-256 digests in constant time, against every key every time, so
+ * the answer's timing says nothing about how close a guess was; no key is ever logged.
+ */
+export function registerAuth(app: FastifyInstance, apiKeys: readonly string[]): void {
+  const digests = apiKeys.map(digest);
+  app.decorateRequest('apiKeyId', '');
+  app.addHook('onRequest', async (request, reply) => {
+    if (isOpenRoute(request.url)) return;
+    const header = request.headers.authorization;
+    const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!match) {
+      void reply.header('www-authenticate', 'Bearer');
+      return sendError(reply, 401, 'UNAUTHORIZED', 'Send your API key in the header Authorization: Bearer <key>.');
+    }
+    const offered = digest(match[1] as string);
+    let matched = -1;
+    digests.forEach((candidate, index) => {
+      if (timingSafeEqual(candidate, offered) && matched === -1) matched = index;
+    });
+    if (matched === -1) return sendError(reply, 403, 'FORBIDDEN', 'That API key is not valid here.');
+    (request as FastifyRequest & { apiKeyId: string }).apiKeyId = `key-${matched + 1}`;
+  });
+}
+
+/** What rate limiting counts a request against: its key when keys are in use, else its address. */
+export function rateLimitIdentity(request: FastifyRequest): string {
+  return (request as FastifyRequest & { apiKeyId?: string }).apiKeyId || request.ip;
+}
