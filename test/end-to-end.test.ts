@@ -9,6 +9,7 @@ let database: TestDatabase;
 let api: ServiceProcess;
 let workers: ServiceProcess[] = [];
 let baseUrl: string;
+let metricsPort: number;
 
 beforeAll(async () => {
   database = await createTestDatabase(config);
@@ -16,7 +17,10 @@ beforeAll(async () => {
   baseUrl = `http://127.0.0.1:${port}`;
   const env = { ...envFor(config), CONCURRENCY: '8' };
   api = ServiceProcess.start('api', 'apps/api/src/server.ts', { ...env, PORT: String(port) });
-  workers = [1, 2].map((n) => ServiceProcess.start(`worker-${n}`, 'apps/worker/src/main.ts', { ...env, WORKER_NAME: `e2e-worker-${n}` }));
+  metricsPort = await freePort();
+  workers = [1, 2].map((n) =>
+    ServiceProcess.start(`worker-${n}`, 'apps/worker/src/main.ts', { ...env, WORKER_NAME: `e2e-worker-${n}`, ...(n === 1 && { METRICS_PORT: String(metricsPort) }) }),
+  );
   await Promise.all([api.waitForOutput('Server listening'), ...workers.map((worker) => worker.waitForOutput('worker started'))]);
 }, 60_000);
 
@@ -71,6 +75,10 @@ describe('a job travels from HTTP through two worker processes into PostgreSQL',
     const byWorker = new Map<string, number>();
     for (const history of histories) byWorker.set(history.workers[0] ?? '', (byWorker.get(history.workers[0] ?? '') ?? 0) + 1);
     expect([...byWorker.keys()].sort()).toEqual(['e2e-worker-1', 'e2e-worker-2']);
+
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const completedByFirst = metrics.split('\n').find((line) => line.startsWith('sluice_jobs_completed_total{queue="default",type="noop"} '));
+    expect(Number(completedByFirst?.split(' ')[1])).toBe(byWorker.get('e2e-worker-1'));
 
     const sample = await fetch(`${baseUrl}/jobs/${ids[0]}`);
     expect(sample.status).toBe(200);

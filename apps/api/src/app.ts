@@ -5,6 +5,7 @@ import type pg from 'pg';
 import rateLimit from '@fastify/rate-limit';
 import { rateLimitIdentity, registerAuth } from './plugins/auth';
 import { registerErrorHandling } from './plugins/errors';
+import { ApiMetrics, registerMetricsRoute } from './plugins/metrics';
 import { registerOpenApi } from './plugins/openapi';
 import { healthRoutes } from './routes/health';
 import { jobListRoutes } from './routes/job-list';
@@ -51,8 +52,10 @@ export async function buildApp(config: SluiceConfig, deps: AppDeps, logger?: Fas
         }),
     });
   }
+  const metrics = new ApiMetrics(deps);
+  registerMetricsRoute(app, metrics);
   await app.register(healthRoutes, { deps });
-  await app.register(jobRoutes, { deps });
+  await app.register(jobRoutes, { deps, metrics });
   await app.register(jobListRoutes, { deps });
   await app.register(queueRoutes, { deps });
   return app;

@@ -2,6 +2,7 @@ import {
   checkSchema, closeRedis, createLogger, createPool, createRedis, HistoryRecorder, loadConfig, messageOf, Worker,
   type JobHandler, type JobTypeRegistry, type Logger, type SluiceConfig,
 } from '@sluice/core';
+import { createWorkerMetrics, serveMetrics } from './metrics';
 
 /** What makes one kind of worker process: its job types and their handlers. */
 export interface WorkerProcessOptions {
@@ -31,6 +32,9 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
     redis: recorderRedis, pool, prefix: config.redis.prefix, queues: config.queue.queues, owner: config.worker.consumerName, logger,
   });
 
+  const metricsServer = config.worker.metricsPort > 0 ? await serveMetrics(createWorkerMetrics(worker), config.worker.metricsPort, logger) : undefined;
+  logTransitions(worker, logger);
+
   let signals = 0;
   const shutdown = async (signal: string): Promise<void> => {
     signals += 1;
@@ -40,6 +44,7 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
     }
     logger.info({ signal, running: worker.runningCount, deadlineMs: config.worker.shutdownTimeoutMs }, 'shutting down');
     await worker.close();
+    metricsServer?.close();
     await recorder.stop();
     await closeRedis(recorderRedis);
     await pool.end();
@@ -50,4 +55,13 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
 
   await worker.start();
   recorder.start();
+}
+
+/** One structured line per transition a worker makes, with what an operator searches logs by. */
+function logTransitions(worker: Worker, logger: Logger): void {
+  worker.on('job:started', ({ id, queue, type, attempt, waitMs }) => logger.info({ jobId: id, queue, type, attempt, waitMs }, 'job started'));
+  worker.on('job:completed', ({ id, queue, type, attempt, durationMs }) => logger.info({ jobId: id, queue, type, attempt, durationMs }, 'job completed'));
+  worker.on('job:failed', ({ id, queue, type, attempt, durationMs, error, next }) =>
+    logger.warn({ jobId: id, queue, type, attempt, durationMs, err: error, next }, 'job failed'),
+  );
 }

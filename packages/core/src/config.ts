@@ -47,6 +47,8 @@ export interface WorkerConfig {
   maxDeliveries: number;
   /** On SIGTERM, how long in-flight jobs get to finish. Default 30 s. Env `SHUTDOWN_TIMEOUT_MS`. */
   shutdownTimeoutMs: number;
+  /** Port of the worker's own Prometheus endpoint (`GET /metrics`); 0 (the default) serves none. Env `METRICS_PORT`. */
+  metricsPort: number;
   /** SMTP server for the `email` type; unset means emails are logged, not sent. Env `SMTP_URL`. */
   smtpUrl: string | undefined;
   /** Sender of `email` jobs. Default `Sluice <sluice@localhost>`. Env `SMTP_FROM`. */
@@ -145,6 +147,7 @@ export function loadConfig(env: Env): SluiceConfig {
       visibilityTimeoutMs: read.int('VISIBILITY_TIMEOUT_MS', DEFAULTS.visibilityTimeoutMs, 1000, 24 * HOUR_MS),
       maxDeliveries: read.int('MAX_DELIVERIES', DEFAULTS.maxDeliveries, 1, 1000),
       shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', DEFAULTS.shutdownTimeoutMs, 0, 24 * HOUR_MS),
+      metricsPort: read.int('METRICS_PORT', 0, 0, 65_535),
       smtpUrl: read.optionalUrl('SMTP_URL', ['smtp:', 'smtps:']),
       smtpFrom: read.string('SMTP_FROM', DEFAULTS.smtpFrom),
     },

@@ -24,3 +24,4 @@ export { createLogger } from './pino-logger';
 export * from './dead-letters';
 export * from './queue-stats';
 export * from './queue-admin';
+export { collectProcessMetrics } from './process-metrics';

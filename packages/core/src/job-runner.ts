@@ -21,6 +21,8 @@ export interface StartedJob {
   payload: Record<string, unknown>;
   attempt: number;
   maxAttempts: number;
+  /** When the job was due (ms): its wait is measured from here. */
+  runAtMs: number;
 }
 
 /** Where a failed attempt sent the job. */
@@ -111,7 +113,7 @@ export class JobTransitions {
     ])) as (string | number)[][];
     return results
       .filter((item) => item.length > 1)
-      .map(([entryId, id, type, payload, attempt, maxAttempts]) => ({
+      .map(([entryId, id, type, payload, attempt, maxAttempts, runAt]) => ({
         queue,
         entryId: String(entryId),
         id: String(id),
@@ -119,6 +121,7 @@ export class JobTransitions {
         payload: JSON.parse(String(payload)) as Record<string, unknown>,
         attempt: Number(attempt),
         maxAttempts: Number(maxAttempts),
+        runAtMs: Number(runAt),
       }));
   }
 

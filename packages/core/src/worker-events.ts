@@ -2,8 +2,10 @@ import { EventEmitter } from 'node:events';
 
 /** Events a `Worker` emits, with their arguments. */
 export interface WorkerEvents {
-  'job:completed': [{ id: string; type: string; attempt: number; durationMs: number }];
-  'job:failed': [{ id: string; type: string; attempt: number; error: string; next: 'pending' | 'retrying' | 'dead' }];
+  /** An attempt began; `waitMs` is how long the job waited past its due time for it. */
+  'job:started': [{ id: string; queue: string; type: string; attempt: number; waitMs: number }];
+  'job:completed': [{ id: string; queue: string; type: string; attempt: number; durationMs: number }];
+  'job:failed': [{ id: string; queue: string; type: string; attempt: number; durationMs: number; error: string; next: 'pending' | 'retrying' | 'dead' }];
   'worker:error': [{ error: string; during: string }];
 }
 

@@ -215,12 +215,13 @@ export class Worker extends WorkerEventEmitter {
     this.running.set(job.entryId, { job, runtime, controller });
     const startedAt = this.now();
     const type = this.options.registry.find(job.type);
+    this.emit('job:started', { id: job.id, queue: job.queue, type: job.type, attempt: job.attempt, waitMs: Math.max(0, startedAt - job.runAtMs) });
     try {
       const progress = (value: unknown) => runtime.transitions.progress(job, value, this.now());
       const result = await runHandler(job, type, this.options.handlers[job.type] as JobHandler | undefined, controller, progress);
       if (!this.running.has(job.entryId)) return;
       if (await runtime.transitions.complete(job, serializeResult(result), this.now())) {
-        this.emit('job:completed', { id: job.id, type: job.type, attempt: job.attempt, durationMs: this.now() - startedAt });
+        this.emit('job:completed', { id: job.id, queue: job.queue, type: job.type, attempt: job.attempt, durationMs: this.now() - startedAt });
       }
     } catch (error) {
       // Released at shutdown: another worker has the job now.
@@ -229,7 +230,11 @@ export class Worker extends WorkerEventEmitter {
         this.reportError(failError, `failing job ${job.id}`);
         return null;
       });
-      if (failed) this.emit('job:failed', { id: job.id, type: job.type, attempt: job.attempt, error: failed.message, next: failed.next });
+      if (failed) {
+        this.emit('job:failed', {
+          id: job.id, queue: job.queue, type: job.type, attempt: job.attempt, durationMs: this.now() - startedAt, error: failed.message, next: failed.next,
+        });
+      }
     } finally {
       this.running.delete(job.entryId);
       this.slots.release(1);

@@ -1,6 +1,7 @@
 import { InvalidJobError, JobNotFoundError, RedisUnavailableError, toPostgresError, assertNoNulCharacters, jobsFindWithHistory, type AddedJob, type BulkJob, type Job } from '@sluice/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AppDeps } from '../app';
+import type { ApiMetrics } from '../plugins/metrics';
 import { AddedJob as AddedJobSchema, BulkAdded, BulkSubmission, DeadJobsPage, DeadJobsQuery, ErrorBody, IdempotencyHeaders, JobIdParams, JobSubmission, JobView } from '../schemas/jobs';
 
 const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 413: ErrorBody, 415: ErrorBody, 503: ErrorBody };
@@ -36,7 +37,7 @@ async function findJob(deps: AppDeps, id: string): Promise<Job> {
 }
 
 /** POST /jobs, POST /jobs/bulk, GET /jobs/:id. */
-export const jobRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
+export const jobRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; metrics: ApiMetrics }> = async (app, { deps, metrics }) => {
   app.post(
     '/jobs',
     {
@@ -52,6 +53,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (ap
       const idempotencyKey = idempotencyKeyOf(body, request.headers['idempotency-key']);
       assertNoNulCharacters(body, 'body');
       const added: AddedJob = await deps.queue.add(body.type, body.payload as Record<string, unknown>, { ...body, idempotencyKey });
+      metrics.countEnqueued([added]);
       if (!added.duplicate) return reply.code(202).send(added);
       // The first job may have left Redis already; PostgreSQL then knows its status.
       const first = await findJob(deps, added.id).catch(() => null);
@@ -65,6 +67,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (ap
     async (request, reply) => {
       assertNoNulCharacters(request.body, 'body');
       const jobs = await deps.queue.addBulk(request.body.jobs as BulkJob[]);
+      metrics.countEnqueued(jobs);
       return reply.code(202).send({ jobs });
     },
   );

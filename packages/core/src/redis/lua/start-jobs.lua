@@ -8,14 +8,14 @@
   it is acknowledged and deleted, never run.
 
   Returns one item per entry: {entryId} when skipped,
-  {entryId, jobId, type, payload, attempt, maxAttempts} when the job is to run.
+  {entryId, jobId, type, payload, attempt, maxAttempts, runAt} when the job is to run.
 ]]
 local group, consumer, now = ARGV[1], ARGV[2], ARGV[3]
 local result = {}
 
 for i = 3, #KEYS do
   local jobKey, sid = KEYS[i], ARGV[i + 1]
-  local job = redis.call('HMGET', jobKey, 'status', 'sid', 'id', 'type', 'payload', 'attempts', 'maxAttempts')
+  local job = redis.call('HMGET', jobKey, 'status', 'sid', 'id', 'type', 'payload', 'attempts', 'maxAttempts', 'runAt')
   local status = job[1]
   if job[2] ~= sid or (status ~= 'pending' and status ~= 'processing') then
     redis.call('XACK', KEYS[1], group, sid)
@@ -27,7 +27,7 @@ for i = 3, #KEYS do
       'worker', consumer, 'startedAt', now, 'updatedAt', now)
     if status == 'pending' then moveCount(KEYS[2], 'pending', 'processing') end
     recordEvent(KEYS[2], jobKey, job[3], 'processing', attempt, now, {'worker', consumer}, {})
-    result[#result + 1] = {sid, job[3], job[4], job[5], attempt, tonumber(job[7])}
+    result[#result + 1] = {sid, job[3], job[4], job[5], attempt, tonumber(job[7]), job[8]}
   end
 end
 
