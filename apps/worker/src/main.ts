@@ -7,7 +7,14 @@ import { runWorkerProcess } from './worker-process';
 runWorkerProcess({
   name: 'worker',
   registry: createJobRegistry(),
-  handlers: (config, logger) => createHandlers({ smtpUrl: config.worker.smtpUrl, smtpFrom: config.worker.smtpFrom, logger }),
+  handlers: (config, logger) =>
+    createHandlers({
+      smtpUrl: config.worker.smtpUrl,
+      smtpFrom: config.worker.smtpFrom,
+      logger,
+      webhookAllowedHosts: config.worker.webhookAllowedHosts,
+      webhookTimeoutMs: config.worker.webhookTimeoutMs,
+    }),
 }).catch((error: unknown) => {
   console.error(`worker: cannot start: ${messageOf(error)}`);
   process.exit(1);

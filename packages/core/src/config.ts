@@ -51,6 +51,13 @@ export interface WorkerConfig {
   metricsPort: number;
   /** SMTP server for the `email` type; unset means emails are logged, not sent. Env `SMTP_URL`. */
   smtpUrl: string | undefined;
+  /**
+   * Where `webhook` jobs may send requests: host names and CIDR ranges. Empty (the default) allows
+   * any host but link-local ones, which are always refused. Env `WEBHOOK_ALLOWED_HOSTS` (comma-separated).
+   */
+  webhookAllowedHosts: string[];
+  /** Longest a `webhook` request may take, connection to last byte. Default 10 s. Env `WEBHOOK_TIMEOUT_MS`. */
+  webhookTimeoutMs: number;
   /** Sender of `email` jobs. Default `Sluice <sluice@localhost>`. Env `SMTP_FROM`. */
   smtpFrom: string;
 }
@@ -150,6 +157,8 @@ export function loadConfig(env: Env): SluiceConfig {
       metricsPort: read.int('METRICS_PORT', 0, 0, 65_535),
       smtpUrl: read.optionalUrl('SMTP_URL', ['smtp:', 'smtps:']),
       smtpFrom: read.string('SMTP_FROM', DEFAULTS.smtpFrom),
+      webhookAllowedHosts: read.list('WEBHOOK_ALLOWED_HOSTS', [], /^[A-Za-z0-9.:-]+(\/\d{1,3})?$/),
+      webhookTimeoutMs: read.int('WEBHOOK_TIMEOUT_MS', 10_000, 100, 3_600_000),
     },
     api: {
       port: read.int('PORT', DEFAULTS.port, 0, 65_535),

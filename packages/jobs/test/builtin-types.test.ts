@@ -136,6 +136,18 @@ describe('webhook', () => {
   });
 });
 
+describe('webhook safety', () => {
+  it('dead-letters a job aimed at a link-local address at once, with the refusal in its history', async () => {
+    const { id } = await queue.add('webhook', { url: 'http://169.254.169.254/latest/meta-data/' });
+    const job = await storedWhen(id, 'dead');
+    expect(job.attempts).toBe(1);
+    expect(job.history.at(-1)).toMatchObject({ status: 'dead', reason: 'permanent' });
+    expect(job.history.find((event) => event.status === 'failed')?.error).toBe(
+      'webhook target 169.254.169.254 (169.254.169.254) is link-local; such addresses are never called',
+    );
+  });
+});
+
 describe('sleep and fail', () => {
   it('sleep waits its milliseconds; fail fails its first times attempts then succeeds', async () => {
     const slept = await queue.add('sleep', { ms: 50 });

@@ -4,13 +4,18 @@ import { createMailTransport, emailHandler } from './email';
 import { webhookHandler } from './webhook';
 
 export { createMailTransport, emailHandler, type MailerOptions } from './email';
-export { webhookHandler } from './webhook';
+export { webhookHandler, type WebhookOptions } from './webhook';
+export { OutboundPolicy, RefusedTargetError } from './outbound-policy';
 
 /** What the built-in handlers need from their process. */
 export interface HandlerServices {
   smtpUrl: string | undefined;
   smtpFrom: string;
   logger: Logger;
+  /** Host names and CIDR ranges webhooks may call; empty allows all but link-local. Default empty. */
+  webhookAllowedHosts?: readonly string[];
+  /** Default 10 s. */
+  webhookTimeoutMs?: number;
 }
 
 /** Waits `ms`, ending early (and failing) if the attempt is aborted. */
@@ -36,7 +41,7 @@ export function createHandlers(services: HandlerServices): Record<string, JobHan
   const mailer = { smtpUrl: services.smtpUrl, from: services.smtpFrom, logger: services.logger };
   return {
     email: emailHandler(createMailTransport(mailer), mailer),
-    webhook: webhookHandler(),
+    webhook: webhookHandler({ allowedHosts: services.webhookAllowedHosts ?? [], timeoutMs: services.webhookTimeoutMs ?? 10_000 }),
     noop: () => undefined,
     sleep: sleepHandler,
     fail: failHandler,
