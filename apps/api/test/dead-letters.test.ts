@@ -103,6 +103,33 @@ describe('the dead-letter stream over HTTP', () => {
   });
 });
 
+describe('POST /jobs/dead/retry', () => {
+  it('sends back every dead job matching the filter, and counts them', async () => {
+    const failing = await Promise.all([1, 2, 3].map(() => submit({ type: 'fail', payload: {}, maxAttempts: 1 })));
+    const other = await submit({ type: 'noop', payload: {} });
+    await waitFor('the failing jobs to be dead', async () => (await Promise.all(failing.map(statusOf))).every((status) => status === 'dead'));
+    brokenDownstream = false;
+    try {
+      const response = await fixture.app.inject({ method: 'POST', url: '/jobs/dead/retry', payload: { type: 'fail' } });
+      expect(response.statusCode).toBe(200);
+      expect((response.json() as { retried: number }).retried).toBeGreaterThanOrEqual(3);
+      await waitFor('the retried jobs to complete', async () => (await Promise.all(failing.map(statusOf))).every((status) => status === 'completed'));
+    } finally {
+      brokenDownstream = true;
+    }
+    expect(await statusOf(other)).toBe('completed');
+    const again = await fixture.app.inject({ method: 'POST', url: '/jobs/dead/retry', payload: { type: 'fail', queue: 'default' } });
+    expect(again.json()).toEqual({ retried: 0 });
+  });
+
+  it('refuses an unknown type or queue, or an unknown field, with 400', async () => {
+    for (const payload of [{ type: 'nope' }, { queue: 'elsewhere' }, { status: 'dead' }]) {
+      const response = await fixture.app.inject({ method: 'POST', url: '/jobs/dead/retry', payload });
+      expect(response.statusCode, JSON.stringify(payload)).toBe(400);
+    }
+  });
+});
+
 describe('idempotency over HTTP', () => {
   it('makes exactly one job of 50 concurrent submissions with one key', async () => {
     const responses = await Promise.all(

@@ -3,7 +3,7 @@ import { InvalidJobError, JobNotFoundError, JobStateConflictError } from './erro
 import { isoFromMs, jobFromHash, type Job } from './job';
 import { queueKeys } from './keys';
 import { toRedisError } from './redis/client';
-import { runOnJobInAnyQueue, type ScriptedRedis } from './redis/scripts';
+import { runOnJobInAnyQueue, runScript, type ScriptedRedis } from './redis/scripts';
 
 /** A job in the dead-letter stream: the job, why it died and when. */
 export interface DeadJob extends Omit<Job, 'history'> {
@@ -19,6 +19,9 @@ export interface DeadJobPage {
 }
 
 const CURSOR = /^\d{1,15}-\d{1,15}$/;
+
+/** How many dead-letter entries one script call looks at. */
+const RETRY_BATCH = 500;
 
 /** Reading and retrying the dead-letter streams of a set of queues. */
 export class DeadLetters {
@@ -76,6 +79,31 @@ export class DeadLetters {
     }
     if (reply === 0) throw new JobNotFoundError(id);
     if (reply !== 1) throw new JobStateConflictError(id, String(reply), `Job ${id} is ${String(reply)}; only dead jobs can be retried.`);
+  }
+
+  /**
+   * Sends back every dead job of `queue` (or every queue) whose type is `type` (or any), oldest first,
+   * in batches that are each one atomic step. Returns how many went back.
+   */
+  async retryAll(filter: { queue?: string; type?: string }): Promise<number> {
+    const queues = filter.queue === undefined ? this.queues : [filter.queue];
+    let retried = 0;
+    try {
+      for (const queue of queues) {
+        const keys = queueKeys(this.redisConfig.prefix, queue);
+        let after = '';
+        do {
+          const [count, last] = (await runScript(this.redis, 'retryDeadJobs', [keys.stream, keys.events, keys.dlq], [
+            this.now(), filter.type ?? '', RETRY_BATCH, after, keys.jobPrefix,
+          ])) as [number, string];
+          retried += count;
+          after = last;
+        } while (after !== '');
+      }
+    } catch (error) {
+      throw toRedisError(error);
+    }
+    return retried;
   }
 }
 

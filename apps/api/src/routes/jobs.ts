@@ -1,5 +1,6 @@
-import { InvalidJobError, JobNotFoundError, RedisUnavailableError, toPostgresError, assertNoNulCharacters, jobsFindWithHistory, type AddedJob, type BulkJob, type Job } from '@sluice/core';
+import { InvalidJobError, JobNotFoundError, NAME_PATTERN_SOURCE, RedisUnavailableError, toPostgresError, assertNoNulCharacters, jobsFindWithHistory, type AddedJob, type BulkJob, type Job } from '@sluice/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
 import type { AppDeps } from '../app';
 import type { ApiMetrics } from '../plugins/metrics';
 import { AddedJob as AddedJobSchema, BulkAdded, BulkSubmission, DeadJobsPage, DeadJobsQuery, ErrorBody, IdempotencyHeaders, JobIdParams, JobSubmission, JobView } from '../schemas/jobs';
@@ -81,6 +82,28 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; metrics: ApiM
         throw new InvalidJobError(`queue "${queue}" is not served here. Known queues: ${deps.queue.queues.join(', ')}.`, 'UNKNOWN_QUEUE');
       }
       return deps.deadLetters.list({ queue, limit: limit === undefined ? 20 : Number(limit), cursor });
+    },
+  );
+
+  app.post(
+    '/jobs/dead/retry',
+    {
+      schema: {
+        summary: 'Send back every dead job matching a filter',
+        body: Type.Object(
+          { type: Type.Optional(Type.String({ pattern: NAME_PATTERN_SOURCE })), queue: Type.Optional(Type.String({ pattern: NAME_PATTERN_SOURCE })) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ retried: Type.Integer({ description: 'How many dead jobs went back to pending.' }) }), ...errors },
+      },
+    },
+    async (request) => {
+      const { queue, type } = request.body;
+      if (queue !== undefined && !deps.queue.queues.includes(queue)) {
+        throw new InvalidJobError(`queue "${queue}" is not served here. Known queues: ${deps.queue.queues.join(', ')}.`, 'UNKNOWN_QUEUE');
+      }
+      if (type !== undefined) deps.registry.get(type);
+      return { retried: await deps.deadLetters.retryAll({ queue, type }) };
     },
   );
 

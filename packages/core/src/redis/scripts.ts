@@ -1,27 +1,31 @@
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 
-/** Reads a Lua file next to this module; the shared `recordEvent` function is prepended where used. */
-function lua(name: string, withRecordEvent: boolean): string {
+/** Reads a Lua file next to this module, after the shared functions it uses. */
+function lua(name: string, includes: readonly string[] = []): string {
   const read = (file: string): string => readFileSync(new URL(`./lua/${file}.lua`, import.meta.url), 'utf8');
-  return withRecordEvent ? `${read('record-event')}\n${read(name)}` : read(name);
+  return [...includes, name].map(read).join('\n');
 }
+
+/** The shared functions of the scripts that move jobs: recordEvent, moveCount, countThroughput. */
+const TRANSITION = ['record-event'];
 
 /** Every script, by the name of the transition it performs. */
 const SCRIPTS = {
-  enqueue: lua('enqueue', true),
-  startJobs: lua('start-jobs', true),
-  completeJob: lua('complete-job', true),
-  failJob: lua('fail-job', true),
-  promoteDueJobs: lua('promote-due-jobs', true),
-  reclaimStalled: lua('reclaim-stalled', true),
-  releaseJob: lua('release-job', true),
-  retryDeadJob: lua('retry-dead-job', true),
-  cancelJob: lua('cancel-job', true),
-  updateProgress: lua('update-progress', false),
-  removeGoneConsumer: lua('remove-gone-consumer', false),
-  acquireLease: lua('acquire-lease', false),
-  releaseLease: lua('release-lease', false),
+  enqueue: lua('enqueue', TRANSITION),
+  startJobs: lua('start-jobs', TRANSITION),
+  completeJob: lua('complete-job', TRANSITION),
+  failJob: lua('fail-job', TRANSITION),
+  promoteDueJobs: lua('promote-due-jobs', TRANSITION),
+  reclaimStalled: lua('reclaim-stalled', TRANSITION),
+  releaseJob: lua('release-job', TRANSITION),
+  retryDeadJob: lua('retry-dead-job', [...TRANSITION, 'send-back-dead']),
+  retryDeadJobs: lua('retry-dead-jobs', [...TRANSITION, 'send-back-dead']),
+  cancelJob: lua('cancel-job', TRANSITION),
+  updateProgress: lua('update-progress'),
+  removeGoneConsumer: lua('remove-gone-consumer'),
+  acquireLease: lua('acquire-lease'),
+  releaseLease: lua('release-lease'),
 } as const;
 
 /** The name of a Sluice script. */
