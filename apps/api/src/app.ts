@@ -4,7 +4,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import rateLimit from '@fastify/rate-limit';
 import { rateLimitIdentity, registerAuth } from './plugins/auth';
-import { registerErrorHandling } from './plugins/errors';
+import { registerErrorHandling, routingError } from './plugins/errors';
 import { ApiMetrics, registerMetricsRoute } from './plugins/metrics';
 import { registerOpenApi } from './plugins/openapi';
 import { healthRoutes } from './routes/health';
@@ -32,6 +32,7 @@ export async function buildApp(config: SluiceConfig, deps: AppDeps, logger?: Fas
     // Fastify's defaults coerce "100" into 100 and drop unknown fields; the contract wants both refused.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
     return503OnClosing: true,
+    frameworkErrors: routingError,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   // JSON only: anything else (text/plain included, which Fastify parses by default) is a 415.

@@ -1,5 +1,5 @@
 import { InvalidJobError, JobNotFoundError, JobStateConflictError, PostgresUnavailableError, QueueNotFoundError, RedisUnavailableError, SluiceError, describeSchemaError } from '@sluice/core';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifySchemaValidationError } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify';
 
 /** Sends the contract's error body. */
 export function sendError(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
@@ -21,6 +21,18 @@ function statusOf(error: SluiceError): number {
   if (error instanceof JobStateConflictError) return 409;
   if (error instanceof RedisUnavailableError || error instanceof PostgresUnavailableError) return 503;
   return 500;
+}
+
+/**
+ * Errors the router raises before any route runs (a malformed or overlong path), which Fastify does
+ * not pass to the error handler: the same contract, and no echo of the offending path.
+ */
+export function routingError(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    void sendError(reply, 414, 'URI_TOO_LONG', 'A path segment is longer than any id or name this API uses.');
+    return;
+  }
+  void sendError(reply, 400, 'BAD_URL', 'The path is not a valid URL: check its percent-encoding.');
 }
 
 /** Maps every error to the contract's body; nothing a client sends may turn into a 500. */
