@@ -17,6 +17,8 @@ export { MAX_RESULT_BYTES } from './job-runner';
 
 /** How often a worker looks whether a paused queue has been resumed. */
 const PAUSE_POLL_MS = 500;
+/** How often a worker holding back for a suspect looks again. */
+const HOLD_POLL_MS = 50;
 
 /** Dependencies and settings of a `Worker`. */
 export interface WorkerOptions {
@@ -67,6 +69,10 @@ export class Worker extends WorkerEventEmitter {
   private readonly now: () => number;
   private readonly random: () => number;
   private loops: Promise<void>[] = [];
+  /** The entry of a suspect running alone here, if any. */
+  private isolatedEntry: string | undefined;
+  /** Suspects the last reclaim pass left for a worker that runs nothing. */
+  private suspectsWaiting = 0;
 
   constructor(private readonly options: WorkerOptions) {
     super();
@@ -171,7 +177,13 @@ export class Worker extends WorkerEventEmitter {
       if (wanted === 0) break;
       let entries: ClaimedEntry[] = [];
       try {
-        if (runtime.reclaimer.due) entries = await runtime.reclaimer.claim(wanted);
+        if (runtime.reclaimer.due && this.isolatedEntry === undefined) entries = await this.reclaim(runtime, wanted);
+        if (entries.length === 0 && this.holdingForSuspect) {
+          // Running down to idle so a suspect can run alone; keep reclaiming, take nothing new.
+          this.slots.release(wanted);
+          await sleep(HOLD_POLL_MS, signal);
+          continue;
+        }
         if (entries.length === 0) entries = await this.read(runtime, wanted);
       } catch (error) {
         this.slots.release(wanted);
@@ -185,6 +197,19 @@ export class Worker extends WorkerEventEmitter {
       // Entries read but not started stay in the pending list: a reclaim pass starts them later.
       await this.startEntries(runtime, entries).catch((error: unknown) => this.reportError(error, `starting jobs of ${runtime.queue}`));
     }
+  }
+
+  /** Whether new jobs must wait: a suspect runs alone here, or waits for a worker that runs nothing. */
+  private get holdingForSuspect(): boolean {
+    return this.isolatedEntry !== undefined || this.suspectsWaiting > 0;
+  }
+
+  /** A reclaim pass; a suspect it hands over runs alone, so nothing new is taken until it ends. */
+  private async reclaim(runtime: QueueRuntime, wanted: number): Promise<ClaimedEntry[]> {
+    const pass = await runtime.reclaimer.claim(wanted, this.running.size === 0 && this.isolatedEntry === undefined);
+    this.suspectsWaiting = pass.suspectsWaiting;
+    if (pass.isolated) this.isolatedEntry = pass.claimed[0]?.entryId;
+    return pass.claimed;
   }
 
   /** Whether the queue is paused; a Redis error counts as not paused, and the read that follows reports it. */
@@ -206,6 +231,9 @@ export class Worker extends WorkerEventEmitter {
       started = await runtime.transitions.start(runtime.queue, entries, this.now());
     } finally {
       this.slots.release(entries.length - started.length);
+      // A suspect found stale (or not started at all) no longer holds this worker back.
+      const isolated = this.isolatedEntry;
+      if (entries.some((entry) => entry.entryId === isolated) && !started.some((job) => job.entryId === isolated)) this.isolatedEntry = undefined;
     }
     for (const job of started) void this.run(runtime, job);
   }
@@ -237,6 +265,7 @@ export class Worker extends WorkerEventEmitter {
       }
     } finally {
       this.running.delete(job.entryId);
+      if (this.isolatedEntry === job.entryId) this.isolatedEntry = undefined;
       this.slots.release(1);
     }
   }

@@ -10,6 +10,15 @@ export interface ClaimedEntry {
   jobId: string;
 }
 
+/** What one reclaim pass took. */
+export interface ReclaimPass {
+  claimed: ClaimedEntry[];
+  /** The one claimed entry is a suspect (redelivered before): run it with nothing else beside it. */
+  isolated: boolean;
+  /** Suspects left for a worker that runs nothing; workers stop taking new jobs until one does. */
+  suspectsWaiting: number;
+}
+
 /** Settings of a `StalledReclaimer`. */
 export interface StalledReclaimerOptions {
   redis: ScriptedRedis;
@@ -25,10 +34,11 @@ export interface StalledReclaimerOptions {
 }
 
 /**
- * Recovers from crashed workers: takes over entries idle past the visibility timeout (XAUTOCLAIM),
- * dead-letters poison jobs, and removes consumers that are gone and own nothing. Every worker's read
- * loop calls it when a pass is due, with the slots it has free, so reclaimed jobs count against the
- * worker's concurrency like any other; XAUTOCLAIM hands each stalled entry to one worker.
+ * Recovers from crashed workers: takes over entries idle past the visibility timeout, dead-letters
+ * poison jobs, and removes consumers that are gone and own nothing. Every worker's read loop calls
+ * it when a pass is due, with the slots it has free, so reclaimed jobs count against the worker's
+ * concurrency like any other; the script hands each stalled entry to one worker. Entries redelivered
+ * before are run one at a time, alone, so that a job that kills its worker takes no others with it.
  */
 export class StalledReclaimer {
   private readonly logger: Logger;
@@ -54,35 +64,36 @@ export class StalledReclaimer {
 
   /**
    * One pass: claims up to `count` stalled entries for this worker to start, and now and then sweeps
-   * gone consumers. Failures are logged and survived; the next pass tries again.
+   * gone consumers. `idle` says the worker runs nothing, so it may take a suspect to run alone.
+   * Failures are logged and survived; the next pass tries again.
    */
-  async claim(count: number): Promise<ClaimedEntry[]> {
+  async claim(count: number, idle: boolean): Promise<ReclaimPass> {
     this.nextPassAt = this.now() + jitter(this.intervalMs);
     try {
-      const claimed = await this.runOnce(count);
+      const pass = await this.runOnce(count, idle);
       if (this.now() >= this.nextSweepAt) {
         this.nextSweepAt = this.now() + jitter(this.goneConsumerIdleMs);
         await this.removeGoneConsumers();
       }
-      return claimed;
+      return pass;
     } catch (error) {
       this.logger.warn({ queue: this.options.queue, err: messageOf(error) }, 'reclaiming stalled jobs failed; retrying');
-      return [];
+      return { claimed: [], isolated: false, suspectsWaiting: 0 };
     }
   }
 
   /** Claims up to `count` entries idle past the visibility timeout, dead-lettering poison ones. */
-  async runOnce(count: number): Promise<ClaimedEntry[]> {
+  async runOnce(count: number, idle: boolean): Promise<ReclaimPass> {
     const { redis, keys, consumer, visibilityTimeoutMs, maxDeliveries } = this.options;
-    const [flat, poisoned, deleted] = (await runScript(redis, 'reclaimStalled', [keys.stream, keys.events, keys.dlq], [
-      WORKER_GROUP, consumer, visibilityTimeoutMs, count, this.now(), maxDeliveries, keys.jobPrefix,
-    ])) as [string[], number, number];
+    const [flat, poisoned, deleted, isolated, suspects] = (await runScript(redis, 'reclaimStalled', [keys.stream, keys.events, keys.dlq], [
+      WORKER_GROUP, consumer, visibilityTimeoutMs, count, this.now(), maxDeliveries, keys.jobPrefix, idle ? '1' : '0',
+    ])) as [string[], number, number, number, number];
     const claimed: ClaimedEntry[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) claimed.push({ entryId: flat[i] as string, jobId: flat[i + 1] as string });
     if (claimed.length + poisoned + deleted > 0) {
-      this.logger.info({ queue: this.options.queue, claimed: claimed.length, poisoned, deleted }, 'reclaimed stalled jobs');
+      this.logger.info({ queue: this.options.queue, claimed: claimed.length, isolated: isolated === 1, poisoned, deleted, suspects }, 'reclaimed stalled jobs');
     }
-    return claimed;
+    return { claimed, isolated: isolated === 1, suspectsWaiting: suspects };
   }
 
   /** Removes consumers idle past `goneConsumerIdleMs` that own no pending entries. Returns how many. */

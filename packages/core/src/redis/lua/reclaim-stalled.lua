@@ -1,40 +1,73 @@
 --[[
   reclaimStalled: takes over stream entries whose worker has gone quiet for longer than the
   visibility timeout (it crashed, or hangs), and dead-letters as poison each job whose entry has been
-  delivered more often than the limit: a job that keeps killing its workers must not loop forever.
+  delivered the limit number of times already: a job that keeps killing its workers must not loop.
+
+  A crash kills every job its process was running, so one poison job takes innocent ones down with
+  it, and their delivery counts rise together. To tell them apart, an entry that has already been
+  redelivered once (a "suspect") is only taken alone, by a worker running nothing else, which then
+  runs it in isolation: an innocent suspect completes, a poison one kills only itself.
 
   KEYS[1] stream   KEYS[2] events   KEYS[3] dlq
   ARGV[1] group    ARGV[2] consumer   ARGV[3] min idle (ms)   ARGV[4] most entries
   ARGV[5] now (ms) ARGV[6] delivery limit   ARGV[7] job hash key prefix
+  ARGV[8] '1' when the caller runs nothing and may take a suspect
 
-  Returns {claimed, poisoned, deleted}: claimed is a flat list {entryId, jobId, ...} for the caller to
-  start (with startJobs); poisoned and deleted are counts. Entries that vanished from the stream are
-  dropped from the pending list by XAUTOCLAIM itself.
+  Returns {claimed, poisoned, deleted, isolated, suspects}: claimed is a flat list {entryId, jobId, ...}
+  to start (with startJobs); isolated is 1 when claimed holds one suspect to run alone; suspects counts
+  the suspects left waiting for an idle worker.
 ]]
-local group, consumer, now, limit = ARGV[1], ARGV[2], ARGV[5], tonumber(ARGV[6])
-local reply = redis.call('XAUTOCLAIM', KEYS[1], group, consumer, ARGV[3], '0-0', 'COUNT', tonumber(ARGV[4]))
-local claimed, poisoned = {}, 0
+local stream, group, consumer, minIdle = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
+local most, now, limit, prefix = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6]), ARGV[7]
+local mayIsolate = ARGV[8] == '1'
+local claimed, poisoned, deleted, suspects, isolated = {}, 0, 0, 0, 0
 
-for _, entry in ipairs(reply[2]) do
+-- XCLAIM drops an entry deleted from the stream from the pending list and returns nothing for it.
+local function claim(sid)
+  local entry = redis.call('XCLAIM', stream, group, consumer, minIdle, sid)[1]
+  if not entry then deleted = deleted + 1 end
+  return entry
+end
+
+local function poison(entry, deliveries)
   local sid, jobId = entry[1], entry[2][2]
-  local deliveries = redis.call('XPENDING', KEYS[1], group, sid, sid, 1)[1][4]
-  local jobKey = ARGV[7] .. jobId
+  local jobKey = prefix .. jobId
   local job = redis.call('HMGET', jobKey, 'status', 'sid', 'attempts')
-  if deliveries > limit and job[2] == sid and (job[1] == 'pending' or job[1] == 'processing') then
-    local err = 'its worker stopped while running it ' .. (deliveries - 1) .. ' times; delivery limit ' .. limit
-    local dlqId = redis.call('XADD', KEYS[3], '*', 'id', jobId, 'reason', 'poison', 'attempts', job[3], 'error', err, 'at', now)
-    redis.call('HSET', jobKey, 'status', 'dead', 'sid', '', 'lastError', err, 'updatedAt', now, 'finishedAt', now,
-      'deadReason', 'poison', 'dlqId', dlqId)
-    moveCount(KEYS[2], job[1], 'dead')
-    recordEvent(KEYS[2], jobKey, jobId, 'failed', job[3], now, {'error', err}, {})
-    recordEvent(KEYS[2], jobKey, jobId, 'dead', job[3], now, {'reason', 'poison', 'error', err}, {})
-    redis.call('XACK', KEYS[1], group, sid)
-    redis.call('XDEL', KEYS[1], sid)
-    poisoned = poisoned + 1
-  else
-    claimed[#claimed + 1] = sid
-    claimed[#claimed + 1] = jobId
+  redis.call('XACK', stream, group, sid)
+  redis.call('XDEL', stream, sid)
+  if job[2] ~= sid or (job[1] ~= 'pending' and job[1] ~= 'processing') then return end
+  local err = 'its worker stopped while running it ' .. deliveries .. ' times; delivery limit ' .. limit
+  local dlqId = redis.call('XADD', KEYS[3], '*', 'id', jobId, 'reason', 'poison', 'attempts', job[3], 'error', err, 'at', now)
+  redis.call('HSET', jobKey, 'status', 'dead', 'sid', '', 'lastError', err, 'updatedAt', now, 'finishedAt', now,
+    'deadReason', 'poison', 'dlqId', dlqId)
+  moveCount(KEYS[2], job[1], 'dead')
+  recordEvent(KEYS[2], jobKey, jobId, 'failed', job[3], now, {'error', err}, {})
+  recordEvent(KEYS[2], jobKey, jobId, 'dead', job[3], now, {'reason', 'poison', 'error', err}, {})
+  poisoned = poisoned + 1
+end
+
+for _, pending in ipairs(redis.call('XPENDING', stream, group, 'IDLE', minIdle, '-', '+', most + 100)) do
+  local sid, deliveries = pending[1], pending[4]
+  if deliveries >= limit then
+    local entry = claim(sid)
+    if entry then poison(entry, deliveries) end
+  elseif deliveries >= 2 then
+    if mayIsolate and isolated == 0 and #claimed == 0 then
+      local entry = claim(sid)
+      if entry then
+        claimed = {entry[1], entry[2][2]}
+        isolated = 1
+      end
+    else
+      suspects = suspects + 1
+    end
+  elseif isolated == 0 and #claimed < most * 2 then
+    local entry = claim(sid)
+    if entry then
+      claimed[#claimed + 1] = entry[1]
+      claimed[#claimed + 1] = entry[2][2]
+    end
   end
 end
 
-return {claimed, poisoned, #reply[3]}
+return {claimed, poisoned, deleted, isolated, suspects}
