@@ -25,6 +25,14 @@ const toDate = (ms: number | null): Date | null => (ms === null ? null : new Dat
 export async function jobEventsInsertBatch(pool: pg.Pool, events: readonly RecordedEvent[]): Promise<void> {
   if (events.length === 0) return;
   const client = await pool.connect();
+  // A checked-out client emits 'error' when its connection dies, and the pool no longer listens:
+  // without a listener that would crash the process. The query in flight rejects all the same,
+  // which is how the failure reaches the caller; the broken client is then discarded, not reused.
+  let broken: Error | undefined;
+  const onConnectionError = (error: Error): void => {
+    broken = error;
+  };
+  client.on('error', onConnectionError);
   try {
     await client.query('BEGIN');
     await jobsInsertCreated(client, events);
@@ -50,7 +58,8 @@ export async function jobEventsInsertBatch(pool: pg.Pool, events: readonly Recor
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   } finally {
-    client.release();
+    client.off('error', onConnectionError);
+    client.release(broken);
   }
 }
 
