@@ -58,6 +58,8 @@ interface RunningJob {
  */
 export class Worker extends WorkerEventEmitter {
   private readonly commands: ScriptedRedis;
+  /** Hears the enqueue script announce a job due sooner than the promoters planned for. */
+  private readonly announcements: ScriptedRedis;
   private readonly runtimes: QueueRuntime[] = [];
   private readonly slots: Slots;
   private readonly stopping = new AbortController();
@@ -83,6 +85,8 @@ export class Worker extends WorkerEventEmitter {
     // Transitions queue up while Redis reconnects rather than fail: an ack must not be lost to a blip.
     this.commands = createRedis(options.redis, { failFast: false, commandTimeoutMs: 0, connectionName: `${this.name}:commands` });
     this.commands.on('error', () => undefined);
+    this.announcements = createRedis(options.redis, { failFast: false, commandTimeoutMs: 0, connectionName: `${this.name}:announcements` });
+    this.announcements.on('error', () => undefined);
     for (const type of Object.keys(options.handlers)) options.registry.get(type);
   }
 
@@ -119,6 +123,9 @@ export class Worker extends WorkerEventEmitter {
       runtime.promoter.start();
       this.loops.push(this.consume(runtime));
     }
+    const promoters = new Map(this.runtimes.map((runtime) => [runtime.keys.delayed, runtime.promoter]));
+    this.announcements.on('message', (channel: string) => promoters.get(channel)?.wake());
+    await this.announcements.subscribe(...promoters.keys());
     this.heartbeatLoop = this.heartbeat();
     this.logger.info({ worker: this.name, queues: queueConfig.queues, concurrency: this.slots.capacity }, 'worker started');
   }
@@ -138,6 +145,7 @@ export class Worker extends WorkerEventEmitter {
     this.heartbeatStopping.abort();
     await Promise.all([...this.loops, this.heartbeatLoop]);
     await closeRedis(this.commands);
+    this.announcements.disconnect();
     this.logger.info({ worker: this.name }, 'worker stopped');
   }
 

@@ -19,12 +19,14 @@ export interface DelayedPromoterOptions {
 
 /**
  * Moves due scheduled jobs and retries from the delayed ZSET into the stream. It sleeps until the
- * earliest job is due (or `maxSleepMs`), and runs in every worker at once: the script's ZREM makes
- * exactly one caller promote each job.
+ * earliest job is due (or `maxSleepMs`), and is woken early when a job due sooner is added (the
+ * worker relays the enqueue script's announcement). It runs in every worker at once: the script's
+ * ZREM makes exactly one caller promote each job.
  */
 export class DelayedPromoter {
   private readonly stopping = new AbortController();
   private loop: Promise<void> | undefined;
+  private napping: AbortController | undefined;
   private readonly logger: Logger;
   private readonly now: () => number;
 
@@ -44,6 +46,11 @@ export class DelayedPromoter {
     await this.loop;
   }
 
+  /** Cuts the current sleep short: a job due earlier than the promoter planned for was added. */
+  wake(): void {
+    this.napping?.abort();
+  }
+
   /** Promotes one batch of due jobs. Returns how many were promoted and when the next job is due (ms, or null). */
   async runOnce(): Promise<{ promoted: number; nextDueAt: number | null }> {
     const { redis, prefix, queue } = this.options;
@@ -55,6 +62,15 @@ export class DelayedPromoter {
     return { promoted, nextDueAt: nextDueAt < 0 ? null : nextDueAt };
   }
 
+  /** Sleeps until `ms` pass, the promoter stops, or `wake` is called. */
+  private async nap(ms: number): Promise<void> {
+    this.napping = new AbortController();
+    const stop = (): void => this.napping?.abort();
+    this.stopping.signal.addEventListener('abort', stop, { once: true });
+    await sleep(ms, this.napping.signal);
+    this.stopping.signal.removeEventListener('abort', stop);
+  }
+
   private async run(): Promise<void> {
     const signal = this.stopping.signal;
     const maxSleepMs = this.options.maxSleepMs ?? 100;
@@ -63,7 +79,7 @@ export class DelayedPromoter {
         const { promoted, nextDueAt } = await this.runOnce();
         if (promoted === (this.options.batchSize ?? 500)) continue;
         const untilDue = nextDueAt === null ? maxSleepMs : nextDueAt - this.now();
-        await sleep(Math.max(1, Math.min(untilDue, maxSleepMs)), signal);
+        await this.nap(Math.max(1, Math.min(untilDue, maxSleepMs)));
       } catch (error) {
         this.logger.warn({ err: messageOf(error), queue: this.options.queue }, 'promoting delayed jobs failed; retrying');
         await sleep(jitter(1000), signal);

@@ -31,6 +31,7 @@ if status == 'pending' then
   redis.call('HSET', KEYS[4], 'sid', sid)
 else
   redis.call('ZADD', KEYS[2], runAt, jobId)
+  announceIfEarliest(KEYS[2], jobId, runAt)
 end
 
 moveCount(KEYS[3], false, status)

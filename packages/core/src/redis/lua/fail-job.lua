@@ -38,6 +38,7 @@ if tonumber(retryAt) <= tonumber(now) then
 end
 
 redis.call('ZADD', KEYS[2], retryAt, jobId)
+announceIfEarliest(KEYS[2], jobId, retryAt)
 redis.call('HSET', KEYS[4], 'status', 'retrying', 'sid', '', 'runAt', retryAt)
 moveCount(KEYS[3], 'processing', 'retrying')
 recordEvent(KEYS[3], KEYS[4], jobId, 'retrying', attempt, now, {'nextAt', retryAt}, {})

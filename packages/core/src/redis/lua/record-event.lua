@@ -47,3 +47,11 @@ local function countThroughput(eventsKey, now, field)
   redis.call('HINCRBY', bucket, field, 1)
   redis.call('EXPIRE', bucket, 65)
 end
+
+--[[
+  announceIfEarliest: when a job just added to the delayed set is now the first due, tells the
+  promoters (PUBLISH on the delayed set's own name), so one sleeping until a later job wakes early.
+]]
+local function announceIfEarliest(delayedKey, jobId, dueAt)
+  if redis.call('ZRANGE', delayedKey, 0, 0)[1] == jobId then redis.call('PUBLISH', delayedKey, dueAt) end
+end
