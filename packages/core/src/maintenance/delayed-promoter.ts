@@ -12,7 +12,7 @@ export interface DelayedPromoterOptions {
   logger?: Logger;
   /** Jobs promoted per script call. Default 500. */
   batchSize?: number;
-  /** Longest sleep between checks, which bounds how late a job added while asleep can start. Default 100 ms. */
+  /** Longest sleep between checks: the safety net should an announcement of an earlier job be missed (e.g. during a reconnect). Default 100 ms. */
   maxSleepMs?: number;
   now?: () => number;
 }
