@@ -57,10 +57,14 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
   recorder.start();
 }
 
-/** One structured line per transition a worker makes, with what an operator searches logs by. */
+/**
+ * One structured line per transition a worker makes, with what an operator searches logs by. Starts
+ * and completions are at debug level (LOG_LEVEL=debug): at thousands of jobs a second they would
+ * cost more than the jobs; failures are warnings.
+ */
 function logTransitions(worker: Worker, logger: Logger): void {
-  worker.on('job:started', ({ id, queue, type, attempt, waitMs }) => logger.info({ jobId: id, queue, type, attempt, waitMs }, 'job started'));
-  worker.on('job:completed', ({ id, queue, type, attempt, durationMs }) => logger.info({ jobId: id, queue, type, attempt, durationMs }, 'job completed'));
+  worker.on('job:started', ({ id, queue, type, attempt, waitMs }) => logger.debug({ jobId: id, queue, type, attempt, waitMs }, 'job started'));
+  worker.on('job:completed', ({ id, queue, type, attempt, durationMs }) => logger.debug({ jobId: id, queue, type, attempt, durationMs }, 'job completed'));
   worker.on('job:failed', ({ id, queue, type, attempt, durationMs, error, next }) =>
     logger.warn({ jobId: id, queue, type, attempt, durationMs, err: error, next }, 'job failed'),
   );

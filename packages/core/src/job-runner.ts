@@ -60,8 +60,21 @@ export function serializeResult(result: unknown): string {
   return json;
 }
 
+/** Most completions sent to Redis in one script call. */
+const MAX_COMPLETION_BATCH = 500;
+
+interface PendingCompletion {
+  job: StartedJob;
+  resultJson: string;
+  now: number;
+  resolve: (completed: boolean) => void;
+  reject: (error: unknown) => void;
+}
+
 /** Transition scripts for one queue, as one worker calls them. */
 export class JobTransitions {
+  private readonly completions: PendingCompletion[] = [];
+
   constructor(
     private readonly redis: ScriptedRedis,
     private readonly keys: QueueKeys,
@@ -69,13 +82,31 @@ export class JobTransitions {
     private readonly retentionMs: number,
   ) {}
 
-  /** completeJob: true when this call completed the job, false when the entry was stale. */
-  async complete(job: StartedJob, resultJson: string, now: number): Promise<boolean> {
+  /**
+   * completeJobs: true when this call completed the job, false when the entry was stale. Completions
+   * arriving in the same turn of the event loop go to Redis together, in one script call.
+   */
+  complete(job: StartedJob, resultJson: string, now: number): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.completions.push({ job, resultJson, now, resolve, reject });
+      if (this.completions.length >= MAX_COMPLETION_BATCH) void this.flushCompletions();
+      else if (this.completions.length === 1) setImmediate(() => void this.flushCompletions());
+    });
+  }
+
+  private async flushCompletions(): Promise<void> {
+    const batch = this.completions.splice(0, MAX_COMPLETION_BATCH);
+    if (batch.length === 0) return;
     const { keys } = this;
-    const done = await runScript(this.redis, 'completeJob', [keys.stream, keys.events, keys.jobPrefix + job.id], [
-      WORKER_GROUP, job.entryId, now, this.worker, resultJson, this.retentionMs,
-    ]);
-    return done === 1;
+    try {
+      const done = (await runScript(this.redis, 'completeJobs', [keys.stream, keys.events, ...batch.map(({ job }) => keys.jobPrefix + job.id)], [
+        WORKER_GROUP, Math.max(...batch.map(({ now }) => now)), this.worker, this.retentionMs,
+        ...batch.flatMap(({ job, resultJson }) => [job.entryId, resultJson]),
+      ])) as number[];
+      batch.forEach((completion, index) => completion.resolve(done[index] === 1));
+    } catch (error) {
+      for (const completion of batch) completion.reject(error);
+    }
   }
 
   /** failJob: retries at once, after a backoff, or dead-letters, per the policy. Null when the entry was stale. */

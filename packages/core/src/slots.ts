@@ -44,11 +44,4 @@ export class Slots {
     this.free = Math.min(this.capacity, this.free + count);
     for (const wake of this.waiters.splice(0)) wake();
   }
-
-  /** Resolves once nothing is in flight. */
-  async idle(): Promise<void> {
-    while (this.free < this.capacity) {
-      await new Promise<void>((resolve) => this.waiters.push(resolve));
-    }
-  }
 }

@@ -8,7 +8,7 @@ import { DelayedPromoter } from './maintenance/delayed-promoter';
 import { StalledReclaimer, type ClaimedEntry } from './maintenance/stalled-reclaimer';
 import { closeRedis, createRedis } from './redis/client';
 import type { ScriptedRedis } from './redis/scripts';
-import type { JobTypeRegistry } from './registry';
+import type { JobTypeRegistry, RegisteredJobType } from './registry';
 import { Slots } from './slots';
 import { jitter, sleep } from './sleep';
 import { WorkerEventEmitter } from './worker-events';
@@ -71,6 +71,8 @@ export class Worker extends WorkerEventEmitter {
   private readonly now: () => number;
   private readonly random: () => number;
   private loops: Promise<void>[] = [];
+  /** Every attempt under way, until its outcome is recorded in Redis. */
+  private readonly runs = new Set<Promise<void>>();
   /** The entry of a suspect running alone here, if any. */
   private isolatedEntry: string | undefined;
   /** Suspects the last reclaim pass left for a worker that runs nothing. */
@@ -140,13 +142,18 @@ export class Worker extends WorkerEventEmitter {
     this.stopping.abort();
     for (const runtime of this.runtimes) runtime.reader.disconnect();
     await Promise.all(this.runtimes.map((runtime) => runtime.promoter.stop()));
-    const finished = await Promise.race([this.slots.idle().then(() => true), sleep(timeoutMs).then(() => false)]);
+    const finished = await Promise.race([this.settled().then(() => true), sleep(timeoutMs).then(() => false)]);
     if (!finished) await this.releaseUnfinished();
     this.heartbeatStopping.abort();
     await Promise.all([...this.loops, this.heartbeatLoop]);
     await closeRedis(this.commands);
     this.announcements.disconnect();
     this.logger.info({ worker: this.name }, 'worker stopped');
+  }
+
+  /** Resolves once every attempt has ended and its outcome is recorded. */
+  private async settled(): Promise<void> {
+    while (this.runs.size > 0) await Promise.all([...this.runs]);
   }
 
   private async releaseUnfinished(): Promise<void> {
@@ -243,38 +250,61 @@ export class Worker extends WorkerEventEmitter {
       const isolated = this.isolatedEntry;
       if (entries.some((entry) => entry.entryId === isolated) && !started.some((job) => job.entryId === isolated)) this.isolatedEntry = undefined;
     }
-    for (const job of started) void this.run(runtime, job);
+    for (const job of started) {
+      const run = this.run(runtime, job);
+      this.runs.add(run);
+      void run.finally(() => this.runs.delete(run));
+    }
   }
 
+  /**
+   * Runs one attempt and records its outcome. The slot is given back as soon as the handler is done,
+   * before the outcome reaches Redis: completions go in batches, and the next jobs are read meanwhile.
+   */
   private async run(runtime: QueueRuntime, job: StartedJob): Promise<void> {
     const controller = new AbortController();
     this.running.set(job.entryId, { job, runtime, controller });
     const startedAt = this.now();
     const type = this.options.registry.find(job.type);
     this.emit('job:started', { id: job.id, queue: job.queue, type: job.type, attempt: job.attempt, waitMs: Math.max(0, startedAt - job.runAtMs) });
+    let outcome: { result: unknown } | { error: unknown };
     try {
       const progress = (value: unknown) => runtime.transitions.progress(job, value, this.now());
-      const result = await runHandler(job, type, this.options.handlers[job.type] as JobHandler | undefined, controller, progress);
-      if (!this.running.has(job.entryId)) return;
-      if (await runtime.transitions.complete(job, serializeResult(result), this.now())) {
-        this.emit('job:completed', { id: job.id, queue: job.queue, type: job.type, attempt: job.attempt, durationMs: this.now() - startedAt });
-      }
+      outcome = { result: await runHandler(job, type, this.options.handlers[job.type] as JobHandler | undefined, controller, progress) };
     } catch (error) {
+      outcome = { error };
+    } finally {
+      this.slots.release(1);
+    }
+    try {
       // Released at shutdown: another worker has the job now.
       if (!this.running.has(job.entryId)) return;
-      const failed = await runtime.transitions.fail(job, type, error, this.now(), this.random).catch((failError: unknown) => {
-        this.reportError(failError, `failing job ${job.id}`);
-        return null;
-      });
-      if (failed) {
-        this.emit('job:failed', {
-          id: job.id, queue: job.queue, type: job.type, attempt: job.attempt, durationMs: this.now() - startedAt, error: failed.message, next: failed.next,
-        });
+      if ('result' in outcome) {
+        try {
+          if (await runtime.transitions.complete(job, serializeResult(outcome.result), this.now())) {
+            this.emit('job:completed', { id: job.id, queue: job.queue, type: job.type, attempt: job.attempt, durationMs: this.now() - startedAt });
+          }
+          return;
+        } catch (error) {
+          outcome = { error };
+        }
       }
+      await this.recordFailure(runtime, job, type, outcome.error, startedAt);
     } finally {
       this.running.delete(job.entryId);
       if (this.isolatedEntry === job.entryId) this.isolatedEntry = undefined;
-      this.slots.release(1);
+    }
+  }
+
+  private async recordFailure(runtime: QueueRuntime, job: StartedJob, type: RegisteredJobType | undefined, error: unknown, startedAt: number): Promise<void> {
+    const failed = await runtime.transitions.fail(job, type, error, this.now(), this.random).catch((failError: unknown) => {
+      this.reportError(failError, `failing job ${job.id}`);
+      return null;
+    });
+    if (failed) {
+      this.emit('job:failed', {
+        id: job.id, queue: job.queue, type: job.type, attempt: job.attempt, durationMs: this.now() - startedAt, error: failed.message, next: failed.next,
+      });
     }
   }
 

@@ -14,7 +14,7 @@ const TRANSITION = ['record-event'];
 const SCRIPTS = {
   enqueue: lua('enqueue', TRANSITION),
   startJobs: lua('start-jobs', TRANSITION),
-  completeJob: lua('complete-job', TRANSITION),
+  completeJobs: lua('complete-jobs', TRANSITION),
   failJob: lua('fail-job', TRANSITION),
   promoteDueJobs: lua('promote-due-jobs', TRANSITION),
   reclaimStalled: lua('reclaim-stalled', TRANSITION),

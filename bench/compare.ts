@@ -1,0 +1,246 @@
+/**
+ * Sluice against BullMQ on the same Redis, the same machine, in one run, taking turns over several
+ * rounds; prints each figure's median and the Sluice/BullMQ ratio.
+ *
+ *   npm run bench                 # 3 rounds of 50,000 jobs
+ *   npm run bench -- --rounds 5 --jobs 20000
+ *
+ * Scenarios, each from the library API with no-op jobs:
+ *   enqueue      bulk add in batches of 1,000 (Sluice: Queue.addBulk; BullMQ: Queue.addBulk)
+ *   process      one worker process at concurrency 50 working through the enqueued jobs
+ *   end-to-end   producer and that worker running at the same time
+ *   latency      enqueue→start p50/p99 at a steady 1,000 jobs/s for 10 s
+ * Sluice runs with its PostgreSQL history on, and a clock stops only once every job's events are in
+ * PostgreSQL. Uses REDIS_URL / DATABASE_URL (this machine's servers by default), under prefixes and a
+ * schema of its own, removed at the end.
+ */
+import { randomUUID } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { Queue as BullQueue, QueueEvents } from 'bullmq';
+import { Redis } from 'ioredis';
+import { closeRedis, createRedis, loadConfig, Queue, queueKeys, waitForRedis, type SluiceConfig } from '@sluice/core';
+import { createJobRegistry } from '@sluice/jobs';
+import { createTestDatabase, dropRedisKeys, envFor, type TestDatabase } from '../test/support/context';
+import { ServiceProcess } from '../test/support/processes';
+
+const { values: options } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '3' },
+    jobs: { type: 'string', default: '50000' },
+    concurrency: { type: 'string', default: '50' },
+    scenarios: { type: 'string', default: 'enqueue,process,end-to-end,latency' },
+  },
+});
+const ROUNDS = Number(options.rounds);
+const JOBS = Number(options.jobs);
+const CONCURRENCY = Number(options.concurrency);
+const BATCH = 1000;
+const SCENARIOS = new Set(options.scenarios.split(','));
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
+const percentile = (sorted: readonly number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 600_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+/** One system under test: how to enqueue, run a worker, and know that everything is done. */
+interface System {
+  name: string;
+  setUp(): Promise<void>;
+  enqueue(count: number, paced?: { perSecond: number }): Promise<void>;
+  startWorker(): Promise<ServiceProcess>;
+  completed(): Promise<number>;
+  /** enqueue→start of every finished job, in ms, sorted. */
+  startLatencies(): Promise<number[]>;
+  tearDown(): Promise<void>;
+}
+
+function sluice(): System {
+  const id = randomUUID().slice(0, 8);
+  const config: SluiceConfig = loadConfig({
+    REDIS_URL, DATABASE_URL: process.env.DATABASE_URL, REDIS_PREFIX: `bench-sluice-${id}`, DATABASE_SCHEMA: `bench_sluice_${id}`, LOG_LEVEL: 'warn',
+  });
+  const registry = createJobRegistry();
+  let redis: ReturnType<typeof createRedis>;
+  let queue: Queue;
+  let database: TestDatabase;
+  return {
+    name: 'Sluice',
+    async setUp() {
+      database = await createTestDatabase(config);
+      redis = createRedis(config.redis);
+      await waitForRedis(redis, 5000);
+      queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry });
+    },
+    async enqueue(count, paced) {
+      await enqueueInBatches(count, paced, (size) => queue.addBulk(Array.from({ length: size }, () => ({ type: 'noop', payload: {} }))));
+    },
+    async startWorker() {
+      const worker = ServiceProcess.start('sluice-worker', 'apps/worker/src/main.ts', { ...envFor(config), CONCURRENCY: String(CONCURRENCY), LOG_LEVEL: 'info', WORKER_BLOCK_MS: '1000' });
+      await worker.waitForOutput('worker started');
+      return worker;
+    },
+    async completed() {
+      // Done means done in PostgreSQL too: the history is part of the work.
+      const inRedis = Number(await redis.hget(queueKeys(config.redis.prefix, 'default').counts, 'completed'));
+      if (inRedis === 0) return 0;
+      const { rows } = await database.pool.query<{ n: string }>("SELECT count(*) AS n FROM jobs WHERE status = 'completed'");
+      return Math.min(inRedis, Number(rows[0]?.n ?? 0));
+    },
+    async startLatencies() {
+      const { rows } = await database.pool.query<{ ms: number }>(
+        `SELECT extract(epoch FROM (p.at - j.run_at)) * 1000 AS ms FROM jobs j JOIN job_events p ON p.job_id = j.id AND p.status = 'processing' ORDER BY 1`,
+      );
+      return rows.map((row) => Number(row.ms));
+    },
+    async tearDown() {
+      await closeRedis(redis);
+      await dropRedisKeys(config);
+      await database.drop();
+    },
+  };
+}
+
+function bullmq(): System {
+  const prefix = `bench-bull-${randomUUID().slice(0, 8)}`;
+  let connection: Redis;
+  let queue: BullQueue;
+  return {
+    name: 'BullMQ',
+    async setUp() {
+      connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+      queue = new BullQueue('bench', { connection, prefix });
+      await queue.waitUntilReady();
+    },
+    async enqueue(count, paced) {
+      await enqueueInBatches(count, paced, (size) => queue.addBulk(Array.from({ length: size }, () => ({ name: 'noop', data: {} }))));
+    },
+    async startWorker() {
+      const worker = ServiceProcess.start('bullmq-worker', 'bench/bullmq-worker.ts', { REDIS_URL, BULLMQ_PREFIX: prefix, QUEUE: 'bench', CONCURRENCY: String(CONCURRENCY) });
+      await worker.waitForOutput('worker started');
+      return worker;
+    },
+    async completed() {
+      return (await queue.getJobCounts('completed')).completed ?? 0;
+    },
+    async startLatencies() {
+      const latencies: number[] = [];
+      for (let start = 0; ; start += 1000) {
+        const jobs = await queue.getJobs(['completed'], start, start + 999);
+        for (const job of jobs) if (job.processedOn) latencies.push(job.processedOn - job.timestamp);
+        if (jobs.length < 1000) break;
+      }
+      return latencies.sort((a, b) => a - b);
+    },
+    async tearDown() {
+      await queue.obliterate({ force: true });
+      await queue.close();
+      connection.disconnect();
+    },
+  };
+}
+
+async function enqueueInBatches(count: number, paced: { perSecond: number } | undefined, add: (size: number) => Promise<unknown>): Promise<void> {
+  if (!paced) {
+    for (let done = 0; done < count; done += BATCH) await add(Math.min(BATCH, count - done));
+    return;
+  }
+  // One job every 1000/perSecond ms, submitted on a fixed schedule so slow answers do not slow the rate.
+  const started = Date.now();
+  const pending: Promise<unknown>[] = [];
+  for (let i = 0; i < count; i += 1) {
+    const due = started + (i * 1000) / paced.perSecond;
+    const wait = due - Date.now();
+    if (wait > 1) await sleep(wait);
+    pending.push(add(1));
+  }
+  await Promise.all(pending);
+}
+
+interface Figures {
+  enqueue?: number;
+  process?: number;
+  endToEnd?: number;
+  latencyP50?: number;
+  latencyP99?: number;
+}
+
+async function round(make: () => System): Promise<Figures> {
+  const figures: Figures = {};
+  if (SCENARIOS.has('enqueue') || SCENARIOS.has('process')) {
+    const system = make();
+    await system.setUp();
+    let started = performance.now();
+    await system.enqueue(JOBS);
+    figures.enqueue = JOBS / ((performance.now() - started) / 1000);
+    if (SCENARIOS.has('process')) {
+      started = performance.now();
+      const worker = await system.startWorker();
+      const workerUp = performance.now() - started;
+      started = performance.now();
+      await until(`${system.name} to process ${JOBS} jobs`, async () => (await system.completed()) >= JOBS);
+      figures.process = JOBS / ((performance.now() - started) / 1000);
+      void workerUp;
+      await worker.stop();
+    }
+    await system.tearDown();
+  }
+  if (SCENARIOS.has('end-to-end')) {
+    const system = make();
+    await system.setUp();
+    const worker = await system.startWorker();
+    const started = performance.now();
+    await system.enqueue(JOBS);
+    await until(`${system.name} to finish ${JOBS} jobs end to end`, async () => (await system.completed()) >= JOBS);
+    figures.endToEnd = JOBS / ((performance.now() - started) / 1000);
+    await worker.stop();
+    await system.tearDown();
+  }
+  if (SCENARIOS.has('latency')) {
+    const system = make();
+    await system.setUp();
+    const worker = await system.startWorker();
+    await system.enqueue(10_000, { perSecond: 1000 });
+    await until(`${system.name} to finish the paced jobs`, async () => (await system.completed()) >= 10_000);
+    const latencies = await system.startLatencies();
+    figures.latencyP50 = percentile(latencies, 50);
+    figures.latencyP99 = percentile(latencies, 99);
+    await worker.stop();
+    await system.tearDown();
+  }
+  return figures;
+}
+
+const results: Record<'Sluice' | 'BullMQ', Figures[]> = { Sluice: [], BullMQ: [] };
+for (let r = 1; r <= ROUNDS; r += 1) {
+  for (const [name, make] of [['Sluice', sluice], ['BullMQ', bullmq]] as const) {
+    const figures = await round(make);
+    results[name].push(figures);
+    console.log(`round ${r} ${name}: ${JSON.stringify(Object.fromEntries(Object.entries(figures).map(([k, v]) => [k, Math.round(v * 10) / 10])))}`);
+  }
+}
+
+const rows: [string, keyof Figures, 'higher' | 'lower'][] = [
+  ['bulk enqueue (jobs/s)', 'enqueue', 'higher'],
+  [`processing, 1 worker, c=${CONCURRENCY} (jobs/s)`, 'process', 'higher'],
+  ['end to end (jobs/s)', 'endToEnd', 'higher'],
+  ['enqueue→start p50 at 1,000/s (ms)', 'latencyP50', 'lower'],
+  ['enqueue→start p99 at 1,000/s (ms)', 'latencyP99', 'lower'],
+];
+console.log(`\n${JOBS} no-op jobs, ${ROUNDS} rounds, medians; Sluice with PostgreSQL history on\n`);
+console.log('| figure | Sluice | BullMQ | Sluice / BullMQ |');
+console.log('|---|---|---|---|');
+for (const [label, key] of rows) {
+  const ours = median(results.Sluice.map((figures) => figures[key] ?? Number.NaN));
+  const theirs = median(results.BullMQ.map((figures) => figures[key] ?? Number.NaN));
+  if (Number.isNaN(ours) && Number.isNaN(theirs)) continue;
+  console.log(`| ${label} | ${ours.toFixed(key.startsWith('latency') ? 2 : 0)} | ${theirs.toFixed(key.startsWith('latency') ? 2 : 0)} | ${(ours / theirs).toFixed(2)}× |`);
+}
+process.exit(0);
