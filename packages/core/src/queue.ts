@@ -76,6 +76,13 @@ export class Queue {
     return this.deps.queueConfig.queues;
   }
 
+  /** Throws `InvalidJobError` (UNKNOWN_QUEUE) unless `queue` is one of this producer's queues; `field` names it in the message. */
+  assertServed(queue: string, field = 'queue'): void {
+    if (!this.queues.includes(queue)) {
+      throw new InvalidJobError(`${field} "${queue}" is not served here. Known queues: ${this.queues.join(', ')}.`, 'UNKNOWN_QUEUE');
+    }
+  }
+
   /** Validates and adds one job. Throws `InvalidJobError` for bad input, `RedisUnavailableError` when Redis is down. */
   async add(type: string, payload: Record<string, unknown>, options: AddJobOptions = {}): Promise<AddedJob> {
     const now = this.now();
@@ -129,9 +136,7 @@ export class Queue {
     const where = payloadPath.replace(/\.?payload$/, '');
     const field = (name: string): string => (where ? `${where}.${name}` : name);
     const queue = job.queue ?? this.queues[0] ?? 'default';
-    if (!this.queues.includes(queue)) {
-      throw new InvalidJobError(`${field('queue')} "${queue}" is not served here. Known queues: ${this.queues.join(', ')}.`, 'UNKNOWN_QUEUE');
-    }
+    this.assertServed(queue, field('queue'));
     const type = this.deps.registry.get(job.type);
     if (job.payload === null || typeof job.payload !== 'object' || Array.isArray(job.payload)) {
       throw new InvalidJobError(`${payloadPath} must be a JSON object`);

@@ -78,9 +78,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; metrics: ApiM
     { schema: { summary: 'The dead-letter streams, newest first', querystring: DeadJobsQuery, response: { 200: DeadJobsPage, ...errors } } },
     async (request) => {
       const { queue, limit, cursor } = request.query;
-      if (queue !== undefined && !deps.queue.queues.includes(queue)) {
-        throw new InvalidJobError(`queue "${queue}" is not served here. Known queues: ${deps.queue.queues.join(', ')}.`, 'UNKNOWN_QUEUE');
-      }
+      if (queue !== undefined) deps.queue.assertServed(queue);
       return deps.deadLetters.list({ queue, limit: limit === undefined ? 20 : Number(limit), cursor });
     },
   );
@@ -99,9 +97,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; metrics: ApiM
     },
     async (request) => {
       const { queue, type } = request.body;
-      if (queue !== undefined && !deps.queue.queues.includes(queue)) {
-        throw new InvalidJobError(`queue "${queue}" is not served here. Known queues: ${deps.queue.queues.join(', ')}.`, 'UNKNOWN_QUEUE');
-      }
+      if (queue !== undefined) deps.queue.assertServed(queue);
       if (type !== undefined) deps.registry.get(type);
       return { retried: await deps.deadLetters.retryAll({ queue, type }) };
     },
