@@ -8,7 +8,7 @@ async function main(): Promise<void> {
   const logger = createLogger(config.log, 'api');
   const pool = createPool(config.postgres);
   await checkSchema(pool, config.postgres.schema, logger);
-  const redis = createRedis(config.redis, { connectionName: 'sluice-api' });
+  const redis = createRedis(config.redis, { connectionName: 'sluice-api', autoPipelining: true });
   redis.on('error', (error) => logger.debug({ err: messageOf(error) }, 'redis connection error'));
   // Without Redis the API still starts: submissions answer 503 until it is back.
   await waitForRedis(redis, 5000).catch((error: unknown) => logger.warn({ err: messageOf(error) }, 'Redis is unavailable at start'));

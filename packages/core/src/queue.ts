@@ -178,19 +178,33 @@ export class Queue {
 
   private async enqueueAll(jobs: readonly PreparedJob[], now: number): Promise<AddedJob[]> {
     if (jobs.length === 0) return [];
-    const { redis, redisConfig, queueConfig } = this.deps;
-    const pipeline = redis.pipeline() as unknown as ScriptedRedis;
-    for (const job of jobs) {
-      const keys = queueKeys(redisConfig.prefix, job.queue);
-      const scriptKeys = [keys.stream, keys.delayed, keys.events, keys.jobPrefix + job.id];
-      if (job.idempotencyKey) scriptKeys.push(keys.idempotencyPrefix + job.idempotencyKey);
-      void runScript(pipeline, 'enqueue', scriptKeys, [
-        job.id, job.queue, job.type, job.payloadJson, job.maxAttempts, job.priority,
-        now, Math.max(job.runAtMs, now), job.idempotencyKey, queueConfig.idempotencyTtlMs,
-      ]);
+    const { redis } = this.deps;
+    if (jobs.length === 1) {
+      // A lone job is sent as a plain command, not a pipeline of one: a connection with
+      // auto-pipelining then batches concurrent submissions into one write.
+      const job = jobs[0] as PreparedJob;
+      let reply: unknown;
+      try {
+        reply = await this.enqueueScript(redis, job, now);
+      } catch (error) {
+        return [await this.added(job, error as Error, null)];
+      }
+      return [await this.added(job, null, reply)];
     }
+    const pipeline = redis.pipeline() as unknown as ScriptedRedis;
+    for (const job of jobs) void this.enqueueScript(pipeline, job, now);
     const replies = await this.exec(pipeline as unknown as ReturnType<ScriptedRedis['pipeline']>);
     return Promise.all(replies.map(([error, reply], index) => this.added(jobs[index] as PreparedJob, error, reply)));
+  }
+
+  private enqueueScript(redis: ScriptedRedis, job: PreparedJob, now: number): Promise<unknown> {
+    const keys = queueKeys(this.deps.redisConfig.prefix, job.queue);
+    const scriptKeys = [keys.stream, keys.delayed, keys.events, keys.jobPrefix + job.id];
+    if (job.idempotencyKey) scriptKeys.push(keys.idempotencyPrefix + job.idempotencyKey);
+    return runScript(redis, 'enqueue', scriptKeys, [
+      job.id, job.queue, job.type, job.payloadJson, job.maxAttempts, job.priority,
+      now, Math.max(job.runAtMs, now), job.idempotencyKey, this.deps.queueConfig.idempotencyTtlMs,
+    ]);
   }
 
   private async added(job: PreparedJob, error: Error | null, reply: unknown): Promise<AddedJob> {

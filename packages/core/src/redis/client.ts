@@ -14,6 +14,11 @@ export interface RedisConnectionOptions {
   commandTimeoutMs?: number;
   /** Name shown by CLIENT LIST. */
   connectionName?: string;
+  /**
+   * Send the commands issued in one turn of the event loop as one write (ioredis auto-pipelining):
+   * many concurrent requests, each with its own command, then cost one round trip. Default false.
+   */
+  autoPipelining?: boolean;
 }
 
 /** Opens a connection with Sluice's scripts defined on it. It reconnects by itself with capped backoff. */
@@ -27,6 +32,7 @@ export function createRedis(config: RedisConfig, options: RedisConnectionOptions
     retryStrategy: (times) => Math.min(50 * 2 ** times, 2000) + Math.floor(Math.random() * 100),
     ...(options.commandTimeoutMs !== 0 && { commandTimeout: options.commandTimeoutMs ?? 1500 }),
     ...(options.connectionName !== undefined && { connectionName: options.connectionName }),
+    ...(options.autoPipelining && { enableAutoPipelining: true }),
   };
   return defineScripts(new Redis(config.url, redisOptions));
 }
