@@ -1,5 +1,4 @@
 CREATE TABLE "job_events" (
-	"id" bigserial PRIMARY KEY NOT NULL,
 	"job_id" uuid NOT NULL,
 	"seq" integer NOT NULL,
 	"status" text NOT NULL,
@@ -9,6 +8,7 @@ CREATE TABLE "job_events" (
 	"next_at" timestamp with time zone,
 	"reason" text,
 	"at" timestamp with time zone NOT NULL,
+	CONSTRAINT "job_events_job_id_seq_pk" PRIMARY KEY("job_id","seq"),
 	CONSTRAINT "job_events_status_check" CHECK ("job_events"."status" in ('pending', 'scheduled', 'processing', 'retrying', 'completed', 'dead', 'cancelled', 'failed'))
 );
 --> statement-breakpoint
@@ -32,7 +32,6 @@ CREATE TABLE "jobs" (
 	CONSTRAINT "jobs_status_check" CHECK ("jobs"."status" in ('pending', 'scheduled', 'processing', 'retrying', 'completed', 'dead', 'cancelled'))
 );
 --> statement-breakpoint
-CREATE UNIQUE INDEX "job_events_job_id_seq_idx" ON "job_events" USING btree ("job_id","seq");--> statement-breakpoint
 CREATE UNIQUE INDEX "jobs_queue_idempotency_key_idx" ON "jobs" USING btree ("queue","idempotency_key") WHERE "jobs"."idempotency_key" is not null;--> statement-breakpoint
 CREATE INDEX "jobs_created_at_idx" ON "jobs" USING btree ("created_at","id");--> statement-breakpoint
 CREATE INDEX "jobs_status_created_at_idx" ON "jobs" USING btree ("status","created_at","id");--> statement-breakpoint

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigserial, check, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { check, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { JOB_EVENT_STATUSES, JOB_STATES } from '../job-state';
 
 const oneOf = (values: readonly string[]) => sql.raw(values.map((value) => `'${value}'`).join(', '));
@@ -41,9 +41,8 @@ export const jobs = pgTable(
 export const jobEvents = pgTable(
   'job_events',
   {
-    id: bigserial('id', { mode: 'number' }).primaryKey(),
     jobId: uuid('job_id').notNull(),
-    /** The event's number within its job, from 1; with job_id, what makes recording idempotent. */
+    /** The event's number within its job, from 1; with job_id the key, which makes recording idempotent. */
     seq: integer('seq').notNull(),
     status: text('status').notNull(),
     attempt: integer('attempt').notNull(),
@@ -56,7 +55,8 @@ export const jobEvents = pgTable(
     at: timestamptz('at').notNull(),
   },
   (table) => [
+    // One index only: the key serves both the idempotent insert and reading a job's history in order.
+    primaryKey({ columns: [table.jobId, table.seq] }),
     check('job_events_status_check', sql`${table.status} in (${oneOf(JOB_EVENT_STATUSES)})`),
-    uniqueIndex('job_events_job_id_seq_idx').on(table.jobId, table.seq),
   ],
 );
