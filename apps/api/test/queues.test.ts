@@ -84,8 +84,9 @@ describe('pausing a queue', () => {
   it('stops workers taking its jobs, survives a worker restart, and resume lets them run', async () => {
     const paused = await fixture.app.inject({ method: 'POST', url: '/queues/bulk/pause' });
     expect(paused.json()).toEqual({ name: 'bulk', paused: true });
-    // A worker already blocked in a read may still take what arrives within one read's wait.
-    await new Promise((resolve) => setTimeout(resolve, config.worker.blockMs + 100));
+    // Workers look at the pause flag every 250 ms, and one already blocked in a read may still take
+    // what arrives within that read's wait.
+    await new Promise((resolve) => setTimeout(resolve, 250 + config.worker.blockMs + 100));
     const held = await submit({ type: 'noop', payload: {}, queue: 'bulk' });
     const other = await submit({ type: 'noop', payload: {} });
     await waitFor('a job of the running queue to complete', async () => (await get<{ status: string }>(`/jobs/${other}`)).status === 'completed');

@@ -15,8 +15,8 @@ import { WorkerEventEmitter } from './worker-events';
 
 export { MAX_RESULT_BYTES } from './job-runner';
 
-/** How often a worker looks whether a paused queue has been resumed. */
-const PAUSE_POLL_MS = 500;
+/** How often a worker looks whether its queues are paused or resumed. */
+const PAUSE_POLL_MS = 250;
 /** How often a worker holding back for a suspect looks again. */
 const HOLD_POLL_MS = 50;
 
@@ -41,6 +41,9 @@ interface QueueRuntime {
   transitions: JobTransitions;
   promoter: DelayedPromoter;
   reclaimer: StalledReclaimer;
+  /** The queue's pause flag as last looked up, and when. */
+  paused: boolean;
+  pauseCheckedAt: number;
 }
 
 /** A running attempt, with what stopping or heartbeating it needs. */
@@ -120,6 +123,8 @@ export class Worker extends WorkerEventEmitter {
           redis: this.commands, keys, queue, consumer: this.name, visibilityTimeoutMs: worker.visibilityTimeoutMs,
           maxDeliveries: worker.maxDeliveries, logger: this.logger, now: this.now,
         }),
+        paused: false,
+        pauseCheckedAt: Number.NEGATIVE_INFINITY,
       };
       this.runtimes.push(runtime);
       runtime.promoter.start();
@@ -227,9 +232,16 @@ export class Worker extends WorkerEventEmitter {
     return pass.claimed;
   }
 
-  /** Whether the queue is paused; a Redis error counts as not paused, and the read that follows reports it. */
+  /**
+   * Whether the queue is paused, looked up at most every PAUSE_POLL_MS rather than before every read,
+   * which would add a round trip per batch. A Redis error counts as not paused; the read reports it.
+   */
   private async isPaused(runtime: QueueRuntime): Promise<boolean> {
-    return (await this.commands.exists(runtime.keys.paused).catch(() => 0)) === 1;
+    if (this.now() - runtime.pauseCheckedAt >= PAUSE_POLL_MS) {
+      runtime.paused = (await this.commands.exists(runtime.keys.paused).catch(() => 0)) === 1;
+      runtime.pauseCheckedAt = this.now();
+    }
+    return runtime.paused;
   }
 
   private async read(runtime: QueueRuntime, count: number): Promise<ClaimedEntry[]> {
