@@ -108,7 +108,7 @@ describe('chaos: workers killed with SIGKILL one after another while they work',
 
     const { rows: runs } = await database.pool.query<{ runs: number; n: number }>(
       `SELECT runs, count(*)::int AS n FROM (
-         SELECT j.id, count(e.id) FILTER (WHERE e.status = 'processing')::int AS runs
+         SELECT j.id, count(e.seq) FILTER (WHERE e.status = 'processing')::int AS runs
          FROM jobs j LEFT JOIN job_events e ON e.job_id = j.id GROUP BY j.id
        ) per_job GROUP BY runs ORDER BY runs`,
     );
