@@ -10,11 +10,15 @@
  *   process      one worker process at concurrency 50 working through the enqueued jobs
  *   end-to-end   producer and that worker running at the same time
  *   latency      enqueue→start p50/p99 at a steady 1,000 jobs/s for 10 s
+ *   memory       (opt-in: --scenarios memory) Redis memory and worker RSS growth from half-way to the
+ *                end of 200,000 jobs run end to end; Sluice keeps finished jobs 1 s, BullMQ removes
+ *                them on completion
  * Sluice runs with its PostgreSQL history on, and a clock stops only once every job's events are in
  * PostgreSQL. Uses REDIS_URL / DATABASE_URL (this machine's servers by default), under prefixes and a
  * schema of its own, removed at the end.
  */
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Queue as BullQueue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -29,6 +33,7 @@ const { values: options } = parseArgs({
     jobs: { type: 'string', default: '50000' },
     concurrency: { type: 'string', default: '50' },
     scenarios: { type: 'string', default: 'enqueue,process,end-to-end,latency' },
+    'memory-jobs': { type: 'string', default: '200000' },
   },
 });
 const ROUNDS = Number(options.rounds);
@@ -37,6 +42,9 @@ const CONCURRENCY = Number(options.concurrency);
 const BATCH = 1000;
 const SCENARIOS = new Set(options.scenarios.split(','));
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const MEMORY_JOBS = Number(options['memory-jobs']);
+/** Sluice keeps a finished job's hash this long (its shortest allowed), so the memory scenario sees steady state. */
+const RETENTION_MS = 1000;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
@@ -66,6 +74,7 @@ function sluice(): System {
   const id = randomUUID().slice(0, 8);
   const config: SluiceConfig = loadConfig({
     REDIS_URL, DATABASE_URL: process.env.DATABASE_URL, REDIS_PREFIX: `bench-sluice-${id}`, DATABASE_SCHEMA: `bench_sluice_${id}`, LOG_LEVEL: 'warn',
+    JOB_RETENTION_MS: String(RETENTION_MS),
   });
   const registry = createJobRegistry();
   let redis: ReturnType<typeof createRedis>;
@@ -83,7 +92,9 @@ function sluice(): System {
       await enqueueInBatches(count, paced, (size) => queue.addBulk(Array.from({ length: size }, () => ({ type: 'noop', payload: {} }))));
     },
     async startWorker() {
-      const worker = ServiceProcess.start('sluice-worker', 'apps/worker/src/main.ts', { ...envFor(config), CONCURRENCY: String(CONCURRENCY), LOG_LEVEL: 'info', WORKER_BLOCK_MS: '1000' });
+      const worker = ServiceProcess.start('sluice-worker', 'apps/worker/src/main.ts', {
+        ...envFor(config), CONCURRENCY: String(CONCURRENCY), LOG_LEVEL: 'info', WORKER_BLOCK_MS: '1000', JOB_RETENTION_MS: String(RETENTION_MS),
+      });
       await worker.waitForOutput('worker started');
       return worker;
     },
@@ -108,10 +119,12 @@ function sluice(): System {
   };
 }
 
-function bullmq(): System {
+/** BullMQ with its defaults; `removeOnComplete` for the memory scenario, to match Sluice's retention. */
+function bullmq(options: { removeOnComplete: boolean } = { removeOnComplete: false }): System {
   const prefix = `bench-bull-${randomUUID().slice(0, 8)}`;
   let connection: Redis;
   let queue: BullQueue;
+  let enqueued = 0;
   return {
     name: 'BullMQ',
     async setUp() {
@@ -120,7 +133,11 @@ function bullmq(): System {
       await queue.waitUntilReady();
     },
     async enqueue(count, paced) {
-      await enqueueInBatches(count, paced, (size) => queue.addBulk(Array.from({ length: size }, () => ({ name: 'noop', data: {} }))));
+      const opts = { removeOnComplete: options.removeOnComplete };
+      await enqueueInBatches(count, paced, async (size) => {
+        await queue.addBulk(Array.from({ length: size }, () => ({ name: 'noop', data: {}, opts })));
+        enqueued += size;
+      });
     },
     async startWorker() {
       const worker = ServiceProcess.start('bullmq-worker', 'bench/bullmq-worker.ts', { REDIS_URL, BULLMQ_PREFIX: prefix, QUEUE: 'bench', CONCURRENCY: String(CONCURRENCY) });
@@ -128,7 +145,9 @@ function bullmq(): System {
       return worker;
     },
     async completed() {
-      return (await queue.getJobCounts('completed')).completed ?? 0;
+      // Completed jobs are removed, so count what is no longer waiting, active or failed.
+      const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed');
+      return enqueued - Object.values(counts).reduce((sum, count) => sum + count, 0);
     },
     async startLatencies() {
       const latencies: number[] = [];
@@ -170,9 +189,25 @@ interface Figures {
   endToEnd?: number;
   latencyP50?: number;
   latencyP99?: number;
+  /** Redis used_memory growth (MiB) from half-way to the end of the memory scenario. */
+  redisGrowthMiB?: number;
+  /** Worker RSS growth (MiB) over the same stretch. */
+  rssGrowthMiB?: number;
+  redisMiB?: number;
+  rssMiB?: number;
 }
 
-async function round(make: () => System): Promise<Figures> {
+async function redisUsedMiB(redis: Redis): Promise<number> {
+  const info = await redis.info('memory');
+  return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0) / 1_048_576;
+}
+
+function rssMiB(pid: number | undefined): number {
+  const status = pid === undefined ? '' : readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+async function round(make: (options?: { removeOnComplete: boolean }) => System): Promise<Figures> {
   const figures: Figures = {};
   if (SCENARIOS.has('enqueue') || SCENARIOS.has('process')) {
     const system = make();
@@ -197,6 +232,25 @@ async function round(make: () => System): Promise<Figures> {
     await system.enqueue(JOBS);
     await until(`${system.name} to finish ${JOBS} jobs end to end`, async () => (await system.completed()) >= JOBS);
     figures.endToEnd = JOBS / ((performance.now() - started) / 1000);
+    await worker.stop();
+    await system.tearDown();
+  }
+  if (SCENARIOS.has('memory')) {
+    const system = make({ removeOnComplete: true });
+    await system.setUp();
+    const worker = await system.startWorker();
+    const probe = new Redis(REDIS_URL);
+    const half = MEMORY_JOBS / 2;
+    await system.enqueue(half);
+    await until(`${system.name} to finish the first half`, async () => (await system.completed()) >= half);
+    await sleep(RETENTION_MS + 500);
+    const [redisHalf, rssHalf] = [await redisUsedMiB(probe), rssMiB(worker.child.pid)];
+    await system.enqueue(half);
+    await until(`${system.name} to finish the second half`, async () => (await system.completed()) >= MEMORY_JOBS);
+    await sleep(RETENTION_MS + 500);
+    const [redisEnd, rssEnd] = [await redisUsedMiB(probe), rssMiB(worker.child.pid)];
+    Object.assign(figures, { redisGrowthMiB: redisEnd - redisHalf, rssGrowthMiB: rssEnd - rssHalf, redisMiB: redisEnd, rssMiB: rssEnd });
+    probe.disconnect();
     await worker.stop();
     await system.tearDown();
   }
@@ -230,6 +284,10 @@ const rows: [string, keyof Figures, 'higher' | 'lower'][] = [
   ['end to end (jobs/s)', 'endToEnd', 'higher'],
   ['enqueue→start p50 at 1,000/s (ms)', 'latencyP50', 'lower'],
   ['enqueue→start p99 at 1,000/s (ms)', 'latencyP99', 'lower'],
+  [`Redis memory growth, jobs ${MEMORY_JOBS / 2}→${MEMORY_JOBS} (MiB)`, 'redisGrowthMiB', 'lower'],
+  [`worker RSS growth, jobs ${MEMORY_JOBS / 2}→${MEMORY_JOBS} (MiB)`, 'rssGrowthMiB', 'lower'],
+  [`Redis used memory at the end (MiB)`, 'redisMiB', 'lower'],
+  [`worker RSS at the end (MiB)`, 'rssMiB', 'lower'],
 ];
 console.log(`\n${JOBS} no-op jobs, ${ROUNDS} rounds, medians; Sluice with PostgreSQL history on\n`);
 console.log('| figure | Sluice | BullMQ | Sluice / BullMQ |');
@@ -238,6 +296,7 @@ for (const [label, key] of rows) {
   const ours = median(results.Sluice.map((figures) => figures[key] ?? Number.NaN));
   const theirs = median(results.BullMQ.map((figures) => figures[key] ?? Number.NaN));
   if (Number.isNaN(ours) && Number.isNaN(theirs)) continue;
-  console.log(`| ${label} | ${ours.toFixed(key.startsWith('latency') ? 2 : 0)} | ${theirs.toFixed(key.startsWith('latency') ? 2 : 0)} | ${(ours / theirs).toFixed(2)}× |`);
+  const digits = key.startsWith('latency') || key.endsWith('MiB') ? 1 : 0;
+  console.log(`| ${label} | ${ours.toFixed(digits)} | ${theirs.toFixed(digits)} | ${(ours / theirs).toFixed(2)}× |`);
 }
 process.exit(0);
