@@ -17,11 +17,7 @@ afterAll(async () => {
   await fixture?.close();
 });
 
-async function submit(body: Record<string, unknown>): Promise<string> {
-  const response = await fixture.app.inject({ method: 'POST', url: '/jobs', payload: body });
-  expect(response.statusCode).toBe(202);
-  return (response.json() as { id: string }).id;
-}
+const submit = (body: Record<string, unknown>) => fixture.submit(body);
 
 const cancel = (id: string) => fixture.app.inject({ method: 'POST', url: `/jobs/${id}/cancel` });
 const job = async (id: string) => (await fixture.app.inject({ method: 'GET', url: `/jobs/${id}` })).json() as { status: string; history: { status: string }[] };

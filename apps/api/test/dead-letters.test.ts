@@ -26,15 +26,8 @@ afterAll(async () => {
 });
 
 
-async function submit(body: Record<string, unknown>): Promise<string> {
-  const response = await fixture.app.inject({ method: 'POST', url: '/jobs', payload: body });
-  expect(response.statusCode).toBe(202);
-  return (response.json() as { id: string }).id;
-}
-
-async function statusOf(id: string): Promise<string> {
-  return ((await fixture.app.inject({ method: 'GET', url: `/jobs/${id}` })).json() as { status: string }).status;
-}
+const submit = (body: Record<string, unknown>) => fixture.submit(body);
+const statusOf = (id: string) => fixture.statusOf(id);
 
 describe('the dead-letter stream over HTTP', () => {
   it('lists a job out of attempts in GET /jobs/dead, and POST /jobs/:id/retry runs it to completion', async () => {

@@ -1,6 +1,7 @@
 import { closeRedis, createRedis, DeadLetters, QueueAdmin, Queue, waitForRedis, type SluiceConfig } from '@sluice/core';
 import { createJobRegistry } from '@sluice/jobs';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { expect } from 'vitest';
 import { buildApp } from '../src/app';
 import { createTestDatabase, dropRedisKeys, type TestDatabase } from '../../../test/support/context';
 
@@ -9,6 +10,10 @@ export interface AppFixture {
   app: FastifyInstance;
   queue: Queue;
   database: TestDatabase;
+  /** POST /jobs that must answer 202; returns the job id. */
+  submit(body: Record<string, unknown>): Promise<string>;
+  /** The status GET /jobs/:id reports. */
+  statusOf(id: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -27,6 +32,14 @@ export async function startApp(config: SluiceConfig, options: { database?: TestD
     app,
     queue,
     database,
+    async submit(body) {
+      const response = await app.inject({ method: 'POST', url: '/jobs', payload: body });
+      expect(response.statusCode, response.body).toBe(202);
+      return (response.json() as { id: string }).id;
+    },
+    async statusOf(id) {
+      return ((await app.inject({ method: 'GET', url: `/jobs/${id}` })).json() as { status: string }).status;
+    },
     async close() {
       await app.close();
       await closeRedis(redis);

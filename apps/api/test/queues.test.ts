@@ -31,11 +31,7 @@ afterAll(async () => {
   await fixture?.close();
 });
 
-async function submit(body: Record<string, unknown>): Promise<string> {
-  const response = await fixture.app.inject({ method: 'POST', url: '/jobs', payload: body });
-  expect(response.statusCode).toBe(202);
-  return (response.json() as { id: string }).id;
-}
+const submit = (body: Record<string, unknown>) => fixture.submit(body);
 
 const get = async <T>(url: string): Promise<T> => {
   const response = await fixture.app.inject({ method: 'GET', url });

@@ -1,10 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
-import {
-  closeRedis, createRedis, waitForRedis, defineJobType, HistoryRecorder, jobsFindWithHistory, JobTypeRegistry, PermanentJobError, Queue, queueKeys, Worker,
-  type ScriptedRedis,
-} from '@sluice/core';
-import { createTestDatabase, dropRedisKeys, isolatedConfig, waitFor, type TestDatabase } from '../../../test/support/context';
+import { defineJobType, jobsFindWithHistory, JobTypeRegistry, PermanentJobError, queueKeys, type Queue, type ScriptedRedis } from '@sluice/core';
+import { createTestDatabase, isolatedConfig, waitFor, type TestDatabase } from '../../../test/support/context';
+import { startInProcess, type InProcess } from '../../../test/support/in-process';
 
 const config = isolatedConfig('lifecycle', { CONCURRENCY: '4' });
 const registry = new JobTypeRegistry([
@@ -23,28 +21,19 @@ const handlers = {
   },
 };
 
-let redis: ScriptedRedis;
 let database: TestDatabase;
+let system: InProcess;
+let redis: ScriptedRedis;
 let queue: Queue;
-let worker: Worker;
-let recorder: HistoryRecorder;
 
 beforeAll(async () => {
   database = await createTestDatabase(config);
-  redis = createRedis(config.redis);
-  await waitForRedis(redis, 5000);
-  queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry });
-  worker = new Worker({ redis: config.redis, queue: config.queue, worker: config.worker, registry, handlers });
-  recorder = new HistoryRecorder({ redis, pool: database.pool, prefix: config.redis.prefix, queues: config.queue.queues, owner: 'test' });
-  await worker.start();
-  recorder.start();
+  system = await startInProcess(config, registry, handlers, { pool: database.pool });
+  ({ redis, queue } = system);
 });
 
 afterAll(async () => {
-  await worker?.close(1000);
-  await recorder?.stop();
-  await closeRedis(redis);
-  await dropRedisKeys(config);
+  await system?.close();
   await database?.drop();
 });
 

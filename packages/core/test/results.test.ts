@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
-import { closeRedis, createRedis, defineJobType, JobTypeRegistry, MAX_RESULT_BYTES, Queue, waitForRedis, Worker, type JobContext, type ScriptedRedis } from '@sluice/core';
-import { dropRedisKeys, isolatedConfig, waitFor } from '../../../test/support/context';
+import { defineJobType, JobTypeRegistry, MAX_RESULT_BYTES, type JobContext, type Queue } from '@sluice/core';
+import { isolatedConfig, waitFor } from '../../../test/support/context';
+import { startInProcess, type InProcess } from '../../../test/support/in-process';
 
 const config = isolatedConfig('results');
 const registry = new JobTypeRegistry([
@@ -28,22 +29,16 @@ const handlers = {
   },
 };
 
-let redis: ScriptedRedis;
+let system: InProcess;
 let queue: Queue;
-let worker: Worker;
 
 beforeAll(async () => {
-  redis = createRedis(config.redis);
-  await waitForRedis(redis, 5000);
-  queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry });
-  worker = new Worker({ redis: config.redis, queue: config.queue, worker: config.worker, registry, handlers });
-  await worker.start();
+  system = await startInProcess(config, registry, handlers);
+  queue = system.queue;
 });
 afterAll(async () => {
   release();
-  await worker?.close(1000);
-  await closeRedis(redis);
-  await dropRedisKeys(config);
+  await system?.close();
 });
 
 describe('results and progress', () => {

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
-import { closeRedis, createRedis, defineJobType, JobTypeRegistry, Queue, queueKeys, waitForRedis, Worker, type Job, type ScriptedRedis } from '@sluice/core';
-import { dropRedisKeys, isolatedConfig, waitFor } from '../../../test/support/context';
+import { defineJobType, JobTypeRegistry, queueKeys, type Job, type Queue, type ScriptedRedis } from '@sluice/core';
+import { isolatedConfig, waitFor } from '../../../test/support/context';
+import { startInProcess, type InProcess } from '../../../test/support/in-process';
 
 const policy = { maxAttempts: 4, immediateRetries: 1, baseDelayMs: 200, maxDelayMs: 300 };
 const config = isolatedConfig('retries', { CONCURRENCY: '4' });
@@ -22,22 +23,17 @@ const handlers = {
     }),
 };
 
+let system: InProcess;
 let redis: ScriptedRedis;
 let queue: Queue;
-let worker: Worker;
 
 beforeAll(async () => {
-  redis = createRedis(config.redis);
-  await waitForRedis(redis, 5000);
-  queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry });
-  worker = new Worker({ redis: config.redis, queue: config.queue, worker: config.worker, registry, handlers });
-  await worker.start();
+  system = await startInProcess(config, registry, handlers);
+  ({ redis, queue } = system);
 });
 
 afterAll(async () => {
-  await worker?.close(1000);
-  await closeRedis(redis);
-  await dropRedisKeys(config);
+  await system?.close();
 });
 
 async function finished(id: string): Promise<Job> {

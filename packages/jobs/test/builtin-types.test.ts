@@ -1,10 +1,11 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SMTPServer } from 'smtp-server';
-import { closeRedis, createRedis, waitForRedis, HistoryRecorder, jobsFindWithHistory, Queue, Worker, type ScriptedRedis } from '@sluice/core';
+import { jobsFindWithHistory, type Queue } from '@sluice/core';
 import { createJobRegistry } from '@sluice/jobs';
 import { createHandlers } from '@sluice/jobs/handlers';
-import { createTestDatabase, dropRedisKeys, isolatedConfig, waitFor, type TestDatabase } from '../../../test/support/context';
+import { createTestDatabase, isolatedConfig, waitFor, type TestDatabase } from '../../../test/support/context';
+import { startInProcess, type InProcess } from '../../../test/support/in-process';
 import { freePort } from '../../../test/support/redis-server';
 
 interface Delivery {
@@ -25,12 +26,9 @@ let smtp: SMTPServer;
 let http: Server;
 let smtpPort: number;
 let httpPort: number;
-let redis: ScriptedRedis;
 let database: TestDatabase;
+let system: InProcess | undefined;
 let queue: Queue;
-let worker: Worker;
-let recorder: HistoryRecorder;
-let cleanup: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
   smtpPort = await freePort();
@@ -65,27 +63,15 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => http.listen(httpPort, '127.0.0.1', resolve));
 
   const config = isolatedConfig('builtin-types', { SMTP_URL: `smtp://127.0.0.1:${smtpPort}`, SMTP_FROM: 'Sluice <jobs@example.test>' });
-  cleanup = async () => {
-    await worker.close(1000);
-    await recorder.stop();
-    await closeRedis(redis);
-    await dropRedisKeys(config);
-    await database.drop();
-  };
   database = await createTestDatabase(config);
-  redis = createRedis(config.redis);
-  await waitForRedis(redis, 5000);
-  const registry = createJobRegistry();
   const handlers = createHandlers({ smtpUrl: config.worker.smtpUrl, smtpFrom: config.worker.smtpFrom, logger: { debug() {}, info() {}, warn() {}, error() {} } });
-  queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry });
-  worker = new Worker({ redis: config.redis, queue: config.queue, worker: config.worker, registry, handlers });
-  recorder = new HistoryRecorder({ redis, pool: database.pool, prefix: config.redis.prefix, queues: config.queue.queues, owner: 'test' });
-  await worker.start();
-  recorder.start();
+  system = await startInProcess(config, createJobRegistry(), handlers, { pool: database.pool });
+  queue = system.queue;
 });
 
 afterAll(async () => {
-  await cleanup?.();
+  await system?.close();
+  await database?.drop();
   await new Promise<void>((resolve) => smtp?.close(() => resolve()));
   await new Promise((resolve) => http?.close(resolve));
 });

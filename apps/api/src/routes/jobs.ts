@@ -1,4 +1,4 @@
-import { InvalidJobError, JobNotFoundError, NAME_PATTERN_SOURCE, RedisUnavailableError, toPostgresError, assertNoNulCharacters, jobsFindWithHistory, type AddedJob, type BulkJob, type Job } from '@sluice/core';
+import { InvalidJobError, JobNotFoundError, NAME_PATTERN_SOURCE, RedisUnavailableError, toPostgresError, jobsFindWithHistory, type AddedJob, type BulkJob, type Job } from '@sluice/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { AppDeps } from '../app';
@@ -52,7 +52,6 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; metrics: ApiM
     async (request, reply) => {
       const body = request.body;
       const idempotencyKey = idempotencyKeyOf(body, request.headers['idempotency-key']);
-      assertNoNulCharacters(body, 'body');
       const added: AddedJob = await deps.queue.add(body.type, body.payload as Record<string, unknown>, { ...body, idempotencyKey });
       metrics.countEnqueued([added]);
       if (!added.duplicate) return reply.code(202).send(added);
@@ -66,7 +65,6 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; metrics: ApiM
     '/jobs/bulk',
     { schema: { summary: 'Submit many jobs at once', body: BulkSubmission, response: { 202: BulkAdded, ...errors } } },
     async (request, reply) => {
-      assertNoNulCharacters(request.body, 'body');
       const jobs = await deps.queue.addBulk(request.body.jobs as BulkJob[]);
       metrics.countEnqueued(jobs);
       return reply.code(202).send({ jobs });
