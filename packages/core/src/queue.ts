@@ -90,7 +90,7 @@ export class Queue {
     return added as AddedJob;
   }
 
-  /** Validates every job first, then adds them all in one pipelined round trip; each job is added atomically. */
+  /** Validates every job first, then adds them all in one round trip; each job is added atomically. */
   async addBulk(jobs: readonly BulkJob[]): Promise<AddedJob[]> {
     if (jobs.length > MAX_BULK_JOBS) throw new InvalidJobError(`jobs may hold at most ${MAX_BULK_JOBS} jobs (got ${jobs.length})`);
     const now = this.now();
@@ -176,39 +176,54 @@ export class Queue {
     return now + delay;
   }
 
+  /**
+   * One enqueueJobs call per queue, the calls pipelined. A lone call is sent as a plain command, not
+   * a pipeline of one: a connection with auto-pipelining then batches concurrent submissions into
+   * one write.
+   */
   private async enqueueAll(jobs: readonly PreparedJob[], now: number): Promise<AddedJob[]> {
-    if (jobs.length === 0) return [];
-    const { redis } = this.deps;
-    if (jobs.length === 1) {
-      // A lone job is sent as a plain command, not a pipeline of one: a connection with
-      // auto-pipelining then batches concurrent submissions into one write.
-      const job = jobs[0] as PreparedJob;
-      let reply: unknown;
-      try {
-        reply = await this.enqueueScript(redis, job, now);
-      } catch (error) {
-        return [await this.added(job, error as Error, null)];
-      }
-      return [await this.added(job, null, reply)];
+    const byQueue = new Map<string, PreparedJob[]>();
+    for (const job of jobs) {
+      const batch = byQueue.get(job.queue);
+      if (batch) batch.push(job);
+      else byQueue.set(job.queue, [job]);
     }
-    const pipeline = redis.pipeline() as unknown as ScriptedRedis;
-    for (const job of jobs) void this.enqueueScript(pipeline, job, now);
-    const replies = await this.exec(pipeline as unknown as ReturnType<ScriptedRedis['pipeline']>);
-    return Promise.all(replies.map(([error, reply], index) => this.added(jobs[index] as PreparedJob, error, reply)));
+    const batches = [...byQueue.values()];
+    const { redis } = this.deps;
+    let replies: [Error | null, unknown][];
+    if (batches.length === 1) {
+      try {
+        replies = [[null, await this.enqueueScript(redis, batches[0] as PreparedJob[], now)]];
+      } catch (error) {
+        replies = [[error as Error, null]];
+      }
+    } else {
+      const pipeline = redis.pipeline() as unknown as ScriptedRedis;
+      for (const batch of batches) void this.enqueueScript(pipeline, batch, now);
+      replies = await this.exec(pipeline as unknown as ReturnType<ScriptedRedis['pipeline']>);
+    }
+    for (const [error] of replies) if (error) throw toRedisError(error);
+    const added = new Map<PreparedJob, Promise<AddedJob>>();
+    replies.forEach(([, reply], index) => {
+      const batch = batches[index] as PreparedJob[];
+      batch.forEach((job, position) => added.set(job, this.added(job, (reply as unknown[])[position])));
+    });
+    return Promise.all(jobs.map((job) => added.get(job) as Promise<AddedJob>));
   }
 
-  private enqueueScript(redis: ScriptedRedis, job: PreparedJob, now: number): Promise<unknown> {
-    const keys = queueKeys(this.deps.redisConfig.prefix, job.queue);
-    const scriptKeys = [keys.stream, keys.delayed, keys.events, keys.jobPrefix + job.id];
-    if (job.idempotencyKey) scriptKeys.push(keys.idempotencyPrefix + job.idempotencyKey);
-    return runScript(redis, 'enqueue', scriptKeys, [
-      job.id, job.queue, job.type, job.payloadJson, job.maxAttempts, job.priority,
-      now, Math.max(job.runAtMs, now), job.idempotencyKey, this.deps.queueConfig.idempotencyTtlMs,
-    ]);
+  private enqueueScript(redis: ScriptedRedis, jobs: readonly PreparedJob[], now: number): Promise<unknown> {
+    const keys = queueKeys(this.deps.redisConfig.prefix, (jobs[0] as PreparedJob).queue);
+    const scriptKeys = [keys.stream, keys.delayed, keys.events];
+    const args: (string | number)[] = [now, (jobs[0] as PreparedJob).queue, this.deps.queueConfig.idempotencyTtlMs];
+    for (const job of jobs) {
+      // Without a key of its own, the job hash stands in: the script never reads it as one.
+      scriptKeys.push(keys.jobPrefix + job.id, job.idempotencyKey ? keys.idempotencyPrefix + job.idempotencyKey : keys.jobPrefix + job.id);
+      args.push(job.id, job.type, job.payloadJson, job.maxAttempts, job.priority, Math.max(job.runAtMs, now), job.idempotencyKey);
+    }
+    return runScript(redis, 'enqueueJobs', scriptKeys, args);
   }
 
-  private async added(job: PreparedJob, error: Error | null, reply: unknown): Promise<AddedJob> {
-    if (error) throw toRedisError(error);
+  private async added(job: PreparedJob, reply: unknown): Promise<AddedJob> {
     const [created, id, status] = reply as [number, string, JobState | undefined];
     if (created === 1) return { id, queue: job.queue, type: job.type, status: status as JobState, duplicate: false };
     // A first job no longer in Redis has finished and been retained past JOB_RETENTION_MS.

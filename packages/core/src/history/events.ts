@@ -29,35 +29,60 @@ export interface JobSnapshot {
   idempotencyKey: string | null;
 }
 
-/** Parses one events-stream entry (flat field/value list, as `recordEvent` writes it). */
-export function parseEventEntry(entryId: string, flat: string[]): RecordedEvent {
-  const fields = new Map<string, string>();
-  for (let i = 0; i + 1 < flat.length; i += 2) fields.set(flat[i] as string, flat[i + 1] as string);
-  const text = (name: string): string | null => fields.get(name) || null;
-  const type = fields.get('type');
+/** An event as `recordEvent` encodes it: numbers where Lua had numbers, strings otherwise. */
+interface EncodedEvent {
+  job: string;
+  seq: number;
+  status: JobEventStatus;
+  attempt?: number;
+  at: number;
+  worker?: string;
+  error?: string;
+  nextAt?: string;
+  reason?: string;
+  result?: string;
+  queue?: string;
+  type?: string;
+  payload?: string;
+  maxAttempts?: string;
+  priority?: string;
+  runAt?: string;
+  idempotencyKey?: string;
+}
+
+/** Parses one events-stream entry: field `events`, the JSON array of one script call's transitions. */
+export function parseEventsEntry(entryId: string, flat: readonly string[]): RecordedEvent[] {
+  const json = flat[flat.indexOf('events') + 1];
+  if (json === undefined) return [];
+  // Lua's cjson writes an empty table as {} rather than [].
+  const encoded = JSON.parse(json) as EncodedEvent[] | Record<string, never>;
+  return Array.isArray(encoded) ? encoded.map((event) => toRecordedEvent(entryId, event)) : [];
+}
+
+function toRecordedEvent(entryId: string, e: EncodedEvent): RecordedEvent {
   return {
     entryId,
-    jobId: fields.get('job') ?? '',
-    seq: Number(fields.get('seq')),
-    status: fields.get('status') as JobEventStatus,
-    attempt: Number(fields.get('attempt') ?? 0),
-    atMs: Number(fields.get('at')),
-    worker: text('worker'),
-    error: text('error'),
-    nextAtMs: fields.has('nextAt') ? Number(fields.get('nextAt')) : null,
-    reason: text('reason'),
-    result: text('result'),
+    jobId: e.job,
+    seq: e.seq,
+    status: e.status,
+    attempt: e.attempt ?? 0,
+    atMs: e.at,
+    worker: e.worker || null,
+    error: e.error || null,
+    nextAtMs: e.nextAt ? Number(e.nextAt) : null,
+    reason: e.reason || null,
+    result: e.result || null,
     snapshot:
-      type === undefined
+      e.type === undefined
         ? null
         : {
-            queue: fields.get('queue') ?? '',
-            type,
-            payload: fields.get('payload') ?? '{}',
-            maxAttempts: Number(fields.get('maxAttempts') ?? 1),
-            priority: Number(fields.get('priority') ?? 0),
-            runAtMs: Number(fields.get('runAt') ?? fields.get('at')),
-            idempotencyKey: text('idempotencyKey'),
+            queue: e.queue ?? '',
+            type: e.type,
+            payload: e.payload ?? '{}',
+            maxAttempts: Number(e.maxAttempts ?? 1),
+            priority: Number(e.priority ?? 0),
+            runAtMs: Number(e.runAt ?? e.at),
+            idempotencyKey: e.idempotencyKey || null,
           },
   };
 }

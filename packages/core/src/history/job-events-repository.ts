@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { FAILED_EVENT, FINISHED_STATES } from '../job-state';
-import type { RecordedEvent } from './events';
+import type { JobSnapshot, RecordedEvent } from './events';
 
 /** The state a batch leaves a job in: the newest values each field received. */
 interface JobUpdate {
@@ -35,7 +35,8 @@ export async function jobEventsInsertBatch(pool: pg.Pool, events: readonly Recor
   client.on('error', onConnectionError);
   try {
     await client.query('BEGIN');
-    await jobsInsertCreated(client, events);
+    const updates = collapse(events);
+    const created = await jobsInsertCreated(client, events, updates);
     // One JSON document per statement: JSON.stringify is native and cheap, where the driver's
     // escaping of nine array parameters cost more than the database's work.
     await client.query(
@@ -53,7 +54,7 @@ export async function jobEventsInsertBatch(pool: pg.Pool, events: readonly Recor
         ),
       ],
     );
-    await jobsApplyUpdates(client, collapse(events));
+    await jobsApplyUpdates(client, [...updates.values()].filter((update) => !created.has(update.id)));
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
@@ -64,36 +65,49 @@ export async function jobEventsInsertBatch(pool: pg.Pool, events: readonly Recor
   }
 }
 
-async function jobsInsertCreated(client: pg.PoolClient, events: readonly RecordedEvent[]): Promise<void> {
+/**
+ * Inserts the rows of the jobs first seen in this batch, already in the state the batch leaves them
+ * in, so a job whose whole life fits in one batch costs one row write. Returns the ids inserted; a
+ * row that existed (a batch written twice) is left to the update.
+ */
+async function jobsInsertCreated(client: pg.PoolClient, events: readonly RecordedEvent[], updates: ReadonlyMap<string, JobUpdate>): Promise<Set<string>> {
   const created = events.filter((e) => e.snapshot !== null);
-  if (created.length === 0) return;
-  const insert = async (rows: readonly RecordedEvent[], keepIdempotencyKey: boolean): Promise<Set<string>> => {
+  if (created.length === 0) return new Set();
+  const insert = async (rows: readonly RecordedEvent[], keepIdempotencyKey: boolean): Promise<string[]> => {
     const { rows: inserted } = await client.query<{ id: string }>(
-      `INSERT INTO jobs (id, queue, type, payload, status, max_attempts, priority, idempotency_key, run_at, created_at, updated_at, last_seq)
-       SELECT id, queue, type, payload, status, max_attempts, priority, idempotency_key, run_at, created_at, created_at, seq
+      `INSERT INTO jobs (id, queue, type, payload, status, attempts, max_attempts, priority, idempotency_key, run_at, created_at, updated_at,
+                         finished_at, last_error, result, last_seq)
+       SELECT id, queue, type, payload, status, attempts, max_attempts, priority, idempotency_key, run_at, created_at, updated_at,
+              finished_at, last_error, result, last_seq
        FROM json_to_recordset($1::json)
-         AS t(id uuid, queue text, type text, payload jsonb, status text, max_attempts int, priority int, idempotency_key text,
-              run_at timestamptz, created_at timestamptz, seq int)
+         AS t(id uuid, queue text, type text, payload jsonb, status text, attempts int, max_attempts int, priority int, idempotency_key text,
+              run_at timestamptz, created_at timestamptz, updated_at timestamptz, finished_at timestamptz, last_error text, result jsonb, last_seq int)
        ON CONFLICT DO NOTHING
        RETURNING id`,
       [
         JSON.stringify(
-          rows.map((e) => ({
-            id: e.jobId, queue: e.snapshot?.queue, type: e.snapshot?.type, payload: JSON.parse(e.snapshot?.payload ?? '{}') as unknown,
-            status: e.status, max_attempts: e.snapshot?.maxAttempts, priority: e.snapshot?.priority,
-            idempotency_key: keepIdempotencyKey ? e.snapshot?.idempotencyKey : null,
-            run_at: new Date(e.snapshot?.runAtMs ?? e.atMs).toISOString(), created_at: new Date(e.atMs).toISOString(), seq: e.seq,
-          })),
+          rows.map((e) => {
+            const snapshot = e.snapshot as JobSnapshot;
+            const latest = updates.get(e.jobId) as JobUpdate;
+            return {
+              id: e.jobId, queue: snapshot.queue, type: snapshot.type, payload: JSON.parse(snapshot.payload) as unknown,
+              status: latest.status ?? e.status, attempts: latest.attempts, max_attempts: snapshot.maxAttempts, priority: snapshot.priority,
+              idempotency_key: keepIdempotencyKey ? snapshot.idempotencyKey : null,
+              run_at: new Date(snapshot.runAtMs).toISOString(), created_at: new Date(e.atMs).toISOString(), updated_at: new Date(latest.atMs).toISOString(),
+              finished_at: isoOrNull(latest.finishedAtMs), last_error: latest.lastError, result: resultJson(latest.result), last_seq: latest.seq,
+            };
+          }),
         ),
       ],
     );
-    return new Set(inserted.map((row) => row.id));
+    return inserted.map((row) => row.id);
   };
-  const inserted = await insert(created, true);
+  const inserted = new Set(await insert(created, true));
   const skipped = created.filter((e) => !inserted.has(e.jobId));
   // A row skipped for its idempotency key (held by an older job in PostgreSQL after Redis forgot the
   // key) is stored without the key rather than lost; one skipped because the row exists stays skipped.
-  if (skipped.length > 0) await insert(skipped, false);
+  if (skipped.length > 0) for (const id of await insert(skipped, false)) inserted.add(id);
+  return inserted;
 }
 
 async function jobsApplyUpdates(client: pg.PoolClient, updates: readonly JobUpdate[]): Promise<void> {
@@ -114,15 +128,17 @@ async function jobsApplyUpdates(client: pg.PoolClient, updates: readonly JobUpda
       JSON.stringify(
         updates.map((u) => ({
           id: u.id, seq: u.seq, status: u.status, attempts: u.attempts, at: new Date(u.atMs).toISOString(),
-          finished_at: isoOrNull(u.finishedAtMs), last_error: u.lastError, result: u.result === null ? null : (JSON.parse(u.result) as unknown),
+          finished_at: isoOrNull(u.finishedAtMs), last_error: u.lastError, result: resultJson(u.result),
         })),
       ),
     ],
   );
 }
 
+const resultJson = (result: string | null): unknown => (result === null ? null : JSON.parse(result));
+
 /** Folds a batch into one update per job, in event order. */
-function collapse(events: readonly RecordedEvent[]): JobUpdate[] {
+function collapse(events: readonly RecordedEvent[]): Map<string, JobUpdate> {
   const byJob = new Map<string, JobUpdate>();
   for (const event of [...events].sort((a, b) => a.seq - b.seq)) {
     const update = byJob.get(event.jobId) ?? {
@@ -140,5 +156,5 @@ function collapse(events: readonly RecordedEvent[]): JobUpdate[] {
     if (event.result !== null) update.result = event.result;
     byJob.set(event.jobId, update);
   }
-  return [...byJob.values()];
+  return byJob;
 }

@@ -4,8 +4,11 @@ import { queueKeys } from '../keys';
 import { silentLogger, type Logger } from '../logger';
 import { runScript, type ScriptedRedis } from '../redis/scripts';
 import { jitter, sleep } from '../sleep';
-import { parseEventEntry } from './events';
+import { parseEventsEntry, type RecordedEvent } from './events';
 import { jobEventsInsertBatch } from './job-events-repository';
+
+/** Stream entries read per batch; each holds the events of one script call. */
+const ENTRIES_PER_READ = 200;
 
 /** Settings of a `HistoryRecorder`. */
 export interface HistoryRecorderOptions {
@@ -16,7 +19,7 @@ export interface HistoryRecorderOptions {
   /** Unique name of this process, the lease holder's identity. */
   owner: string;
   logger?: Logger;
-  /** Events written per transaction. Default 1000. */
+  /** Most events written per transaction (a single stream entry holding more is written whole). Default 5000. */
   batchSize?: number;
   /** Pause when there is nothing to record. Default 50 ms. */
   idleMs?: number;
@@ -41,7 +44,7 @@ export class HistoryRecorder {
 
   constructor(private readonly options: HistoryRecorderOptions) {
     this.logger = options.logger ?? silentLogger;
-    this.batchSize = options.batchSize ?? 1000;
+    this.batchSize = options.batchSize ?? 5000;
     this.idleMs = options.idleMs ?? 50;
     this.leaseMs = options.leaseMs ?? 10_000;
   }
@@ -61,7 +64,7 @@ export class HistoryRecorder {
     this.loop = undefined;
     try {
       for (const queue of this.options.queues) {
-        while ((await this.runOnce(queue)) === this.batchSize);
+        while ((await this.runOnce(queue)).more);
         const keys = queueKeys(this.options.prefix, queue);
         await runScript(this.options.redis, 'releaseLease', [keys.recorderLease], [this.options.owner]);
       }
@@ -70,33 +73,43 @@ export class HistoryRecorder {
     }
   }
 
-  /** Records one batch of `queue`'s events if this process holds the queue's lease. Returns how many. */
-  async runOnce(queue: string): Promise<number> {
+  /**
+   * Records one batch of `queue`'s events if this process holds the queue's lease: whole stream
+   * entries (one per script call) up to `batchSize` events. `more` tells that events are left.
+   */
+  async runOnce(queue: string): Promise<{ recorded: number; more: boolean }> {
     const { redis, pool, prefix, owner } = this.options;
     const keys = queueKeys(prefix, queue);
     const held = await runScript(redis, 'acquireLease', [keys.recorderLease], [owner, this.leaseMs]);
-    if (held !== 1) return 0;
-    const entries = await redis.xrange(keys.events, '-', '+', 'COUNT', this.batchSize);
-    if (entries.length === 0) return 0;
-    const events = entries.map(([id, fields]) => parseEventEntry(id, fields));
+    if (held !== 1) return { recorded: 0, more: false };
+    const entries = await redis.xrange(keys.events, '-', '+', 'COUNT', ENTRIES_PER_READ);
+    if (entries.length === 0) return { recorded: 0, more: false };
+    const events: RecordedEvent[] = [];
+    const entryIds: string[] = [];
+    for (const [id, fields] of entries) {
+      const parsed = parseEventsEntry(id, fields);
+      if (entryIds.length > 0 && events.length + parsed.length > this.batchSize) break;
+      entryIds.push(id);
+      for (const event of parsed) events.push(event);
+    }
     await jobEventsInsertBatch(pool, events);
-    await redis.xdel(keys.events, ...events.map((event) => event.entryId));
-    return events.length;
+    await redis.xdel(keys.events, ...entryIds);
+    return { recorded: events.length, more: entryIds.length < entries.length || entries.length === ENTRIES_PER_READ };
   }
 
   private async run(): Promise<void> {
     const signal = this.stopping.signal;
     while (!signal.aborted) {
-      let busiest = 0;
+      let more = false;
       try {
-        for (const queue of this.options.queues) busiest = Math.max(busiest, await this.runOnce(queue));
+        for (const queue of this.options.queues) more = (await this.runOnce(queue)).more || more;
         this.recovered();
       } catch (error) {
         this.failed(error);
         await sleep(jitter(1000), signal);
         continue;
       }
-      if (busiest < this.batchSize) await sleep(this.idleMs, signal);
+      if (!more) await sleep(this.idleMs, signal);
     }
   }
 

@@ -1,27 +1,39 @@
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 
+const read = (file: string): string => readFileSync(new URL(`./lua/${file}.lua`, import.meta.url), 'utf8');
+
 /** Reads a Lua file next to this module, after the shared functions it uses. */
 function lua(name: string, includes: readonly string[] = []): string {
-  const read = (file: string): string => readFileSync(new URL(`./lua/${file}.lua`, import.meta.url), 'utf8');
   return [...includes, name].map(read).join('\n');
 }
 
-/** The shared functions of the scripts that move jobs: recordEvent, moveCount, countThroughput. */
-const TRANSITION = ['record-event'];
+/**
+ * A script that moves jobs: its body runs as a function after the shared transition functions
+ * (recordEvent, moveCount, countThroughput), and what it gathered is written once it returns, on
+ * every return path.
+ */
+function transition(name: string, includes: readonly string[] = []): string {
+  return [
+    read('record-event'),
+    ...includes.map(read),
+    `local function transition()\n${read(name)}\nend`,
+    'local reply = transition()\nflushTransitions()\nreturn reply',
+  ].join('\n');
+}
 
 /** Every script, by the name of the transition it performs. */
 const SCRIPTS = {
-  enqueue: lua('enqueue', TRANSITION),
-  startJobs: lua('start-jobs', TRANSITION),
-  completeJobs: lua('complete-jobs', TRANSITION),
-  failJob: lua('fail-job', TRANSITION),
-  promoteDueJobs: lua('promote-due-jobs', TRANSITION),
-  reclaimStalled: lua('reclaim-stalled', TRANSITION),
-  releaseJob: lua('release-job', TRANSITION),
-  retryDeadJob: lua('retry-dead-job', [...TRANSITION, 'send-back-dead']),
-  retryDeadJobs: lua('retry-dead-jobs', [...TRANSITION, 'send-back-dead']),
-  cancelJob: lua('cancel-job', TRANSITION),
+  enqueueJobs: transition('enqueue-jobs'),
+  startJobs: transition('start-jobs'),
+  completeJobs: transition('complete-jobs'),
+  failJob: transition('fail-job'),
+  promoteDueJobs: transition('promote-due-jobs'),
+  reclaimStalled: transition('reclaim-stalled'),
+  releaseJob: transition('release-job'),
+  retryDeadJob: transition('retry-dead-job', ['send-back-dead']),
+  retryDeadJobs: transition('retry-dead-jobs', ['send-back-dead']),
+  cancelJob: transition('cancel-job'),
   updateProgress: lua('update-progress'),
   removeGoneConsumer: lua('remove-gone-consumer'),
   acquireLease: lua('acquire-lease'),

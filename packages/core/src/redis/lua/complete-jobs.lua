@@ -20,16 +20,16 @@ redis.call('XDEL', KEYS[1], unpack(sids))
 
 for i = 3, #KEYS do
   local jobKey, sid, result = KEYS[i], ARGV[3 + 2 * (i - 2)], ARGV[4 + 2 * (i - 2)]
-  local job = redis.call('HMGET', jobKey, 'status', 'sid', 'attempts', 'id')
+  local job = redis.call('HMGET', jobKey, 'status', 'sid', 'attempts', 'id', 'seq', 'history')
   if job[1] ~= 'processing' or job[2] ~= sid then
     done[#done + 1] = 0
   else
-    redis.call('HSET', jobKey, 'status', 'completed', 'updatedAt', now, 'finishedAt', now, 'result', result)
     local details = {'worker', worker}
     if result ~= '' then details = {'worker', worker, 'result', result} end
+    local seq, history = nextEvent(KEYS[2], job[4], job[5], job[6], 'completed', job[3], now, details, {})
+    redis.call('HSET', jobKey, 'status', 'completed', 'updatedAt', now, 'finishedAt', now, 'result', result, 'seq', seq, 'history', history)
     moveCount(KEYS[2], 'processing', 'completed')
     countThroughput(KEYS[2], now, 'completed')
-    recordEvent(KEYS[2], jobKey, job[4], 'completed', job[3], now, details, {})
     redis.call('PEXPIRE', jobKey, retention)
     done[#done + 1] = 1
   end

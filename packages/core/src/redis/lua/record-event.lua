@@ -1,30 +1,53 @@
 --[[
-  Included at the top of every script that moves a job between states.
+  Included at the top of every script that moves a job between states. Such a script's body runs
+  inside a function, and `flushTransitions` runs after it, whatever it returned (see scripts.ts):
+  the events, counts and throughput a script gathers go to Redis once per call, not once per job.
 
-  recordEvent
+  nextEvent
 
-  Appends one transition to the job's own history (hash field `history`, one JSON line per event, read
-  by GET /jobs/:id before PostgreSQL has it) and to the queue's events stream, which the history
-  recorder drains into PostgreSQL. Both writes happen inside the caller's script, so a transition and
-  its record are one atomic step. `seq` numbers a job's events from 1; PostgreSQL's unique
-  (job_id, seq) makes the recorder's writes idempotent.
+  Adds one transition to the call's batch for the queue's events stream, which the history recorder
+  drains into PostgreSQL, and returns the job's new `seq` and `history` (one JSON line per event,
+  read by GET /jobs/:id before PostgreSQL has it) for the caller to write with the job's other
+  fields, in its own HSET: a transition and its record are one atomic step, and a hot path spends
+  no extra commands on it. `seq` numbers a job's events from 1; PostgreSQL's unique (job_id, seq)
+  makes the recorder's writes idempotent.
 
+  seqBefore, historyBefore: the job hash's current `seq` and `history` (false for a new job)
   details:  flat list {name, value, ...} stored in both places (worker, error, reason, nextAt, result)
   snapshot: flat list stored in the events stream only (the job's fields, on its first event)
 ]]
-local function recordEvent(eventsKey, jobKey, jobId, status, attempt, at, details, snapshot)
-  local seq = redis.call('HINCRBY', jobKey, 'seq', 1)
-  local entry = {'job', jobId, 'seq', tostring(seq), 'status', status, 'attempt', tostring(attempt), 'at', at}
+local transitionEvents, transitionCounts, transitionThroughput = {}, {}, {}
+
+local function pendingFor(batches, key)
+  local batch = batches[key]
+  if not batch then
+    batch = {}
+    batches[key] = batch
+  end
+  return batch
+end
+
+local function nextEvent(eventsKey, jobId, seqBefore, historyBefore, status, attempt, at, details, snapshot)
+  local seq = (tonumber(seqBefore) or 0) + 1
+  local event = {job = jobId, seq = seq, status = status, attempt = tonumber(attempt), at = tonumber(at)}
   local line = {s = status, a = tostring(attempt), t = at}
   for i = 1, #details, 2 do
-    entry[#entry + 1] = details[i]
-    entry[#entry + 1] = details[i + 1]
+    event[details[i]] = details[i + 1]
     line[details[i]] = details[i + 1]
   end
-  for i = 1, #snapshot do entry[#entry + 1] = snapshot[i] end
-  redis.call('XADD', eventsKey, '*', unpack(entry))
-  local history = redis.call('HGET', jobKey, 'history') or ''
-  redis.call('HSET', jobKey, 'history', history .. cjson.encode(line) .. '\n')
+  for i = 1, #snapshot, 2 do event[snapshot[i]] = snapshot[i + 1] end
+  local events = pendingFor(transitionEvents, eventsKey)
+  events[#events + 1] = event
+  return seq, (historyBefore or '') .. cjson.encode(line) .. '\n'
+end
+
+--[[
+  recordEvent: nextEvent for scripts off the hot path, reading and writing `seq` and `history` itself.
+]]
+local function recordEvent(eventsKey, jobKey, jobId, status, attempt, at, details, snapshot)
+  local current = redis.call('HMGET', jobKey, 'seq', 'history')
+  local seq, history = nextEvent(eventsKey, jobId, current[1], current[2], status, attempt, at, details, snapshot)
+  redis.call('HSET', jobKey, 'seq', seq, 'history', history)
   return seq
 end
 
@@ -33,9 +56,9 @@ end
   stream, so in the same slot) in step with a transition. `from` is false for a new job.
 ]]
 local function moveCount(eventsKey, from, to)
-  local counts = string.sub(eventsKey, 1, -7) .. 'counts'
-  if from then redis.call('HINCRBY', counts, from, -1) end
-  redis.call('HINCRBY', counts, to, 1)
+  local counts = pendingFor(transitionCounts, string.sub(eventsKey, 1, -7) .. 'counts')
+  if from then counts[from] = (counts[from] or 0) - 1 end
+  counts[to] = (counts[to] or 0) + 1
 end
 
 --[[
@@ -43,9 +66,27 @@ end
   under `field` (completed or failed), from which the last minute's rate is summed.
 ]]
 local function countThroughput(eventsKey, now, field)
-  local bucket = string.sub(eventsKey, 1, -7) .. 'throughput:' .. math.floor(tonumber(now) / 1000)
-  redis.call('HINCRBY', bucket, field, 1)
-  redis.call('EXPIRE', bucket, 65)
+  local bucket = pendingFor(transitionThroughput, string.sub(eventsKey, 1, -7) .. 'throughput:' .. math.floor(tonumber(now) / 1000))
+  bucket[field] = (bucket[field] or 0) + 1
+end
+
+--[[
+  flushTransitions: writes what the call gathered: one events-stream entry per queue (field `events`,
+  a JSON array of the call's events in order), the count changes and the throughput buckets.
+]]
+local function flushTransitions()
+  for eventsKey, events in pairs(transitionEvents) do
+    redis.call('XADD', eventsKey, '*', 'events', cjson.encode(events))
+  end
+  for countsKey, counts in pairs(transitionCounts) do
+    for state, change in pairs(counts) do
+      if change ~= 0 then redis.call('HINCRBY', countsKey, state, change) end
+    end
+  end
+  for bucketKey, bucket in pairs(transitionThroughput) do
+    for field, added in pairs(bucket) do redis.call('HINCRBY', bucketKey, field, added) end
+    redis.call('EXPIRE', bucketKey, 65)
+  end
 end
 
 --[[

@@ -15,7 +15,7 @@ local result = {}
 
 for i = 3, #KEYS do
   local jobKey, sid = KEYS[i], ARGV[i + 1]
-  local job = redis.call('HMGET', jobKey, 'status', 'sid', 'id', 'type', 'payload', 'attempts', 'maxAttempts', 'runAt')
+  local job = redis.call('HMGET', jobKey, 'status', 'sid', 'id', 'type', 'payload', 'attempts', 'maxAttempts', 'runAt', 'seq', 'history')
   local status = job[1]
   if job[2] ~= sid or (status ~= 'pending' and status ~= 'processing') then
     redis.call('XACK', KEYS[1], group, sid)
@@ -23,10 +23,10 @@ for i = 3, #KEYS do
     result[#result + 1] = {sid}
   else
     local attempt = tonumber(job[6]) + 1
+    local seq, history = nextEvent(KEYS[2], job[3], job[9], job[10], 'processing', attempt, now, {'worker', consumer}, {})
     redis.call('HSET', jobKey, 'status', 'processing', 'attempts', tostring(attempt),
-      'worker', consumer, 'startedAt', now, 'updatedAt', now)
+      'worker', consumer, 'startedAt', now, 'updatedAt', now, 'seq', seq, 'history', history)
     if status == 'pending' then moveCount(KEYS[2], 'pending', 'processing') end
-    recordEvent(KEYS[2], jobKey, job[3], 'processing', attempt, now, {'worker', consumer}, {})
     result[#result + 1] = {sid, job[3], job[4], job[5], attempt, tonumber(job[7]), job[8]}
   end
 end
