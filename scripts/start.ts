@@ -2,10 +2,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { hostname } from 'node:os';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
+import { buildDashboard } from './build-dashboard';
 
 /**
- * `npm start`: applies the migrations, then runs the API and WORKERS worker processes (default 2)
- * with their output prefixed by name. Ctrl-C stops them all gracefully; a second Ctrl-C kills them.
+ * `npm start`: builds the dashboard and applies the migrations, then runs the API and WORKERS worker
+ * processes (default 2) with their output prefixed by name, and prints the dashboard's address once
+ * the API listens. Ctrl-C stops them all gracefully; a second Ctrl-C kills them.
  */
 
 interface Exit {
@@ -40,7 +42,17 @@ function log(message: string): void {
 
 function prefixLines(from: Readable, to: Writable, name: string): void {
   const prefix = `${name.padEnd(width)} | `;
-  createInterface({ input: from, crlfDelay: Infinity }).on('line', (line) => to.write(`${prefix}${line}\n`));
+  createInterface({ input: from, crlfDelay: Infinity }).on('line', (line) => {
+    to.write(`${prefix}${line}\n`);
+    if (name === 'api' && line.includes('Server listening')) log(`dashboard: ${dashboardUrl()}`);
+  });
+}
+
+/** Where the API serves the dashboard, as the API reads HOST and PORT. */
+function dashboardUrl(): string {
+  const host = process.env.HOST?.trim() || '127.0.0.1';
+  const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+  return `http://${shown}:${process.env.PORT?.trim() || '3000'}/dashboard/`;
 }
 
 function run(name: string, file: string, env: NodeJS.ProcessEnv = {}): Promise<Exit> {
@@ -85,6 +97,14 @@ function onSignal(signal: NodeJS.Signals): void {
 
 // SIGHUP too: a closed terminal reaches only this script, and the detached children would be orphaned.
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
+
+try {
+  log('building the dashboard');
+  await buildDashboard();
+} catch (error) {
+  log(`the dashboard does not build: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+}
 
 const migrated = await run('migrate', 'scripts/migrate.ts');
 if (migrated.code !== 0) {

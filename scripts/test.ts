@@ -4,11 +4,13 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { buildDashboard } from './build-dashboard';
 
 /**
  * `npm test`: makes sure Redis and PostgreSQL answer (starting them with Docker Compose when they
- * do not and Docker is there), then runs vitest with any extra arguments, writing
- * .vitest-report.json beside the usual output, and exits with vitest's exit code.
+ * do not and Docker is there), builds the dashboard the browser tests load, then runs vitest with
+ * any extra arguments, writing .vitest-report.json beside the usual output, and exits with vitest's
+ * exit code.
  */
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -113,6 +115,13 @@ if (missing.length > 0) {
     process.exit(code);
   }
   for (const server of missing) urls[server] = SERVERS[server].composeUrl;
+}
+
+try {
+  await buildDashboard();
+} catch (error) {
+  console.error(`test: the dashboard does not build: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
 }
 
 const vitest = join(dirname(fileURLToPath(import.meta.resolve('vitest/package.json'))), 'vitest.mjs');

@@ -1,16 +1,21 @@
-import type { Database, DeadLetters, JobTypeRegistry, Queue, QueueAdmin, ScriptedRedis, SluiceConfig } from '@sluice/core';
+import { queueStats, type Database, type DeadLetters, type JobTypeRegistry, type Queue, type QueueAdmin, type ScriptedRedis, type SluiceConfig } from '@sluice/core';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import rateLimit from '@fastify/rate-limit';
 import { rateLimitIdentity, registerAuth } from './plugins/auth';
+import { registerDashboard } from './plugins/dashboard';
 import { registerErrorHandling, routingError } from './plugins/errors';
 import { ApiMetrics, registerMetricsRoute } from './plugins/metrics';
 import { registerOpenApi } from './plugins/openapi';
 import { healthRoutes } from './routes/health';
 import { jobListRoutes } from './routes/job-list';
+import { jobTypeRoutes } from './routes/job-types';
 import { jobRoutes } from './routes/jobs';
 import { queueRoutes } from './routes/queues';
+import { statsStreamRoutes } from './routes/stats-stream';
+import { snapshotView } from './schemas/stats';
+import { StatsHub } from './stats-hub';
 
 /** What the routes work with, made once by the server (or a test) and passed in. */
 export interface AppDeps {
@@ -24,8 +29,18 @@ export interface AppDeps {
   registry: JobTypeRegistry;
 }
 
+/** Choices tests make differently from production. */
+export interface AppOptions {
+  logger?: FastifyBaseLogger;
+  /** Folder of the built dashboard. Default: apps/dashboard/dist. */
+  dashboardDir?: string;
+  /** Time between two snapshots of GET /stats/stream. Default: 1 s. */
+  statsIntervalMs?: number;
+}
+
 /** Builds the HTTP producer. `server.ts` only listens; tests call `inject`. */
-export async function buildApp(config: SluiceConfig, deps: AppDeps, logger?: FastifyBaseLogger): Promise<FastifyInstance> {
+export async function buildApp(config: SluiceConfig, deps: AppDeps, options: AppOptions = {}): Promise<FastifyInstance> {
+  const { logger } = options;
   const app = Fastify({
     ...(logger ? { loggerInstance: logger } : { logger: false }),
     bodyLimit: config.api.bodyLimit,
@@ -59,5 +74,19 @@ export async function buildApp(config: SluiceConfig, deps: AppDeps, logger?: Fas
   await app.register(jobRoutes, { deps, metrics });
   await app.register(jobListRoutes, { deps });
   await app.register(queueRoutes, { deps });
+  await app.register(jobTypeRoutes, { deps });
+  const statsHub = new StatsHub(async () => snapshotView(await queueStats(deps.redis, deps.redisConfig, deps.queue.queues), new Date()), options.statsIntervalMs);
+  app.decorate('statsHub', statsHub);
+  // Before the server waits for connections to finish: an open stream would hold app.close() forever.
+  app.addHook('preClose', async () => statsHub.close());
+  await app.register(statsStreamRoutes, { hub: statsHub });
+  await registerDashboard(app, options.dashboardDir);
   return app;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The shared snapshot reader behind GET /stats/stream. */
+    statsHub: StatsHub;
+  }
 }

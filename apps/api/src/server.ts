@@ -16,7 +16,7 @@ async function main(): Promise<void> {
   const queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry });
   const deadLetters = new DeadLetters(redis, config.redis, config.queue.queues);
   const queueAdmin = new QueueAdmin(redis, config.redis, config.queue.queues);
-  const app = await buildApp(config, { queue, deadLetters, queueAdmin, redis, redisConfig: config.redis, pool, db: createDatabase(pool), registry }, logger);
+  const app = await buildApp(config, { queue, deadLetters, queueAdmin, redis, redisConfig: config.redis, pool, db: createDatabase(pool), registry }, { logger });
 
   if (config.api.apiKeys.length === 0) {
     logger.warn({}, 'API_KEYS is not set: the API is open to anyone who can reach it');

@@ -101,11 +101,22 @@ describe('POST /jobs/dead/retry', () => {
     const failing = await Promise.all([1, 2, 3].map(() => submit({ type: 'fail', payload: {}, maxAttempts: 1 })));
     const other = await submit({ type: 'noop', payload: {} });
     await waitFor('the failing jobs to be dead', async () => (await Promise.all(failing.map(statusOf))).every((status) => status === 'dead'));
+    const count = async (query: string) => {
+      const response = await fixture.app.inject({ method: 'GET', url: `/jobs/dead/count${query}` });
+      expect(response.statusCode, response.body).toBe(200);
+      return (response.json() as { count: number }).count;
+    };
+    const deadFailing = await count('?type=fail');
+    expect(deadFailing).toBeGreaterThanOrEqual(3);
+    expect(await count('')).toBe(deadFailing);
+    expect(await count('?type=fail&queue=default')).toBe(deadFailing);
+    expect(await count('?type=noop')).toBe(0);
     brokenDownstream = false;
     try {
       const response = await fixture.app.inject({ method: 'POST', url: '/jobs/dead/retry', payload: { type: 'fail' } });
       expect(response.statusCode).toBe(200);
-      expect((response.json() as { retried: number }).retried).toBeGreaterThanOrEqual(3);
+      expect((response.json() as { retried: number }).retried).toBe(deadFailing);
+      expect(await count('?type=fail')).toBe(0);
       await waitFor('the retried jobs to complete', async () => (await Promise.all(failing.map(statusOf))).every((status) => status === 'completed'));
     } finally {
       brokenDownstream = true;
@@ -116,9 +127,12 @@ describe('POST /jobs/dead/retry', () => {
   });
 
   it('refuses an unknown type or queue, or an unknown field, with 400', async () => {
-    for (const payload of [{ type: 'nope' }, { queue: 'elsewhere' }, { status: 'dead' }]) {
+    const filters: Record<string, string>[] = [{ type: 'nope' }, { queue: 'elsewhere' }, { status: 'dead' }];
+    for (const payload of filters) {
       const response = await fixture.app.inject({ method: 'POST', url: '/jobs/dead/retry', payload });
       expect(response.statusCode, JSON.stringify(payload)).toBe(400);
+      const count = await fixture.app.inject({ method: 'GET', url: `/jobs/dead/count?${new URLSearchParams(payload)}` });
+      expect(count.statusCode, JSON.stringify(payload)).toBe(400);
     }
   });
 });

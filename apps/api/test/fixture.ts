@@ -1,8 +1,8 @@
 import { closeRedis, createRedis, DeadLetters, QueueAdmin, Queue, waitForRedis, type SluiceConfig } from '@sluice/core';
 import { createJobRegistry } from '@sluice/jobs';
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { expect } from 'vitest';
-import { buildApp } from '../src/app';
+import { buildApp, type AppOptions } from '../src/app';
 import { createTestDatabase, dropRedisKeys, type TestDatabase } from '../../../test/support/context';
 
 /** A real app on real Redis and PostgreSQL, isolated by `config`'s prefix and schema. */
@@ -17,7 +17,7 @@ export interface AppFixture {
   close(): Promise<void>;
 }
 
-export async function startApp(config: SluiceConfig, options: { database?: TestDatabase; logger?: FastifyBaseLogger } = {}): Promise<AppFixture> {
+export async function startApp(config: SluiceConfig, options: AppOptions & { database?: TestDatabase } = {}): Promise<AppFixture> {
   const database = options.database ?? (await createTestDatabase(config));
   const redis = createRedis(config.redis);
   redis.on('error', () => undefined);
@@ -26,7 +26,7 @@ export async function startApp(config: SluiceConfig, options: { database?: TestD
   const queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry });
   const deadLetters = new DeadLetters(redis, config.redis, config.queue.queues);
   const queueAdmin = new QueueAdmin(redis, config.redis, config.queue.queues);
-  const app = await buildApp(config, { queue, deadLetters, queueAdmin, redis, redisConfig: config.redis, pool: database.pool, db: database.db, registry }, options.logger);
+  const app = await buildApp(config, { queue, deadLetters, queueAdmin, redis, redisConfig: config.redis, pool: database.pool, db: database.db, registry }, options);
   await app.ready();
   return {
     app,

@@ -11,7 +11,7 @@ beforeAll(async () => {
   fixture = await startApp(config);
   // A history large enough that a sequential scan would be the planner's choice if no index served.
   await fixture.database.pool.query(
-    `INSERT INTO jobs (id, queue, type, payload, status, max_attempts, run_at, created_at, updated_at)
+    `INSERT INTO jobs (id, queue, type, payload, status, max_attempts, run_at, created_at, updated_at, idempotency_key)
      SELECT gen_random_uuid(),
             CASE WHEN n % 4 = 0 THEN 'emails' ELSE 'default' END,
             (ARRAY['email', 'webhook', 'noop', 'sleep', 'fail'])[1 + n % 5],
@@ -20,7 +20,8 @@ beforeAll(async () => {
             3,
             timestamptz '2026-01-01' + n * interval '1 second',
             timestamptz '2026-01-01' + (n / 2) * interval '1 second',
-            timestamptz '2026-01-01' + n * interval '1 second'
+            timestamptz '2026-01-01' + n * interval '1 second',
+            CASE WHEN n % 10 = 0 THEN 'key-' || (n / 10) END
      FROM generate_series(1, $1::int) AS n`,
     [ROWS],
   );
@@ -78,7 +79,19 @@ describe('GET /jobs', () => {
     expect(page.nextCursor).toBeNull();
   });
 
-  it.each(['status=bogus', 'limit=0', 'limit=101', 'limit=1.5', 'cursor=not-a-cursor', `cursor=${Buffer.from('["x","y"]').toString('base64url')}`, 'createdAfter=yesterday', 'type=a%20b', 'sort=asc'])(
+  it('finds the job submitted with an idempotency key', async () => {
+    const page = await list('idempotencyKey=key-7');
+    expect(page.jobs).toHaveLength(1);
+    const { rows } = await fixture.database.pool.query<{ id: string }>("SELECT id FROM jobs WHERE idempotency_key = 'key-7'");
+    expect(page.jobs[0]?.id).toBe(rows[0]?.id);
+    expect(page.nextCursor).toBeNull();
+    // Job 70 of the seed is pending: the key combines with the other filters.
+    expect((await list('idempotencyKey=key-7&status=pending')).jobs).toHaveLength(1);
+    expect((await list('idempotencyKey=key-7&status=completed')).jobs).toEqual([]);
+    expect((await list('idempotencyKey=no-such-key')).jobs).toEqual([]);
+  });
+
+  it.each(['idempotencyKey=', `idempotencyKey=${'k'.repeat(256)}`, 'status=bogus', 'limit=0', 'limit=101', 'limit=1.5', 'cursor=not-a-cursor', `cursor=${Buffer.from('["x","y"]').toString('base64url')}`, 'createdAfter=yesterday', 'type=a%20b', 'sort=asc'])(
     'refuses %s with 400',
     async (query) => {
       const response = await fixture.app.inject({ method: 'GET', url: `/jobs?${query}` });
@@ -92,6 +105,7 @@ describe('GET /jobs', () => {
     ['status', { status: 'dead' }],
     ['type', { type: 'email' }],
     ['queue', { queue: 'emails' }],
+    ['idempotency key', { idempotencyKey: 'key-7' }],
     ['status and queue', { status: 'completed', queue: 'default' }],
     ['created-at range', { createdAfter: new Date('2026-01-01T02:00:00Z'), createdBefore: new Date('2026-01-01T03:00:00Z') }],
     ['a cursor deep into the listing', { status: 'completed', after: { createdAt: new Date('2026-01-01T00:30:00Z'), id: '00000000-0000-7000-8000-000000000000' } }],

@@ -1,7 +1,7 @@
 import type { RedisConfig } from './config';
 import { InvalidJobError, JobNotFoundError, JobStateConflictError } from './errors';
 import { isoFromMs, jobFromHash, type Job } from './job';
-import { queueKeys } from './keys';
+import { queueKeys, type QueueKeys } from './keys';
 import { toRedisError } from './redis/client';
 import { runOnJobInAnyQueue, runScript, type ScriptedRedis } from './redis/scripts';
 
@@ -22,6 +22,9 @@ const CURSOR = /^\d{1,15}-\d{1,15}$/;
 
 /** How many dead-letter entries one script call looks at. */
 const RETRY_BATCH = 500;
+
+/** How many dead-letter entries one round trip of `count` reads. */
+const COUNT_BATCH = 1000;
 
 /** Reading and retrying the dead-letter streams of a set of queues. */
 export class DeadLetters {
@@ -104,6 +107,40 @@ export class DeadLetters {
       throw toRedisError(error);
     }
     return retried;
+  }
+
+  /**
+   * How many dead jobs of `queue` (or every queue) have type `type` (or any): what `retryAll` with
+   * the same filter would send back now. Without a type it reads the queues' counters; with one it
+   * reads every dead-letter entry's job, a round trip per thousand entries.
+   */
+  async count(filter: { queue?: string; type?: string }): Promise<number> {
+    const queues = filter.queue === undefined ? this.queues : [filter.queue];
+    try {
+      let total = 0;
+      for (const queue of queues) {
+        const keys = queueKeys(this.redisConfig.prefix, queue);
+        total += filter.type === undefined ? Math.max(0, Number((await this.redis.hget(keys.counts, 'dead')) ?? 0)) : await this.countOfType(keys, filter.type);
+      }
+      return total;
+    } catch (error) {
+      throw toRedisError(error);
+    }
+  }
+
+  private async countOfType(keys: QueueKeys, type: string): Promise<number> {
+    let count = 0;
+    let start = '-';
+    for (;;) {
+      const entries = await this.redis.xrange(keys.dlq, start, '+', 'COUNT', COUNT_BATCH);
+      const pipeline = this.redis.pipeline();
+      for (const [, fields] of entries) pipeline.hmget(keys.jobPrefix + (pairs(fields).id ?? ''), 'status', 'type');
+      const jobs = (await pipeline.exec()) ?? [];
+      // The same test as retryDeadJobs: a job still dead, of the wanted type.
+      count += jobs.filter(([, job]) => (job as (string | null)[])[0] === 'dead' && (job as (string | null)[])[1] === type).length;
+      if (entries.length < COUNT_BATCH) return count;
+      start = `(${entries.at(-1)?.[0]}`;
+    }
   }
 }
 

@@ -20,6 +20,16 @@ export interface QueueStats {
   consumers: ConsumerStats[];
   /** Attempts that completed and failed in the last 60 seconds. */
   lastMinute: { completed: number; failed: number };
+  /** The same attempts second by second, oldest first; the last second is still under way. */
+  perSecond: ThroughputSecond[];
+}
+
+/** Attempts that completed and failed within one second. */
+export interface ThroughputSecond {
+  /** The second, in Unix seconds. */
+  second: number;
+  completed: number;
+  failed: number;
 }
 
 const THROUGHPUT_WINDOW_SECONDS = 60;
@@ -50,18 +60,17 @@ export async function queueStats(redis: ScriptedRedis, config: RedisConfig, queu
   queues.forEach((queue, index) => {
     const [counts, paused, consumers, ...buckets] = replies.slice(index * perQueue, (index + 1) * perQueue);
     for (const reply of [counts, paused]) if (reply?.[0]) throw toRedisError(reply[0]);
+    const perSecond = buckets.map((bucket, offset): ThroughputSecond => {
+      const [completed, failed] = (bucket[1] ?? []) as (string | null)[];
+      return { second: second - THROUGHPUT_WINDOW_SECONDS + 1 + offset, completed: Number(completed ?? 0), failed: Number(failed ?? 0) };
+    });
     stats[queue] = {
       counts: countsFrom((counts?.[1] ?? {}) as Record<string, string>),
       paused: paused?.[1] === 1,
       // A queue no worker has joined yet has no group: no consumers.
       consumers: consumers?.[0] ? [] : consumersFrom(consumers?.[1] as (string | number)[][]),
-      lastMinute: buckets.reduce(
-        (sum, bucket) => {
-          const [completed, failed] = (bucket[1] ?? []) as (string | null)[];
-          return { completed: sum.completed + Number(completed ?? 0), failed: sum.failed + Number(failed ?? 0) };
-        },
-        { completed: 0, failed: 0 },
-      ),
+      lastMinute: perSecond.reduce((sum, bucket) => ({ completed: sum.completed + bucket.completed, failed: sum.failed + bucket.failed }), { completed: 0, failed: 0 }),
+      perSecond,
     };
   });
   return stats;

@@ -4,8 +4,13 @@ import { sendError } from './errors';
 
 const digest = (key: string): Buffer => createHash('sha256').update(key).digest();
 
-/** Routes that load balancers and orchestrators call without a key. */
-const isOpenRoute = (url: string): boolean => url === '/health' || url.startsWith('/health/') || url.startsWith('/health?');
+const under = (url: string, path: string): boolean => url === path || url.startsWith(`${path}/`) || url.startsWith(`${path}?`);
+
+/**
+ * Routes open without a key: the health checks load balancers call, and the dashboard's static files
+ * (and the redirect to them), which hold no data; the dashboard asks for a key before any API call.
+ */
+const isOpenRoute = (url: string): boolean => under(url, '/health') || under(url, '/dashboard') || url === '/' || url.startsWith('/?');
 
 /**
  * Checks `Authorization: Bearer <key>` against the configured keys: 401 without a key, 403 with a

@@ -35,6 +35,7 @@ export const jobListRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
         status: query.status,
         type: query.type,
         queue: query.queue,
+        idempotencyKey: query.idempotencyKey,
         createdAfter: query.createdAfter === undefined ? undefined : new Date(query.createdAfter),
         createdBefore: query.createdBefore === undefined ? undefined : new Date(query.createdBefore),
         limit: query.limit === undefined ? 20 : Number(query.limit),

@@ -37,7 +37,20 @@ async function findJob(deps: AppDeps, id: string): Promise<Job> {
   throw new JobNotFoundError(id);
 }
 
-/** POST /jobs, POST /jobs/bulk, GET /jobs/:id. */
+/** Which dead jobs a bulk action is about; both fields optional. */
+const DeadJobsFilter = Type.Object(
+  { type: Type.Optional(Type.String({ pattern: NAME_PATTERN_SOURCE })), queue: Type.Optional(Type.String({ pattern: NAME_PATTERN_SOURCE })) },
+  { additionalProperties: false },
+);
+
+/** The filter, once its queue is one this API serves and its type one it knows (else a 4xx naming them). */
+function checkedDeadFilter(deps: AppDeps, filter: { queue?: string; type?: string }): { queue?: string; type?: string } {
+  if (filter.queue !== undefined) deps.queue.assertServed(filter.queue);
+  if (filter.type !== undefined) deps.registry.get(filter.type);
+  return { queue: filter.queue, type: filter.type };
+}
+
+/** POST /jobs, POST /jobs/bulk, GET /jobs/:id, and the dead-letter routes. */
 export const jobRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; metrics: ApiMetrics }> = async (app, { deps, metrics }) => {
   app.post(
     '/jobs',
@@ -81,24 +94,28 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; metrics: ApiM
     },
   );
 
+  app.get(
+    '/jobs/dead/count',
+    {
+      schema: {
+        summary: 'How many dead jobs match a filter: what POST /jobs/dead/retry with it would send back',
+        querystring: DeadJobsFilter,
+        response: { 200: Type.Object({ count: Type.Integer({ description: 'Dead jobs matching the filter now.' }) }), ...errors },
+      },
+    },
+    async (request) => ({ count: await deps.deadLetters.count(checkedDeadFilter(deps, request.query)) }),
+  );
+
   app.post(
     '/jobs/dead/retry',
     {
       schema: {
         summary: 'Send back every dead job matching a filter',
-        body: Type.Object(
-          { type: Type.Optional(Type.String({ pattern: NAME_PATTERN_SOURCE })), queue: Type.Optional(Type.String({ pattern: NAME_PATTERN_SOURCE })) },
-          { additionalProperties: false },
-        ),
+        body: DeadJobsFilter,
         response: { 200: Type.Object({ retried: Type.Integer({ description: 'How many dead jobs went back to pending.' }) }), ...errors },
       },
     },
-    async (request) => {
-      const { queue, type } = request.body;
-      if (queue !== undefined) deps.queue.assertServed(queue);
-      if (type !== undefined) deps.registry.get(type);
-      return { retried: await deps.deadLetters.retryAll({ queue, type }) };
-    },
+    async (request) => ({ retried: await deps.deadLetters.retryAll(checkedDeadFilter(deps, request.body)) }),
   );
 
   app.post(

@@ -91,6 +91,7 @@ export const JobListQuery = Type.Object(
     status: Type.Optional(JobStatus),
     type: Type.Optional(Name('Only jobs of this type.')),
     queue: Type.Optional(Name('Only jobs of this queue.')),
+    idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_IDEMPOTENCY_KEY_LENGTH, description: 'Only jobs submitted with this idempotency key.' })),
     createdAfter: Type.Optional(Type.String({ format: 'date-time', description: 'Only jobs created at or after this time.' })),
     createdBefore: Type.Optional(Type.String({ format: 'date-time', description: 'Only jobs created before this time.' })),
     limit: Type.Optional(Type.String({ pattern: '^(100|[1-9][0-9]?)$', description: 'Jobs per page, 1 to 100. Default 20.' })),

@@ -12,6 +12,8 @@ export interface JobListFilter {
   status?: string;
   type?: string;
   queue?: string;
+  /** The key the job was submitted with. */
+  idempotencyKey?: string;
   createdAfter?: Date;
   createdBefore?: Date;
   /** Jobs per page. */
@@ -49,6 +51,7 @@ export function jobsListQuery(db: Database, filter: JobListFilter) {
   if (filter.status !== undefined) conditions.push(eq(jobs.status, filter.status));
   if (filter.type !== undefined) conditions.push(eq(jobs.type, filter.type));
   if (filter.queue !== undefined) conditions.push(eq(jobs.queue, filter.queue));
+  if (filter.idempotencyKey !== undefined) conditions.push(eq(jobs.idempotencyKey, filter.idempotencyKey));
   if (filter.createdAfter !== undefined) conditions.push(gte(jobs.createdAt, filter.createdAfter));
   if (filter.createdBefore !== undefined) conditions.push(lt(jobs.createdAt, filter.createdBefore));
   if (filter.after !== undefined) {

@@ -34,6 +34,8 @@ export const jobs = pgTable(
     index('jobs_status_created_at_idx').on(table.status, table.createdAt, table.id),
     index('jobs_queue_created_at_idx').on(table.queue, table.createdAt, table.id),
     index('jobs_type_created_at_idx').on(table.type, table.createdAt, table.id),
+    // Finding a job by the key it was submitted with, in any queue.
+    index('jobs_idempotency_key_created_at_idx').on(table.idempotencyKey, table.createdAt, table.id).where(sql`${table.idempotencyKey} is not null`),
   ],
 );
 

@@ -1,0 +1,56 @@
+import { JOB_STATES, type QueueStats } from '@sluice/core';
+import { Type, type Static } from 'typebox';
+
+/** Jobs per state. */
+export const Counts = Type.Object(Object.fromEntries(JOB_STATES.map((state) => [state, Type.Integer({ minimum: 0 })])));
+
+/** One queue's statistics, as GET /stats and GET /queues/:name answer them. */
+export const QueueStatsView = Type.Object({
+  ...Counts.properties,
+  paused: Type.Boolean(),
+  consumers: Type.Array(Type.Object({ name: Type.String(), pending: Type.Integer(), idleMs: Type.Integer() })),
+  throughput: Type.Object({
+    completedLastMinute: Type.Integer(),
+    failedLastMinute: Type.Integer(),
+    completedPerSecond: Type.Number({ description: 'Average over the last minute.' }),
+  }),
+});
+export type QueueStatsView = Static<typeof QueueStatsView>;
+
+/** What GET /stats/stream sends about one queue: its statistics and its last minute second by second. */
+export const QueueSnapshot = Type.Object({
+  ...QueueStatsView.properties,
+  perSecond: Type.Array(
+    Type.Object({ second: Type.Integer({ description: 'Unix seconds.' }), completed: Type.Integer(), failed: Type.Integer() }),
+    { description: 'Attempts completed and failed in each of the last 60 seconds, oldest first; the last second is still under way.' },
+  ),
+});
+
+/** One event of GET /stats/stream. */
+export const StatsSnapshot = Type.Object({
+  at: Type.String({ format: 'date-time', description: 'When the snapshot was read.' }),
+  queues: Type.Record(Type.String(), QueueSnapshot),
+});
+export type StatsSnapshot = Static<typeof StatsSnapshot>;
+
+/** A queue's statistics in the API's shape. */
+export function statsView(stats: QueueStats): QueueStatsView {
+  return {
+    ...stats.counts,
+    paused: stats.paused,
+    consumers: stats.consumers,
+    throughput: {
+      completedLastMinute: stats.lastMinute.completed,
+      failedLastMinute: stats.lastMinute.failed,
+      completedPerSecond: Math.round((stats.lastMinute.completed / 60) * 100) / 100,
+    },
+  };
+}
+
+/** Every queue's statistics with their per-second throughput, read at `at`. */
+export function snapshotView(stats: Record<string, QueueStats>, at: Date): StatsSnapshot {
+  return {
+    at: at.toISOString(),
+    queues: Object.fromEntries(Object.entries(stats).map(([name, queue]) => [name, { ...statsView(queue), perSecond: queue.perSecond }])),
+  };
+}

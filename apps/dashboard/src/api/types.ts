@@ -1,0 +1,111 @@
+/** The shapes the public HTTP API answers with (see GET /docs/json). */
+
+export const JOB_STATES = ['pending', 'scheduled', 'processing', 'retrying', 'completed', 'dead', 'cancelled'] as const;
+export type JobState = (typeof JOB_STATES)[number];
+export type EventStatus = JobState | 'failed';
+
+/** States from which a job can still be cancelled. */
+export const CANCELLABLE: readonly JobState[] = ['pending', 'scheduled', 'retrying'];
+
+/** States a job never leaves on its own. */
+export const FINISHED: readonly JobState[] = ['completed', 'dead', 'cancelled'];
+
+export interface Consumer {
+  name: string;
+  pending: number;
+  idleMs: number;
+}
+
+export interface ThroughputSecond {
+  second: number;
+  completed: number;
+  failed: number;
+}
+
+export type QueueSnapshot = Record<JobState, number> & {
+  paused: boolean;
+  consumers: Consumer[];
+  throughput: { completedLastMinute: number; failedLastMinute: number; completedPerSecond: number };
+  perSecond: ThroughputSecond[];
+};
+
+/** One event of GET /stats/stream. */
+export interface StatsSnapshot {
+  at: string;
+  queues: Record<string, QueueSnapshot>;
+}
+
+export interface JobEvent {
+  status: EventStatus;
+  attempt: number;
+  at: string;
+  worker?: string;
+  error?: string;
+  nextAt?: string;
+  reason?: string;
+}
+
+export interface JobSummary {
+  id: string;
+  queue: string;
+  type: string;
+  payload: Record<string, unknown>;
+  status: JobState;
+  attempts: number;
+  maxAttempts: number;
+  priority: number;
+  runAt: string;
+  createdAt: string;
+  updatedAt: string;
+  finishedAt: string | null;
+  lastError: string | null;
+  result: unknown;
+  progress: unknown;
+}
+
+export interface Job extends JobSummary {
+  history: JobEvent[];
+}
+
+export interface DeadJob extends JobSummary {
+  reason: string;
+  deadAt: string;
+}
+
+export interface Page<T> {
+  jobs: T[];
+  nextCursor: string | null;
+}
+
+/** A JSON schema, as far as the submit form reads one. */
+export interface JsonSchema {
+  type?: string;
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  additionalProperties?: boolean | JsonSchema;
+  anyOf?: JsonSchema[];
+  enum?: unknown[];
+  const?: unknown;
+  format?: string;
+  minimum?: number;
+  maximum?: number;
+  minLength?: number;
+  maxLength?: number;
+  description?: string;
+}
+
+export interface JobType {
+  name: string;
+  description: string | null;
+  payloadSchema: JsonSchema;
+  maxAttempts: number;
+  timeoutMs: number;
+}
+
+export interface AddedJob {
+  id: string;
+  queue: string;
+  type: string;
+  status: JobState;
+  duplicate: boolean;
+}

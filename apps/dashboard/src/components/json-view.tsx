@@ -1,0 +1,8 @@
+/** A JSON value, indented, scrollable when long. */
+export function JsonView({ value, label }: { value: unknown; label: string }) {
+  return (
+    <pre className="json" aria-label={label} tabIndex={0}>
+      {value === undefined || value === null ? 'null' : JSON.stringify(value, null, 2)}
+    </pre>
+  );
+}

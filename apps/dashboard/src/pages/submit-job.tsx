@@ -1,0 +1,112 @@
+import { useMemo, useState, type FormEvent } from 'react';
+import { ApiError } from '../api/client';
+import type { AddedJob } from '../api/types';
+import { Notice } from '../components/notice';
+import { useDashboard } from '../context';
+import { href } from '../route';
+import { fieldsOf, payloadOf, SchemaFields } from './schema-form';
+
+/** Submits a test job through POST /jobs, with a form built from the chosen type's payload schema. */
+export function SubmitJob() {
+  const { client, jobTypes, queues, report } = useDashboard();
+  const [typeName, setTypeName] = useState(jobTypes[0]?.name ?? '');
+  const [queue, setQueue] = useState('');
+  const [values, setValues] = useState<Record<string, string | boolean>>({});
+  const [rawPayload, setRawPayload] = useState('{}');
+  const [options, setOptions] = useState({ delay: '', maxAttempts: '', idempotencyKey: '' });
+  const [outcome, setOutcome] = useState<{ added?: AddedJob; error?: string }>({});
+  const type = jobTypes.find((candidate) => candidate.name === typeName);
+  const fields = useMemo(() => (type ? fieldsOf(type.payloadSchema) : []), [type]);
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    try {
+      const payload = fields.length > 0 ? payloadOf(fields, values) : (JSON.parse(rawPayload) as unknown);
+      const body = {
+        type: typeName,
+        payload,
+        ...(queue && { queue }),
+        ...(options.delay && { delay: Number(options.delay) }),
+        ...(options.maxAttempts && { maxAttempts: Number(options.maxAttempts) }),
+        ...(options.idempotencyKey && { idempotencyKey: options.idempotencyKey }),
+      };
+      setOutcome({ added: await client.post<AddedJob>('/jobs', body) });
+    } catch (error) {
+      if (error instanceof ApiError && error.isAuth) report(error);
+      setOutcome({ error: error instanceof SyntaxError ? 'The payload is not valid JSON.' : error instanceof Error ? error.message : String(error) });
+    }
+  };
+
+  return (
+    <>
+      <h2>Submit a job</h2>
+      <form className="card form" onSubmit={(event) => void submit(event)} aria-label="Submit a job">
+        <label>
+          Type
+          <select
+            value={typeName}
+            onChange={(event) => {
+              setTypeName(event.target.value);
+              setValues({});
+            }}
+          >
+            {jobTypes.map((candidate) => (
+              <option key={candidate.name}>{candidate.name}</option>
+            ))}
+          </select>
+        </label>
+        {type?.description && <p className="muted">{type.description}</p>}
+        <fieldset>
+          <legend>Payload</legend>
+          {fields.length > 0 ? (
+            <SchemaFields fields={fields} values={values} change={(name, value) => setValues((current) => ({ ...current, [name]: value }))} />
+          ) : (
+            <label>
+              Payload (JSON object)
+              <textarea rows={4} value={rawPayload} onChange={(event) => setRawPayload(event.target.value)} spellCheck={false} />
+            </label>
+          )}
+        </fieldset>
+        <fieldset>
+          <legend>Options</legend>
+          <label>
+            Queue
+            <select value={queue} onChange={(event) => setQueue(event.target.value)}>
+              <option value="">default ({queues[0]})</option>
+              {queues.map((name) => (
+                <option key={name}>{name}</option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Delay (ms) <span className="muted">(optional)</span>
+            <input type="number" min={0} step={1} value={options.delay} onChange={(event) => setOptions({ ...options, delay: event.target.value })} />
+          </label>
+          <label>
+            Max attempts <span className="muted">(optional; the type's default is {type?.maxAttempts})</span>
+            <input type="number" min={1} max={100} step={1} value={options.maxAttempts} onChange={(event) => setOptions({ ...options, maxAttempts: event.target.value })} />
+          </label>
+          <label>
+            Idempotency key <span className="muted">(optional)</span>
+            <input type="text" maxLength={255} value={options.idempotencyKey} onChange={(event) => setOptions({ ...options, idempotencyKey: event.target.value })} />
+          </label>
+        </fieldset>
+        <div>
+          <button type="submit" className="primary">
+            Submit job
+          </button>
+        </div>
+      </form>
+      {outcome.error && <Notice kind="error">{outcome.error}</Notice>}
+      {outcome.added && (
+        <Notice kind="success">
+          {outcome.added.duplicate ? 'That idempotency key names an earlier job: ' : 'Submitted: '}
+          <a href={href(`/jobs/${outcome.added.id}`)} className="mono">
+            {outcome.added.id}
+          </a>{' '}
+          ({outcome.added.status})
+        </Notice>
+      )}
+    </>
+  );
+}

@@ -1,0 +1,66 @@
+import { useMemo } from 'react';
+import type { ApiClient, ApiError } from './api/client';
+import type { JobType } from './api/types';
+import { DashboardContext, type Dashboard } from './context';
+import { useLiveStats } from './live-stats';
+import { DeadLetters } from './pages/dead-letters';
+import { JobDetail } from './pages/job-detail';
+import { Jobs } from './pages/jobs';
+import { Overview } from './pages/overview';
+import { SubmitJob } from './pages/submit-job';
+import { href, useRoute, type Route } from './route';
+
+const PAGES = [
+  { path: '', label: 'Overview' },
+  { path: 'jobs', label: 'Jobs' },
+  { path: 'dead', label: 'Dead letters' },
+  { path: 'submit', label: 'Submit' },
+];
+
+function page(route: Route) {
+  const [section, id] = route.path;
+  if (section === 'jobs' && id) return <JobDetail key={id} id={id} />;
+  if (section === 'jobs') return <Jobs route={route} />;
+  if (section === 'dead') return <DeadLetters route={route} />;
+  if (section === 'submit') return <SubmitJob />;
+  return <Overview />;
+}
+
+/** The dashboard once the API has let it in: the header, the navigation and the current page. */
+export function Shell({ client, jobTypes, queues, report, forgetKey }: { client: ApiClient; jobTypes: JobType[]; queues: string[]; report(error: unknown): void; forgetKey?: () => void }) {
+  const route = useRoute();
+  const live = useLiveStats(client, report as (error: ApiError) => void);
+  const dashboard = useMemo<Dashboard>(() => ({ client, jobTypes, queues, live, report }), [client, jobTypes, queues, live, report]);
+  const current = route.path[0] ?? '';
+
+  return (
+    <DashboardContext.Provider value={dashboard}>
+      <a className="skip" href="#main">
+        Skip to content
+      </a>
+      <header className="top">
+        <h1>
+          <a href={href('/')}>Sluice</a>
+        </h1>
+        <nav aria-label="Sections">
+          {PAGES.map((entry) => (
+            <a key={entry.path} href={href(`/${entry.path}`)} aria-current={current === entry.path ? 'page' : undefined}>
+              {entry.label}
+            </a>
+          ))}
+        </nav>
+        <span className={`live live-${live.state}`} role="status" title={live.message}>
+          {live.state === 'live' ? 'Live' : live.state === 'connecting' ? 'Connecting…' : 'Offline'}
+        </span>
+        {forgetKey && (
+          <button type="button" className="link" onClick={forgetKey}>
+            Forget key
+          </button>
+        )}
+      </header>
+      <main id="main" tabIndex={-1}>
+        {page(route)}
+      </main>
+    </DashboardContext.Provider>
+  );
+}

@@ -1,0 +1,1 @@
+CREATE INDEX "jobs_idempotency_key_created_at_idx" ON "jobs" USING btree ("idempotency_key","created_at","id") WHERE "jobs"."idempotency_key" is not null;
