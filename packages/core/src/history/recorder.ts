@@ -4,7 +4,6 @@ import { queueKeys } from '../keys';
 import { silentLogger, type Logger } from '../logger';
 import { runScript, type ScriptedRedis } from '../redis/scripts';
 import { jitter, sleep } from '../sleep';
-import { parseEventsEntry, type RecordedEvent } from './events';
 import { jobEventsInsertBatch } from './job-events-repository';
 
 /** Stream entries read per batch; each holds the events of one script call. */
@@ -19,8 +18,8 @@ export interface HistoryRecorderOptions {
   /** Unique name of this process, the lease holder's identity. */
   owner: string;
   logger?: Logger;
-  /** Most events written per transaction (a single stream entry holding more is written whole). Default 5000. */
-  batchSize?: number;
+  /** Most characters of events JSON written per statement (a single stream entry holding more is written whole). Default 1 MiB. */
+  batchBytes?: number;
   /** Pause when there is nothing to record. Default 50 ms. */
   idleMs?: number;
   /** Lease length; a crashed recorder's queue is taken over after it. Default 10 s. */
@@ -35,7 +34,7 @@ export interface HistoryRecorderOptions {
  */
 export class HistoryRecorder {
   private readonly logger: Logger;
-  private readonly batchSize: number;
+  private readonly batchBytes: number;
   private readonly idleMs: number;
   private readonly leaseMs: number;
   private readonly stopping = new AbortController();
@@ -44,7 +43,7 @@ export class HistoryRecorder {
 
   constructor(private readonly options: HistoryRecorderOptions) {
     this.logger = options.logger ?? silentLogger;
-    this.batchSize = options.batchSize ?? 5000;
+    this.batchBytes = options.batchBytes ?? 1_048_576;
     this.idleMs = options.idleMs ?? 50;
     this.leaseMs = options.leaseMs ?? 10_000;
   }
@@ -75,7 +74,7 @@ export class HistoryRecorder {
 
   /**
    * Records one batch of `queue`'s events if this process holds the queue's lease: whole stream
-   * entries (one per script call) up to `batchSize` events. `more` tells that events are left.
+   * entries (one per script call) up to `batchBytes` of events. `more` tells that entries are left.
    */
   async runOnce(queue: string): Promise<{ recorded: number; more: boolean }> {
     const { redis, pool, prefix, owner } = this.options;
@@ -84,17 +83,19 @@ export class HistoryRecorder {
     if (held !== 1) return { recorded: 0, more: false };
     const entries = await redis.xrange(keys.events, '-', '+', 'COUNT', ENTRIES_PER_READ);
     if (entries.length === 0) return { recorded: 0, more: false };
-    const events: RecordedEvent[] = [];
+    const eventArrays: string[] = [];
     const entryIds: string[] = [];
+    let bytes = 0;
     for (const [id, fields] of entries) {
-      const parsed = parseEventsEntry(id, fields);
-      if (entryIds.length > 0 && events.length + parsed.length > this.batchSize) break;
+      const events = fields[fields.indexOf('events') + 1] ?? '[]';
+      if (entryIds.length > 0 && bytes + events.length > this.batchBytes) break;
+      bytes += events.length;
       entryIds.push(id);
-      for (const event of parsed) events.push(event);
+      eventArrays.push(events);
     }
-    await jobEventsInsertBatch(pool, events);
+    await jobEventsInsertBatch(pool, eventArrays);
     await redis.xdel(keys.events, ...entryIds);
-    return { recorded: events.length, more: entryIds.length < entries.length || entries.length === ENTRIES_PER_READ };
+    return { recorded: entryIds.length, more: entryIds.length < entries.length || entries.length === ENTRIES_PER_READ };
   }
 
   private async run(): Promise<void> {
