@@ -10,6 +10,9 @@
  *   process      one worker process at concurrency 50 working through the enqueued jobs
  *   end-to-end   producer and that worker running at the same time
  *   latency      enqueue→start p50/p99 at a steady 1,000 jobs/s for 10 s
+ *   delayed      start lateness (start − due time) p50/p99 of 5,000 jobs (--delayed-jobs) added at once,
+ *                due 1 s + uniform(0..5 s) later (Sluice: `runAt`; BullMQ: `delay`), run by one
+ *                worker already waiting; the round line also counts jobs that started early
  *   memory       (opt-in: --scenarios memory) Redis memory and worker RSS growth from half-way to the
  *                end of 200,000 jobs run end to end; Sluice keeps finished jobs 1 s, BullMQ removes
  *                them on completion
@@ -32,8 +35,9 @@ const { values: options } = parseArgs({
     rounds: { type: 'string', default: '3' },
     jobs: { type: 'string', default: '50000' },
     concurrency: { type: 'string', default: '50' },
-    scenarios: { type: 'string', default: 'enqueue,process,end-to-end,latency' },
+    scenarios: { type: 'string', default: 'enqueue,process,end-to-end,latency,delayed' },
     'memory-jobs': { type: 'string', default: '200000' },
+    'delayed-jobs': { type: 'string', default: '5000' },
   },
 });
 const ROUNDS = Number(options.rounds);
@@ -43,6 +47,11 @@ const BATCH = 1000;
 const SCENARIOS = new Set(options.scenarios.split(','));
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const MEMORY_JOBS = Number(options['memory-jobs']);
+/** Delayed jobs are due DELAYED_LEAD_MS + uniform(0..DELAYED_SPREAD_MS) after the scenario starts: the lead leaves time to add them all. */
+const DELAYED_LEAD_MS = 1000;
+const DELAYED_SPREAD_MS = 5000;
+/** Drawn once, so every system and round gets the same due times relative to its start. */
+const DELAYED_OFFSETS = Array.from({ length: Number(options['delayed-jobs']) }, () => DELAYED_LEAD_MS + Math.round(Math.random() * DELAYED_SPREAD_MS));
 /** Sluice keeps a finished job's hash this long (its shortest allowed), so the memory scenario sees steady state. */
 const RETENTION_MS = 1000;
 
@@ -63,11 +72,13 @@ interface System {
   name: string;
   setUp(): Promise<void>;
   enqueue(count: number, paced?: { perSecond: number }): Promise<void>;
+  /** One no-op job due at each of `dueTimes` (epoch ms). */
+  enqueueDue(dueTimes: readonly number[]): Promise<void>;
   startWorker(): Promise<ServiceProcess>;
   /** Whether `count` jobs have finished (for Sluice: with every event in PostgreSQL). */
   finished(count: number): Promise<boolean>;
-  /** enqueue→start of every finished job, in ms, sorted. */
-  startLatencies(): Promise<number[]>;
+  /** start − due time of every finished job, in ms, sorted; for a job due at once, enqueue→start. */
+  startLateness(): Promise<number[]>;
   tearDown(): Promise<void>;
 }
 
@@ -92,6 +103,9 @@ function sluice(): System {
     async enqueue(count, paced) {
       await enqueueInBatches(count, paced, (size) => queue.addBulk(Array.from({ length: size }, () => ({ type: 'noop', payload: {} }))));
     },
+    async enqueueDue(dueTimes) {
+      await inBatches(dueTimes, (batch) => queue.addBulk(batch.map((due) => ({ type: 'noop', payload: {}, runAt: new Date(due) }))));
+    },
     async startWorker() {
       const worker = ServiceProcess.start('sluice-worker', 'apps/worker/src/main.ts', {
         ...envFor(config), CONCURRENCY: String(CONCURRENCY), LOG_LEVEL: 'info', WORKER_BLOCK_MS: '1000', JOB_RETENTION_MS: String(RETENTION_MS),
@@ -107,7 +121,8 @@ function sluice(): System {
       const { rows } = await database.pool.query<{ n: string }>("SELECT count(*) AS n FROM jobs WHERE status = 'completed'");
       return Number(rows[0]?.n ?? 0) >= count;
     },
-    async startLatencies() {
+    async startLateness() {
+      // run_at is the due time; for a job due at once it is its enqueue time.
       const { rows } = await database.pool.query<{ ms: number }>(
         `SELECT extract(epoch FROM (p.at - j.run_at)) * 1000 AS ms FROM jobs j JOIN job_events p ON p.job_id = j.id AND p.status = 'processing' ORDER BY 1`,
       );
@@ -141,6 +156,14 @@ function bullmq(options: { removeOnComplete: boolean } = { removeOnComplete: fal
         enqueued += size;
       });
     },
+    async enqueueDue(dueTimes) {
+      await inBatches(dueTimes, async (batch) => {
+        // BullMQ's due time is timestamp + delay; fixing the timestamp makes it exactly `due`.
+        const timestamp = Date.now();
+        await queue.addBulk(batch.map((due) => ({ name: 'noop', data: {}, opts: { timestamp, delay: due - timestamp } })));
+        enqueued += batch.length;
+      });
+    },
     async startWorker() {
       const worker = ServiceProcess.start('bullmq-worker', 'bench/bullmq-worker.ts', { REDIS_URL, BULLMQ_PREFIX: prefix, QUEUE: 'bench', CONCURRENCY: String(CONCURRENCY) });
       await worker.waitForOutput('worker started');
@@ -151,14 +174,14 @@ function bullmq(options: { removeOnComplete: boolean } = { removeOnComplete: fal
       const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed');
       return enqueued - Object.values(counts).reduce((sum, n) => sum + n, 0) >= count;
     },
-    async startLatencies() {
-      const latencies: number[] = [];
+    async startLateness() {
+      const lateness: number[] = [];
       for (let start = 0; ; start += 1000) {
         const jobs = await queue.getJobs(['completed'], start, start + 999);
-        for (const job of jobs) if (job.processedOn) latencies.push(job.processedOn - job.timestamp);
+        for (const job of jobs) if (job.processedOn) lateness.push(job.processedOn - job.timestamp - (job.opts.delay ?? 0));
         if (jobs.length < 1000) break;
       }
-      return latencies.sort((a, b) => a - b);
+      return lateness.sort((a, b) => a - b);
     },
     async tearDown() {
       await queue.obliterate({ force: true });
@@ -166,6 +189,11 @@ function bullmq(options: { removeOnComplete: boolean } = { removeOnComplete: fal
       connection.disconnect();
     },
   };
+}
+
+/** Hands `items` to `add` BATCH at a time, one batch after another. */
+async function inBatches<T>(items: readonly T[], add: (batch: readonly T[]) => Promise<unknown>): Promise<void> {
+  for (let done = 0; done < items.length; done += BATCH) await add(items.slice(done, done + BATCH));
 }
 
 async function enqueueInBatches(count: number, paced: { perSecond: number } | undefined, add: (size: number) => Promise<unknown>): Promise<void> {
@@ -191,6 +219,11 @@ interface Figures {
   endToEnd?: number;
   latencyP50?: number;
   latencyP99?: number;
+  /** Delayed jobs' start − due time (ms). */
+  delayedP50?: number;
+  delayedP99?: number;
+  /** Delayed jobs that started before their due time; should be 0. */
+  delayedEarly?: number;
   /** Redis used_memory growth (MiB) from half-way to the end of the memory scenario. */
   redisGrowthMiB?: number;
   /** Worker RSS growth (MiB) over the same stretch. */
@@ -262,13 +295,30 @@ async function round(make: (options?: { removeOnComplete: boolean }) => System):
     const worker = await system.startWorker();
     await system.enqueue(10_000, { perSecond: 1000 });
     await until(`${system.name} to finish the paced jobs`, () => system.finished(10_000));
-    const latencies = await system.startLatencies();
+    const latencies = await system.startLateness();
     figures.latencyP50 = percentile(latencies, 50);
     figures.latencyP99 = percentile(latencies, 99);
     await worker.stop();
     await system.tearDown();
   }
+  if (SCENARIOS.has('delayed')) Object.assign(figures, await delayedScenario(make()));
   return figures;
+}
+
+/** The delayed scenario: every job added up front with its due time, the worker already waiting. */
+async function delayedScenario(system: System): Promise<Pick<Figures, 'delayedP50' | 'delayedP99' | 'delayedEarly'>> {
+  await system.setUp();
+  const worker = await system.startWorker();
+  const start = Date.now();
+  await system.enqueueDue(DELAYED_OFFSETS.map((offset) => start + offset));
+  if (Date.now() - start >= DELAYED_LEAD_MS) throw new Error(`${system.name}: adding the delayed jobs took longer than the lead time; some were due on arrival`);
+  // No polling while jobs are due: the measurement should see only the worker at work.
+  await sleep(start + DELAYED_LEAD_MS + DELAYED_SPREAD_MS - Date.now());
+  await until(`${system.name} to finish the delayed jobs`, () => system.finished(DELAYED_OFFSETS.length));
+  const lateness = await system.startLateness();
+  await worker.stop();
+  await system.tearDown();
+  return { delayedP50: percentile(lateness, 50), delayedP99: percentile(lateness, 99), delayedEarly: lateness.filter((ms) => ms < 0).length };
 }
 
 const results: Record<'Sluice' | 'BullMQ', Figures[]> = { Sluice: [], BullMQ: [] };
@@ -286,6 +336,8 @@ const rows: [string, keyof Figures, 'higher' | 'lower'][] = [
   ['end to end (jobs/s)', 'endToEnd', 'higher'],
   ['enqueue→start p50 at 1,000/s (ms)', 'latencyP50', 'lower'],
   ['enqueue→start p99 at 1,000/s (ms)', 'latencyP99', 'lower'],
+  [`delayed jobs (${DELAYED_OFFSETS.length}), start − due p50 (ms)`, 'delayedP50', 'lower'],
+  [`delayed jobs (${DELAYED_OFFSETS.length}), start − due p99 (ms)`, 'delayedP99', 'lower'],
   [`Redis memory growth, jobs ${MEMORY_JOBS / 2}→${MEMORY_JOBS} (MiB)`, 'redisGrowthMiB', 'lower'],
   [`worker RSS growth, jobs ${MEMORY_JOBS / 2}→${MEMORY_JOBS} (MiB)`, 'rssGrowthMiB', 'lower'],
   [`Redis used memory at the end (MiB)`, 'redisMiB', 'lower'],
@@ -298,7 +350,7 @@ for (const [label, key] of rows) {
   const ours = median(results.Sluice.map((figures) => figures[key] ?? Number.NaN));
   const theirs = median(results.BullMQ.map((figures) => figures[key] ?? Number.NaN));
   if (Number.isNaN(ours) && Number.isNaN(theirs)) continue;
-  const digits = key.startsWith('latency') || key.endsWith('MiB') ? 1 : 0;
+  const digits = key.startsWith('latency') || key.startsWith('delayed') || key.endsWith('MiB') ? 1 : 0;
   console.log(`| ${label} | ${ours.toFixed(digits)} | ${theirs.toFixed(digits)} | ${(ours / theirs).toFixed(2)}× |`);
 }
 process.exit(0);
