@@ -1,3 +1,4 @@
+import type { Attempt } from './attempt';
 import { messageOf, PermanentJobError } from './errors';
 import type { JobContext, JobHandler } from './handler';
 import { WORKER_GROUP, type QueueKeys } from './keys';
@@ -28,28 +29,23 @@ export interface StartedJob {
 /** Where a failed attempt sent the job. */
 export type NextAfterFailure = 'pending' | 'retrying' | 'dead';
 
-/** Runs a handler for one attempt, aborting it after the type's timeout. */
-export async function runHandler(
+/** Runs a handler for one attempt; `attempt` aborts it (its deadline is the worker's to watch). */
+export function runHandler(
   job: StartedJob,
   type: RegisteredJobType | undefined,
   handler: JobHandler | undefined,
-  controller: AbortController,
+  attempt: Attempt,
   progress: (value: unknown) => Promise<void>,
 ): Promise<unknown> {
-  if (!type) throw new PermanentJobError(`job type "${job.type}" is not registered with this worker`);
-  if (!handler) throw new PermanentJobError(`this worker has no handler for job type "${job.type}"`);
-  const timeout = setTimeout(() => controller.abort(new Error(`timed out after ${type.timeoutMs} ms`)), type.timeoutMs);
-  const aborted = new Promise<never>((_, reject) => {
-    controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
-  });
+  if (!type) return Promise.reject(new PermanentJobError(`job type "${job.type}" is not registered with this worker`));
+  if (!handler) return Promise.reject(new PermanentJobError(`this worker has no handler for job type "${job.type}"`));
   const context: JobContext = {
-    id: job.id, queue: job.queue, type: job.type, payload: job.payload, attempt: job.attempt, maxAttempts: job.maxAttempts, signal: controller.signal, progress,
+    id: job.id, queue: job.queue, type: job.type, payload: job.payload, attempt: job.attempt, maxAttempts: job.maxAttempts, progress,
+    get signal() {
+      return attempt.signal;
+    },
   };
-  try {
-    return await Promise.race([Promise.resolve().then(() => handler(context)), aborted]);
-  } finally {
-    clearTimeout(timeout);
-  }
+  return attempt.run(() => handler(context));
 }
 
 /** Serializes a handler's result, refusing one past the size cap. */

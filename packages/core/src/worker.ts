@@ -1,3 +1,4 @@
+import { Attempt } from './attempt';
 import type { QueueConfig, RedisConfig, WorkerConfig } from './config';
 import { messageOf } from './errors';
 import type { JobHandler } from './handler';
@@ -8,7 +9,7 @@ import { DelayedPromoter } from './maintenance/delayed-promoter';
 import { StalledReclaimer, type ClaimedEntry } from './maintenance/stalled-reclaimer';
 import { closeRedis, createRedis } from './redis/client';
 import type { ScriptedRedis } from './redis/scripts';
-import type { JobTypeRegistry, RegisteredJobType } from './registry';
+import { DEFAULT_JOB_TIMEOUT_MS, type JobTypeRegistry, type RegisteredJobType } from './registry';
 import { Slots } from './slots';
 import { jitter, sleep } from './sleep';
 import { WorkerEventEmitter } from './worker-events';
@@ -19,6 +20,8 @@ export { MAX_RESULT_BYTES } from './job-runner';
 const PAUSE_POLL_MS = 250;
 /** How often a worker holding back for a suspect looks again. */
 const HOLD_POLL_MS = 50;
+/** How often running attempts are held to their deadlines: one sweep for all, so a timeout fires up to this late. */
+const DEADLINE_SWEEP_MS = 50;
 
 /** Dependencies and settings of a `Worker`. */
 export interface WorkerOptions {
@@ -50,7 +53,9 @@ interface QueueRuntime {
 interface RunningJob {
   job: StartedJob;
   runtime: QueueRuntime;
-  controller: AbortController;
+  attempt: Attempt;
+  /** The type's timeout, for the message of the sweep that enforces it. */
+  timeoutMs: number;
 }
 
 /**
@@ -69,6 +74,7 @@ export class Worker extends WorkerEventEmitter {
   /** Heartbeats go on while in-flight jobs drain at shutdown, so stops separately. */
   private readonly heartbeatStopping = new AbortController();
   private heartbeatLoop: Promise<void> | undefined;
+  private deadlineSweep: NodeJS.Timeout | undefined;
   private readonly running = new Map<string, RunningJob>();
   private readonly logger: Logger;
   private readonly now: () => number;
@@ -134,6 +140,7 @@ export class Worker extends WorkerEventEmitter {
     this.announcements.on('message', (channel: string) => promoters.get(channel)?.wake());
     await this.announcements.subscribe(...promoters.keys());
     this.heartbeatLoop = this.heartbeat();
+    this.deadlineSweep = setInterval(() => this.abortOverdue(), DEADLINE_SWEEP_MS);
     this.logger.info({ worker: this.name, queues: queueConfig.queues, concurrency: this.slots.capacity }, 'worker started');
   }
 
@@ -151,6 +158,7 @@ export class Worker extends WorkerEventEmitter {
     if (!finished) await this.releaseUnfinished();
     this.heartbeatStopping.abort();
     await Promise.all([...this.loops, this.heartbeatLoop]);
+    clearInterval(this.deadlineSweep);
     await closeRedis(this.commands);
     this.announcements.disconnect();
     this.logger.info({ worker: this.name }, 'worker stopped');
@@ -164,9 +172,9 @@ export class Worker extends WorkerEventEmitter {
   private async releaseUnfinished(): Promise<void> {
     const unfinished = [...this.running.values()];
     this.logger.warn({ worker: this.name, unfinished: unfinished.length }, 'shutdown deadline passed; handing unfinished jobs to other workers');
-    for (const { job, runtime, controller } of unfinished) {
+    for (const { job, runtime, attempt } of unfinished) {
       this.running.delete(job.entryId);
-      controller.abort(new Error('worker shutting down'));
+      attempt.abort(new Error('worker shutting down'));
       await runtime.transitions.release(job, this.now()).catch((error: unknown) => this.reportError(error, `releasing job ${job.id}`));
     }
   }
@@ -274,15 +282,16 @@ export class Worker extends WorkerEventEmitter {
    * before the outcome reaches Redis: completions go in batches, and the next jobs are read meanwhile.
    */
   private async run(runtime: QueueRuntime, job: StartedJob): Promise<void> {
-    const controller = new AbortController();
-    this.running.set(job.entryId, { job, runtime, controller });
     const startedAt = this.now();
     const type = this.options.registry.find(job.type);
+    const timeoutMs = type?.timeoutMs ?? DEFAULT_JOB_TIMEOUT_MS;
+    const attempt = new Attempt(startedAt + timeoutMs);
+    this.running.set(job.entryId, { job, runtime, attempt, timeoutMs });
     this.emit('job:started', { id: job.id, queue: job.queue, type: job.type, attempt: job.attempt, waitMs: Math.max(0, startedAt - job.runAtMs) });
     let outcome: { result: unknown } | { error: unknown };
     try {
       const progress = (value: unknown) => runtime.transitions.progress(job, value, this.now());
-      outcome = { result: await runHandler(job, type, this.options.handlers[job.type] as JobHandler | undefined, controller, progress) };
+      outcome = { result: await runHandler(job, type, this.options.handlers[job.type] as JobHandler | undefined, attempt, progress) };
     } catch (error) {
       outcome = { error };
     } finally {
@@ -317,6 +326,13 @@ export class Worker extends WorkerEventEmitter {
       this.emit('job:failed', {
         id: job.id, queue: job.queue, type: job.type, attempt: job.attempt, durationMs: this.now() - startedAt, error: failed.message, next: failed.next,
       });
+    }
+  }
+
+  private abortOverdue(): void {
+    const now = this.now();
+    for (const { attempt, timeoutMs } of this.running.values()) {
+      if (now >= attempt.deadline) attempt.abort(new Error(`timed out after ${timeoutMs} ms`));
     }
   }
 

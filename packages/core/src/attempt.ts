@@ -1,0 +1,39 @@
+/**
+ * One running attempt's cancellation. Its AbortSignal is made only when the handler reads it, and
+ * its timeout is watched by the worker's one deadline sweep rather than a timer of its own, so an
+ * attempt that never looks at its signal costs neither.
+ */
+export class Attempt {
+  private controller: AbortController | undefined;
+  private aborted = false;
+  private reason: unknown;
+  private rejectRun: ((reason: unknown) => void) | undefined;
+
+  /** `deadline`: when the attempt times out (ms since the epoch). */
+  constructor(readonly deadline: number) {}
+
+  /** Aborts when the attempt times out or the worker must stop before it finishes. */
+  get signal(): AbortSignal {
+    this.controller ??= new AbortController();
+    if (this.aborted && !this.controller.signal.aborted) this.controller.abort(this.reason);
+    return this.controller.signal;
+  }
+
+  /** Aborts the signal and makes `run` reject with `reason`, whether or not the handler gives up. */
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.controller?.abort(reason);
+    this.rejectRun?.(reason);
+  }
+
+  /** Runs `handler`, settling with its outcome, or with the abort reason if that comes first. */
+  run<T>(handler: () => Promise<T> | T): Promise<T> {
+    if (this.aborted) return Promise.reject(this.reason as Error);
+    return new Promise<T>((resolve, reject) => {
+      this.rejectRun = reject;
+      Promise.resolve().then(handler).then(resolve, reject);
+    });
+  }
+}
