@@ -56,6 +56,24 @@ export function serializeResult(result: unknown): string {
   return json;
 }
 
+/** One entry's reply from startJobs or readAndStartJobs: the entry id alone when it was stale. */
+type StartItem = (string | number)[];
+
+function startedJobs(queue: string, items: readonly StartItem[]): StartedJob[] {
+  return items
+    .filter((item) => item.length > 1)
+    .map(([entryId, id, type, payload, attempt, maxAttempts, runAt]) => ({
+      queue,
+      entryId: String(entryId),
+      id: String(id),
+      type: String(type),
+      payload: JSON.parse(String(payload)) as Record<string, unknown>,
+      attempt: Number(attempt),
+      maxAttempts: Number(maxAttempts),
+      runAtMs: Number(runAt),
+    }));
+}
+
 /** Most completions sent to Redis in one script call. */
 const MAX_COMPLETION_BATCH = 500;
 
@@ -135,21 +153,20 @@ export class JobTransitions {
   async start(queue: string, entries: readonly { entryId: string; jobId: string }[], now: number): Promise<StartedJob[]> {
     if (entries.length === 0) return [];
     const { keys } = this;
-    const results = (await runScript(this.redis, 'startJobs', [keys.stream, keys.events, ...entries.map((entry) => keys.jobPrefix + entry.jobId)], [
+    const items = (await runScript(this.redis, 'startJobs', [keys.stream, keys.events, ...entries.map((entry) => keys.jobPrefix + entry.jobId)], [
       WORKER_GROUP, this.worker, now, ...entries.map((entry) => entry.entryId),
-    ])) as (string | number)[][];
-    return results
-      .filter((item) => item.length > 1)
-      .map(([entryId, id, type, payload, attempt, maxAttempts, runAt]) => ({
-        queue,
-        entryId: String(entryId),
-        id: String(id),
-        type: String(type),
-        payload: JSON.parse(String(payload)) as Record<string, unknown>,
-        attempt: Number(attempt),
-        maxAttempts: Number(maxAttempts),
-        runAtMs: Number(runAt),
-      }));
+    ])) as StartItem[];
+    return startedJobs(queue, items);
+  }
+
+  /**
+   * readAndStartJobs: reads up to `count` new entries without blocking and starts them, in one call.
+   * `read` is how many entries there were (0: the stream had nothing new), `started` the jobs to run.
+   */
+  async readAndStart(queue: string, count: number, now: number): Promise<{ read: number; started: StartedJob[] }> {
+    const { keys } = this;
+    const items = (await runScript(this.redis, 'readAndStartJobs', [keys.stream, keys.events], [WORKER_GROUP, this.worker, now, count, keys.jobPrefix])) as StartItem[];
+    return { read: items.length, started: startedJobs(queue, items) };
   }
 
   /** Resets the idle time of running entries (XCLAIM … JUSTID) so no other worker reclaims them. */

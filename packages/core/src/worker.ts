@@ -212,7 +212,17 @@ export class Worker extends WorkerEventEmitter {
           await sleep(HOLD_POLL_MS, signal);
           continue;
         }
-        if (entries.length === 0) entries = await this.read(runtime, wanted);
+        if (entries.length === 0) {
+          // While the stream has entries, reading and starting them is one script call; only an
+          // empty stream costs the blocking read and a separate start.
+          const batch = await runtime.transitions.readAndStart(runtime.queue, wanted, this.now());
+          if (batch.read > 0) {
+            this.slots.release(wanted - batch.started.length);
+            this.launch(runtime, batch.started);
+            continue;
+          }
+          entries = await this.read(runtime, wanted);
+        }
       } catch (error) {
         this.slots.release(wanted);
         if (signal.aborted) break;
@@ -270,6 +280,10 @@ export class Worker extends WorkerEventEmitter {
       const isolated = this.isolatedEntry;
       if (entries.some((entry) => entry.entryId === isolated) && !started.some((job) => job.entryId === isolated)) this.isolatedEntry = undefined;
     }
+    this.launch(runtime, started);
+  }
+
+  private launch(runtime: QueueRuntime, started: readonly StartedJob[]): void {
     for (const job of started) {
       const run = this.run(runtime, job);
       this.runs.add(run);

@@ -25,7 +25,8 @@ function transition(name: string, includes: readonly string[] = []): string {
 /** Every script, by the name of the transition it performs. */
 const SCRIPTS = {
   enqueueJobs: transition('enqueue-jobs'),
-  startJobs: transition('start-jobs'),
+  startJobs: transition('start-jobs', ['start-entry']),
+  readAndStartJobs: transition('read-and-start-jobs', ['start-entry']),
   completeJobs: transition('complete-jobs'),
   failJob: transition('fail-job'),
   promoteDueJobs: transition('promote-due-jobs'),
