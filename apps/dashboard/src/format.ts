@@ -19,6 +19,7 @@ export function formatTime(iso: string): string {
   return `${date.toLocaleDateString('en-CA')} ${date.toLocaleTimeString('en-GB', { hour12: false })}.${String(date.getMilliseconds()).padStart(3, '0')}`;
 }
 
+/** An id short enough for a table cell. Ids are UUIDv7, whose leading digits are the creation time, shared by jobs of the same moment: the tail tells them apart. */
 export function shortId(id: string): string {
-  return id.slice(0, 8);
+  return `${id.slice(0, 8)}…${id.slice(-6)}`;
 }

@@ -55,7 +55,7 @@ export function Overview() {
     <>
       <h2>Overview</h2>
       {live.state === 'unavailable' && <Notice kind="error">{live.message}</Notice>}
-      <section className="queue-grid" aria-label="Queues">
+      <section className="queue-grid" aria-label="Queues" data-at={snapshot.at}>
         {Object.entries(snapshot.queues).map(([name, queue]) => (
           <QueueCard key={name} name={name} queue={queue} />
         ))}

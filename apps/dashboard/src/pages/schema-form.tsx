@@ -108,7 +108,9 @@ export function SchemaFields({ fields, values, change }: { fields: Field[]; valu
           case 'json':
             return (
               <label key={field.name} htmlFor={id}>
-                {label} <span className="muted">(JSON)</span>
+                <span>
+                  {label} <span className="muted">(JSON)</span>
+                </span>
                 <textarea id={id} rows={3} value={text} onChange={(event) => change(field.name, event.target.value)} spellCheck={false} />
               </label>
             );

@@ -10,7 +10,7 @@ import { fieldsOf, payloadOf, SchemaFields } from './schema-form';
 export function SubmitJob() {
   const { client, jobTypes, queues, report } = useDashboard();
   const [typeName, setTypeName] = useState(jobTypes[0]?.name ?? '');
-  const [queue, setQueue] = useState('');
+  const [queue, setQueue] = useState(queues[0] ?? '');
   const [values, setValues] = useState<Record<string, string | boolean>>({});
   const [rawPayload, setRawPayload] = useState('{}');
   const [options, setOptions] = useState({ delay: '', maxAttempts: '', idempotencyKey: '' });
@@ -72,22 +72,27 @@ export function SubmitJob() {
           <label>
             Queue
             <select value={queue} onChange={(event) => setQueue(event.target.value)}>
-              <option value="">default ({queues[0]})</option>
               {queues.map((name) => (
                 <option key={name}>{name}</option>
               ))}
             </select>
           </label>
           <label>
-            Delay (ms) <span className="muted">(optional)</span>
+            <span>
+              Delay (ms) <span className="muted">(optional)</span>
+            </span>
             <input type="number" min={0} step={1} value={options.delay} onChange={(event) => setOptions({ ...options, delay: event.target.value })} />
           </label>
           <label>
-            Max attempts <span className="muted">(optional; the type's default is {type?.maxAttempts})</span>
+            <span>
+              Max attempts <span className="muted">(optional; the type&apos;s default is {type?.maxAttempts})</span>
+            </span>
             <input type="number" min={1} max={100} step={1} value={options.maxAttempts} onChange={(event) => setOptions({ ...options, maxAttempts: event.target.value })} />
           </label>
           <label>
-            Idempotency key <span className="muted">(optional)</span>
+            <span>
+              Idempotency key <span className="muted">(optional)</span>
+            </span>
             <input type="text" maxLength={255} value={options.idempotencyKey} onChange={(event) => setOptions({ ...options, idempotencyKey: event.target.value })} />
           </label>
         </fieldset>

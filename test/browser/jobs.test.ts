@@ -1,0 +1,95 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../support/context';
+import { startDashboardStack, type DashboardStack } from './dashboard-stack';
+
+let stack: DashboardStack;
+
+beforeAll(async () => {
+  stack = await startDashboardStack('browser-jobs');
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+describe('finding a job', () => {
+  it('finds a job by its id and shows its timeline, failed attempt and retry included', async () => {
+    const { page } = stack;
+    // Fails its first attempt, is retried at once, and completes on the second.
+    const id = await stack.submit({ type: 'fail', payload: { times: 1, message: 'upstream hiccup' } });
+    await waitFor('the job to complete', async () => (await stack.statusOf(id)) === 'completed');
+
+    await page.goto(`${stack.baseUrl}/dashboard/#/jobs`);
+    await page.getByLabel('Job id or idempotency key').fill(id);
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('heading', { name: `Job ${id}` }).waitFor();
+
+    const events = page.locator('.events .event');
+    await waitFor('the whole history', async () => (await events.count()) === 6);
+    expect(await events.evaluateAll((items) => items.map((item) => item.getAttribute('data-status')))).toEqual(['pending', 'processing', 'failed', 'pending', 'processing', 'completed']);
+    await page.locator('.events .error-text', { hasText: 'upstream hiccup' }).waitFor();
+    expect(await page.locator('.events').textContent()).toContain(`worker ${stack.config.worker.consumerName}`);
+    // One wait between each two steps, drawn to scale.
+    expect(await page.locator('.wait-bar').count()).toBe(5);
+    expect(await page.locator('pre[aria-label="Result"]').textContent()).toContain('"succeededOnAttempt": 2');
+    await stack.screenshot('job-detail');
+  });
+
+  it('lists jobs filtered by status and finds one by its idempotency key', async () => {
+    const { page } = stack;
+    const keyed = await stack.submit({ type: 'noop', payload: {}, idempotencyKey: 'welcome-mail-42' });
+    const later = await stack.submit({ type: 'sleep', payload: { ms: 1 }, delay: 600_000 });
+    // GET /jobs reads the history, a few milliseconds behind.
+    await waitFor('the history to have both jobs', async () => {
+      const page = (await (await fetch(`${stack.baseUrl}/jobs?limit=100`)).json()) as { jobs: { id: string; status: string }[] };
+      return page.jobs.some((job) => job.id === keyed && job.status === 'completed') && page.jobs.some((job) => job.id === later);
+    });
+
+    await page.goto(`${stack.baseUrl}/dashboard/#/jobs?status=scheduled`);
+    await page.locator(`tr[data-job="${later}"]`).waitFor();
+    expect(await page.locator('tr[data-job]').count()).toBe(1);
+    await stack.screenshot('jobs');
+
+    await page.getByLabel(/^Status/).selectOption('');
+    await page.getByLabel('Job id or idempotency key').fill('welcome-mail-42');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await waitFor('only the keyed job to be listed', async () => {
+      const rows = await page.locator('tr[data-job]').evaluateAll((items) => items.map((item) => item.getAttribute('data-job')));
+      return rows.length === 1 && rows[0] === keyed;
+    });
+  });
+
+  it('cancels a scheduled job from its page', async () => {
+    const { page } = stack;
+    const id = await stack.submit({ type: 'noop', payload: {}, delay: 600_000 });
+    await page.goto(`${stack.baseUrl}/dashboard/#/jobs/${id}`);
+    await page.getByRole('button', { name: `Cancel job ${id}` }).click();
+    await page.locator('.title-row .badge', { hasText: 'cancelled' }).waitFor();
+    expect(await stack.statusOf(id)).toBe('cancelled');
+  });
+
+  it('submits a test job from a form built from the type\'s schema', async () => {
+    const { page } = stack;
+    await page.goto(`${stack.baseUrl}/dashboard/#/submit`);
+    await page.getByLabel(/^Type/).selectOption('sleep');
+    await page.getByLabel(/^ms/).fill('20');
+    await page.getByLabel(/^Idempotency key/).fill('form-test-1');
+    await stack.screenshot('submit');
+    await page.getByRole('button', { name: 'Submit job' }).click();
+    const link = page.locator('.notice-success a');
+    await link.waitFor();
+    const id = (await link.textContent()) ?? '';
+    await waitFor('the submitted job to complete', async () => (await stack.statusOf(id)) === 'completed');
+    const job = (await (await fetch(`${stack.baseUrl}/jobs/${id}`)).json()) as { type: string; payload: unknown };
+    expect(job).toMatchObject({ type: 'sleep', payload: { ms: 20 } });
+
+    // The schema's bounds become the input's, which the browser checks before sending.
+    await page.getByLabel(/^ms/).fill('99999999999');
+    expect(await page.getByLabel(/^ms/).evaluate((input: { validity: { rangeOverflow: boolean } }) => input.validity.rangeOverflow)).toBe(true);
+
+    // What only the API can refuse is shown with its message.
+    await page.getByLabel(/^Type/).selectOption('webhook');
+    await page.getByLabel(/^url/).fill('ftp://example.com/hook');
+    await page.getByRole('button', { name: 'Submit job' }).click();
+    await page.locator('.notice-error', { hasText: 'payload.url' }).waitFor();
+  });
+});
