@@ -46,14 +46,10 @@ export function App() {
     };
   }, [client, setPhase]);
 
-  const report = useCallback(
-    (error: unknown) => {
-      if (error instanceof ApiError && error.isAuth) {
-        storeApiKey(null);
-        setPhase({ kind: 'needs-key', problem: keyProblem(error, client.apiKey !== null) });
-      } else {
-        console.error(error);
-      }
+  const unauthorized = useCallback(
+    (error: ApiError) => {
+      storeApiKey(null);
+      setPhase({ kind: 'needs-key', problem: keyProblem(error, client.apiKey !== null) });
     },
     [client, setPhase],
   );
@@ -77,6 +73,6 @@ export function App() {
         </main>
       );
     case 'ready':
-      return <Shell client={client} jobTypes={phase.jobTypes} queues={phase.queues} report={report} forgetKey={apiKey ? () => chooseKey(null) : undefined} />;
+      return <Shell client={client} jobTypes={phase.jobTypes} queues={phase.queues} unauthorized={unauthorized} forgetKey={apiKey ? () => chooseKey(null) : undefined} />;
   }
 }

@@ -1,6 +1,7 @@
-import { useMemo } from 'react';
-import type { ApiClient, ApiError } from './api/client';
+import { useCallback, useMemo, useState } from 'react';
+import { ApiError, type ApiClient } from './api/client';
 import type { JobType } from './api/types';
+import { Notice } from './components/notice';
 import { DashboardContext, type Dashboard } from './context';
 import { useLiveStats } from './live-stats';
 import { DeadLetters } from './pages/dead-letters';
@@ -27,9 +28,18 @@ function page(route: Route) {
 }
 
 /** The dashboard once the API has let it in: the header, the navigation and the current page. */
-export function Shell({ client, jobTypes, queues, report, forgetKey }: { client: ApiClient; jobTypes: JobType[]; queues: string[]; report(error: unknown): void; forgetKey?: () => void }) {
+export function Shell({ client, jobTypes, queues, unauthorized, forgetKey }: { client: ApiClient; jobTypes: JobType[]; queues: string[]; unauthorized(error: ApiError): void; forgetKey?: () => void }) {
   const route = useRoute();
-  const live = useLiveStats(client, report as (error: ApiError) => void);
+  const live = useLiveStats(client, unauthorized);
+  // An action that failed for another reason than the key: said at the top of the page until dismissed.
+  const [problem, setProblem] = useState<string>();
+  const report = useCallback(
+    (error: unknown) => {
+      if (error instanceof ApiError && error.isAuth) unauthorized(error);
+      else setProblem(error instanceof Error ? error.message : String(error));
+    },
+    [unauthorized],
+  );
   const dashboard = useMemo<Dashboard>(() => ({ client, jobTypes, queues, live, report }), [client, jobTypes, queues, live, report]);
   const current = route.path[0] ?? '';
 
@@ -59,6 +69,14 @@ export function Shell({ client, jobTypes, queues, report, forgetKey }: { client:
         )}
       </header>
       <main id="main" tabIndex={-1}>
+        {problem && (
+          <div className="problem">
+            <Notice kind="error">{problem}</Notice>
+            <button type="button" onClick={() => setProblem(undefined)}>
+              Dismiss
+            </button>
+          </div>
+        )}
         {page(route)}
       </main>
     </DashboardContext.Provider>
