@@ -47,21 +47,20 @@ function optionalText(text: string | undefined): string | null {
   return text === undefined || text === '' ? null : text;
 }
 
-/** Parses the `history` field: one JSON object per line, as `recordEvent` writes them. */
-export function parseHistory(text: string | undefined): JobEvent[] {
-  if (!text) return [];
-  return text
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => {
-      const raw = JSON.parse(line) as Record<string, string>;
-      const event: JobEvent = { status: raw.s as JobEventStatus, attempt: Number(raw.a), at: isoFromMs(raw.t ?? 0) };
-      if (raw.worker) event.worker = raw.worker;
-      if (raw.error) event.error = raw.error;
-      if (raw.nextAt) event.nextAt = isoFromMs(raw.nextAt);
-      if (raw.reason) event.reason = raw.reason;
-      return event;
-    });
+/** A job's history from its hash: one JSON object per event in field `h<seq>`, as `nextEvent` writes them. */
+export function historyFromHash(hash: Record<string, string>): JobEvent[] {
+  const events: { seq: number; event: JobEvent }[] = [];
+  for (const [field, line] of Object.entries(hash)) {
+    if (!/^h\d+$/.test(field)) continue;
+    const raw = JSON.parse(line) as Record<string, string | number>;
+    const event: JobEvent = { status: raw.s as JobEventStatus, attempt: Number(raw.a), at: isoFromMs(raw.t ?? 0) };
+    if (raw.worker) event.worker = String(raw.worker);
+    if (raw.error) event.error = String(raw.error);
+    if (raw.nextAt) event.nextAt = isoFromMs(raw.nextAt);
+    if (raw.reason) event.reason = String(raw.reason);
+    events.push({ seq: Number(field.slice(1)), event });
+  }
+  return events.sort((a, b) => a.seq - b.seq).map(({ event }) => event);
 }
 
 /** Builds a job from its Redis hash. */
@@ -82,6 +81,6 @@ export function jobFromHash(hash: Record<string, string>): Job {
     lastError: optionalText(hash.lastError),
     result: optionalJson(hash.result),
     progress: optionalJson(hash.progress),
-    history: parseHistory(hash.history),
+    history: historyFromHash(hash),
   };
 }

@@ -20,14 +20,14 @@ redis.call('XDEL', KEYS[1], unpack(sids))
 
 for i = 3, #KEYS do
   local jobKey, sid, result = KEYS[i], ARGV[3 + 2 * (i - 2)], ARGV[4 + 2 * (i - 2)]
-  local job = redis.call('HMGET', jobKey, 'status', 'sid', 'attempts', 'id', 'seq', 'history')
+  local job = redis.call('HMGET', jobKey, 'status', 'sid', 'attempts', 'id', 'seq')
   if job[1] ~= 'processing' or job[2] ~= sid then
     done[#done + 1] = 0
   else
     local details = {'worker', worker}
     if result ~= '' then details = {'worker', worker, 'result', result} end
-    local seq, history = nextEvent(KEYS[2], job[4], job[5], job[6], 'completed', job[3], now, details, {})
-    redis.call('HSET', jobKey, 'status', 'completed', 'updatedAt', now, 'finishedAt', now, 'result', result, 'seq', seq, 'history', history)
+    local seq, line = nextEvent(KEYS[2], job[4], job[5], 'completed', job[3], now, details, {})
+    redis.call('HSET', jobKey, 'status', 'completed', 'updatedAt', now, 'finishedAt', now, 'result', result, 'seq', seq, 'h' .. seq, line)
     moveCount(KEYS[2], 'processing', 'completed')
     countThroughput(KEYS[2], now, 'completed')
     redis.call('PEXPIRE', jobKey, retention)

@@ -37,13 +37,13 @@ for i = 1, (#KEYS - 3) / 2 do
       redis.call('ZADD', KEYS[2], runAt, jobId)
       announceIfEarliest(KEYS[2], jobId, runAt)
     end
-    local seq, history = nextEvent(KEYS[3], jobId, false, false, status, 0, now, {}, {
+    local seq, line = nextEvent(KEYS[3], jobId, false, status, 0, now, {}, {
       'queue', queue, 'type', jobType, 'payload', payload, 'maxAttempts', maxAttempts,
       'priority', priority, 'runAt', runAt, 'idempotencyKey', key})
     redis.call('HSET', jobKey,
       'id', jobId, 'queue', queue, 'type', jobType, 'payload', payload, 'status', status, 'sid', sid,
       'attempts', '0', 'maxAttempts', maxAttempts, 'priority', priority, 'idempotencyKey', key,
-      'runAt', runAt, 'createdAt', now, 'updatedAt', now, 'seq', seq, 'history', history)
+      'runAt', runAt, 'createdAt', now, 'updatedAt', now, 'seq', seq, 'h' .. seq, line)
     moveCount(KEYS[3], false, status)
     replies[i] = {1, jobId, status}
   end

@@ -6,14 +6,15 @@
   nextEvent
 
   Adds one transition to the call's batch for the queue's events stream, which the history recorder
-  drains into PostgreSQL, and returns the job's new `seq` and `history` (one JSON line per event,
-  read by GET /jobs/:id before PostgreSQL has it) for the caller to write with the job's other
-  fields, in its own HSET: a transition and its record are one atomic step, and a hot path spends
-  no extra commands on it. `seq` numbers a job's events from 1; PostgreSQL's unique (job_id, seq)
-  makes the recorder's writes idempotent.
+  drains into PostgreSQL, and returns the job's new `seq` and the event's history line for the
+  caller to write with the job's other fields, in its own HSET, as field `h<seq>` (read by
+  GET /jobs/:id before PostgreSQL has the event): a transition and its record are one atomic step,
+  and no event reads or rewrites the ones before it. `seq` numbers a job's events from 1;
+  PostgreSQL's unique (job_id, seq) makes the recorder's writes idempotent.
 
-  seqBefore, historyBefore: the job hash's current `seq` and `history` (false for a new job)
-  details:  flat list {name, value, ...} stored in both places (worker, error, reason, nextAt, result)
+  seqBefore: the job hash's current `seq` (false for a new job)
+  details:  flat list {name, value, ...} for both (worker, error, reason, nextAt); a `result` goes
+            to the events stream only, the job hash holding it already
   snapshot: flat list stored in the events stream only (the job's fields, on its first event)
 ]]
 local transitionEvents, transitionCounts, transitionThroughput = {}, {}, {}
@@ -27,27 +28,28 @@ local function pendingFor(batches, key)
   return batch
 end
 
-local function nextEvent(eventsKey, jobId, seqBefore, historyBefore, status, attempt, at, details, snapshot)
+local function nextEvent(eventsKey, jobId, seqBefore, status, attempt, at, details, snapshot)
   local seq = (tonumber(seqBefore) or 0) + 1
   local event = {job = jobId, seq = seq, status = status, attempt = tonumber(attempt), at = tonumber(at)}
-  local line = {s = status, a = tostring(attempt), t = at}
+  -- Status, attempt and time need no escaping; only the details' values go through cjson.
+  local line = {'{"s":"', status, '","a":', tostring(attempt), ',"t":', at}
   for i = 1, #details, 2 do
     event[details[i]] = details[i + 1]
-    line[details[i]] = details[i + 1]
+    if details[i] ~= 'result' then line[#line + 1] = ',"' .. details[i] .. '":' .. cjson.encode(details[i + 1]) end
   end
+  line[#line + 1] = '}'
   for i = 1, #snapshot, 2 do event[snapshot[i]] = snapshot[i + 1] end
   local events = pendingFor(transitionEvents, eventsKey)
   events[#events + 1] = event
-  return seq, (historyBefore or '') .. cjson.encode(line) .. '\n'
+  return seq, table.concat(line)
 end
 
 --[[
-  recordEvent: nextEvent for scripts off the hot path, reading and writing `seq` and `history` itself.
+  recordEvent: nextEvent for scripts off the hot path, reading and writing `seq` and the line itself.
 ]]
 local function recordEvent(eventsKey, jobKey, jobId, status, attempt, at, details, snapshot)
-  local current = redis.call('HMGET', jobKey, 'seq', 'history')
-  local seq, history = nextEvent(eventsKey, jobId, current[1], current[2], status, attempt, at, details, snapshot)
-  redis.call('HSET', jobKey, 'seq', seq, 'history', history)
+  local seq, line = nextEvent(eventsKey, jobId, redis.call('HGET', jobKey, 'seq'), status, attempt, at, details, snapshot)
+  redis.call('HSET', jobKey, 'seq', seq, 'h' .. seq, line)
   return seq
 end
 

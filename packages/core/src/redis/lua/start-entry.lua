@@ -7,7 +7,7 @@
   the job is to run.
 ]]
 local function startEntry(streamKey, eventsKey, group, consumer, now, jobKey, sid)
-  local job = redis.call('HMGET', jobKey, 'status', 'sid', 'id', 'type', 'payload', 'attempts', 'maxAttempts', 'runAt', 'seq', 'history')
+  local job = redis.call('HMGET', jobKey, 'status', 'sid', 'id', 'type', 'payload', 'attempts', 'maxAttempts', 'runAt', 'seq')
   local status = job[1]
   if job[2] ~= sid or (status ~= 'pending' and status ~= 'processing') then
     redis.call('XACK', streamKey, group, sid)
@@ -15,9 +15,9 @@ local function startEntry(streamKey, eventsKey, group, consumer, now, jobKey, si
     return {sid}
   end
   local attempt = tonumber(job[6]) + 1
-  local seq, history = nextEvent(eventsKey, job[3], job[9], job[10], 'processing', attempt, now, {'worker', consumer}, {})
+  local seq, line = nextEvent(eventsKey, job[3], job[9], 'processing', attempt, now, {'worker', consumer}, {})
   redis.call('HSET', jobKey, 'status', 'processing', 'attempts', tostring(attempt),
-    'worker', consumer, 'startedAt', now, 'updatedAt', now, 'seq', seq, 'history', history)
+    'worker', consumer, 'startedAt', now, 'updatedAt', now, 'seq', seq, 'h' .. seq, line)
   if status == 'pending' then moveCount(eventsKey, 'pending', 'processing') end
   return {sid, job[3], job[4], job[5], attempt, tonumber(job[7]), job[8]}
 end
