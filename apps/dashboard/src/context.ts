@@ -1,7 +1,7 @@
 import { createContext, useContext } from 'react';
 import type { ApiClient } from './api/client';
 import type { JobType } from './api/types';
-import type { LiveStats } from './live-stats';
+import type { LiveStats } from './live-history';
 
 /** What every page works with: the API client, the known job types and queues, the live statistics. */
 export interface Dashboard {

@@ -3,7 +3,7 @@ import { LineChart, type Series } from '../components/line-chart';
 import { Notice } from '../components/notice';
 import { useDashboard } from '../context';
 import { formatCount, formatDuration } from '../format';
-import { WINDOW_SECONDS, type LiveStats } from '../live-stats';
+import { WINDOW_SECONDS, type LiveStats } from '../live-history';
 import { QueueCard } from './queue-card';
 
 const ALL = '';

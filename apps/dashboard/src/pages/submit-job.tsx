@@ -4,7 +4,8 @@ import type { AddedJob } from '../api/types';
 import { Notice } from '../components/notice';
 import { useDashboard } from '../context';
 import { href } from '../route';
-import { fieldsOf, payloadOf, SchemaFields } from './schema-form';
+import { SchemaFields } from './schema-form';
+import { fieldsOf, payloadOf } from './schema-payload';
 
 /** Submits a test job through POST /jobs, with a form built from the chosen type's payload schema. */
 export function SubmitJob() {
