@@ -29,7 +29,6 @@ export function Jobs({ route }: { route: Route }) {
     key: route.query.get('key') ?? '',
   };
   const cursor = route.query.get('cursor') ?? '';
-  const [search, setSearch] = useState(filter.key);
   const [note, setNote] = useState<string>();
   const list = useRequest(`${route.query.toString()}`, (signal) =>
     client.get<Page<JobSummary>>(
@@ -42,9 +41,9 @@ export function Jobs({ route }: { route: Route }) {
   const go = (changes: Partial<typeof filter> & { cursor?: string; previous?: string }) =>
     navigate(href('/jobs', { ...filter, previous: undefined, cursor: undefined, ...changes }));
 
-  const onSearch = (event: FormEvent) => {
+  const onSearch = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
-    const text = search.trim();
+    const text = String(new FormData(event.currentTarget).get('search') ?? '').trim();
     // An id names one job: open it (GET /jobs/:id is current even before the history catches up).
     if (UUID.test(text)) navigate(href(`/jobs/${text.toLowerCase()}`));
     else go({ key: text });
@@ -84,7 +83,8 @@ export function Jobs({ route }: { route: Route }) {
         </label>
         <label className="grow">
           Job id or idempotency key
-          <input type="search" value={search} onChange={(event) => setSearch(event.target.value)} placeholder="01936f0e-… or welcome-mail-42" />
+          {/* Keyed by the searched key, so it shows what the URL says after any navigation. */}
+          <input key={filter.key} name="search" type="search" defaultValue={filter.key} placeholder="01936f0e-… or welcome-mail-42" />
         </label>
         <button type="submit" className="primary">
           Search
