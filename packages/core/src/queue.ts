@@ -1,7 +1,7 @@
-import { v7 as uuidv7 } from 'uuid';
 import type { QueueConfig, RedisConfig } from './config';
 import { InvalidJobError, JobNotFoundError, JobStateConflictError } from './errors';
 import { jobFromHash, type Job } from './job';
+import { newJobId } from './job-id';
 import type { JobState } from './job-state';
 import { queueKeys } from './keys';
 import { MAX_ATTEMPTS, MAX_BULK_JOBS, MAX_DELAY_MS, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_PRIORITY, MIN_ATTEMPTS, MIN_PRIORITY } from './limits';
@@ -59,13 +59,22 @@ interface PreparedJob {
   payloadJson: string;
   maxAttempts: number;
   priority: number;
-  runAtMs: number;
+  /** When the job may run: a time, or a delay counted from when it reaches Redis. */
+  due: { atMs: number } | { delayMs: number };
   idempotencyKey: string;
+}
+
+interface WaitingAdd {
+  job: PreparedJob;
+  resolve: (added: AddedJob) => void;
+  reject: (error: unknown) => void;
 }
 
 /** The producer side: validates and adds jobs to the configured queues, and reads a job's live state. */
 export class Queue {
   private readonly now: () => number;
+  /** Single submissions waiting for this turn of the event loop to end. */
+  private readonly waiting: WaitingAdd[] = [];
 
   constructor(private readonly deps: QueueDeps) {
     this.now = deps.now ?? Date.now;
@@ -83,11 +92,33 @@ export class Queue {
     }
   }
 
-  /** Validates and adds one job. Throws `InvalidJobError` for bad input, `RedisUnavailableError` when Redis is down. */
-  async add(type: string, payload: Record<string, unknown>, options: AddJobOptions = {}): Promise<AddedJob> {
-    const now = this.now();
-    const [added] = await this.enqueueAll([this.prepare({ ...options, type, payload }, 'payload', now)], now);
-    return added as AddedJob;
+  /**
+   * Validates and adds one job. Throws `InvalidJobError` for bad input, `RedisUnavailableError` when
+   * Redis is down. Jobs added in the same turn of the event loop (concurrent HTTP submissions, say)
+   * go to Redis together, in one script call per queue; each is still added atomically on its own.
+   */
+  add(type: string, payload: Record<string, unknown>, options: AddJobOptions = {}): Promise<AddedJob> {
+    let job: PreparedJob;
+    try {
+      job = this.prepare({ ...options, type, payload }, 'payload', this.now());
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ job, resolve, reject });
+      if (this.waiting.length === 1) setImmediate(() => void this.flushWaiting());
+    });
+  }
+
+  private async flushWaiting(): Promise<void> {
+    const batch = this.waiting.splice(0, MAX_BULK_JOBS);
+    if (this.waiting.length > 0) setImmediate(() => void this.flushWaiting());
+    try {
+      const added = await this.enqueueAll(batch.map(({ job }) => job), this.now());
+      batch.forEach(({ resolve }, index) => resolve(added[index] as AddedJob));
+    } catch (error) {
+      for (const { reject } of batch) reject(error);
+    }
   }
 
   /** Validates every job first, then adds them all in one round trip; each job is added atomically. */
@@ -153,27 +184,27 @@ export class Queue {
     }
     assertNoNulCharacters(idempotencyKey, field('idempotencyKey'));
     return {
-      id: uuidv7(),
+      id: newJobId(),
       queue,
       type: job.type,
       payloadJson: JSON.stringify(job.payload),
       maxAttempts,
       priority,
-      runAtMs: this.runAt(job, field, now),
+      due: this.due(job, field, now),
       idempotencyKey,
     };
   }
 
-  private runAt(job: AddJobOptions, field: (name: string) => string, now: number): number {
+  private due(job: AddJobOptions, field: (name: string) => string, now: number): PreparedJob['due'] {
     if (job.runAt !== undefined) {
       const ms = job.runAt instanceof Date ? job.runAt.getTime() : parseIsoDate(job.runAt);
       if (Number.isNaN(ms)) throw new InvalidJobError(`${field('runAt')} must be an ISO-8601 date-time such as 2030-01-01T12:00:00Z`);
       if (ms > now + MAX_DELAY_MS) throw new InvalidJobError(`${field('runAt')} must be at most one year from now`);
-      return Math.max(ms, now);
+      return { atMs: ms };
     }
     const delay = job.delay ?? 0;
     checkInteger(field('delay'), delay, 0, MAX_DELAY_MS);
-    return now + delay;
+    return { delayMs: delay };
   }
 
   /**
@@ -218,7 +249,8 @@ export class Queue {
     for (const job of jobs) {
       // Without a key of its own, the job hash stands in: the script never reads it as one.
       scriptKeys.push(keys.jobPrefix + job.id, job.idempotencyKey ? keys.idempotencyPrefix + job.idempotencyKey : keys.jobPrefix + job.id);
-      args.push(job.id, job.type, job.payloadJson, job.maxAttempts, job.priority, Math.max(job.runAtMs, now), job.idempotencyKey);
+      const runAt = 'atMs' in job.due ? Math.max(job.due.atMs, now) : now + job.due.delayMs;
+      args.push(job.id, job.type, job.payloadJson, job.maxAttempts, job.priority, runAt, job.idempotencyKey);
     }
     return runScript(redis, 'enqueueJobs', scriptKeys, args);
   }
