@@ -58,6 +58,30 @@ describe('finding a job', () => {
     });
   });
 
+  it('pages through the list with the API\'s cursors', async () => {
+    const { page } = stack;
+    const response = await fetch(`${stack.baseUrl}/jobs/bulk`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jobs: Array.from({ length: 30 }, (_, n) => ({ type: 'sleep', payload: { ms: n } })) }),
+    });
+    expect(response.status).toBe(202);
+    await waitFor('the history to have the 30 jobs', async () => {
+      const listed = (await (await fetch(`${stack.baseUrl}/jobs?type=sleep&limit=100`)).json()) as { jobs: unknown[] };
+      return listed.jobs.length >= 30;
+    });
+
+    await page.goto(`${stack.baseUrl}/dashboard/#/jobs?type=sleep`);
+    const rows = page.locator('tr[data-job]');
+    await waitFor('a first page of 25', async () => (await rows.count()) === 25);
+    const first = await rows.first().getAttribute('data-job');
+    await page.getByRole('button', { name: 'Older →' }).click();
+    await waitFor('the second page', async () => (await rows.count()) > 0 && (await rows.count()) < 25);
+    expect(await rows.first().getAttribute('data-job')).not.toBe(first);
+    await page.getByRole('button', { name: '← Newer' }).click();
+    await waitFor('the first page again', async () => (await rows.count()) === 25 && (await rows.first().getAttribute('data-job')) === first);
+  });
+
   it('cancels a scheduled job from its page', async () => {
     const { page } = stack;
     const id = await stack.submit({ type: 'noop', payload: {}, delay: 600_000 });

@@ -1,4 +1,4 @@
-import type { Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../support/context';
 import { startDashboardStack, type DashboardStack } from './dashboard-stack';
@@ -27,6 +27,15 @@ async function snapshotsLater(page: Page, count: number): Promise<void> {
   }, 10_000, 50);
 }
 
+/** Presses Tab until `target` has the focus, as a keyboard user would; fails if it never gets it. */
+async function tabTo(page: Page, target: Locator): Promise<void> {
+  for (let presses = 0; presses < 40; presses += 1) {
+    if (await target.evaluate((element: object) => element === (globalThis as unknown as { document: { activeElement: object } }).document.activeElement)) return;
+    await page.keyboard.press('Tab');
+  }
+  throw new Error('Tab never reached the element: it is not keyboard reachable');
+}
+
 describe('the overview', () => {
   it('shows a card per queue whose counts follow jobs as they are submitted and run', async () => {
     const { page } = stack;
@@ -49,7 +58,11 @@ describe('the overview', () => {
 
   it('pauses a queue: no job starts until it is resumed, and then it runs', async () => {
     const { page } = stack;
-    await page.getByRole('button', { name: 'Pause queue default' }).click();
+    // By keyboard: Tab reaches the button, which shows where the focus is, and Enter presses it.
+    const pause = page.getByRole('button', { name: 'Pause queue default' });
+    await tabTo(page, pause);
+    expect(await pause.evaluate((button: object) => (globalThis as unknown as { getComputedStyle(element: object): { outlineStyle: string } }).getComputedStyle(button).outlineStyle)).not.toBe('none');
+    await page.keyboard.press('Enter');
     await page.locator('[data-queue="default"] .badge', { hasText: 'paused' }).waitFor();
     // Workers look at the pause flag every 250 ms, and one already blocked in a read may still take
     // what arrives within that read's wait: the documented bound, not an assertion.
