@@ -32,6 +32,9 @@ describe('finding a job', () => {
     expect(await page.locator('.wait-bar').count()).toBe(5);
     expect(await page.locator('pre[aria-label="Result"]').textContent()).toContain('"succeededOnAttempt": 2');
     await stack.screenshot('job-detail');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await stack.screenshot('job-detail-phone');
+    await page.setViewportSize({ width: 1280, height: 900 });
   });
 
   it('lists jobs filtered by status and finds one by its idempotency key', async () => {

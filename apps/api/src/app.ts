@@ -29,7 +29,7 @@ export interface AppDeps {
   registry: JobTypeRegistry;
 }
 
-/** Choices tests make differently from production. */
+/** How the app is built beyond its configuration and dependencies; tests change the last two. */
 export interface AppOptions {
   logger?: FastifyBaseLogger;
   /** Folder of the built dashboard. Default: apps/dashboard/dist. */
