@@ -17,23 +17,24 @@ const EVENTS = `
     job uuid, seq int, status text, attempt int, at bigint, worker text, error text, "nextAt" text, reason text, result text,
     queue text, type text, payload text, "maxAttempts" int, priority int, "runAt" bigint, "idempotencyKey" text)`;
 
-/** Per job, the state the batch leaves it in: the newest value of each field, a failed attempt changing no status. */
+/**
+ * Per job, the state the batch leaves it in: its last event's, with the newest error. A batch holds
+ * whole stream entries, and a `failed` event never ends one (the same script call records where the
+ * job went next), so a job's last event names its state; NULLIF guards the invariant all the same.
+ */
 const LATEST = `
-  SELECT job, max(seq) AS seq,
-         (array_agg(attempt ORDER BY seq DESC))[1] AS attempts,
-         (array_agg(at ORDER BY seq DESC))[1] AS at,
-         (array_agg(status ORDER BY seq DESC) FILTER (WHERE status <> '${FAILED_EVENT}'))[1] AS status,
-         (array_agg(at ORDER BY seq DESC) FILTER (WHERE status <> '${FAILED_EVENT}'))[1] AS status_at,
-         (array_agg(error ORDER BY seq DESC) FILTER (WHERE error IS NOT NULL))[1] AS last_error,
-         (array_agg(result ORDER BY seq DESC) FILTER (WHERE result IS NOT NULL))[1] AS result
-  FROM events GROUP BY job`;
+  SELECT DISTINCT ON (e.job) e.job, e.seq, e.attempt AS attempts, e.at, nullif(e.status, '${FAILED_EVENT}') AS status, e.result, errors.last_error
+  FROM events e
+  LEFT JOIN (SELECT DISTINCT ON (job) job, error AS last_error FROM events WHERE error IS NOT NULL ORDER BY job, seq DESC) errors
+    ON errors.job = e.job
+  ORDER BY e.job, e.seq DESC`;
 
 const FINISHED = sqlList(FINISHED_STATES);
 
 /** A new job's row, already in the state the batch leaves it in; `key` is its idempotency key column. */
 const newJobs = (key: string): string => `
   SELECT e.job, e.queue, e.type, e.payload::jsonb, coalesce(l.status, e.status), l.attempts, e.max_attempts, e.priority, ${key},
-         e.run_at, e.at, l.at, CASE WHEN l.status IN (${FINISHED}) THEN l.status_at END, l.last_error, l.result::jsonb, l.seq
+         e.run_at, e.at, l.at, CASE WHEN l.status IN (${FINISHED}) THEN l.at END, l.last_error, l.result::jsonb, l.seq
   FROM events e JOIN latest l ON l.job = e.job
   WHERE e.type IS NOT NULL`;
 
@@ -72,7 +73,7 @@ const RECORD_BATCH = `
     status = coalesce(l.status, jobs.status),
     attempts = l.attempts,
     updated_at = l.at,
-    finished_at = CASE WHEN l.status IS NULL THEN jobs.finished_at WHEN l.status IN (${FINISHED}) THEN l.status_at END,
+    finished_at = CASE WHEN l.status IS NULL THEN jobs.finished_at WHEN l.status IN (${FINISHED}) THEN l.at END,
     last_error = coalesce(l.last_error, jobs.last_error),
     result = coalesce(l.result::jsonb, jobs.result),
     last_seq = l.seq
