@@ -14,8 +14,10 @@ let release: () => void = () => undefined;
 let progressError: unknown;
 const handlers = {
   steps: async ({ progress }: JobContext) => {
+    // Armed before the progress report: the test may see the report and release at once.
+    const released = new Promise<void>((resolve) => (release = resolve));
     await progress({ done: 1, of: 2 });
-    await new Promise<void>((resolve) => (release = resolve));
+    await released;
     return { total: 2 };
   },
   huge: () => 'x'.repeat(MAX_RESULT_BYTES + 1),
