@@ -98,7 +98,8 @@ export class JobTransitions {
 
   /**
    * completeJobs: true when this call completed the job, false when the entry was stale. Completions
-   * arriving in the same turn of the event loop go to Redis together, in one script call.
+   * arriving in the same turn of the event loop go to Redis together: with the worker's next read
+   * (`readAndStart`) when it comes first, else in a script call of their own.
    */
   complete(job: StartedJob, resultJson: string, now: number): Promise<boolean> {
     return new Promise((resolve, reject) => {
@@ -160,12 +161,25 @@ export class JobTransitions {
   }
 
   /**
-   * readAndStartJobs: reads up to `count` new entries without blocking and starts them, in one call.
-   * `read` is how many entries there were (0: the stream had nothing new), `started` the jobs to run.
+   * readAndStartJobs: completes the jobs finished since the last call, then reads up to `count` new
+   * entries without blocking and starts them, in one call. `read` is how many entries there were
+   * (0: the stream had nothing new), `started` the jobs to run.
    */
   async readAndStart(queue: string, count: number, now: number): Promise<{ read: number; started: StartedJob[] }> {
     const { keys } = this;
-    const items = (await runScript(this.redis, 'readAndStartJobs', [keys.stream, keys.events], [WORKER_GROUP, this.worker, now, count, keys.jobPrefix])) as StartItem[];
+    const completions = this.completions.splice(0, MAX_COMPLETION_BATCH);
+    let reply: [number[], StartItem[]];
+    try {
+      reply = (await runScript(this.redis, 'readAndStartJobs', [keys.stream, keys.events, ...completions.map(({ job }) => keys.jobPrefix + job.id)], [
+        WORKER_GROUP, this.worker, now, count, keys.jobPrefix, this.retentionMs,
+        ...completions.flatMap(({ job, resultJson }) => [job.entryId, resultJson]),
+      ])) as [number[], StartItem[]];
+    } catch (error) {
+      for (const completion of completions) completion.reject(error);
+      throw error;
+    }
+    const [completed, items] = reply;
+    completions.forEach((completion, index) => completion.resolve(completed[index] === 1));
     return { read: items.length, started: startedJobs(queue, items) };
   }
 

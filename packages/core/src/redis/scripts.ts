@@ -26,8 +26,8 @@ function transition(name: string, includes: readonly string[] = []): string {
 const SCRIPTS = {
   enqueueJobs: transition('enqueue-jobs'),
   startJobs: transition('start-jobs', ['start-entry']),
-  readAndStartJobs: transition('read-and-start-jobs', ['start-entry']),
-  completeJobs: transition('complete-jobs'),
+  readAndStartJobs: transition('read-and-start-jobs', ['start-entry', 'complete-entries']),
+  completeJobs: transition('complete-jobs', ['complete-entries']),
   failJob: transition('fail-job'),
   promoteDueJobs: transition('promote-due-jobs'),
   reclaimStalled: transition('reclaim-stalled'),

@@ -1,17 +1,24 @@
 --[[
-  readAndStartJobs: reads up to `count` new stream entries for this consumer, without blocking, and
-  starts their jobs (see startEntry), in one step: a worker's one call per batch while its queue has
-  work. An empty reply means there was nothing new; the worker then waits in a blocking read.
+  readAndStartJobs: completes the jobs this worker finished since its last call (see
+  completeEntries), then reads up to `count` new stream entries for it, without blocking, and
+  starts their jobs (see startEntry): a worker's one call per batch while its queue has work. No
+  entries read means there was nothing new; the worker then waits in a blocking read.
 
-  KEYS[1] stream   KEYS[2] events
+  KEYS[1] stream   KEYS[2] events   KEYS[3..n] hashes of the jobs to complete
   ARGV[1] group    ARGV[2] consumer   ARGV[3] now (ms)   ARGV[4] count   ARGV[5] job hash key prefix
+  ARGV[6] retention (ms)   then per job to complete: stream entry id, result (JSON, '' for none)
 
-  Returns one item per entry read, as startEntry.
+  Returns {completed, started}: one number per job to complete, as completeEntries, and one item
+  per entry read, as startEntry.
 ]]
-local result = {}
-local read = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[4], 'STREAMS', KEYS[1], '>')
-if not read then return result end
-for _, entry in ipairs(read[1][2]) do
-  result[#result + 1] = startEntry(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[5] .. entry[2][2], entry[1])
+local group, consumer, now = ARGV[1], ARGV[2], ARGV[3]
+local jobKeys, sids, results = completionsFrom(3, 7)
+local completed = completeEntries(KEYS[1], KEYS[2], group, now, consumer, ARGV[6], jobKeys, sids, results)
+local started = {}
+local read = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', ARGV[4], 'STREAMS', KEYS[1], '>')
+if read then
+  for _, entry in ipairs(read[1][2]) do
+    started[#started + 1] = startEntry(KEYS[1], KEYS[2], group, consumer, now, ARGV[5] .. entry[2][2], entry[1])
+  end
 end
-return result
+return {completed, started}
