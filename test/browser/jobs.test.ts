@@ -59,6 +59,9 @@ describe('finding a job', () => {
       const rows = await page.locator('tr[data-job]').evaluateAll((items) => items.map((item) => item.getAttribute('data-job')));
       return rows.length === 1 && rows[0] === keyed;
     });
+    await page.locator(`tr[data-job="${keyed}"] a`).first().click();
+    await page.getByText('Idempotency key').waitFor();
+    expect(await page.locator('dd', { hasText: 'welcome-mail-42' }).count()).toBe(1);
   });
 
   it('pages through the list with the API\'s cursors', async () => {

@@ -40,7 +40,9 @@ describe('POST /jobs', () => {
 
     const read = await fixture.app.inject({ method: 'GET', url: `/jobs/${added.id}` });
     expect(read.statusCode).toBe(200);
-    expect(read.json()).toMatchObject({ id: added.id, status: 'pending', payload: { ms: 5 }, attempts: 0, maxAttempts: 3, history: [{ status: 'pending', attempt: 0 }] });
+    expect(read.json()).toMatchObject({
+      id: added.id, status: 'pending', payload: { ms: 5 }, attempts: 0, maxAttempts: 3, idempotencyKey: null, history: [{ status: 'pending', attempt: 0 }],
+    });
   });
 
   it('schedules a delayed job and honours queue, priority and maxAttempts', async () => {
@@ -58,8 +60,10 @@ describe('POST /jobs', () => {
     const again = await post({ type: 'noop', payload: { other: true } }, { 'idempotency-key': 'abc-1' });
     expect(first.statusCode).toBe(202);
     expect(again.statusCode).toBe(200);
-    expect(again.json()).toMatchObject({ id: (first.json() as { id: string }).id, duplicate: true });
+    const id = (first.json() as { id: string }).id;
+    expect(again.json()).toMatchObject({ id, duplicate: true });
     expect(await streamLength()).toBe(before);
+    expect((await fixture.app.inject({ method: 'GET', url: `/jobs/${id}` })).json()).toMatchObject({ idempotencyKey: 'abc-1' });
   });
 
   it('refuses a body key and header key that differ', async () => {

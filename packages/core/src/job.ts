@@ -29,6 +29,8 @@ export interface Job {
   updatedAt: string;
   finishedAt: string | null;
   lastError: string | null;
+  /** The key it was submitted with, if any. */
+  idempotencyKey: string | null;
   result: unknown;
   progress: unknown;
   history: JobEvent[];
@@ -79,6 +81,7 @@ export function jobFromHash(hash: Record<string, string>): Job {
     updatedAt: isoFromMs(hash.updatedAt ?? 0),
     finishedAt: hash.finishedAt ? isoFromMs(hash.finishedAt) : null,
     lastError: optionalText(hash.lastError),
+    idempotencyKey: optionalText(hash.idempotencyKey),
     result: optionalJson(hash.result),
     progress: optionalJson(hash.progress),
     history: historyFromHash(hash),

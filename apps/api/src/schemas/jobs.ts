@@ -75,6 +75,7 @@ export const JobView = Type.Object({
   updatedAt: Timestamp,
   finishedAt: Type.Union([Timestamp, Type.Null()]),
   lastError: Type.Union([Type.String(), Type.Null()]),
+  idempotencyKey: Type.Union([Type.String(), Type.Null()], { description: 'The key the job was submitted with, if any.' }),
   result: Type.Unknown(),
   progress: Type.Unknown(),
   history: Type.Array(JobEvent),

@@ -59,6 +59,7 @@ export interface JobSummary {
   updatedAt: string;
   finishedAt: string | null;
   lastError: string | null;
+  idempotencyKey: string | null;
   result: unknown;
   progress: unknown;
 }

@@ -100,6 +100,12 @@ export function JobDetail({ id }: { id: string }) {
           <dd>{formatTime(job.runAt)}</dd>
           <dt>Finished</dt>
           <dd>{job.finishedAt ? formatTime(job.finishedAt) : '—'}</dd>
+          {job.idempotencyKey && (
+            <>
+              <dt>Idempotency key</dt>
+              <dd className="mono">{job.idempotencyKey}</dd>
+            </>
+          )}
           {job.lastError && (
             <>
               <dt>Last error</dt>

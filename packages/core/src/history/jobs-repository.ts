@@ -98,6 +98,7 @@ function summaryFromRow(row: typeof jobs.$inferSelect): JobSummary {
     updatedAt: row.updatedAt.toISOString(),
     finishedAt: row.finishedAt?.toISOString() ?? null,
     lastError: row.lastError,
+    idempotencyKey: row.idempotencyKey,
     result: row.result ?? null,
     progress: null,
   };
