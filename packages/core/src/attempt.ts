@@ -9,8 +9,20 @@ export class Attempt {
   private reason: unknown;
   private rejectRun: ((reason: unknown) => void) | undefined;
 
-  /** `deadline`: when the attempt times out (ms since the epoch). */
-  constructor(readonly deadline: number) {}
+  /** When the attempt times out (ms since the epoch). */
+  private readonly deadline: number;
+
+  constructor(
+    startedAt: number,
+    private readonly timeoutMs: number,
+  ) {
+    this.deadline = startedAt + timeoutMs;
+  }
+
+  /** Aborts the attempt if its time is up at `now`. */
+  abortIfOverdue(now: number): void {
+    if (now >= this.deadline) this.abort(new Error(`timed out after ${this.timeoutMs} ms`));
+  }
 
   /** Aborts when the attempt times out or the worker must stop before it finishes. */
   get signal(): AbortSignal {

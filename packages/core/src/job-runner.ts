@@ -5,6 +5,7 @@ import { WORKER_GROUP, type QueueKeys } from './keys';
 import { runScript, type ScriptedRedis } from './redis/scripts';
 import type { RegisteredJobType } from './registry';
 import { DEFAULT_RETRY_POLICY, nextRetryDelay } from './retry-policy';
+import { TurnBatch } from './turn-batch';
 
 /** Largest handler result stored with a job, in bytes of JSON. */
 export const MAX_RESULT_BYTES = 64 * 1024;
@@ -74,20 +75,24 @@ function startedJobs(queue: string, items: readonly StartItem[]): StartedJob[] {
     }));
 }
 
+/** Per completion, the script arguments completeJobs and readAndStartJobs take: stream entry id, result. */
+function completionArgs(batch: readonly Completion[]): string[] {
+  return batch.flatMap(({ job, resultJson }) => [job.entryId, resultJson]);
+}
+
 /** Most completions sent to Redis in one script call. */
 const MAX_COMPLETION_BATCH = 500;
 
-interface PendingCompletion {
+interface Completion {
   job: StartedJob;
   resultJson: string;
   now: number;
-  resolve: (completed: boolean) => void;
-  reject: (error: unknown) => void;
 }
 
 /** Transition scripts for one queue, as one worker calls them. */
 export class JobTransitions {
-  private readonly completions: PendingCompletion[] = [];
+  /** Completions of this turn of the event loop, sent with the worker's next read or on their own. */
+  private readonly completions = new TurnBatch<Completion, boolean>(MAX_COMPLETION_BATCH, (batch) => this.completeJobs(batch));
 
   constructor(
     private readonly redis: ScriptedRedis,
@@ -102,26 +107,18 @@ export class JobTransitions {
    * (`readAndStart`) when it comes first, else in a script call of their own.
    */
   complete(job: StartedJob, resultJson: string, now: number): Promise<boolean> {
-    return new Promise((resolve, reject) => {
-      this.completions.push({ job, resultJson, now, resolve, reject });
-      if (this.completions.length >= MAX_COMPLETION_BATCH) void this.flushCompletions();
-      else if (this.completions.length === 1) setImmediate(() => void this.flushCompletions());
-    });
+    return this.completions.add({ job, resultJson, now });
   }
 
-  private async flushCompletions(): Promise<void> {
-    const batch = this.completions.splice(0, MAX_COMPLETION_BATCH);
-    if (batch.length === 0) return;
-    const { keys } = this;
-    try {
-      const done = (await runScript(this.redis, 'completeJobs', [keys.stream, keys.events, ...batch.map(({ job }) => keys.jobPrefix + job.id)], [
-        WORKER_GROUP, Math.max(...batch.map(({ now }) => now)), this.worker, this.retentionMs,
-        ...batch.flatMap(({ job, resultJson }) => [job.entryId, resultJson]),
-      ])) as number[];
-      batch.forEach((completion, index) => completion.resolve(done[index] === 1));
-    } catch (error) {
-      for (const completion of batch) completion.reject(error);
-    }
+  private async completeJobs(batch: readonly Completion[]): Promise<boolean[]> {
+    const done = (await runScript(this.redis, 'completeJobs', [this.keys.stream, this.keys.events, ...this.jobKeysOf(batch)], [
+      WORKER_GROUP, Math.max(...batch.map(({ now }) => now)), this.worker, this.retentionMs, ...completionArgs(batch),
+    ])) as number[];
+    return done.map((flag) => flag === 1);
+  }
+
+  private jobKeysOf(batch: readonly Completion[]): string[] {
+    return batch.map(({ job }) => this.keys.jobPrefix + job.id);
   }
 
   /** failJob: retries at once, after a backoff, or dead-letters, per the policy. Null when the entry was stale. */
@@ -167,19 +164,18 @@ export class JobTransitions {
    */
   async readAndStart(queue: string, count: number, now: number): Promise<{ read: number; started: StartedJob[] }> {
     const { keys } = this;
-    const completions = this.completions.splice(0, MAX_COMPLETION_BATCH);
+    const completions = this.completions.take();
     let reply: [number[], StartItem[]];
     try {
-      reply = (await runScript(this.redis, 'readAndStartJobs', [keys.stream, keys.events, ...completions.map(({ job }) => keys.jobPrefix + job.id)], [
-        WORKER_GROUP, this.worker, now, count, keys.jobPrefix, this.retentionMs,
-        ...completions.flatMap(({ job, resultJson }) => [job.entryId, resultJson]),
+      reply = (await runScript(this.redis, 'readAndStartJobs', [keys.stream, keys.events, ...this.jobKeysOf(completions.items)], [
+        WORKER_GROUP, this.worker, now, count, keys.jobPrefix, this.retentionMs, ...completionArgs(completions.items),
       ])) as [number[], StartItem[]];
     } catch (error) {
-      for (const completion of completions) completion.reject(error);
+      completions.reject(error);
       throw error;
     }
     const [completed, items] = reply;
-    completions.forEach((completion, index) => completion.resolve(completed[index] === 1));
+    completions.resolve(completed.map((flag) => flag === 1));
     return { read: items.length, started: startedJobs(queue, items) };
   }
 

@@ -8,6 +8,7 @@ import { MAX_ATTEMPTS, MAX_BULK_JOBS, MAX_DELAY_MS, MAX_IDEMPOTENCY_KEY_LENGTH, 
 import type { JobTypeRegistry } from './registry';
 import { toRedisError } from './redis/client';
 import { runOnJobInAnyQueue, runScript, type ScriptedRedis } from './redis/scripts';
+import { TurnBatch } from './turn-batch';
 import { assertNoNulCharacters } from './validation';
 
 /** Options of one submission. */
@@ -64,17 +65,11 @@ interface PreparedJob {
   idempotencyKey: string;
 }
 
-interface WaitingAdd {
-  job: PreparedJob;
-  resolve: (added: AddedJob) => void;
-  reject: (error: unknown) => void;
-}
-
 /** The producer side: validates and adds jobs to the configured queues, and reads a job's live state. */
 export class Queue {
   private readonly now: () => number;
-  /** Single submissions waiting for this turn of the event loop to end. */
-  private readonly waiting: WaitingAdd[] = [];
+  /** Single submissions of this turn of the event loop, sent together. */
+  private readonly submissions = new TurnBatch<PreparedJob, AddedJob>(MAX_BULK_JOBS, (jobs) => this.enqueueAll(jobs, this.now()));
 
   constructor(private readonly deps: QueueDeps) {
     this.now = deps.now ?? Date.now;
@@ -97,28 +92,8 @@ export class Queue {
    * Redis is down. Jobs added in the same turn of the event loop (concurrent HTTP submissions, say)
    * go to Redis together, in one script call per queue; each is still added atomically on its own.
    */
-  add(type: string, payload: Record<string, unknown>, options: AddJobOptions = {}): Promise<AddedJob> {
-    let job: PreparedJob;
-    try {
-      job = this.prepare({ ...options, type, payload }, 'payload', this.now());
-    } catch (error) {
-      return Promise.reject(error as Error);
-    }
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ job, resolve, reject });
-      if (this.waiting.length === 1) setImmediate(() => void this.flushWaiting());
-    });
-  }
-
-  private async flushWaiting(): Promise<void> {
-    const batch = this.waiting.splice(0, MAX_BULK_JOBS);
-    if (this.waiting.length > 0) setImmediate(() => void this.flushWaiting());
-    try {
-      const added = await this.enqueueAll(batch.map(({ job }) => job), this.now());
-      batch.forEach(({ resolve }, index) => resolve(added[index] as AddedJob));
-    } catch (error) {
-      for (const { reject } of batch) reject(error);
-    }
+  async add(type: string, payload: Record<string, unknown>, options: AddJobOptions = {}): Promise<AddedJob> {
+    return this.submissions.add(this.prepare({ ...options, type, payload }, 'payload', this.now()));
   }
 
   /** Validates every job first, then adds them all in one round trip; each job is added atomically. */
@@ -221,24 +196,19 @@ export class Queue {
     }
     const batches = [...byQueue.values()];
     const { redis } = this.deps;
-    let replies: [Error | null, unknown][];
+    let replies: unknown[];
     if (batches.length === 1) {
-      try {
-        replies = [[null, await this.enqueueScript(redis, batches[0] as PreparedJob[], now)]];
-      } catch (error) {
-        replies = [[error as Error, null]];
-      }
+      replies = [await this.enqueueScript(redis, batches[0] as PreparedJob[], now).catch((error: unknown) => Promise.reject(toRedisError(error)))];
     } else {
       const pipeline = redis.pipeline() as unknown as ScriptedRedis;
       for (const batch of batches) void this.enqueueScript(pipeline, batch, now);
-      replies = await this.exec(pipeline as unknown as ReturnType<ScriptedRedis['pipeline']>);
+      replies = (await this.exec(pipeline as unknown as ReturnType<ScriptedRedis['pipeline']>)).map(([error, reply]) => {
+        if (error) throw toRedisError(error);
+        return reply;
+      });
     }
-    for (const [error] of replies) if (error) throw toRedisError(error);
     const added = new Map<PreparedJob, Promise<AddedJob>>();
-    replies.forEach(([, reply], index) => {
-      const batch = batches[index] as PreparedJob[];
-      batch.forEach((job, position) => added.set(job, this.added(job, (reply as unknown[])[position])));
-    });
+    batches.forEach((batch, index) => batch.forEach((job, position) => added.set(job, this.added(job, (replies[index] as unknown[])[position]))));
     return Promise.all(jobs.map((job) => added.get(job) as Promise<AddedJob>));
   }
 

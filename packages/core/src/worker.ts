@@ -54,8 +54,6 @@ interface RunningJob {
   job: StartedJob;
   runtime: QueueRuntime;
   attempt: Attempt;
-  /** The type's timeout, for the message of the sweep that enforces it. */
-  timeoutMs: number;
 }
 
 /**
@@ -298,9 +296,8 @@ export class Worker extends WorkerEventEmitter {
   private async run(runtime: QueueRuntime, job: StartedJob): Promise<void> {
     const startedAt = this.now();
     const type = this.options.registry.find(job.type);
-    const timeoutMs = type?.timeoutMs ?? DEFAULT_JOB_TIMEOUT_MS;
-    const attempt = new Attempt(startedAt + timeoutMs);
-    this.running.set(job.entryId, { job, runtime, attempt, timeoutMs });
+    const attempt = new Attempt(startedAt, type?.timeoutMs ?? DEFAULT_JOB_TIMEOUT_MS);
+    this.running.set(job.entryId, { job, runtime, attempt });
     this.emit('job:started', { id: job.id, queue: job.queue, type: job.type, attempt: job.attempt, waitMs: Math.max(0, startedAt - job.runAtMs) });
     let outcome: { result: unknown } | { error: unknown };
     try {
@@ -345,9 +342,7 @@ export class Worker extends WorkerEventEmitter {
 
   private abortOverdue(): void {
     const now = this.now();
-    for (const { attempt, timeoutMs } of this.running.values()) {
-      if (now >= attempt.deadline) attempt.abort(new Error(`timed out after ${timeoutMs} ms`));
-    }
+    for (const { attempt } of this.running.values()) attempt.abortIfOverdue(now);
   }
 
   /** Keeps this worker's running entries fresh, well within the visibility timeout. */

@@ -63,7 +63,7 @@ export class HistoryRecorder {
     this.loop = undefined;
     try {
       for (const queue of this.options.queues) {
-        while ((await this.runOnce(queue)).more);
+        while (await this.runOnce(queue));
         const keys = queueKeys(this.options.prefix, queue);
         await runScript(this.options.redis, 'releaseLease', [keys.recorderLease], [this.options.owner]);
       }
@@ -74,15 +74,15 @@ export class HistoryRecorder {
 
   /**
    * Records one batch of `queue`'s events if this process holds the queue's lease: whole stream
-   * entries (one per script call) up to `batchBytes` of events. `more` tells that entries are left.
+   * entries (one per script call) up to `batchBytes` of events. Returns whether entries are left.
    */
-  async runOnce(queue: string): Promise<{ recorded: number; more: boolean }> {
+  async runOnce(queue: string): Promise<boolean> {
     const { redis, pool, prefix, owner } = this.options;
     const keys = queueKeys(prefix, queue);
     const held = await runScript(redis, 'acquireLease', [keys.recorderLease], [owner, this.leaseMs]);
-    if (held !== 1) return { recorded: 0, more: false };
+    if (held !== 1) return false;
     const entries = await redis.xrange(keys.events, '-', '+', 'COUNT', ENTRIES_PER_READ);
-    if (entries.length === 0) return { recorded: 0, more: false };
+    if (entries.length === 0) return false;
     const eventArrays: string[] = [];
     const entryIds: string[] = [];
     let bytes = 0;
@@ -95,7 +95,7 @@ export class HistoryRecorder {
     }
     await jobEventsInsertBatch(pool, eventArrays);
     await redis.xdel(keys.events, ...entryIds);
-    return { recorded: entryIds.length, more: entryIds.length < entries.length || entries.length === ENTRIES_PER_READ };
+    return entryIds.length < entries.length || entries.length === ENTRIES_PER_READ;
   }
 
   private async run(): Promise<void> {
@@ -103,7 +103,7 @@ export class HistoryRecorder {
     while (!signal.aborted) {
       let more = false;
       try {
-        for (const queue of this.options.queues) more = (await this.runOnce(queue)).more || more;
+        for (const queue of this.options.queues) more = (await this.runOnce(queue)) || more;
         this.recovered();
       } catch (error) {
         this.failed(error);
