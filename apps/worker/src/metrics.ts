@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { Logger, Worker } from '@sluice/core';
 import { collectProcessMetrics } from '@sluice/core';
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
@@ -16,6 +16,22 @@ export function createWorkerMetrics(worker: Worker): Registry {
   const runTime = new Histogram({ name: 'sluice_job_run_seconds', help: 'Time one attempt took, from start to completion or failure.', labelNames, buckets: SECONDS, registers: [registry] });
   const waitTime = new Histogram({ name: 'sluice_job_wait_seconds', help: 'Time a job waited between being due and its attempt starting.', labelNames, buckets: SECONDS, registers: [registry] });
 
+  const stale = new Counter({
+    name: 'sluice_stale_transitions_total',
+    help: 'Transitions refused because the attempt was no longer current: this worker stalled and another took the job over.',
+    labelNames: ['queue', 'type', 'transition'] as const,
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'sluice_abandoned_handlers',
+    help: 'Handlers still running after their attempt timed out or was taken over; each holds a concurrency slot until it returns.',
+    registers: [registry],
+    collect() {
+      this.set(worker.abandonedCount);
+    },
+  });
+
+  worker.on('job:stale', ({ queue, type, transition }) => stale.inc({ queue, type, transition }));
   worker.on('job:started', ({ queue, type, waitMs }) => waitTime.observe({ queue, type }, waitMs / 1000));
   worker.on('job:completed', ({ queue, type, durationMs }) => {
     completed.inc({ queue, type });

@@ -52,6 +52,12 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+  // Handlers that ignore their timeouts hold slots for good: a fresh process is the only way out.
+  worker.on('worker:recycle', ({ abandoned }) => {
+    if (signals > 0) return;
+    logger.error({ abandoned }, 'too many handlers still running past their attempts; stopping so a fresh worker takes over');
+    void shutdown('recycle');
+  });
 
   await worker.start();
   recorder.start();

@@ -2,12 +2,17 @@
  * One running attempt's cancellation. Its AbortSignal is made only when the handler reads it, and
  * its timeout is watched by the worker's one deadline sweep rather than a timer of its own, so an
  * attempt that never looks at its signal costs neither.
+ *
+ * An aborted attempt ends at once, but JavaScript cannot stop a handler that ignores its signal:
+ * `handlerSettled` tells when the handler itself is done, so the worker keeps counting it until then.
  */
 export class Attempt {
   private controller: AbortController | undefined;
   private aborted = false;
   private reason: unknown;
   private rejectRun: ((reason: unknown) => void) | undefined;
+  /** Settles (never rejects) once the handler's own promise settles. */
+  handlerSettled: Promise<void> = Promise.resolve();
 
   /** When the attempt times out (ms since the epoch). */
   private readonly deadline: number;
@@ -40,12 +45,19 @@ export class Attempt {
     this.rejectRun?.(reason);
   }
 
+  /** Whether the attempt was aborted (timed out, released or taken over). */
+  get wasAborted(): boolean {
+    return this.aborted;
+  }
+
   /** Runs `handler`, settling with its outcome, or with the abort reason if that comes first. */
   run<T>(handler: () => Promise<T> | T): Promise<T> {
     if (this.aborted) return Promise.reject(this.reason as Error);
     return new Promise<T>((resolve, reject) => {
       this.rejectRun = reject;
-      Promise.resolve().then(handler).then(resolve, reject);
+      const outcome = Promise.resolve().then(handler);
+      this.handlerSettled = outcome.then(() => undefined, () => undefined);
+      outcome.then(resolve, reject);
     });
   }
 }

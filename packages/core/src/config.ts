@@ -28,6 +28,13 @@ export interface QueueConfig {
   idempotencyTtlMs: number;
   /** How long a finished job stays readable from Redis before only PostgreSQL has it. Default 1 h. Env `JOB_RETENTION_MS`. */
   retentionMs: number;
+  /**
+   * How long a dead job stays in Redis, in the dead-letter stream and retryable, before only
+   * PostgreSQL has it. Default 7 days. Env `DEAD_JOB_RETENTION_MS`.
+   */
+  deadRetentionMs: number;
+  /** Most dead jobs kept in Redis per queue; the oldest go first. Default 10,000. Env `DEAD_JOBS_MAX`. */
+  deadMaxJobs: number;
 }
 
 /** How a worker process consumes. */
@@ -47,6 +54,13 @@ export interface WorkerConfig {
   maxDeliveries: number;
   /** On SIGTERM, how long in-flight jobs get to finish. Default 30 s. Env `SHUTDOWN_TIMEOUT_MS`. */
   shutdownTimeoutMs: number;
+  /**
+   * Handlers still running after their attempt ended (timed out, or taken over) keep their slot until
+   * they return. Once this many are, the worker asks to be recycled (the stock worker process exits
+   * after a graceful stop, for its supervisor to start a fresh one); 0 never. Default: CONCURRENCY.
+   * Env `RECYCLE_AFTER_ABANDONED`.
+   */
+  recycleAfterAbandoned: number;
   /** Port of the worker's own Prometheus endpoint (`GET /metrics`); 0 (the default) serves none. Env `METRICS_PORT`. */
   metricsPort: number;
   /** SMTP server for the `email` type; unset means emails are logged, not sent. Env `SMTP_URL`. */
@@ -111,6 +125,8 @@ export const DEFAULTS = {
   queues: ['default'],
   idempotencyTtlMs: 24 * HOUR_MS,
   retentionMs: HOUR_MS,
+  deadRetentionMs: 7 * 24 * HOUR_MS,
+  deadMaxJobs: 10_000,
   concurrency: 10,
   blockMs: 1000,
   visibilityTimeoutMs: 30_000,
@@ -146,6 +162,8 @@ export function loadConfig(env: Env): SluiceConfig {
       queues: read.list('QUEUES', DEFAULTS.queues, QUEUE_NAME_PATTERN),
       idempotencyTtlMs: read.int('IDEMPOTENCY_TTL_MS', DEFAULTS.idempotencyTtlMs, 1000, 365 * 24 * HOUR_MS),
       retentionMs: read.int('JOB_RETENTION_MS', DEFAULTS.retentionMs, 1000, 365 * 24 * HOUR_MS),
+      deadRetentionMs: read.int('DEAD_JOB_RETENTION_MS', DEFAULTS.deadRetentionMs, 1000, 365 * 24 * HOUR_MS),
+      deadMaxJobs: read.int('DEAD_JOBS_MAX', DEFAULTS.deadMaxJobs, 1, 10_000_000),
     },
     worker: {
       concurrency: read.int('CONCURRENCY', DEFAULTS.concurrency, 1, 10_000),
@@ -154,6 +172,7 @@ export function loadConfig(env: Env): SluiceConfig {
       visibilityTimeoutMs: read.int('VISIBILITY_TIMEOUT_MS', DEFAULTS.visibilityTimeoutMs, 1000, 24 * HOUR_MS),
       maxDeliveries: read.int('MAX_DELIVERIES', DEFAULTS.maxDeliveries, 1, 1000),
       shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', DEFAULTS.shutdownTimeoutMs, 0, 24 * HOUR_MS),
+      recycleAfterAbandoned: 0,
       metricsPort: read.int('METRICS_PORT', 0, 0, 65_535),
       smtpUrl: read.optionalUrl('SMTP_URL', ['smtp:', 'smtps:']),
       smtpFrom: read.string('SMTP_FROM', DEFAULTS.smtpFrom),
@@ -172,6 +191,7 @@ export function loadConfig(env: Env): SluiceConfig {
       pretty: read.flag('LOG_PRETTY'),
     },
   };
+  config.worker.recycleAfterAbandoned = read.int('RECYCLE_AFTER_ABANDONED', config.worker.concurrency, 0, 10_000);
   if (problems.length > 0) throw new InvalidConfigError(problems);
   return config;
 }

@@ -94,10 +94,13 @@ export class DeadLetters {
     try {
       for (const queue of queues) {
         const keys = queueKeys(this.redisConfig.prefix, queue);
+        // Up to the end as it is now: a job that dies again while this runs stays dead.
+        const end = (await this.redis.xrevrange(keys.dlq, '+', '-', 'COUNT', 1))[0]?.[0];
+        if (end === undefined) continue;
         let after = '';
         do {
           const [count, last] = (await runScript(this.redis, 'retryDeadJobs', [keys.stream, keys.events, keys.dlq], [
-            this.now(), filter.type ?? '', RETRY_BATCH, after, keys.jobPrefix,
+            this.now(), filter.type ?? '', RETRY_BATCH, after, keys.jobPrefix, end,
           ])) as [number, string];
           retried += count;
           after = last;

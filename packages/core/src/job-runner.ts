@@ -1,6 +1,7 @@
 import type { Attempt } from './attempt';
 import { messageOf, PermanentJobError } from './errors';
 import type { JobContext, JobHandler } from './handler';
+import type { QueueConfig } from './config';
 import { WORKER_GROUP, type QueueKeys } from './keys';
 import { runScript, type ScriptedRedis } from './redis/scripts';
 import type { RegisteredJobType } from './registry';
@@ -75,9 +76,9 @@ function startedJobs(queue: string, items: readonly StartItem[]): StartedJob[] {
     }));
 }
 
-/** Per completion, the script arguments completeJobs and readAndStartJobs take: stream entry id, result. */
-function completionArgs(batch: readonly Completion[]): string[] {
-  return batch.flatMap(({ job, resultJson }) => [job.entryId, resultJson]);
+/** Per completion, the script arguments completeJobs and readAndStartJobs take: stream entry id, attempt, result. */
+function completionArgs(batch: readonly Completion[]): (string | number)[] {
+  return batch.flatMap(({ job, resultJson }) => [job.entryId, job.attempt, resultJson]);
 }
 
 /** Most completions sent to Redis in one script call. */
@@ -89,7 +90,12 @@ interface Completion {
   now: number;
 }
 
-/** Transition scripts for one queue, as one worker calls them. */
+/**
+ * Transition scripts for one queue, as one worker calls them. Each names the attempt it acts for
+ * (stream entry, attempt number, this worker), and each script refuses a transition for an attempt
+ * that is no longer the job's current one: a worker that stalled and was taken over cannot
+ * complete, fail, release, report progress for or heartbeat the job again.
+ */
 export class JobTransitions {
   /** Completions of this turn of the event loop, sent with the worker's next read or on their own. */
   private readonly completions = new TurnBatch<Completion, boolean>(MAX_COMPLETION_BATCH, (batch) => this.completeJobs(batch));
@@ -98,11 +104,11 @@ export class JobTransitions {
     private readonly redis: ScriptedRedis,
     private readonly keys: QueueKeys,
     private readonly worker: string,
-    private readonly retentionMs: number,
+    private readonly queueConfig: Pick<QueueConfig, 'retentionMs' | 'deadRetentionMs' | 'deadMaxJobs'>,
   ) {}
 
   /**
-   * completeJobs: true when this call completed the job, false when the entry was stale. Completions
+   * completeJobs: true when this call completed the job, false when the attempt was stale. Completions
    * arriving in the same turn of the event loop go to Redis together: with the worker's next read
    * (`readAndStart`) when it comes first, else in a script call of their own.
    */
@@ -112,7 +118,7 @@ export class JobTransitions {
 
   private async completeJobs(batch: readonly Completion[]): Promise<boolean[]> {
     const done = (await runScript(this.redis, 'completeJobs', [this.keys.stream, this.keys.events, ...this.jobKeysOf(batch)], [
-      WORKER_GROUP, Math.max(...batch.map(({ now }) => now)), this.worker, this.retentionMs, ...completionArgs(batch),
+      WORKER_GROUP, Math.max(...batch.map(({ now }) => now)), this.worker, this.queueConfig.retentionMs, ...completionArgs(batch),
     ])) as number[];
     return done.map((flag) => flag === 1);
   }
@@ -121,37 +127,45 @@ export class JobTransitions {
     return batch.map(({ job }) => this.keys.jobPrefix + job.id);
   }
 
-  /** failJob: retries at once, after a backoff, or dead-letters, per the policy. Null when the entry was stale. */
+  /** failJob: retries at once, after a backoff, or dead-letters, per the policy. Null when the attempt was stale. */
   async fail(job: StartedJob, type: RegisteredJobType | undefined, error: unknown, now: number, random: () => number): Promise<{ next: NextAfterFailure; message: string } | null> {
     const { keys } = this;
     const message = messageOf(error).slice(0, MAX_ERROR_LENGTH) || 'failed without a message';
     const reason = error instanceof PermanentJobError ? 'permanent' : job.attempt >= job.maxAttempts ? 'exhausted' : '';
     const retryAt = now + nextRetryDelay(job.attempt, type?.retry ?? DEFAULT_RETRY_POLICY, random);
     const next = await runScript(this.redis, 'failJob', [keys.stream, keys.delayed, keys.events, keys.jobPrefix + job.id, keys.dlq], [
-      WORKER_GROUP, job.entryId, now, this.worker, message, retryAt, reason,
+      WORKER_GROUP, job.entryId, job.attempt, now, this.worker, message, retryAt, reason,
+      keys.jobPrefix, this.queueConfig.deadRetentionMs, this.queueConfig.deadMaxJobs,
     ]);
     return next === 0 ? null : { next: next as NextAfterFailure, message };
   }
 
-  /** updateProgress: stores a running attempt's progress report. */
-  async progress(job: StartedJob, value: unknown, now: number): Promise<void> {
+  /** updateProgress: stores a running attempt's progress report. False when the attempt was stale. */
+  async progress(job: StartedJob, value: unknown, now: number): Promise<boolean> {
     const json = JSON.stringify(value) ?? 'null';
     const bytes = Buffer.byteLength(json);
     if (bytes > MAX_PROGRESS_BYTES) throw new RangeError(`progress is ${bytes} bytes of JSON; at most ${MAX_PROGRESS_BYTES} are stored`);
-    await runScript(this.redis, 'updateProgress', [this.keys.jobPrefix + job.id], [job.entryId, json, now]);
+    const stored = await runScript(this.redis, 'updateProgress', [this.keys.jobPrefix + job.id], [job.entryId, job.attempt, this.worker, json, now]);
+    return stored === 1;
   }
 
-  /** releaseJob: hands an unfinished attempt back to the stream for another worker. */
-  async release(job: StartedJob, now: number): Promise<void> {
+  /** releaseJob: hands an unfinished attempt back to the stream for another worker. False when the attempt was stale. */
+  async release(job: StartedJob, now: number): Promise<boolean> {
     const { keys } = this;
-    await runScript(this.redis, 'releaseJob', [keys.stream, keys.events, keys.jobPrefix + job.id], [WORKER_GROUP, job.entryId, now, this.worker]);
+    const released = await runScript(this.redis, 'releaseJob', [keys.stream, keys.events, keys.jobPrefix + job.id], [
+      WORKER_GROUP, job.entryId, job.attempt, now, this.worker,
+    ]);
+    return released === 1;
   }
 
-  /** startJobs: marks read or claimed entries processing; returns the jobs to run (stale entries are dropped). */
+  /**
+   * startJobs: marks read or claimed entries processing; returns the jobs to run (stale entries are
+   * dropped; on a paused queue, every entry is handed back to the stream and none is run).
+   */
   async start(queue: string, entries: readonly { entryId: string; jobId: string }[], now: number): Promise<StartedJob[]> {
     if (entries.length === 0) return [];
     const { keys } = this;
-    const items = (await runScript(this.redis, 'startJobs', [keys.stream, keys.events, ...entries.map((entry) => keys.jobPrefix + entry.jobId)], [
+    const items = (await runScript(this.redis, 'startJobs', [keys.stream, keys.events, keys.paused, ...entries.map((entry) => keys.jobPrefix + entry.jobId)], [
       WORKER_GROUP, this.worker, now, ...entries.map((entry) => entry.entryId),
     ])) as StartItem[];
     return startedJobs(queue, items);
@@ -160,28 +174,35 @@ export class JobTransitions {
   /**
    * readAndStartJobs: completes the jobs finished since the last call, then reads up to `count` new
    * entries without blocking and starts them, in one call. `read` is how many entries there were
-   * (0: the stream had nothing new), `started` the jobs to run.
+   * (0: the stream had nothing new, or the queue is `paused`), `started` the jobs to run.
    */
-  async readAndStart(queue: string, count: number, now: number): Promise<{ read: number; started: StartedJob[] }> {
+  async readAndStart(queue: string, count: number, now: number): Promise<{ read: number; started: StartedJob[]; paused: boolean }> {
     const { keys } = this;
     const completions = this.completions.take();
-    let reply: [number[], StartItem[]];
+    let reply: [number[], StartItem[], number];
     try {
-      reply = (await runScript(this.redis, 'readAndStartJobs', [keys.stream, keys.events, ...this.jobKeysOf(completions.items)], [
-        WORKER_GROUP, this.worker, now, count, keys.jobPrefix, this.retentionMs, ...completionArgs(completions.items),
-      ])) as [number[], StartItem[]];
+      reply = (await runScript(this.redis, 'readAndStartJobs', [keys.stream, keys.events, keys.paused, ...this.jobKeysOf(completions.items)], [
+        WORKER_GROUP, this.worker, now, count, keys.jobPrefix, this.queueConfig.retentionMs, ...completionArgs(completions.items),
+      ])) as [number[], StartItem[], number];
     } catch (error) {
       completions.reject(error);
       throw error;
     }
-    const [completed, items] = reply;
+    const [completed, items, paused] = reply;
     completions.resolve(completed.map((flag) => flag === 1));
-    return { read: items.length, started: startedJobs(queue, items) };
+    return { read: items.length, started: startedJobs(queue, items), paused: paused === 1 };
   }
 
-  /** Resets the idle time of running entries (XCLAIM … JUSTID) so no other worker reclaims them. */
-  async heartbeat(entryIds: readonly string[]): Promise<void> {
-    if (entryIds.length === 0) return;
-    await this.redis.xclaim(this.keys.stream, WORKER_GROUP, this.worker, 0, ...entryIds, 'JUSTID');
+  /**
+   * heartbeatJobs: resets the idle time of running attempts' entries so no other worker reclaims
+   * them. Returns the jobs whose attempts are no longer current: another worker has taken them over.
+   */
+  async heartbeat(jobs: readonly StartedJob[]): Promise<StartedJob[]> {
+    if (jobs.length === 0) return [];
+    const { keys } = this;
+    const fresh = (await runScript(this.redis, 'heartbeatJobs', [keys.stream, ...jobs.map((job) => keys.jobPrefix + job.id)], [
+      WORKER_GROUP, this.worker, ...jobs.flatMap((job) => [job.entryId, job.attempt]),
+    ])) as number[];
+    return jobs.filter((_, index) => fresh[index] !== 1);
   }
 }

@@ -6,8 +6,21 @@ export interface WorkerEvents {
   'job:started': [{ id: string; queue: string; type: string; attempt: number; waitMs: number }];
   'job:completed': [{ id: string; queue: string; type: string; attempt: number; durationMs: number }];
   'job:failed': [{ id: string; queue: string; type: string; attempt: number; durationMs: number; error: string; next: 'pending' | 'retrying' | 'dead' }];
+  /**
+   * A transition was refused because the attempt is no longer the job's current one: the worker
+   * stalled past the visibility timeout and another took the job over. `transition` says which.
+   */
+  'job:stale': [{ id: string; queue: string; type: string; attempt: number; transition: StaleTransition }];
   'worker:error': [{ error: string; during: string }];
+  /**
+   * `abandoned` handlers keep running after their attempts ended, each holding a slot: past the
+   * configured limit the worker should be replaced by a fresh process (the stock worker exits).
+   */
+  'worker:recycle': [{ abandoned: number }];
 }
+
+/** A transition that can be refused as stale. */
+export type StaleTransition = 'complete' | 'fail' | 'release' | 'progress' | 'heartbeat';
 
 /**
  * A typed emitter whose listeners cannot break the worker: an exception thrown by a listener is

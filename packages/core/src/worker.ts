@@ -12,7 +12,7 @@ import type { ScriptedRedis } from './redis/scripts';
 import { DEFAULT_JOB_TIMEOUT_MS, type JobTypeRegistry, type RegisteredJobType } from './registry';
 import { Slots } from './slots';
 import { jitter, sleep } from './sleep';
-import { WorkerEventEmitter } from './worker-events';
+import { WorkerEventEmitter, type StaleTransition } from './worker-events';
 
 export { MAX_RESULT_BYTES } from './job-runner';
 
@@ -22,6 +22,8 @@ const PAUSE_POLL_MS = 250;
 const HOLD_POLL_MS = 50;
 /** How often running attempts are held to their deadlines: one sweep for all, so a timeout fires up to this late. */
 const DEADLINE_SWEEP_MS = 50;
+/** Bound of each step of `close()` that waits on Redis, so a stop ends even while Redis is down. */
+const CLOSE_STEP_MS = 2000;
 
 /** Dependencies and settings of a `Worker`. */
 export interface WorkerOptions {
@@ -47,6 +49,14 @@ interface QueueRuntime {
   /** The queue's pause flag as last looked up, and when. */
   paused: boolean;
   pauseCheckedAt: number;
+  /** Whether the last read found entries: quiet queues do not count when slots are shared out. */
+  busy: boolean;
+  /** This queue's attempts under way here. */
+  running: number;
+  /** The entry of a suspect running alone in this queue here, if any. */
+  isolatedEntry: string | undefined;
+  /** Suspects the last reclaim pass left for a worker that runs nothing of this queue. */
+  suspectsWaiting: number;
 }
 
 /** A running attempt, with what stopping or heartbeating it needs. */
@@ -54,6 +64,8 @@ interface RunningJob {
   job: StartedJob;
   runtime: QueueRuntime;
   attempt: Attempt;
+  /** The attempt ended without this worker recording an outcome: released at shutdown, or taken over. */
+  lost: boolean;
 }
 
 /**
@@ -73,17 +85,16 @@ export class Worker extends WorkerEventEmitter {
   private readonly heartbeatStopping = new AbortController();
   private heartbeatLoop: Promise<void> | undefined;
   private deadlineSweep: NodeJS.Timeout | undefined;
-  private readonly running = new Map<string, RunningJob>();
+  private readonly running = new Set<RunningJob>();
+  /** Handlers still running after their attempt ended; each holds its slot until it returns. */
+  private abandoned = 0;
   private readonly logger: Logger;
   private readonly now: () => number;
   private readonly random: () => number;
   private loops: Promise<void>[] = [];
   /** Every attempt under way, until its outcome is recorded in Redis. */
   private readonly runs = new Set<Promise<void>>();
-  /** The entry of a suspect running alone here, if any. */
-  private isolatedEntry: string | undefined;
-  /** Suspects the last reclaim pass left for a worker that runs nothing. */
-  private suspectsWaiting = 0;
+  private closing: Promise<void> | undefined;
 
   constructor(private readonly options: WorkerOptions) {
     super();
@@ -109,6 +120,11 @@ export class Worker extends WorkerEventEmitter {
     return this.running.size;
   }
 
+  /** Handlers still running after their attempts ended (timed out, released or taken over). */
+  get abandonedCount(): number {
+    return this.abandoned;
+  }
+
   /** Joins every queue's consumer group and starts reading, promoting, reclaiming and heartbeating. */
   async start(): Promise<void> {
     const { redis, worker, queue: queueConfig } = this.options;
@@ -121,14 +137,18 @@ export class Worker extends WorkerEventEmitter {
         queue,
         keys,
         reader,
-        transitions: new JobTransitions(this.commands, keys, this.name, queueConfig.retentionMs),
+        transitions: new JobTransitions(this.commands, keys, this.name, queueConfig),
         promoter: new DelayedPromoter({ redis: this.commands, prefix: redis.prefix, queue, logger: this.logger, now: this.now }),
         reclaimer: new StalledReclaimer({
           redis: this.commands, keys, queue, consumer: this.name, visibilityTimeoutMs: worker.visibilityTimeoutMs,
-          maxDeliveries: worker.maxDeliveries, logger: this.logger, now: this.now,
+          maxDeliveries: worker.maxDeliveries, deadLetters: queueConfig, logger: this.logger, now: this.now,
         }),
         paused: false,
         pauseCheckedAt: Number.NEGATIVE_INFINITY,
+        busy: true,
+        running: 0,
+        isolatedEntry: undefined,
+        suspectsWaiting: 0,
       };
       this.runtimes.push(runtime);
       runtime.promoter.start();
@@ -145,19 +165,28 @@ export class Worker extends WorkerEventEmitter {
   /**
    * Stops taking jobs at once and gives in-flight jobs up to `timeoutMs` to finish and be
    * acknowledged. Jobs still running then are aborted and handed back to the stream for another
-   * worker (or, should that fail, left pending for the reclaimer).
+   * worker (or, should that fail, left pending for the reclaimer). No job starts once this is
+   * called, and every step that waits on Redis has a bound, so it ends even while Redis is down.
    */
-  async close(timeoutMs = this.options.worker.shutdownTimeoutMs): Promise<void> {
-    if (this.stopping.signal.aborted) return;
+  close(timeoutMs = this.options.worker.shutdownTimeoutMs): Promise<void> {
+    this.closing ??= this.stop(timeoutMs);
+    return this.closing;
+  }
+
+  private async stop(timeoutMs: number): Promise<void> {
+    const deadline = this.now() + timeoutMs;
     this.stopping.abort();
     for (const runtime of this.runtimes) runtime.reader.disconnect();
-    await Promise.all(this.runtimes.map((runtime) => runtime.promoter.stop()));
-    const finished = await Promise.race([this.settled().then(() => true), sleep(timeoutMs).then(() => false)]);
-    if (!finished) await this.releaseUnfinished();
+    // A read in flight now hands back what it started (see consume) instead of running it.
+    await within(Promise.all(this.loops), CLOSE_STEP_MS);
+    await within(Promise.all(this.runtimes.map((runtime) => runtime.promoter.stop())), CLOSE_STEP_MS);
+    const finished = await within(this.settled(), Math.max(0, deadline - this.now()));
+    if (!finished) await within(this.releaseUnfinished(), CLOSE_STEP_MS);
     this.heartbeatStopping.abort();
-    await Promise.all([...this.loops, this.heartbeatLoop]);
+    await within(this.heartbeatLoop ?? Promise.resolve(), CLOSE_STEP_MS);
     clearInterval(this.deadlineSweep);
-    await closeRedis(this.commands);
+    await within(closeRedis(this.commands), CLOSE_STEP_MS);
+    this.commands.disconnect();
     this.announcements.disconnect();
     this.logger.info({ worker: this.name }, 'worker stopped');
   }
@@ -168,12 +197,21 @@ export class Worker extends WorkerEventEmitter {
   }
 
   private async releaseUnfinished(): Promise<void> {
-    const unfinished = [...this.running.values()];
+    const unfinished = [...this.running].filter((running) => !running.lost);
     this.logger.warn({ worker: this.name, unfinished: unfinished.length }, 'shutdown deadline passed; handing unfinished jobs to other workers');
-    for (const { job, runtime, attempt } of unfinished) {
-      this.running.delete(job.entryId);
-      attempt.abort(new Error('worker shutting down'));
-      await runtime.transitions.release(job, this.now()).catch((error: unknown) => this.reportError(error, `releasing job ${job.id}`));
+    await Promise.all(unfinished.map((running) => {
+      running.lost = true;
+      running.attempt.abort(new Error('worker shutting down'));
+      return this.release(running.runtime, running.job);
+    }));
+  }
+
+  /** Hands an attempt back to the stream for another worker; a stale one is only counted. */
+  private async release(runtime: QueueRuntime, job: StartedJob): Promise<void> {
+    try {
+      if (!(await runtime.transitions.release(job, this.now()))) this.stale(job, 'release');
+    } catch (error) {
+      this.reportError(error, `releasing job ${job.id}`);
     }
   }
 
@@ -188,25 +226,26 @@ export class Worker extends WorkerEventEmitter {
 
   /**
    * The read loop of one queue. Each round reserves slots first, so the worker never takes more jobs
-   * than it can run; with several queues each reserves at most its even share of the concurrency,
-   * so a quiet queue's blocking read never starves a busy one. A due reclaim pass goes first.
+   * than it can run. Queues that have work share the free slots evenly; a queue whose stream is empty
+   * waits in a blocking read holding one slot only, so quiet queues never starve a busy one. A due
+   * reclaim pass goes first.
    */
   private async consume(runtime: QueueRuntime): Promise<void> {
     const signal = this.stopping.signal;
-    const share = Math.ceil(this.slots.capacity / this.options.queue.queues.length);
     while (!signal.aborted) {
       if (await this.isPaused(runtime)) {
         await sleep(jitter(PAUSE_POLL_MS), signal);
         continue;
       }
-      const wanted = await this.slots.take(share, signal);
+      const wanted = await this.slots.take(this.share(), signal);
       if (wanted === 0) break;
+      let held = wanted;
       let entries: ClaimedEntry[] = [];
       try {
-        if (runtime.reclaimer.due && this.isolatedEntry === undefined) entries = await this.reclaim(runtime, wanted);
-        if (entries.length === 0 && this.holdingForSuspect) {
-          // Running down to idle so a suspect can run alone; keep reclaiming, take nothing new.
-          this.slots.release(wanted);
+        if (runtime.isolatedEntry === undefined && (runtime.reclaimer.due || this.mayRunSuspect(runtime))) entries = await this.reclaim(runtime, wanted);
+        if (entries.length === 0 && this.holdingForSuspect(runtime)) {
+          // Running this queue down to idle so a suspect can run alone; keep reclaiming, take nothing new.
+          this.slots.release(held);
           await sleep(HOLD_POLL_MS, signal);
           continue;
         }
@@ -214,43 +253,59 @@ export class Worker extends WorkerEventEmitter {
           // While the stream has entries, reading and starting them is one script call; only an
           // empty stream costs the blocking read and a separate start.
           const batch = await runtime.transitions.readAndStart(runtime.queue, wanted, this.now());
-          if (batch.read > 0) {
-            this.slots.release(wanted - batch.started.length);
+          runtime.paused = batch.paused;
+          runtime.busy = batch.read > 0;
+          if (batch.read > 0 || batch.paused) {
+            this.slots.release(held - batch.started.length);
             this.launch(runtime, batch.started);
             continue;
           }
-          entries = await this.read(runtime, wanted);
+          this.slots.release(held - 1);
+          held = 1;
+          entries = await this.read(runtime, 1);
         }
       } catch (error) {
-        this.slots.release(wanted);
+        this.slots.release(held);
         if (signal.aborted) break;
         this.reportError(error, `reading ${runtime.queue}`);
         if (messageOf(error).includes('NOGROUP')) await this.ensureGroup(runtime.keys).catch(() => undefined);
         await sleep(jitter(500), signal);
         continue;
       }
-      this.slots.release(wanted - entries.length);
+      this.slots.release(held - entries.length);
       // Entries read but not started stay in the pending list: a reclaim pass starts them later.
       await this.startEntries(runtime, entries).catch((error: unknown) => this.reportError(error, `starting jobs of ${runtime.queue}`));
     }
   }
 
-  /** Whether new jobs must wait: a suspect runs alone here, or waits for a worker that runs nothing. */
-  private get holdingForSuspect(): boolean {
-    return this.isolatedEntry !== undefined || this.suspectsWaiting > 0;
+  /** Slots one queue may take in a round: an even share among the queues that have work. */
+  private share(): number {
+    const busy = this.runtimes.filter((runtime) => runtime.busy).length;
+    return Math.ceil(this.slots.capacity / Math.max(1, busy));
   }
 
-  /** A reclaim pass; a suspect it hands over runs alone, so nothing new is taken until it ends. */
+  /** Whether new jobs of this queue must wait: a suspect runs alone here, or waits for a worker that runs none of its jobs. */
+  private holdingForSuspect(runtime: QueueRuntime): boolean {
+    return runtime.isolatedEntry !== undefined || runtime.suspectsWaiting > 0;
+  }
+
+  /** Suspects are waiting and this worker runs nothing of their queue: take one now rather than at the next pass. */
+  private mayRunSuspect(runtime: QueueRuntime): boolean {
+    return runtime.suspectsWaiting > 0 && runtime.running === 0;
+  }
+
+  /** A reclaim pass; a suspect it hands over runs alone in its queue, so nothing new of that queue is taken until it ends. */
   private async reclaim(runtime: QueueRuntime, wanted: number): Promise<ClaimedEntry[]> {
-    const pass = await runtime.reclaimer.claim(wanted, this.running.size === 0 && this.isolatedEntry === undefined);
-    this.suspectsWaiting = pass.suspectsWaiting;
-    if (pass.isolated) this.isolatedEntry = pass.claimed[0]?.entryId;
+    const pass = await runtime.reclaimer.claim(wanted, runtime.running === 0);
+    runtime.suspectsWaiting = pass.suspectsWaiting;
+    if (pass.isolated) runtime.isolatedEntry = pass.claimed[0]?.entryId;
     return pass.claimed;
   }
 
   /**
    * Whether the queue is paused, looked up at most every PAUSE_POLL_MS rather than before every read,
-   * which would add a round trip per batch. A Redis error counts as not paused; the read reports it.
+   * which would add a round trip per batch (the start scripts check it too, so no job starts once a
+   * pause is set). A Redis error counts as not paused; the read reports it.
    */
   private async isPaused(runtime: QueueRuntime): Promise<boolean> {
     if (this.now() - runtime.pauseCheckedAt >= PAUSE_POLL_MS) {
@@ -274,65 +329,123 @@ export class Worker extends WorkerEventEmitter {
       started = await runtime.transitions.start(runtime.queue, entries, this.now());
     } finally {
       this.slots.release(entries.length - started.length);
-      // A suspect found stale (or not started at all) no longer holds this worker back.
-      const isolated = this.isolatedEntry;
-      if (entries.some((entry) => entry.entryId === isolated) && !started.some((job) => job.entryId === isolated)) this.isolatedEntry = undefined;
+      // A suspect found stale (or not started at all) no longer holds this queue back.
+      const isolated = runtime.isolatedEntry;
+      if (entries.some((entry) => entry.entryId === isolated) && !started.some((job) => job.entryId === isolated)) runtime.isolatedEntry = undefined;
     }
     this.launch(runtime, started);
   }
 
+  /** Runs started jobs, or, once the worker is stopping, hands them straight back: no job starts after a stop. */
   private launch(runtime: QueueRuntime, started: readonly StartedJob[]): void {
-    for (const job of started) {
-      const run = this.run(runtime, job);
-      this.runs.add(run);
-      void run.finally(() => this.runs.delete(run));
+    if (this.stopping.signal.aborted) {
+      this.slots.release(started.length);
+      for (const job of started) {
+        if (runtime.isolatedEntry === job.entryId) runtime.isolatedEntry = undefined;
+        this.track(this.release(runtime, job));
+      }
+      return;
     }
+    for (const job of started) this.track(this.run(runtime, job));
+  }
+
+  private track(run: Promise<void>): void {
+    this.runs.add(run);
+    void run.finally(() => this.runs.delete(run));
   }
 
   /**
-   * Runs one attempt and records its outcome. The slot is given back as soon as the handler is done,
-   * before the outcome reaches Redis: completions go in batches, and the next jobs are read meanwhile.
+   * Runs one attempt and records its outcome. The outcome is recorded as soon as the attempt ends,
+   * before its outcome reaches Redis (completions go in batches, and the next jobs are read
+   * meanwhile). Its slot is given back only when the handler itself returns, which for a handler
+   * that ignored its timeout may be much later: the worker never runs more handlers than its
+   * concurrency.
    */
   private async run(runtime: QueueRuntime, job: StartedJob): Promise<void> {
     const startedAt = this.now();
     const type = this.options.registry.find(job.type);
     const attempt = new Attempt(startedAt, type?.timeoutMs ?? DEFAULT_JOB_TIMEOUT_MS);
-    this.running.set(job.entryId, { job, runtime, attempt });
+    const running: RunningJob = { job, runtime, attempt, lost: false };
+    this.running.add(running);
+    runtime.running += 1;
     this.emit('job:started', { id: job.id, queue: job.queue, type: job.type, attempt: job.attempt, waitMs: Math.max(0, startedAt - job.runAtMs) });
     let outcome: { result: unknown } | { error: unknown };
     try {
-      const progress = (value: unknown) => runtime.transitions.progress(job, value, this.now());
+      const progress = async (value: unknown): Promise<void> => {
+        if (running.lost) return;
+        if (!(await runtime.transitions.progress(job, value, this.now()))) this.stale(job, 'progress');
+      };
       outcome = { result: await runHandler(job, type, this.options.handlers[job.type] as JobHandler | undefined, attempt, progress) };
     } catch (error) {
       outcome = { error };
-    } finally {
-      this.slots.release(1);
     }
+    this.holdSlotUntilHandlerReturns(attempt);
     try {
-      // Released at shutdown: another worker has the job now.
-      if (!this.running.has(job.entryId)) return;
+      if (running.lost) return;
       if ('result' in outcome) {
+        let resultJson: string;
         try {
-          if (await runtime.transitions.complete(job, serializeResult(outcome.result), this.now())) {
-            this.emit('job:completed', { id: job.id, queue: job.queue, type: job.type, attempt: job.attempt, durationMs: this.now() - startedAt });
-          }
-          return;
+          resultJson = serializeResult(outcome.result);
         } catch (error) {
-          outcome = { error };
+          await this.recordFailure(runtime, job, type, error, startedAt);
+          return;
         }
+        if (await this.recordCompletion(running, resultJson)) {
+          this.emit('job:completed', { id: job.id, queue: job.queue, type: job.type, attempt: job.attempt, durationMs: this.now() - startedAt });
+        }
+        return;
       }
       await this.recordFailure(runtime, job, type, outcome.error, startedAt);
     } finally {
-      this.running.delete(job.entryId);
-      if (this.isolatedEntry === job.entryId) this.isolatedEntry = undefined;
+      this.running.delete(running);
+      runtime.running -= 1;
+      if (runtime.isolatedEntry === job.entryId) runtime.isolatedEntry = undefined;
+    }
+  }
+
+  /** Frees the attempt's slot once its handler returns, counting it as abandoned until then. */
+  private holdSlotUntilHandlerReturns(attempt: Attempt): void {
+    if (!attempt.wasAborted) {
+      this.slots.release(1);
+      return;
+    }
+    this.abandoned += 1;
+    const limit = this.options.worker.recycleAfterAbandoned;
+    if (limit > 0 && this.abandoned >= limit) this.emit('worker:recycle', { abandoned: this.abandoned });
+    void attempt.handlerSettled.then(() => {
+      this.abandoned -= 1;
+      this.slots.release(1);
+    });
+  }
+
+  /**
+   * Records a successful attempt. A Redis that cannot answer for a moment (a reconnect, LOADING,
+   * READONLY during a failover) does not turn a success into a failure: the completion is sent again
+   * until it is recorded, refused as stale, or a visibility timeout has passed, after which another
+   * worker may have the job and the entry is left to the reclaimer.
+   */
+  private async recordCompletion(running: RunningJob, resultJson: string): Promise<boolean> {
+    const { job, runtime } = running;
+    const giveUpAt = this.now() + this.options.worker.visibilityTimeoutMs;
+    for (let delay = 50; ; delay = Math.min(delay * 2, 2000)) {
+      try {
+        const completed = await runtime.transitions.complete(job, resultJson, this.now());
+        if (!completed) this.stale(job, 'complete');
+        return completed;
+      } catch (error) {
+        this.reportError(error, `completing job ${job.id}`);
+        if (running.lost || this.now() + delay >= giveUpAt) return false;
+        await sleep(jitter(delay));
+      }
     }
   }
 
   private async recordFailure(runtime: QueueRuntime, job: StartedJob, type: RegisteredJobType | undefined, error: unknown, startedAt: number): Promise<void> {
     const failed = await runtime.transitions.fail(job, type, error, this.now(), this.random).catch((failError: unknown) => {
       this.reportError(failError, `failing job ${job.id}`);
-      return null;
+      return undefined;
     });
+    if (failed === null) this.stale(job, 'fail');
     if (failed) {
       this.emit('job:failed', {
         id: job.id, queue: job.queue, type: job.type, attempt: job.attempt, durationMs: this.now() - startedAt, error: failed.message, next: failed.next,
@@ -342,24 +455,54 @@ export class Worker extends WorkerEventEmitter {
 
   private abortOverdue(): void {
     const now = this.now();
-    for (const { attempt } of this.running.values()) attempt.abortIfOverdue(now);
+    for (const { attempt } of this.running) attempt.abortIfOverdue(now);
   }
 
-  /** Keeps this worker's running entries fresh, well within the visibility timeout. */
+  /**
+   * Keeps this worker's running attempts fresh, well within the visibility timeout. An attempt the
+   * heartbeat finds taken over (this worker stalled past the timeout) is aborted and never recorded.
+   */
   private async heartbeat(): Promise<void> {
     const signal = this.heartbeatStopping.signal;
     const interval = Math.max(100, Math.floor(this.options.worker.visibilityTimeoutMs / 3));
     while (!signal.aborted) {
       await sleep(interval, signal);
       for (const runtime of this.runtimes) {
-        const entryIds = [...this.running.values()].filter((running) => running.runtime === runtime).map((running) => running.job.entryId);
-        await runtime.transitions.heartbeat(entryIds).catch((error: unknown) => this.reportError(error, `heartbeating ${runtime.queue}`));
+        const attempts = [...this.running].filter((running) => running.runtime === runtime && !running.lost);
+        try {
+          const lost = new Set(await runtime.transitions.heartbeat(attempts.map((running) => running.job)));
+          for (const running of attempts.filter(({ job }) => lost.has(job))) {
+            running.lost = true;
+            running.attempt.abort(new Error('the attempt was taken over by another worker'));
+            this.stale(running.job, 'heartbeat');
+          }
+        } catch (error) {
+          this.reportError(error, `heartbeating ${runtime.queue}`);
+        }
       }
     }
+  }
+
+  private stale(job: StartedJob, transition: StaleTransition): void {
+    this.logger.warn({ worker: this.name, jobId: job.id, queue: job.queue, attempt: job.attempt, transition }, 'refused: the attempt is no longer current');
+    this.emit('job:stale', { id: job.id, queue: job.queue, type: job.type, attempt: job.attempt, transition });
   }
 
   private reportError(error: unknown, during: string): void {
     this.logger.warn({ worker: this.name, err: messageOf(error) }, `worker error while ${during}`);
     this.emit('worker:error', { error: messageOf(error), during });
+  }
+}
+
+/** Whether `promise` settled within `ms`; it is not waited for any longer. */
+async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((resolve) => {
+    timer = setTimeout(resolve, ms, false);
+  });
+  try {
+    return await Promise.race([promise.then(() => true, () => true), timedOut]);
+  } finally {
+    clearTimeout(timer);
   }
 }

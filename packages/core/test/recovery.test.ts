@@ -105,7 +105,9 @@ describe('recovery from workers that die', () => {
     await readAsGhost('holder', 1);
     await redis.xgroup('CREATECONSUMER', keys.stream, WORKER_GROUP, 'empty-ghost');
     await new Promise((resolve) => setTimeout(resolve, 60));
-    const reclaimer = new StalledReclaimer({ redis, keys, queue: 'default', consumer: 'sweeper', visibilityTimeoutMs: 60_000, maxDeliveries: 3, goneConsumerIdleMs: 50 });
+    const reclaimer = new StalledReclaimer({
+      redis, keys, queue: 'default', consumer: 'sweeper', visibilityTimeoutMs: 60_000, maxDeliveries: 3, goneConsumerIdleMs: 50, deadLetters: config.queue,
+    });
     await reclaimer.removeGoneConsumers();
     const consumers = ((await redis.xinfo('CONSUMERS', keys.stream, WORKER_GROUP)) as (string | number)[][]).map((fields) => String(fields[1]));
     expect(consumers).toContain('holder');

@@ -1,8 +1,12 @@
+import type { QueueConfig } from '../config';
 import { messageOf } from '../errors';
 import { WORKER_GROUP, type QueueKeys } from '../keys';
 import { silentLogger, type Logger } from '../logger';
 import { runScript, type ScriptedRedis } from '../redis/scripts';
 import { jitter } from '../sleep';
+
+/** Dead-letter entries trimmed per script call: each call stays short. */
+const DEAD_TRIM_BATCH = 500;
 
 /** A stream entry taken over from a silent worker: its id and its job's id. */
 export interface ClaimedEntry {
@@ -27,6 +31,8 @@ export interface StalledReclaimerOptions {
   consumer: string;
   visibilityTimeoutMs: number;
   maxDeliveries: number;
+  /** Bounds of the dead-letter stream, kept by poison dead-lettering and by each sweep. */
+  deadLetters: Pick<QueueConfig, 'deadRetentionMs' | 'deadMaxJobs'>;
   /** Idle time after which a consumer owning nothing is removed. Default ten visibility timeouts. */
   goneConsumerIdleMs?: number;
   logger?: Logger;
@@ -74,6 +80,7 @@ export class StalledReclaimer {
       if (this.now() >= this.nextSweepAt) {
         this.nextSweepAt = this.now() + jitter(this.goneConsumerIdleMs);
         await this.removeGoneConsumers();
+        await this.trimDeadLetters();
       }
       return pass;
     } catch (error) {
@@ -87,6 +94,7 @@ export class StalledReclaimer {
     const { redis, keys, consumer, visibilityTimeoutMs, maxDeliveries } = this.options;
     const [flat, poisoned, deleted, isolated, suspects] = (await runScript(redis, 'reclaimStalled', [keys.stream, keys.events, keys.dlq], [
       WORKER_GROUP, consumer, visibilityTimeoutMs, count, this.now(), maxDeliveries, keys.jobPrefix, idle ? '1' : '0',
+      this.options.deadLetters.deadRetentionMs, this.options.deadLetters.deadMaxJobs,
     ])) as [string[], number, number, number, number];
     const claimed: ClaimedEntry[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) claimed.push({ entryId: flat[i] as string, jobId: flat[i + 1] as string });
@@ -94,6 +102,23 @@ export class StalledReclaimer {
       this.logger.info({ queue: this.options.queue, claimed: claimed.length, isolated: isolated === 1, poisoned, deleted, suspects }, 'reclaimed stalled jobs');
     }
     return { claimed, isolated: isolated === 1, suspectsWaiting: suspects };
+  }
+
+  /**
+   * Trims the dead-letter stream to its age and length bounds, as each new dead job does, so that
+   * old dead jobs leave Redis even when no job dies for a while. Returns how many were trimmed.
+   */
+  async trimDeadLetters(): Promise<number> {
+    const { redis, keys, deadLetters } = this.options;
+    let trimmed = 0;
+    let batch: number;
+    do {
+      batch = Number(await runScript(redis, 'trimDeadLetters', [keys.dlq, keys.events], [
+        keys.jobPrefix, this.now(), deadLetters.deadRetentionMs, deadLetters.deadMaxJobs, DEAD_TRIM_BATCH,
+      ]));
+      trimmed += batch;
+    } while (batch === DEAD_TRIM_BATCH);
+    return trimmed;
   }
 
   /** Removes consumers idle past `goneConsumerIdleMs` that own no pending entries. Returns how many. */

@@ -10,12 +10,13 @@ function lua(name: string, includes: readonly string[] = []): string {
 
 /**
  * A script that moves jobs: its body runs as a function after the shared transition functions
- * (recordEvent, moveCount, countThroughput), and what it gathered is written once it returns, on
+ * (recordEvent, moveCount, countThroughput) and steps (currentAttempt, requeue, moveToDead…), and what it gathered is written once it returns, on
  * every return path.
  */
 function transition(name: string, includes: readonly string[] = []): string {
   return [
     read('record-event'),
+    read('job-steps'),
     ...includes.map(read),
     `local function transition()\n${read(name)}\nend`,
     'local reply = transition()\nflushTransitions()\nreturn reply',
@@ -35,7 +36,9 @@ const SCRIPTS = {
   retryDeadJob: transition('retry-dead-job', ['send-back-dead']),
   retryDeadJobs: transition('retry-dead-jobs', ['send-back-dead']),
   cancelJob: transition('cancel-job'),
-  updateProgress: lua('update-progress'),
+  updateProgress: transition('update-progress'),
+  heartbeatJobs: transition('heartbeat-jobs'),
+  trimDeadLetters: transition('trim-dead-letters'),
   removeGoneConsumer: lua('remove-gone-consumer'),
   acquireLease: lua('acquire-lease'),
   releaseLease: lua('release-lease'),

@@ -3,9 +3,9 @@
 
   KEYS[1] stream   KEYS[2] events   KEYS[3..n] job hashes
   ARGV[1] group    ARGV[2] now (ms)   ARGV[3] worker   ARGV[4] retention (ms)
-  then per job, in the order of the job hashes: stream entry id, result (JSON, '' for none)
+  then per job, in the order of the job hashes: stream entry id, attempt, result (JSON, '' for none)
 
   Returns one number per job, as completeEntries.
 ]]
-local jobKeys, sids, results = completionsFrom(3, 5)
-return completeEntries(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], jobKeys, sids, results)
+local jobKeys, sids, attempts, results = completionsFrom(3, 5)
+return completeEntries(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], jobKeys, sids, attempts, results)

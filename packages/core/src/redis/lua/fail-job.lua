@@ -3,37 +3,35 @@
   (immediate retry), into the delayed ZSET (backoff), or to the dead-letter stream.
 
   KEYS[1] stream   KEYS[2] delayed   KEYS[3] events   KEYS[4] job hash   KEYS[5] dlq
-  ARGV[1] group    ARGV[2] stream entry id   ARGV[3] now (ms)   ARGV[4] worker   ARGV[5] error
-  ARGV[6] retry at (ms; ignored when dead)   ARGV[7] dead reason ('' to retry; 'exhausted', 'permanent')
+  ARGV[1] group    ARGV[2] stream entry id   ARGV[3] attempt   ARGV[4] now (ms)   ARGV[5] worker
+  ARGV[6] error    ARGV[7] retry at (ms; ignored when dead)
+  ARGV[8] dead reason ('' to retry; 'exhausted', 'permanent')
+  ARGV[9] job hash key prefix   ARGV[10] dead-letter retention (ms)   ARGV[11] dead-letter max length
 
-  Returns the job's new status ('pending', 'retrying' or 'dead'), or 0 when the entry was stale;
-  a stale entry is acknowledged all the same.
+  Returns the job's new status ('pending', 'retrying' or 'dead'), or 0 when the attempt is no longer
+  the job's current one (nothing is changed for the job then).
 ]]
-local group, sid, now, worker, err, retryAt, reason = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
-local job = redis.call('HMGET', KEYS[4], 'status', 'sid', 'attempts', 'id')
-local attempt, jobId = job[3], job[4]
-
-redis.call('XACK', KEYS[1], group, sid)
-redis.call('XDEL', KEYS[1], sid)
-if job[1] ~= 'processing' or job[2] ~= sid then return 0 end
+local group, sid, attempt, now, worker, err, retryAt, reason =
+  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local current, job = currentAttempt(KEYS[4], sid, attempt, worker)
+if not current then
+  if not entryIsLive(job, sid) then dropEntry(KEYS[1], group, {sid}) end
+  return 0
+end
+local jobId = job[5]
+dropEntry(KEYS[1], group, {sid})
 
 redis.call('HSET', KEYS[4], 'lastError', err, 'updatedAt', now)
 recordEvent(KEYS[3], KEYS[4], jobId, 'failed', attempt, now, {'worker', worker, 'error', err}, {})
 countThroughput(KEYS[3], now, 'failed')
 
 if reason ~= '' then
-  local dlqId = redis.call('XADD', KEYS[5], '*', 'id', jobId, 'reason', reason, 'attempts', attempt, 'error', err, 'at', now)
-  redis.call('HSET', KEYS[4], 'status', 'dead', 'sid', '', 'finishedAt', now, 'deadReason', reason, 'dlqId', dlqId)
-  moveCount(KEYS[3], 'processing', 'dead')
-  recordEvent(KEYS[3], KEYS[4], jobId, 'dead', attempt, now, {'reason', reason, 'error', err}, {})
+  moveToDead({KEYS[5], ARGV[9], ARGV[10], tonumber(ARGV[11])}, KEYS[3], KEYS[4], jobId, 'processing', attempt, reason, err, now)
   return 'dead'
 end
 
 if tonumber(retryAt) <= tonumber(now) then
-  local next = redis.call('XADD', KEYS[1], '*', 'id', jobId)
-  redis.call('HSET', KEYS[4], 'status', 'pending', 'sid', next)
-  moveCount(KEYS[3], 'processing', 'pending')
-  recordEvent(KEYS[3], KEYS[4], jobId, 'pending', attempt, now, {}, {})
+  requeue(KEYS[1], KEYS[3], KEYS[4], jobId, 'processing', attempt, now, {}, {})
   return 'pending'
 end
 

@@ -16,10 +16,7 @@ for _, jobId in ipairs(due) do
   local jobKey = ARGV[3] .. jobId
   local job = redis.call('HMGET', jobKey, 'status', 'attempts')
   if job[1] == 'scheduled' or job[1] == 'retrying' then
-    local sid = redis.call('XADD', KEYS[1], '*', 'id', jobId)
-    redis.call('HSET', jobKey, 'status', 'pending', 'sid', sid, 'updatedAt', now)
-    moveCount(KEYS[3], job[1], 'pending')
-    recordEvent(KEYS[3], jobKey, jobId, 'pending', job[2], now, {}, {})
+    requeue(KEYS[1], KEYS[3], jobKey, jobId, job[1], job[2], now, {}, {})
     promoted = promoted + 1
   end
 end

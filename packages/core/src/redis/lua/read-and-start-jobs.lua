@@ -2,18 +2,20 @@
   readAndStartJobs: completes the jobs this worker finished since its last call (see
   completeEntries), then reads up to `count` new stream entries for it, without blocking, and
   starts their jobs (see startEntry): a worker's one call per batch while its queue has work. No
-  entries read means there was nothing new; the worker then waits in a blocking read.
+  entries read means there was nothing new; the worker then waits in a blocking read. A paused
+  queue's entries are not read.
 
-  KEYS[1] stream   KEYS[2] events   KEYS[3..n] hashes of the jobs to complete
+  KEYS[1] stream   KEYS[2] events   KEYS[3] paused flag   KEYS[4..n] hashes of the jobs to complete
   ARGV[1] group    ARGV[2] consumer   ARGV[3] now (ms)   ARGV[4] count   ARGV[5] job hash key prefix
-  ARGV[6] retention (ms)   then per job to complete: stream entry id, result (JSON, '' for none)
+  ARGV[6] retention (ms)   then per job to complete: stream entry id, attempt, result (JSON, '' for none)
 
-  Returns {completed, started}: one number per job to complete, as completeEntries, and one item
-  per entry read, as startEntry.
+  Returns {completed, started, paused}: one number per job to complete, as completeEntries, one
+  item per entry read, as startEntry, and 1 when the queue is paused (nothing was read), else 0.
 ]]
 local group, consumer, now = ARGV[1], ARGV[2], ARGV[3]
-local jobKeys, sids, results = completionsFrom(3, 7)
-local completed = completeEntries(KEYS[1], KEYS[2], group, now, consumer, ARGV[6], jobKeys, sids, results)
+local jobKeys, sids, attempts, results = completionsFrom(4, 7)
+local completed = completeEntries(KEYS[1], KEYS[2], group, now, consumer, ARGV[6], jobKeys, sids, attempts, results)
+if redis.call('EXISTS', KEYS[3]) == 1 then return {completed, {}, 1} end
 local started = {}
 local read = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', ARGV[4], 'STREAMS', KEYS[1], '>')
 if read then
@@ -21,4 +23,4 @@ if read then
     started[#started + 1] = startEntry(KEYS[1], KEYS[2], group, consumer, now, ARGV[5] .. entry[2][2], entry[1])
   end
 end
-return {completed, started}
+return {completed, started, 0}

@@ -12,6 +12,7 @@
   ARGV[1] group    ARGV[2] consumer   ARGV[3] min idle (ms)   ARGV[4] most entries
   ARGV[5] now (ms) ARGV[6] delivery limit   ARGV[7] job hash key prefix
   ARGV[8] '1' when the caller runs nothing and may take a suspect
+  ARGV[9] dead-letter retention (ms)   ARGV[10] dead-letter max length
 
   Returns {claimed, poisoned, deleted, isolated, suspects}: claimed is a flat list {entryId, jobId, ...}
   to start (with startJobs); isolated is 1 when claimed holds one suspect to run alone; suspects counts
@@ -37,12 +38,8 @@ local function poison(entry, deliveries)
   redis.call('XDEL', stream, sid)
   if job[2] ~= sid or (job[1] ~= 'pending' and job[1] ~= 'processing') then return end
   local err = 'its worker stopped while running it ' .. deliveries .. ' times; delivery limit ' .. limit
-  local dlqId = redis.call('XADD', KEYS[3], '*', 'id', jobId, 'reason', 'poison', 'attempts', job[3], 'error', err, 'at', now)
-  redis.call('HSET', jobKey, 'status', 'dead', 'sid', '', 'lastError', err, 'updatedAt', now, 'finishedAt', now,
-    'deadReason', 'poison', 'dlqId', dlqId)
-  moveCount(KEYS[2], job[1], 'dead')
   recordEvent(KEYS[2], jobKey, jobId, 'failed', job[3], now, {'error', err}, {})
-  recordEvent(KEYS[2], jobKey, jobId, 'dead', job[3], now, {'reason', 'poison', 'error', err}, {})
+  moveToDead({KEYS[3], prefix, ARGV[9], tonumber(ARGV[10])}, KEYS[2], jobKey, jobId, job[1], job[3], 'poison', err, now)
   poisoned = poisoned + 1
 end
 

@@ -55,12 +55,13 @@ end
 
 --[[
   moveCount: keeps the queue's per-state job counts (hash `…{queue}:counts`, next to the events
-  stream, so in the same slot) in step with a transition. `from` is false for a new job.
+  stream, so in the same slot) in step with a transition. `from` is false for a new job, `to` false
+  for one that leaves Redis.
 ]]
 local function moveCount(eventsKey, from, to)
   local counts = pendingFor(transitionCounts, string.sub(eventsKey, 1, -7) .. 'counts')
   if from then counts[from] = (counts[from] or 0) - 1 end
-  counts[to] = (counts[to] or 0) + 1
+  if to then counts[to] = (counts[to] or 0) + 1 end
 end
 
 --[[

@@ -4,19 +4,20 @@
   does not count against the job's attempts.
 
   KEYS[1] stream   KEYS[2] events   KEYS[3] job hash
-  ARGV[1] group    ARGV[2] stream entry id   ARGV[3] now (ms)   ARGV[4] worker
+  ARGV[1] group    ARGV[2] stream entry id   ARGV[3] attempt   ARGV[4] now (ms)   ARGV[5] worker
 
-  Returns 1 when released, 0 when the entry was stale (nothing is changed then).
+  Returns 1 when released, 0 when the attempt is no longer the job's current one (nothing is
+  changed for the job then).
 ]]
-local group, sid, now = ARGV[1], ARGV[2], ARGV[3]
-local job = redis.call('HMGET', KEYS[3], 'status', 'sid', 'attempts', 'id')
-if job[1] ~= 'processing' or job[2] ~= sid then return 0 end
+local group, sid, attempt, now, worker = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local current, job = currentAttempt(KEYS[3], sid, attempt, worker)
+if not current then
+  if not entryIsLive(job, sid) then dropEntry(KEYS[1], group, {sid}) end
+  return 0
+end
 
-local attempts = math.max(tonumber(job[3]) - 1, 0)
-local next = redis.call('XADD', KEYS[1], '*', 'id', job[4])
-redis.call('XACK', KEYS[1], group, sid)
-redis.call('XDEL', KEYS[1], sid)
-redis.call('HSET', KEYS[3], 'status', 'pending', 'sid', next, 'attempts', tostring(attempts), 'updatedAt', now)
-moveCount(KEYS[2], 'processing', 'pending')
-recordEvent(KEYS[2], KEYS[3], job[4], 'pending', attempts, now, {'worker', ARGV[4], 'error', 'interrupted: its worker shut down'}, {})
+local attempts = tostring(math.max(tonumber(job[3]) - 1, 0))
+dropEntry(KEYS[1], group, {sid})
+requeue(KEYS[1], KEYS[2], KEYS[3], job[5], 'processing', attempts, now, {'attempts', attempts},
+  {'worker', worker, 'error', 'interrupted: its worker shut down'})
 return 1

@@ -4,9 +4,7 @@
 ]]
 local function sendBackDead(streamKey, eventsKey, jobKey, dlqKey, jobId, dlqId, now)
   if dlqId and dlqId ~= '' then redis.call('XDEL', dlqKey, dlqId) end
-  local sid = redis.call('XADD', streamKey, '*', 'id', jobId)
-  redis.call('HSET', jobKey, 'status', 'pending', 'sid', sid, 'attempts', '0', 'updatedAt', now, 'finishedAt', '', 'deadReason', '', 'dlqId', '')
+  requeue(streamKey, eventsKey, jobKey, jobId, 'dead', 0, now,
+    {'attempts', '0', 'finishedAt', '', 'deadReason', '', 'dlqId', ''}, {'reason', 'retried from the dead-letter stream'})
   redis.call('PERSIST', jobKey)
-  moveCount(eventsKey, 'dead', 'pending')
-  recordEvent(eventsKey, jobKey, jobId, 'pending', 0, now, {'reason', 'retried from the dead-letter stream'}, {})
 end

@@ -21,3 +21,21 @@ local function startEntry(streamKey, eventsKey, group, consumer, now, jobKey, si
   if status == 'pending' then moveCount(eventsKey, 'pending', 'processing') end
   return {sid, job[3], job[4], job[5], attempt, tonumber(job[7]), job[8]}
 end
+
+--[[
+  handBackEntry (included by startJobs): for a paused queue, puts the job of an entry read or
+  claimed just now back at the stream's end instead of starting it, so no job starts once a pause
+  is set, not even one a worker's blocking read was already waiting for. A pending job keeps its
+  state (it moves to a new entry); a job whose worker died while running it becomes pending again.
+]]
+local function handBackEntry(streamKey, eventsKey, group, now, jobKey, sid)
+  local job = redis.call('HMGET', jobKey, 'status', 'sid', 'id', 'attempts')
+  dropEntry(streamKey, group, {sid})
+  if job[2] ~= sid then return end
+  if job[1] == 'pending' then
+    redis.call('HSET', jobKey, 'sid', redis.call('XADD', streamKey, '*', 'id', job[3]))
+  elseif job[1] == 'processing' then
+    requeue(streamKey, eventsKey, jobKey, job[3], 'processing', job[4], now, {},
+      {'error', 'interrupted: its worker stopped while running it'})
+  end
+end

@@ -1,13 +1,21 @@
 --[[
-  startJobs: starts the jobs of stream entries already read or claimed (see startEntry).
+  startJobs: starts the jobs of stream entries already read or claimed (see startEntry), unless the
+  queue is paused: then each is handed back to the stream (see handBackEntry).
 
-  KEYS[1] stream   KEYS[2] events   KEYS[3..n] job hashes, one per entry
+  KEYS[1] stream   KEYS[2] events   KEYS[3] paused flag   KEYS[4..n] job hashes, one per entry
   ARGV[1] group    ARGV[2] consumer   ARGV[3] now (ms)   ARGV[4..n] stream entry ids, one per job hash
 
-  Returns one item per entry, as startEntry.
+  Returns one item per entry, as startEntry ({entryId} alone for an entry handed back).
 ]]
+local paused = redis.call('EXISTS', KEYS[3]) == 1
 local result = {}
-for i = 3, #KEYS do
-  result[#result + 1] = startEntry(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], KEYS[i], ARGV[i + 1])
+for i = 4, #KEYS do
+  local sid = ARGV[i]
+  if paused then
+    handBackEntry(KEYS[1], KEYS[2], ARGV[1], ARGV[3], KEYS[i], sid)
+    result[#result + 1] = {sid}
+  else
+    result[#result + 1] = startEntry(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], KEYS[i], sid)
+  end
 end
 return result
