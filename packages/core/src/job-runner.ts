@@ -6,7 +6,7 @@ import { WORKER_GROUP, type QueueKeys } from './keys';
 import { runScript, type ScriptedRedis } from './redis/scripts';
 import type { RegisteredJobType } from './registry';
 import { DEFAULT_RETRY_POLICY, nextRetryDelay } from './retry-policy';
-import { TurnBatch } from './turn-batch';
+import { allFulfilled, TurnBatch } from './turn-batch';
 
 /** Largest handler result stored with a job, in bytes of JSON. */
 export const MAX_RESULT_BYTES = 64 * 1024;
@@ -98,7 +98,7 @@ interface Completion {
  */
 export class JobTransitions {
   /** Completions of this turn of the event loop, sent with the worker's next read or on their own. */
-  private readonly completions = new TurnBatch<Completion, boolean>(MAX_COMPLETION_BATCH, (batch) => this.completeJobs(batch));
+  private readonly completions = new TurnBatch<Completion, boolean>(MAX_COMPLETION_BATCH, async (batch) => allFulfilled(await this.completeJobs(batch)));
 
   constructor(
     private readonly redis: ScriptedRedis,

@@ -101,7 +101,10 @@ export class Queue {
     if (jobs.length > MAX_BULK_JOBS) throw new InvalidJobError(`jobs may hold at most ${MAX_BULK_JOBS} jobs (got ${jobs.length})`);
     const now = this.now();
     const prepared = jobs.map((job, index) => this.prepare(job, `jobs[${index}].payload`, now));
-    return this.enqueueAll(prepared, now);
+    return (await this.enqueueAll(prepared, now)).map((outcome) => {
+      if (outcome.status === 'rejected') throw outcome.reason;
+      return outcome.value;
+    });
   }
 
   /** The job as Redis holds it now, or null once it has left Redis (PostgreSQL still has it). */
@@ -185,9 +188,10 @@ export class Queue {
   /**
    * One enqueueJobs call per queue, the calls pipelined. A lone call is sent as a plain command, not
    * a pipeline of one: a connection with auto-pipelining then batches concurrent submissions into
-   * one write.
+   * one write. Each job's outcome is its queue's: a call that fails for one queue fails only that
+   * queue's jobs, the others having been added.
    */
-  private async enqueueAll(jobs: readonly PreparedJob[], now: number): Promise<AddedJob[]> {
+  private async enqueueAll(jobs: readonly PreparedJob[], now: number): Promise<PromiseSettledResult<AddedJob>[]> {
     const byQueue = new Map<string, PreparedJob[]>();
     for (const job of jobs) {
       const batch = byQueue.get(job.queue);
@@ -196,20 +200,20 @@ export class Queue {
     }
     const batches = [...byQueue.values()];
     const { redis } = this.deps;
-    let replies: unknown[];
+    let replies: [Error | null, unknown][];
     if (batches.length === 1) {
-      replies = [await this.enqueueScript(redis, batches[0] as PreparedJob[], now).catch((error: unknown) => Promise.reject(toRedisError(error)))];
+      replies = [await this.enqueueScript(redis, batches[0] as PreparedJob[], now).then((reply) => [null, reply], (error: unknown) => [error as Error, null])];
     } else {
       const pipeline = redis.pipeline() as unknown as ScriptedRedis;
       for (const batch of batches) void this.enqueueScript(pipeline, batch, now);
-      replies = (await this.exec(pipeline as unknown as ReturnType<ScriptedRedis['pipeline']>)).map(([error, reply]) => {
-        if (error) throw toRedisError(error);
-        return reply;
-      });
+      replies = await this.exec(pipeline as unknown as ReturnType<ScriptedRedis['pipeline']>);
     }
     const added = new Map<PreparedJob, Promise<AddedJob>>();
-    batches.forEach((batch, index) => batch.forEach((job, position) => added.set(job, this.added(job, (replies[index] as unknown[])[position]))));
-    return Promise.all(jobs.map((job) => added.get(job) as Promise<AddedJob>));
+    batches.forEach((batch, index) => {
+      const [error, reply] = replies[index] ?? [new Error('no reply'), null];
+      batch.forEach((job, position) => added.set(job, error ? Promise.reject(toRedisError(error)) : this.added(job, (reply as unknown[])[position])));
+    });
+    return Promise.allSettled(jobs.map((job) => added.get(job) as Promise<AddedJob>));
   }
 
   private enqueueScript(redis: ScriptedRedis, jobs: readonly PreparedJob[], now: number): Promise<unknown> {

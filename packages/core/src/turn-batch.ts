@@ -1,3 +1,8 @@
+/** Every call of a batch succeeded, with these results. */
+export function allFulfilled<R>(values: readonly R[]): PromiseSettledResult<R>[] {
+  return values.map((value) => ({ status: 'fulfilled', value }));
+}
+
 interface Waiting<T, R> {
   item: T;
   resolve: (result: R) => void;
@@ -9,6 +14,8 @@ export interface TakenBatch<T, R> {
   items: T[];
   /** Settles each call with the result at its position. */
   resolve(results: readonly R[]): void;
+  /** Settles each call with the outcome at its position: one call's failure is its own. */
+  settle(outcomes: readonly PromiseSettledResult<R>[]): void;
   reject(error: unknown): void;
 }
 
@@ -19,9 +26,10 @@ export interface TakenBatch<T, R> {
 export class TurnBatch<T, R> {
   private readonly waiting: Waiting<T, R>[] = [];
 
+  /** `send` sends a batch and gives each call's outcome, in order. */
   constructor(
     private readonly max: number,
-    private readonly send: (items: T[]) => Promise<readonly R[]>,
+    private readonly send: (items: T[]) => Promise<readonly PromiseSettledResult<R>[]>,
   ) {}
 
   add(item: T): Promise<R> {
@@ -38,6 +46,12 @@ export class TurnBatch<T, R> {
     return {
       items: batch.map(({ item }) => item),
       resolve: (results) => batch.forEach(({ resolve }, index) => resolve(results[index] as R)),
+      settle: (outcomes) =>
+        batch.forEach(({ resolve, reject }, index) => {
+          const outcome = outcomes[index] as PromiseSettledResult<R>;
+          if (outcome.status === 'fulfilled') resolve(outcome.value);
+          else reject(outcome.reason);
+        }),
       reject: (error) => batch.forEach(({ reject }) => reject(error)),
     };
   }
@@ -46,7 +60,7 @@ export class TurnBatch<T, R> {
     const batch = this.take();
     if (batch.items.length === 0) return;
     try {
-      batch.resolve(await this.send(batch.items));
+      batch.settle(await this.send(batch.items));
     } catch (error) {
       batch.reject(error);
     }

@@ -9,7 +9,9 @@
   idempotency key ('' for none)
 
   Returns one item per job: {1, id, status} when it was added, {0, firstJobId} when its idempotency
-  key already names a job (nothing is added for it).
+  key already names a job (nothing is added for it). A job whose hash exists already was added by
+  this same call sent before (a client resends a call whose reply a reconnect lost): it is answered
+  as added, and added only once.
 ]]
 local now, queue, window = ARGV[1], ARGV[2], ARGV[3]
 local nowMs = tonumber(now)
@@ -21,11 +23,16 @@ for i = 1, (#KEYS - 3) / 2 do
   local jobId, jobType, payload, maxAttempts, priority, runAt, key =
     ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7]
   local first = false
-  if key ~= '' then
+  local resent = redis.call('HGET', jobKey, 'status')
+  if resent then
+    first = jobId
+  elseif key ~= '' then
     first = redis.call('GET', idempotencyKey)
     if not first then redis.call('SET', idempotencyKey, jobId, 'PX', window) end
   end
-  if first then
+  if resent then
+    replies[i] = {1, jobId, resent}
+  elseif first then
     replies[i] = {0, first}
   else
     local status = 'pending'

@@ -1,0 +1,131 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { Type } from 'typebox';
+import {
+  closeRedis, createRedis, defineJobType, JobTypeRegistry, loadConfig, Queue, QueueAdmin, queueKeys, waitForRedis, Worker, type Job, type ScriptedRedis,
+  type SluiceConfig,
+} from '@sluice/core';
+import { dropRedisKeys, isolatedConfig, waitFor } from '../../../test/support/context';
+import { RedisServer } from '../../../test/support/redis-server';
+
+const registry = new JobTypeRegistry([
+  defineJobType({ name: 'stubborn', payload: Type.Object({}), timeoutMs: 100, retry: { maxAttempts: 1 } }),
+  defineJobType({ name: 'quick', payload: Type.Object({}) }),
+  defineJobType({ name: 'long', payload: Type.Object({}) }),
+]);
+
+let releaseStubborn: () => void = () => undefined;
+const handlers = {
+  // Ignores its signal, as a handler stuck in a library call does.
+  stubborn: () => new Promise<void>((resolve) => (releaseStubborn = resolve)),
+  quick: () => 'done',
+  long: ({ signal }: { signal: AbortSignal }) => new Promise<void>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error))),
+};
+
+interface System {
+  config: SluiceConfig;
+  redis: ScriptedRedis;
+  queue: Queue;
+  worker: Worker;
+}
+const systems: System[] = [];
+
+async function startSystem(config: SluiceConfig): Promise<System> {
+  const redis = createRedis(config.redis);
+  await waitForRedis(redis, 5000);
+  const queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry });
+  const worker = new Worker({ redis: config.redis, queue: config.queue, worker: config.worker, registry, handlers });
+  await worker.start();
+  const system = { config, redis, queue, worker };
+  systems.push(system);
+  return system;
+}
+
+afterEach(async () => {
+  releaseStubborn();
+  for (const { config, redis, worker } of systems.splice(0)) {
+    await worker.close(1000);
+    await closeRedis(redis);
+    await dropRedisKeys(config);
+  }
+});
+
+function status(queue: Queue, id: string, wanted: Job['status'], timeoutMs = 10_000): Promise<Job> {
+  return waitFor(`job ${id} to be ${wanted}`, async () => {
+    const job = await queue.getJob(id);
+    return job?.status === wanted ? job : null;
+  }, timeoutMs);
+}
+
+describe('a handler that outlives its attempt', () => {
+  it('keeps its slot until it returns, so the worker never runs more handlers than its concurrency, and asks to be recycled', async () => {
+    const { queue, worker } = await startSystem(isolatedConfig('abandoned', { CONCURRENCY: '1', RECYCLE_AFTER_ABANDONED: '1' }));
+    const recycles: number[] = [];
+    worker.on('worker:recycle', ({ abandoned }) => recycles.push(abandoned));
+    const stubborn = await queue.add('stubborn', {});
+    const dead = await status(queue, stubborn.id, 'dead');
+    expect(dead.lastError).toMatch(/timed out/);
+    expect(worker.abandonedCount).toBe(1);
+    expect(recycles).toEqual([1]);
+
+    const quick = await queue.add('quick', {});
+    // The only slot is still the stubborn handler's: the quick job must wait for it.
+    await expect(status(queue, quick.id, 'processing', 1000).then(() => 'started', () => 'waited')).resolves.toBe('waited');
+    expect((await queue.getJob(quick.id))?.status).toBe('pending');
+    releaseStubborn();
+    await status(queue, quick.id, 'completed');
+    expect(worker.abandonedCount).toBe(0);
+  }, 20_000);
+});
+
+describe('pausing a queue', () => {
+  it('starts no job once paused, not even one a blocking read was already waiting for', async () => {
+    // A long blocking read: the worker is sure to be waiting in it when the job arrives.
+    const config = isolatedConfig('pause-read', { WORKER_BLOCK_MS: '5000' });
+    const { redis, queue } = await startSystem(config);
+    const keys = queueKeys(config.redis.prefix, 'default');
+    const admin = new QueueAdmin(redis, config.redis, config.queue.queues);
+    await waitFor('the worker to wait in its blocking read', async () => {
+      const clients = String(await redis.client('LIST')).split('\n');
+      return clients.some((client) => client.includes(`name=${config.worker.consumerName}:default `) && / flags=b /.test(client));
+    });
+    await admin.pause('default');
+    const { id } = await queue.add('quick', {});
+    const firstEntry = await redis.hget(keys.jobPrefix + id, 'sid');
+    // The read returns the entry; the start script finds the queue paused and hands the job back.
+    await waitFor('the job to be handed back to the stream', async () => (await redis.hget(keys.jobPrefix + id, 'sid')) !== firstEntry, 10_000);
+    const held = await queue.getJob(id);
+    expect(held?.status).toBe('pending');
+    expect(held?.history.map((event) => event.status)).toEqual(['pending']);
+    await admin.resume('default');
+    await status(queue, id, 'completed');
+  });
+});
+
+describe('closing a worker', () => {
+  it('ends within its bounds while Redis is down', async () => {
+    const server = await RedisServer.start();
+    const config = loadConfig({ ...envOf(isolatedConfig('close-down')), REDIS_URL: server.url });
+    const redis = createRedis(config.redis);
+    redis.on('error', () => undefined);
+    const worker = new Worker({ redis: config.redis, queue: config.queue, worker: config.worker, registry, handlers });
+    try {
+      await waitForRedis(redis, 5000);
+      await worker.start();
+      const queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry });
+      const { id } = await queue.add('long', {});
+      await status(queue, id, 'processing');
+      await server.kill();
+      const startedAt = Date.now();
+      await worker.close(300);
+      // 300 ms for the job, then each step that needs Redis gives up after its own bound.
+      expect(Date.now() - startedAt).toBeLessThan(10_000);
+    } finally {
+      redis.disconnect();
+      await server.stop();
+    }
+  }, 30_000);
+});
+
+function envOf(config: SluiceConfig): Record<string, string> {
+  return { REDIS_PREFIX: config.redis.prefix, DATABASE_SCHEMA: config.postgres.schema, WORKER_BLOCK_MS: '200', LOG_LEVEL: 'silent' };
+}
