@@ -70,7 +70,7 @@ export async function buildApp(config: SluiceConfig, deps: AppDeps, options: App
   }
   const metrics = new ApiMetrics(deps);
   registerMetricsRoute(app, metrics);
-  await app.register(healthRoutes, { deps });
+  await app.register(healthRoutes, { deps, historyLagReadyMs: config.api.historyLagReadyMs });
   await app.register(jobRoutes, { deps, metrics });
   await app.register(jobListRoutes, { deps });
   await app.register(queueRoutes, { deps });

@@ -91,6 +91,11 @@ export interface ApiConfig {
   apiKeys: string[];
   /** Requests one key (or, when open, one client address) may make per minute; 0 means no limit. Default 0. Env `RATE_LIMIT_PER_MINUTE`. */
   rateLimitPerMinute: number;
+  /**
+   * `GET /health/ready` answers 503 (degraded) once the oldest event not yet recorded in PostgreSQL
+   * is older than this; 0 never. Default 60 s. Env `HISTORY_LAG_READY_MS`.
+   */
+  historyLagReadyMs: number;
 }
 
 /** Logging. */
@@ -185,6 +190,7 @@ export function loadConfig(env: Env): SluiceConfig {
       bodyLimit: read.int('BODY_LIMIT', DEFAULTS.bodyLimit, 1024, 100 * 1_048_576),
       apiKeys: read.secretList('API_KEYS', 16),
       rateLimitPerMinute: read.int('RATE_LIMIT_PER_MINUTE', 0, 0, 10_000_000),
+      historyLagReadyMs: read.int('HISTORY_LAG_READY_MS', 60_000, 0, 7 * 24 * HOUR_MS),
     },
     log: {
       level: read.oneOf('LOG_LEVEL', DEFAULTS.logLevel, LOG_LEVELS),

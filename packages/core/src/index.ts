@@ -17,6 +17,7 @@ export type { ScriptedRedis } from './redis/scripts';
 export { createPool, createDatabase, toPostgresError, type Database } from './history/db';
 export { applyMigrations, assertSchemaCurrent, checkSchema, MIGRATIONS_FOLDER } from './history/migrate';
 export { HistoryRecorder, type HistoryRecorderOptions } from './history/recorder';
+export { historyBacklog, type HistoryBacklog } from './history/backlog';
 export { jobsFindWithHistory, jobsList, jobsListQuery, type JobListCursor, type JobListFilter, type JobListPage, type JobSummary } from './history/jobs-repository';
 export { DelayedPromoter } from './maintenance/delayed-promoter';
 export * as schema from './history/schema';

@@ -3,10 +3,12 @@ import { messageOf, PermanentJobError } from './errors';
 import type { JobContext, JobHandler } from './handler';
 import type { QueueConfig } from './config';
 import { WORKER_GROUP, type QueueKeys } from './keys';
+import { MAX_PAYLOAD_DEPTH } from './limits';
 import { runScript, type ScriptedRedis } from './redis/scripts';
 import type { RegisteredJobType } from './registry';
 import { DEFAULT_RETRY_POLICY, nextRetryDelay } from './retry-policy';
 import { allFulfilled, TurnBatch } from './turn-batch';
+import { jsonDepthExceeds, storableJson, storableText } from './validation';
 
 /** Largest handler result stored with a job, in bytes of JSON. */
 export const MAX_RESULT_BYTES = 64 * 1024;
@@ -50,11 +52,15 @@ export function runHandler(
   return attempt.run(() => handler(context));
 }
 
-/** Serializes a handler's result, refusing one past the size cap. */
+/**
+ * Serializes a handler's result so that PostgreSQL can store it (see storableJson), refusing one
+ * past the size cap or nested deeper than a payload may be.
+ */
 export function serializeResult(result: unknown): string {
-  const json = result === undefined ? '' : (JSON.stringify(result) ?? '');
+  const json = result === undefined ? '' : storableJson(JSON.stringify(result) ?? '');
   const bytes = Buffer.byteLength(json);
   if (bytes > MAX_RESULT_BYTES) throw new PermanentJobError(`the handler's result is ${bytes} bytes of JSON; at most ${MAX_RESULT_BYTES} are stored`);
+  if (jsonDepthExceeds(json, MAX_PAYLOAD_DEPTH)) throw new PermanentJobError(`the handler's result is nested more than ${MAX_PAYLOAD_DEPTH} levels deep`);
   return json;
 }
 
@@ -130,7 +136,8 @@ export class JobTransitions {
   /** failJob: retries at once, after a backoff, or dead-letters, per the policy. Null when the attempt was stale. */
   async fail(job: StartedJob, type: RegisteredJobType | undefined, error: unknown, now: number, random: () => number): Promise<{ next: NextAfterFailure; message: string } | null> {
     const { keys } = this;
-    const message = messageOf(error).slice(0, MAX_ERROR_LENGTH) || 'failed without a message';
+    // Cut first, then made storable: a cut may split a surrogate pair.
+    const message = storableText(messageOf(error).slice(0, MAX_ERROR_LENGTH)) || 'failed without a message';
     const reason = error instanceof PermanentJobError ? 'permanent' : job.attempt >= job.maxAttempts ? 'exhausted' : '';
     const retryAt = now + nextRetryDelay(job.attempt, type?.retry ?? DEFAULT_RETRY_POLICY, random);
     const next = await runScript(this.redis, 'failJob', [keys.stream, keys.delayed, keys.events, keys.jobPrefix + job.id, keys.dlq], [
@@ -142,7 +149,7 @@ export class JobTransitions {
 
   /** updateProgress: stores a running attempt's progress report. False when the attempt was stale. */
   async progress(job: StartedJob, value: unknown, now: number): Promise<boolean> {
-    const json = JSON.stringify(value) ?? 'null';
+    const json = storableJson(JSON.stringify(value) ?? 'null');
     const bytes = Buffer.byteLength(json);
     if (bytes > MAX_PROGRESS_BYTES) throw new RangeError(`progress is ${bytes} bytes of JSON; at most ${MAX_PROGRESS_BYTES} are stored`);
     const stored = await runScript(this.redis, 'updateProgress', [this.keys.jobPrefix + job.id], [job.entryId, job.attempt, this.worker, json, now]);

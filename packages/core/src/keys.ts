@@ -16,6 +16,8 @@ export interface QueueKeys {
   paused: string;
   /** Lease of the history recorder that drains `events`. */
   recorderLease: string;
+  /** Stream of events PostgreSQL refused for their content, set aside for an operator instead of retried forever. */
+  historySetAside: string;
   /** Prefix of the per-job hashes; a job's key is `jobPrefix + id`. */
   jobPrefix: string;
   /** Prefix of the idempotency keys; a key's Redis key is `idempotencyPrefix + key`. */
@@ -34,6 +36,7 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
     paused: `${base}paused`,
     throughputPrefix: `${base}throughput:`,
     recorderLease: `${base}recorder`,
+    historySetAside: `${base}history-set-aside`,
     jobPrefix: `${base}job:`,
     idempotencyPrefix: `${base}idem:`,
   };

@@ -14,5 +14,7 @@ export const MAX_DELAY_MS = 365 * 24 * 3_600_000;
 /** Priority range; higher runs first where priorities apply. */
 export const MIN_PRIORITY = -1000;
 export const MAX_PRIORITY = 1000;
+/** Deepest nesting of objects and arrays in a payload. */
+export const MAX_PAYLOAD_DEPTH = 100;
 /** Most jobs in one bulk submission. */
 export const MAX_BULK_JOBS = 1000;

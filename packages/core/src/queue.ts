@@ -9,7 +9,7 @@ import type { JobTypeRegistry } from './registry';
 import { toRedisError } from './redis/client';
 import { runOnJobInAnyQueue, runScript, type ScriptedRedis } from './redis/scripts';
 import { TurnBatch } from './turn-batch';
-import { assertNoNulCharacters } from './validation';
+import { assertStorable } from './validation';
 
 /** Options of one submission. */
 export interface AddJobOptions {
@@ -150,7 +150,7 @@ export class Queue {
     if (job.payload === null || typeof job.payload !== 'object' || Array.isArray(job.payload)) {
       throw new InvalidJobError(`${payloadPath} must be a JSON object`);
     }
-    assertNoNulCharacters(job.payload, payloadPath);
+    assertStorable(job.payload, payloadPath);
     this.deps.registry.validatePayload(job.type, job.payload, payloadPath);
     const maxAttempts = job.maxAttempts ?? type.retry.maxAttempts;
     checkInteger(field('maxAttempts'), maxAttempts, MIN_ATTEMPTS, MAX_ATTEMPTS);
@@ -160,7 +160,7 @@ export class Queue {
     if (idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
       throw new InvalidJobError(`${field('idempotencyKey')} must be at most ${MAX_IDEMPOTENCY_KEY_LENGTH} characters (got ${idempotencyKey.length})`);
     }
-    assertNoNulCharacters(idempotencyKey, field('idempotencyKey'));
+    assertStorable(idempotencyKey, field('idempotencyKey'));
     return {
       id: newJobId(),
       queue,

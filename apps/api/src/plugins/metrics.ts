@@ -1,4 +1,4 @@
-import { queueKeys, queueStats, type AddedJob } from '@sluice/core';
+import { historyBacklog, queueKeys, queueStats, type AddedJob } from '@sluice/core';
 import type { FastifyInstance } from 'fastify';
 import { collectProcessMetrics } from '@sluice/core';
 import { Counter, Gauge, Registry } from 'prom-client';
@@ -8,7 +8,7 @@ import type { AppDeps } from '../app';
 export class ApiMetrics {
   readonly registry = new Registry();
   private readonly enqueued: Counter<'queue' | 'type'>;
-  private readonly gauges: Record<'depth' | 'delayed' | 'processing' | 'dlq', Gauge<'queue'>>;
+  private readonly gauges: Record<'depth' | 'delayed' | 'processing' | 'dlq' | 'historyBacklog' | 'historyLag' | 'historySetAside', Gauge<'queue'>>;
   private readonly scrapeSuccess: Gauge;
 
   constructor(private readonly deps: AppDeps) {
@@ -19,6 +19,18 @@ export class ApiMetrics {
       delayed: new Gauge({ name: 'sluice_queue_delayed', help: 'Jobs waiting for their run time or a retry (scheduled and retrying).', labelNames: ['queue'], registers: [this.registry] }),
       processing: new Gauge({ name: 'sluice_queue_processing', help: 'Jobs being run by a worker.', labelNames: ['queue'], registers: [this.registry] }),
       dlq: new Gauge({ name: 'sluice_queue_dlq_size', help: 'Entries in the dead-letter stream.', labelNames: ['queue'], registers: [this.registry] }),
+      historyBacklog: new Gauge({
+        name: 'sluice_history_backlog_entries', help: 'Events-stream entries waiting to be recorded in PostgreSQL.', labelNames: ['queue'], registers: [this.registry],
+      }),
+      historyLag: new Gauge({
+        name: 'sluice_history_lag_seconds', help: 'Age of the oldest event not yet recorded in PostgreSQL.', labelNames: ['queue'], registers: [this.registry],
+      }),
+      historySetAside: new Gauge({
+        name: 'sluice_history_set_aside_entries',
+        help: 'Events PostgreSQL refused for their content, set aside in the queue\'s history-set-aside stream.',
+        labelNames: ['queue'],
+        registers: [this.registry],
+      }),
     };
     this.scrapeSuccess = new Gauge({ name: 'sluice_queue_scrape_success', help: 'Whether the queue gauges were read from Redis at this scrape (1) or not (0).', registers: [this.registry] });
   }
@@ -28,9 +40,10 @@ export class ApiMetrics {
     try {
       const queues = this.deps.queue.queues;
       const { redis, redisConfig } = this.deps;
-      const [stats, dlqSizes] = await Promise.all([
+      const [stats, dlqSizes, history] = await Promise.all([
         queueStats(redis, redisConfig, queues),
         Promise.all(queues.map((queue) => redis.xlen(queueKeys(redisConfig.prefix, queue).dlq))),
+        historyBacklog(redis, redisConfig, queues),
       ]);
       queues.forEach((queue, index) => {
         const counts = stats[queue]?.counts;
@@ -38,6 +51,9 @@ export class ApiMetrics {
         this.gauges.delayed.set({ queue }, (counts?.scheduled ?? 0) + (counts?.retrying ?? 0));
         this.gauges.processing.set({ queue }, counts?.processing ?? 0);
         this.gauges.dlq.set({ queue }, dlqSizes[index] ?? 0);
+        this.gauges.historyBacklog.set({ queue }, history[queue]?.entries ?? 0);
+        this.gauges.historyLag.set({ queue }, (history[queue]?.lagMs ?? 0) / 1000);
+        this.gauges.historySetAside.set({ queue }, history[queue]?.setAside ?? 0);
       });
       this.scrapeSuccess.set(1);
     } catch {

@@ -8,6 +8,26 @@ import { jobEventsInsertBatch } from './job-events-repository';
 
 /** Stream entries read per batch; each holds the events of one script call. */
 const ENTRIES_PER_READ = 200;
+/** Most entries kept in a queue's set-aside stream; the oldest go first. */
+const SET_ASIDE_MAX_ENTRIES = 10_000;
+
+/**
+ * SQLSTATE classes of errors caused by what a batch holds, not by the connection or the server's
+ * state: data exceptions (22: a string or JSON PostgreSQL cannot read), integrity violations (23)
+ * and program limits (54: JSON nested past the parser's stack). Retrying such a batch can never
+ * succeed; any other error (the server down, slow or restarting) is waited out.
+ */
+const CONTENT_ERROR_CLASSES = ['22', '23', '54'];
+
+function isContentError(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && code.length === 5 && CONTENT_ERROR_CLASSES.includes(code.slice(0, 2));
+}
+
+/** The job ids an events array names, for a log line an operator can search by. */
+function jobIdsIn(events: string): string[] {
+  return [...new Set([...events.matchAll(/"job":"([0-9a-fA-F-]{36})"/g)].map((match) => match[1] as string))];
+}
 
 /** Settings of a `HistoryRecorder`. */
 export interface HistoryRecorderOptions {
@@ -31,6 +51,11 @@ export interface HistoryRecorderOptions {
  * one; a lease per queue lets one drain at a time, which keeps each queue's events in order. Events
  * are deleted from Redis only after their transaction commits, so PostgreSQL being down costs no
  * history: it waits in Redis, not in process memory, and is written when PostgreSQL is back.
+ *
+ * No entry can stop the history: when PostgreSQL refuses a batch for what it holds, the batch is
+ * split until the refused events are alone; everything else is recorded, and each refused event is
+ * set aside in the queue's `history-set-aside` stream with PostgreSQL's error, and logged with its
+ * job's id, instead of being retried forever while everything behind it waits.
  */
 export class HistoryRecorder {
   private readonly logger: Logger;
@@ -40,6 +65,7 @@ export class HistoryRecorder {
   private readonly stopping = new AbortController();
   private loop: Promise<void> | undefined;
   private failing = false;
+  private setAsideCount = 0;
 
   constructor(private readonly options: HistoryRecorderOptions) {
     this.logger = options.logger ?? silentLogger;
@@ -53,9 +79,15 @@ export class HistoryRecorder {
     this.loop ??= this.run();
   }
 
+  /** Events this recorder has set aside since it started (see the class comment). */
+  get setAside(): number {
+    return this.setAsideCount;
+  }
+
   /**
    * Stops the loop, drains what is left once more and gives up the leases (best effort), so a clean
-   * exit leaves nothing behind and another recorder takes over at once.
+   * exit leaves nothing behind and another recorder takes over at once. The drain stops at what the
+   * events streams held when the stop began: other workers' events keep coming, and are theirs.
    */
   async stop(): Promise<void> {
     this.stopping.abort();
@@ -63,8 +95,9 @@ export class HistoryRecorder {
     this.loop = undefined;
     try {
       for (const queue of this.options.queues) {
-        while (await this.runOnce(queue));
         const keys = queueKeys(this.options.prefix, queue);
+        const last = (await this.options.redis.xrevrange(keys.events, '+', '-', 'COUNT', 1))[0]?.[0];
+        if (last !== undefined) while (await this.runOnce(queue, last));
         await runScript(this.options.redis, 'releaseLease', [keys.recorderLease], [this.options.owner]);
       }
     } catch (error) {
@@ -74,14 +107,15 @@ export class HistoryRecorder {
 
   /**
    * Records one batch of `queue`'s events if this process holds the queue's lease: whole stream
-   * entries (one per script call) up to `batchBytes` of events. Returns whether entries are left.
+   * entries (one per script call) up to `batchBytes` of events, and up to entry `until` when given.
+   * Returns whether entries are left.
    */
-  async runOnce(queue: string): Promise<boolean> {
-    const { redis, pool, prefix, owner } = this.options;
+  async runOnce(queue: string, until = '+'): Promise<boolean> {
+    const { redis, prefix, owner } = this.options;
     const keys = queueKeys(prefix, queue);
     const held = await runScript(redis, 'acquireLease', [keys.recorderLease], [owner, this.leaseMs]);
     if (held !== 1) return false;
-    const entries = await redis.xrange(keys.events, '-', '+', 'COUNT', ENTRIES_PER_READ);
+    const entries = await redis.xrange(keys.events, '-', until, 'COUNT', ENTRIES_PER_READ);
     if (entries.length === 0) return false;
     const eventArrays: string[] = [];
     const entryIds: string[] = [];
@@ -93,9 +127,41 @@ export class HistoryRecorder {
       entryIds.push(id);
       eventArrays.push(events);
     }
-    await jobEventsInsertBatch(pool, eventArrays);
+    await this.recordOrSetAside(queue, eventArrays);
     await redis.xdel(keys.events, ...entryIds);
     return entryIds.length < entries.length || entries.length === ENTRIES_PER_READ;
+  }
+
+  /**
+   * Writes `eventArrays` (JSON arrays of events); when PostgreSQL refuses them for their content,
+   * halves the batch, and then an entry's events one by one, until each refused event is alone, and
+   * sets those aside. Any other error is thrown: the batch is tried again later, whole.
+   */
+  private async recordOrSetAside(queue: string, eventArrays: readonly string[]): Promise<void> {
+    try {
+      await jobEventsInsertBatch(this.options.pool, eventArrays);
+      return;
+    } catch (error) {
+      if (!isContentError(error)) throw error;
+      if (eventArrays.length === 1) {
+        const events = JSON.parse(eventArrays[0] as string) as unknown[];
+        if (events.length <= 1) return this.setAsideEvents(queue, eventArrays[0] as string, error);
+        return this.recordOrSetAside(queue, events.map((event) => `[${JSON.stringify(event)}]`));
+      }
+    }
+    const half = Math.ceil(eventArrays.length / 2);
+    await this.recordOrSetAside(queue, eventArrays.slice(0, half));
+    await this.recordOrSetAside(queue, eventArrays.slice(half));
+  }
+
+  private async setAsideEvents(queue: string, events: string, error: unknown): Promise<void> {
+    const keys = queueKeys(this.options.prefix, queue);
+    const jobs = jobIdsIn(events);
+    await this.options.redis.xadd(keys.historySetAside, 'MAXLEN', '~', SET_ASIDE_MAX_ENTRIES, '*',
+      'jobs', jobs.join(','), 'error', messageOf(error), 'events', events, 'at', String(Date.now()));
+    this.setAsideCount += 1;
+    this.logger.error({ queue, jobs, err: messageOf(error), stream: keys.historySetAside },
+      'PostgreSQL refused a job history event; it is set aside in Redis, and everything else is recorded');
   }
 
   private async run(): Promise<void> {
