@@ -2,38 +2,57 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { hostname } from 'node:os';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
+import { loadConfig, messageOf, type SluiceConfig } from '@sluice/core';
 import { buildDashboard } from './build-dashboard';
+import { duration, Supervisor, type Service } from './supervisor';
 
 /**
  * `npm start`: builds the dashboard and applies the migrations, then runs the API and WORKERS worker
  * processes (default 2) with their output prefixed by name, and prints the dashboard's address once
- * the API listens. Ctrl-C stops them all gracefully; a second Ctrl-C kills them.
+ * the API listens. A process that exits is started again, after a wait that starts at
+ * RESTART_BACKOFF_MS (default 1 s) and doubles up to 30 s. Ctrl-C or SIGTERM stops them all
+ * gracefully; a second Ctrl-C kills them.
  */
 
-interface Exit {
-  name: string;
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
+/** A process that ran this long before exiting was healthy: its next restart waits RESTART_BACKOFF_MS again. */
+const HEALTHY_RUN_MS = 60_000;
+const MAX_RESTART_WAIT_MS = 30_000;
+/**
+ * Under `npm start` one Ctrl-C reaches this process twice within milliseconds: from the terminal, and
+ * from npm, which forwards it to the script it runs. A signal this soon after the last one is the same Ctrl-C.
+ */
+const REPEATED_SIGNAL_MS = 500;
 
-const workerCount = parseWorkers(process.env.WORKERS);
+const workerCount = readInteger('WORKERS', 2, 1, 64);
+const restartBackoffMs = readInteger('RESTART_BACKOFF_MS', 1000, 1, MAX_RESTART_WAIT_MS);
 const workerNames = Array.from({ length: workerCount }, (_, i) => `worker-${i + 1}`);
 const width = Math.max(...['start', 'migrate', 'api', ...workerNames].map((name) => name.length));
+// Checked here once: a bad value would otherwise make every process exit at start, and be restarted forever.
+const config = readConfig();
 // The children write to pipes, so they cannot tell for themselves that a person is watching.
 const childEnv = { ...process.env, LOG_PRETTY: process.env.LOG_PRETTY ?? (process.stdout.isTTY ? '1' : '0') };
-const running = new Set<ChildProcess>();
-let stopping = false;
-let failed = false;
-let stoppedAt = 0;
+let migration: ChildProcess | undefined;
+let supervisor: Supervisor | undefined;
+let stopRequested = false;
+let lastSignalAt = 0;
 
-function parseWorkers(raw: string | undefined): number {
-  const value = raw?.trim() || '2';
-  const count = Number(value);
-  if (!/^\d+$/.test(value) || count < 1 || count > 64) {
-    console.error(`start: WORKERS must be an integer from 1 to 64 (got "${raw}")`);
+function readInteger(name: string, fallback: number, min: number, max: number): number {
+  const raw = process.env[name]?.trim() || String(fallback);
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || value < min || value > max) {
+    console.error(`start: ${name} must be an integer from ${min} to ${max} (got "${process.env[name]}")`);
     process.exit(2);
   }
-  return count;
+  return value;
+}
+
+function readConfig(): SluiceConfig {
+  try {
+    return loadConfig(process.env);
+  } catch (error) {
+    log(messageOf(error));
+    process.exit(2);
+  }
 }
 
 function log(message: string): void {
@@ -48,14 +67,14 @@ function prefixLines(from: Readable, to: Writable, name: string): void {
   });
 }
 
-/** Where the API serves the dashboard, as the API reads HOST and PORT. */
+/** Where the API serves the dashboard. */
 function dashboardUrl(): string {
-  const host = process.env.HOST?.trim() || '127.0.0.1';
+  const { host, port } = config.api;
   const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
-  return `http://${shown}:${process.env.PORT?.trim() || '3000'}/dashboard/`;
+  return `http://${shown}:${port}/dashboard/`;
 }
 
-function run(name: string, file: string, env: NodeJS.ProcessEnv = {}): Promise<Exit> {
+function spawnPrefixed(name: string, file: string, env: NodeJS.ProcessEnv = {}): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', file], {
     env: { ...childEnv, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -63,73 +82,77 @@ function run(name: string, file: string, env: NodeJS.ProcessEnv = {}): Promise<E
     // single SIGTERM. A worker takes a second signal as "exit now, abandon in-flight jobs".
     detached: true,
   });
-  running.add(child);
   prefixLines(child.stdout, process.stdout, name);
   prefixLines(child.stderr, process.stderr, name);
-  child.on('error', (error) => log(`${name}: ${error.message}`));
-  // 'close' rather than 'exit': the child's last lines have been printed by then.
-  return new Promise((resolve) =>
-    child.on('close', (code, signal) => {
-      running.delete(child);
-      resolve({ name, code, signal });
-    }),
-  );
+  return child;
 }
 
-function summary({ name, code, signal }: Exit): string {
-  return signal ? `${name} was killed by ${signal}` : `${name} exited with code ${code}`;
-}
+const services: Service[] = [
+  { name: 'api', spawn: () => spawnPrefixed('api', 'apps/api/src/server.ts') },
+  ...workerNames.map((name) => ({
+    name,
+    // Consumer names must be unique per process; WORKER_NAME, when set, replaces the hostname.
+    spawn: () => spawnPrefixed(name, 'apps/worker/src/main.ts', { WORKER_NAME: `${process.env.WORKER_NAME || hostname()}-${name}` }),
+  })),
+];
 
-function stop(reason: string): void {
-  stopping = true;
-  stoppedAt = Date.now();
-  log(`${reason}: stopping ${running.size} process(es)`);
-  for (const child of running) child.kill('SIGTERM');
+/** Applies the migrations in a process of their own; exits this one if they fail. */
+async function migrate(): Promise<void> {
+  const child = spawnPrefixed('migrate', 'scripts/migrate.ts');
+  migration = child;
+  child.on('error', (error) => log(`migrate: ${error.message}`));
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('close', (...exit) => resolve(exit)));
+  migration = undefined;
+  if (code === 0) return;
+  if (!stopRequested) log(`migrate ${signal ? `exited (${signal})` : `exited with code ${code}`}; not starting the API or workers`);
+  process.exit(1);
 }
 
 function onSignal(signal: NodeJS.Signals): void {
-  if (!stopping) return stop(signal);
-  // One Ctrl-C under `npm start` can arrive several times (from the terminal, npm and tsx).
-  if (Date.now() - stoppedAt < 500) return;
-  log(`${signal} again: killing ${running.size} process(es)`);
-  for (const child of running) child.kill('SIGKILL');
+  if (Date.now() - lastSignalAt < REPEATED_SIGNAL_MS) return;
+  lastSignalAt = Date.now();
+  if (!stopRequested) {
+    stopRequested = true;
+    if (!supervisor) {
+      log(`${signal}: stopping before the API and workers start`);
+      migration?.kill('SIGTERM');
+      return;
+    }
+    log(
+      `${signal}: stopping; workers finish the jobs in flight, up to ${duration(config.worker.shutdownTimeoutMs)} ` +
+        '(SHUTDOWN_TIMEOUT_MS); press Ctrl-C again to exit at once',
+    );
+    void supervisor.stop().then((clean) => {
+      log(clean ? 'every process exited cleanly' : 'not every process exited cleanly');
+      process.exit(clean ? 0 : 1);
+    });
+    return;
+  }
+  log(`${signal} again: killing every process`);
+  migration?.kill('SIGKILL');
+  // The stop under way then ends, and this process with it.
+  if (supervisor) void supervisor.kill();
+  else process.exit(1);
 }
 
 // SIGHUP too: a closed terminal reaches only this script, and the detached children would be orphaned.
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
 
-try {
-  log('building the dashboard');
-  await buildDashboard();
-} catch (error) {
-  log(`the dashboard does not build: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
+if (/^(1|true|yes)$/i.test(process.env.SKIP_DASHBOARD_BUILD?.trim() ?? '')) {
+  log('using the dashboard already built (SKIP_DASHBOARD_BUILD)');
+} else {
+  try {
+    log('building the dashboard');
+    await buildDashboard();
+  } catch (error) {
+    log(`the dashboard does not build: ${messageOf(error)}`);
+    process.exit(1);
+  }
 }
 
-const migrated = await run('migrate', 'scripts/migrate.ts');
-if (migrated.code !== 0) {
-  log(`${summary(migrated)}; not starting the API or workers`);
-  process.exit(migrated.code || 1);
-}
+if (!stopRequested) await migrate();
 
-if (!stopping) {
-  const exits = [
-    run('api', 'apps/api/src/server.ts'),
-    ...workerNames.map((name) =>
-      // Consumer names must be unique per process; WORKER_NAME, when set, replaces the hostname.
-      run(name, 'apps/worker/src/main.ts', { WORKER_NAME: `${process.env.WORKER_NAME || hostname()}-${name}` }),
-    ),
-  ].map(async (exited) => {
-    const exit = await exited;
-    if (!stopping) {
-      failed = true;
-      log(`${summary(exit)} unexpectedly`);
-      stop('a process died');
-    } else if (exit.code !== 0) {
-      log(summary(exit));
-    }
-    return exit;
-  });
-  const results = await Promise.all(exits);
-  process.exitCode = failed || results.some((exit) => exit.code !== 0) ? 1 : 0;
+if (!stopRequested) {
+  supervisor = new Supervisor(services, { initialMs: restartBackoffMs, maxMs: MAX_RESTART_WAIT_MS, resetAfterMs: HEALTHY_RUN_MS }, log);
+  supervisor.start();
 }
