@@ -43,6 +43,8 @@ export async function buildApp(config: SluiceConfig, deps: AppDeps, options: App
   const { logger } = options;
   const app = Fastify({
     ...(logger ? { loggerInstance: logger } : { logger: false }),
+    // A line per request would drown the log under load; errors are still logged by the error handler.
+    disableRequestLogging: true,
     bodyLimit: config.api.bodyLimit,
     // Fastify's defaults coerce "100" into 100 and drop unknown fields; the contract wants both refused.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },

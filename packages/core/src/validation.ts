@@ -5,6 +5,7 @@ import { MAX_PAYLOAD_DEPTH } from './limits';
  * What PostgreSQL cannot store in text or jsonb: a NUL character, and a UTF-16 surrogate without
  * its pair (JSON can spell one, `"\ud800"`, but it is no Unicode character).
  */
+// eslint-disable-next-line no-control-regex -- the NUL character is exactly what is looked for
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const UNSTORABLE_ALL = new RegExp(UNSTORABLE.source, 'g');
 

@@ -138,3 +138,28 @@ describe('what handlers produce', () => {
     expect((await historyBacklog(redis, config.redis, ['default'])).default?.setAside).toBe(2);
   });
 });
+
+describe('stopping the recorder', () => {
+  it('drains what the events stream held when the stop began, not what other workers keep adding', async () => {
+    const history = recorder();
+    history.start();
+    let stopped = false;
+    // Another worker's events, added faster than PostgreSQL records them, until the stop returns.
+    const producer = (async () => {
+      for (let round = 0; round < 2000 && !stopped; round += 1) {
+        const pipeline = redis.pipeline();
+        for (let i = 0; i < 200; i += 1) pipeline.xadd(keys.events, '*', 'events', JSON.stringify([{ ...unreadableEvent(newJobId()), payload: '{}' }]));
+        await pipeline.exec();
+      }
+    })();
+    await waitFor('the producer to get ahead', async () => (await redis.xlen(keys.events)) > 2000);
+    const startedAt = Date.now();
+    await history.stop();
+    const took = Date.now() - startedAt;
+    stopped = true;
+    await producer;
+    expect(took).toBeLessThan(5000);
+    expect(await redis.xlen(keys.events)).toBeGreaterThan(0);
+    await redis.del(keys.events);
+  }, 30_000);
+});

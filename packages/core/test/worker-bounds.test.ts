@@ -5,19 +5,22 @@ import {
   type SluiceConfig,
 } from '@sluice/core';
 import { dropRedisKeys, isolatedConfig, waitFor } from '../../../test/support/context';
-import { RedisServer } from '../../../test/support/redis-server';
+import { freePort, RedisServer } from '../../../test/support/redis-server';
 
 const registry = new JobTypeRegistry([
   defineJobType({ name: 'stubborn', payload: Type.Object({}), timeoutMs: 100, retry: { maxAttempts: 1 } }),
   defineJobType({ name: 'quick', payload: Type.Object({}) }),
   defineJobType({ name: 'long', payload: Type.Object({}) }),
+  defineJobType({ name: 'held', payload: Type.Object({}) }),
 ]);
 
 let releaseStubborn: () => void = () => undefined;
+let releaseHeld: () => void = () => undefined;
 const handlers = {
   // Ignores its signal, as a handler stuck in a library call does.
   stubborn: () => new Promise<void>((resolve) => (releaseStubborn = resolve)),
   quick: () => 'done',
+  held: () => new Promise<string>((resolve) => (releaseHeld = () => resolve('held result'))),
   long: ({ signal }: { signal: AbortSignal }) => new Promise<void>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error))),
 };
 
@@ -42,6 +45,7 @@ async function startSystem(config: SluiceConfig): Promise<System> {
 
 afterEach(async () => {
   releaseStubborn();
+  releaseHeld();
   for (const { config, redis, worker } of systems.splice(0)) {
     await worker.close(1000);
     await closeRedis(redis);
@@ -99,6 +103,42 @@ describe('pausing a queue', () => {
     await admin.resume('default');
     await status(queue, id, 'completed');
   });
+});
+
+describe('a Redis that cannot write for a moment', () => {
+  it('does not turn a success into a failure: the completion is sent again once Redis writes again', async () => {
+    const server = await RedisServer.start();
+    const config = loadConfig({ ...envOf(isolatedConfig('readonly')), REDIS_URL: server.url });
+    const redis = createRedis(config.redis);
+    redis.on('error', () => undefined);
+    const worker = new Worker({ redis: config.redis, queue: config.queue, worker: config.worker, registry, handlers });
+    try {
+      await waitForRedis(redis, 5000);
+      await worker.start();
+      const queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry });
+      const { id } = await queue.add('held', {});
+      await status(queue, id, 'processing');
+      // A replica of a master that is not there: every write answers READONLY, as during a failover.
+      const admin = createRedis(config.redis);
+      admin.on('error', () => undefined);
+      await waitForRedis(admin, 5000);
+      await admin.replicaof('127.0.0.1', String(await freePort()));
+      const errors: string[] = [];
+      worker.on('worker:error', ({ error }) => errors.push(error));
+      releaseHeld();
+      await waitFor('the completion to be refused with READONLY', () => errors.some((error) => error.startsWith('READONLY')));
+      await waitForRedis(admin, 5000);
+      await admin.replicaof('NO', 'ONE');
+      admin.disconnect();
+      const done = await status(queue, id, 'completed');
+      expect(done.result).toBe('held result');
+      expect(done.history.map((event) => event.status)).toEqual(['pending', 'processing', 'completed']);
+    } finally {
+      await worker.close(1000);
+      redis.disconnect();
+      await server.stop();
+    }
+  }, 30_000);
 });
 
 describe('closing a worker', () => {
