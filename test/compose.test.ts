@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { composeRedisDurabilityArgs } from './support/compose-file';
 
 const ROOT = resolve(import.meta.dirname, '..');
 
@@ -120,9 +121,11 @@ describe('docker-compose.yml', () => {
     expect(durationMs(worker.stop_grace_period ?? '10s')).toBeGreaterThan(shutdownTimeoutMs);
   });
 
-  it('keeps Redis data in an append-only file', () => {
+  it('keeps Redis data in an append-only file written to disk before each reply, as the outage tests run it', () => {
     const words = commandWords(service('redis'));
     expect(words[words.indexOf('--appendonly') + 1]).toBe('yes');
+    expect(words[words.indexOf('--appendfsync') + 1]).toBe('always');
+    expect(composeRedisDurabilityArgs()).toEqual(['--appendonly', 'yes', '--appendfsync', 'always']);
   });
 
   it('publishes the API on port 3000, listening on every interface of its container', () => {

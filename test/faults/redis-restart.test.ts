@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeRedis, createRedis, Queue, queueKeys, waitForRedis, type SluiceConfig } from '@sluice/core';
 import { createJobRegistry } from '@sluice/jobs';
+import { composeRedisDurabilityArgs } from '../support/compose-file';
 import { createTestDatabase, dropRedisKeys, envFor, isolatedConfig, waitFor, type TestDatabase } from '../support/context';
 import { ServiceProcess } from '../support/processes';
 import { freePort, RedisServer } from '../support/redis-server';
@@ -38,8 +39,9 @@ let baseUrl: string;
 
 beforeAll(async () => {
   dataDir = await realpath(await mkdtemp(join(tmpdir(), 'sluice-redis-restart-')));
-  // `always` fsyncs each write before Redis replies, so a job the API answered 2xx for is on disk.
-  server = await RedisServer.start(['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dataDir]);
+  // What docker-compose.yml ships: `always` fsyncs each write before Redis replies, so a job the
+  // API answered 2xx for is on disk.
+  server = await RedisServer.start([...composeRedisDurabilityArgs(), '--dir', dataDir]);
   redisUp = true;
   config = isolatedConfig('redis-restart', { REDIS_URL: server.url });
   database = await createTestDatabase(config);
