@@ -1,6 +1,6 @@
 import { queueStats, type Database, type DeadLetters, type JobTypeRegistry, type Queue, type QueueAdmin, type ScriptedRedis, type SluiceConfig } from '@sluice/core';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import rateLimit from '@fastify/rate-limit';
 import { rateLimitIdentity, registerAuth } from './plugins/auth';
@@ -44,7 +44,7 @@ export async function buildApp(config: SluiceConfig, deps: AppDeps, options: App
   const app = Fastify({
     ...(logger ? { loggerInstance: logger } : { logger: false }),
     // A line per request would drown the log under load; errors are still logged by the error handler.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.api.bodyLimit,
     // Fastify's defaults coerce "100" into 100 and drop unknown fields; the contract wants both refused.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
