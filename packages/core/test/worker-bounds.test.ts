@@ -5,6 +5,7 @@ import {
   type SluiceConfig,
 } from '@sluice/core';
 import { dropRedisKeys, isolatedConfig, waitFor } from '../../../test/support/context';
+import { HoldingProxy } from '../../../test/support/holding-proxy';
 import { freePort, RedisServer } from '../../../test/support/redis-server';
 
 const registry = new JobTypeRegistry([
@@ -88,10 +89,7 @@ describe('pausing a queue', () => {
     const { redis, queue } = await startSystem(config);
     const keys = queueKeys(config.redis.prefix, 'default');
     const admin = new QueueAdmin(redis, config.redis, config.queue.queues);
-    await waitFor('the worker to wait in its blocking read', async () => {
-      const clients = String(await redis.client('LIST')).split('\n');
-      return clients.some((client) => client.includes(`name=${config.worker.consumerName}:default `) && / flags=b /.test(client));
-    });
+    await waitForBlockingRead(redis, config);
     await admin.pause('default');
     const { id } = await queue.add('quick', {});
     const firstEntry = await redis.hget(keys.jobPrefix + id, 'sid');
@@ -142,6 +140,37 @@ describe('a Redis that cannot write for a moment', () => {
 });
 
 describe('closing a worker', () => {
+  it('starts no job that a read in flight when the stop began brings back: it goes back to the stream', async () => {
+    const config = isolatedConfig('close-in-flight', { WORKER_BLOCK_MS: '5000' });
+    const proxy = await HoldingProxy.start(Number(new URL(config.redis.url).port || 6379));
+    try {
+      const redis = createRedis(config.redis);
+      await waitForRedis(redis, 5000);
+      const worker = new Worker({ redis: { ...config.redis, url: `redis://127.0.0.1:${proxy.port}` }, queue: config.queue, worker: config.worker, registry, handlers });
+      const system = { config, redis, queue: new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry }), worker };
+      systems.push(system);
+      await worker.start();
+      const keys = queueKeys(config.redis.prefix, 'default');
+      await waitForBlockingRead(redis, config);
+      // The job's id is chosen here, so that the start call naming it can be held on its way to Redis.
+      const jobId = '01900000-0000-7000-8000-00000000c105';
+      const held = proxy.holdOnClientData(keys.jobPrefix + jobId, 10_000);
+      const now = Date.now();
+      await system.redis.enqueueJobs(5, keys.stream, keys.delayed, keys.events, keys.jobPrefix + jobId, keys.jobPrefix + jobId,
+        now, 'default', 60_000, jobId, 'quick', '{}', 3, 0, now, '');
+      await held;
+      const closed = worker.close(1000);
+      proxy.release();
+      await closed;
+      const job = await system.queue.getJob(jobId);
+      expect(job?.status).toBe('pending');
+      expect(job?.history.map((event) => event.status)).toEqual(['pending', 'processing', 'pending']);
+      expect(job?.history.at(-1)?.error).toBe('interrupted: its worker shut down');
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('ends within its bounds while Redis is down', async () => {
     const server = await RedisServer.start();
     const config = loadConfig({ ...envOf(isolatedConfig('close-down')), REDIS_URL: server.url });
@@ -165,6 +194,14 @@ describe('closing a worker', () => {
     }
   }, 30_000);
 });
+
+/** Resolves once the worker of `config` waits in its blocking read of the default queue. */
+async function waitForBlockingRead(redis: ScriptedRedis, config: SluiceConfig): Promise<void> {
+  await waitFor('the worker to wait in its blocking read', async () => {
+    const clients = String(await redis.client('LIST')).split('\n');
+    return clients.some((client) => client.includes(`name=${config.worker.consumerName}:default `) && / flags=b /.test(client));
+  });
+}
 
 function envOf(config: SluiceConfig): Record<string, string> {
   return { REDIS_PREFIX: config.redis.prefix, DATABASE_SCHEMA: config.postgres.schema, WORKER_BLOCK_MS: '200', LOG_LEVEL: 'silent' };
