@@ -38,13 +38,17 @@ export interface AppOptions {
   statsIntervalMs?: number;
 }
 
+/** Log levels at which each request gets its lines. */
+const DETAILED_LOG_LEVELS = ['debug', 'trace'];
+
 /** Builds the HTTP producer. `server.ts` only listens; tests call `inject`. */
 export async function buildApp(config: SluiceConfig, deps: AppDeps, options: AppOptions = {}): Promise<FastifyInstance> {
   const { logger } = options;
   const app = Fastify({
     ...(logger ? { loggerInstance: logger } : { logger: false }),
-    // A line per request would drown the log under load; errors are still logged by the error handler.
-    logController: new LogController({ disableRequestLogging: true }),
+    // A line per request would drown the log under load: only at LOG_LEVEL=debug or trace. Errors are
+    // logged by the error handler either way.
+    logController: new LogController({ disableRequestLogging: (request) => !DETAILED_LOG_LEVELS.includes(request.log.level) }),
     bodyLimit: config.api.bodyLimit,
     // Fastify's defaults coerce "100" into 100 and drop unknown fields; the contract wants both refused.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
