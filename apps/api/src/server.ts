@@ -1,4 +1,6 @@
-import { checkSchema, closeRedis, createDatabase, createLogger, DeadLetters, QueueAdmin, createPool, createRedis, loadConfig, messageOf, Queue, waitForRedis } from '@sluice/core';
+import {
+  checkSchema, closeRedis, createDatabase, createLogger, DeadLetters, HistoryMaintenance, QueueAdmin, createPool, createRedis, loadConfig, messageOf, Queue, waitForRedis,
+} from '@sluice/core';
 import { createJobRegistry } from '@sluice/jobs';
 import { buildApp } from './app';
 
@@ -17,6 +19,8 @@ async function main(): Promise<void> {
   const deadLetters = new DeadLetters(redis, config.redis, config.queue.queues);
   const queueAdmin = new QueueAdmin(redis, config.redis, config.queue.queues);
   const app = await buildApp(config, { queue, deadLetters, queueAdmin, redis, redisConfig: config.redis, pool, db: createDatabase(pool), registry }, { logger });
+  // Partitions are kept by whichever process gets there first; an API alone keeps them too.
+  const maintenance = new HistoryMaintenance({ pool, retentionDays: config.postgres.historyRetentionDays, logger });
 
   if (config.api.apiKeys.length === 0) {
     logger.warn({}, 'API_KEYS is not set: the API is open to anyone who can reach it');
@@ -28,6 +32,7 @@ async function main(): Promise<void> {
     closing = true;
     logger.info({ signal }, 'closing');
     await app.close();
+    await maintenance.stop();
     await closeRedis(redis);
     await pool.end();
     process.exit(0);
@@ -36,6 +41,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void close('SIGINT'));
 
   await app.listen({ port: config.api.port, host: config.api.host });
+  maintenance.start();
 }
 
 main().catch((error: unknown) => {

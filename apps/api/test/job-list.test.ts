@@ -110,11 +110,14 @@ describe('GET /jobs', () => {
     ['created-at range', { createdAfter: new Date('2026-01-01T02:00:00Z'), createdBefore: new Date('2026-01-01T03:00:00Z') }],
     ['a cursor deep into the listing', { status: 'completed', after: { createdAt: new Date('2026-01-01T00:30:00Z'), id: '00000000-0000-7000-8000-000000000000' } }],
   ];
+  // The history is partitioned by day: the planner may scan an empty partition, never one holding rows.
   it.each(filters)('serves %s from an index, never a sequential scan', async (_name, filter) => {
     const query = jobsListQuery(fixture.database.db, { ...filter, limit: 21 }).toSQL();
     const { rows } = await fixture.database.pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${query.sql}`, query.params);
     const plan = rows.map((row) => row['QUERY PLAN']).join('\n');
-    expect(plan).not.toContain('Seq Scan');
+    const { rows: filled } = await fixture.database.pool.query<{ name: string }>('SELECT DISTINCT tableoid::regclass::text AS name FROM jobs');
+    expect(filled.length).toBeGreaterThan(0);
+    for (const { name } of filled) expect(plan).not.toContain(`Seq Scan on ${name} `);
     expect(plan).toMatch(/Index Scan|Index Only Scan|Bitmap Index Scan/);
   });
 });

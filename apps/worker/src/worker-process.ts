@@ -1,5 +1,5 @@
 import {
-  checkSchema, closeRedis, createLogger, createPool, createRedis, HistoryRecorder, loadConfig, messageOf, Worker,
+  checkSchema, closeRedis, createLogger, createPool, createRedis, HistoryMaintenance, HistoryRecorder, loadConfig, messageOf, Worker,
   type JobHandler, type JobTypeRegistry, type Logger, type SluiceConfig,
 } from '@sluice/core';
 import { createWorkerMetrics, serveMetrics } from './metrics';
@@ -31,6 +31,7 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
   const recorder = new HistoryRecorder({
     redis: recorderRedis, pool, prefix: config.redis.prefix, queues: config.queue.queues, owner: config.worker.consumerName, logger,
   });
+  const maintenance = new HistoryMaintenance({ pool, retentionDays: config.postgres.historyRetentionDays, logger });
 
   const metricsServer = config.worker.metricsPort > 0 ? await serveMetrics(createWorkerMetrics(worker), config.worker.metricsPort, logger) : undefined;
   logTransitions(worker, logger);
@@ -46,6 +47,7 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
     await worker.close();
     metricsServer?.close();
     await recorder.stop();
+    await maintenance.stop();
     await closeRedis(recorderRedis);
     await pool.end();
     process.exit(0);
@@ -61,6 +63,7 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
 
   await worker.start();
   recorder.start();
+  maintenance.start();
 }
 
 /**

@@ -18,6 +18,11 @@ export interface PostgresConfig {
   schema: string;
   /** Connections in the pool of one process. Default 5. Env `DATABASE_POOL_SIZE`. */
   poolSize: number;
+  /**
+   * Days a day's job history is kept once all of it is that old; it is then dropped whole, unless a
+   * job created that day is unfinished (then for up to 366 days more). Default 30. Env `HISTORY_RETENTION_DAYS`.
+   */
+  historyRetentionDays: number;
 }
 
 /** Behaviour shared by producers and workers. */
@@ -127,6 +132,7 @@ export const DEFAULTS = {
   databaseUrl: 'postgres://postgres@127.0.0.1:5432/sluice',
   databaseSchema: 'public',
   databasePoolSize: 5,
+  historyRetentionDays: 30,
   queues: ['default'],
   idempotencyTtlMs: 24 * HOUR_MS,
   retentionMs: HOUR_MS,
@@ -162,6 +168,7 @@ export function loadConfig(env: Env): SluiceConfig {
       url: read.url('DATABASE_URL', DEFAULTS.databaseUrl, ['postgres:', 'postgresql:']),
       schema: read.matching('DATABASE_SCHEMA', DEFAULTS.databaseSchema, SCHEMA_NAME, 'a lowercase SQL identifier'),
       poolSize: read.int('DATABASE_POOL_SIZE', DEFAULTS.databasePoolSize, 1, 100),
+      historyRetentionDays: read.int('HISTORY_RETENTION_DAYS', DEFAULTS.historyRetentionDays, 1, 3650),
     },
     queue: {
       queues: read.list('QUEUES', DEFAULTS.queues, QUEUE_NAME_PATTERN),

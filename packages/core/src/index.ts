@@ -18,6 +18,7 @@ export { createPool, createDatabase, toPostgresError, type Database } from './hi
 export { applyMigrations, assertSchemaCurrent, checkSchema, MIGRATIONS_FOLDER } from './history/migrate';
 export { HistoryRecorder, type HistoryRecorderOptions } from './history/recorder';
 export { historyBacklog, type HistoryBacklog } from './history/backlog';
+export { HistoryMaintenance, type HistoryMaintenanceOptions, type MaintenanceRun } from './history/history-maintenance';
 export { jobsFindWithHistory, jobsList, jobsListQuery, type JobListCursor, type JobListFilter, type JobListPage, type JobSummary } from './history/jobs-repository';
 export { DelayedPromoter } from './maintenance/delayed-promoter';
 export * as schema from './history/schema';

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jobEventsInsertBatch } from '../src/history/job-events-repository';
+import { jobsList } from '../src/history/jobs-repository';
 import { createTestDatabase, isolatedConfig, type TestDatabase } from '../../../test/support/context';
 
 /**
@@ -97,11 +98,13 @@ describe('writing a batch of events to PostgreSQL', () => {
     expect(await history(id)).toBe('1:pending:0 2:processing:1 3:failed:1:boom 4:dead:1:boom 5:pending:0 6:processing:1 7:failed:1:again 8:retrying:1');
   });
 
-  it('stores a job whose idempotency key an older row still holds without the key, rather than losing it', async () => {
+  it('keeps the idempotency key of a job submitted with a key an older job used (after the window), and finds both by it', async () => {
     const [older, newer] = [randomUUID(), randomUUID()];
     await jobEventsInsertBatch(database.pool, [entry(submitted(older, { idempotencyKey: 'order-42' }))]);
-    await jobEventsInsertBatch(database.pool, [entry(submitted(newer, { idempotencyKey: 'order-42' })), entry(event(newer, 2, 'processing', 1))]);
+    await jobEventsInsertBatch(database.pool, [entry(submitted(newer, { idempotencyKey: 'order-42', at: T0 + 60_000 })), entry(event(newer, 2, 'processing', 1))]);
     expect(await row(older)).toMatchObject({ idempotency_key: 'order-42', status: 'pending' });
-    expect(await row(newer)).toMatchObject({ idempotency_key: null, status: 'processing', last_seq: 2 });
+    expect(await row(newer)).toMatchObject({ idempotency_key: 'order-42', status: 'processing', last_seq: 2 });
+    const page = await jobsList(database.db, { idempotencyKey: 'order-42', limit: 10 });
+    expect(page.jobs.map((job) => job.id)).toEqual([newer, older]);
   });
 });

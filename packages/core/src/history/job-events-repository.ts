@@ -31,9 +31,9 @@ const LATEST = `
 
 const FINISHED = sqlList(FINISHED_STATES);
 
-/** A new job's row, already in the state the batch leaves it in; `key` is its idempotency key column. */
-const newJobs = (key: string): string => `
-  SELECT e.job, e.queue, e.type, e.payload::jsonb, coalesce(l.status, e.status), l.attempts, e.max_attempts, e.priority, ${key},
+/** A new job's row, already in the state the batch leaves it in. */
+const NEW_JOBS = `
+  SELECT e.job, e.queue, e.type, e.payload::jsonb, coalesce(l.status, e.status), l.attempts, e.max_attempts, e.priority, e.idempotency_key,
          e.run_at, e.at, l.at, CASE WHEN l.status IN (${FINISHED}) THEN l.at END, l.last_error, l.result::jsonb, l.seq
   FROM events e JOIN latest l ON l.job = e.job
   WHERE e.type IS NOT NULL`;
@@ -45,9 +45,18 @@ const JOB_COLUMNS = `id, queue, type, payload, status, attempts, max_attempts, p
  * One statement, so one atomic step without a transaction's extra round trips. Its parts cannot see
  * each other's writes, which is what makes it correct: the final UPDATE touches only rows that
  * existed before (an earlier batch's jobs, or this batch written twice), never the rows `created`
- * inserts. A row skipped for its idempotency key (held by an older job in PostgreSQL after Redis
- * forgot the key) is stored without the key rather than lost. Every part is idempotent, and the
- * `last_seq` guard keeps an older batch from overwriting a newer state.
+ * inserts. Every part is idempotent, and the `last_seq` guard keeps an older batch from overwriting
+ * a newer state.
+ *
+ * The UPDATE's last condition, redundant with the join, lets PostgreSQL plan it over the day
+ * partitions of the batch's jobs alone: `event_job_ids` (migration 0002) is immutable, so it is
+ * evaluated while planning. The join alone would have every day partition of `jobs` planned, locked
+ * and set up for each batch (run-time pruning skips only the probes), a cost that grew with the days
+ * kept and doubled PostgreSQL's CPU per job at 30.
+ *
+ * A new row keeps its idempotency key even when an older job was submitted with the same key: Redis
+ * deduplicates within the idempotency window, so a key reused after it names a new job, and the
+ * history, partitioned by day, has no unique index across days to hold a key against.
  */
 const RECORD_BATCH = `
   WITH events AS MATERIALIZED (${EVENTS}),
@@ -58,16 +67,8 @@ const RECORD_BATCH = `
   ),
   latest AS MATERIALIZED (${LATEST}),
   created AS (
-    INSERT INTO jobs (${JOB_COLUMNS}) ${newJobs('e.idempotency_key')}
-    ON CONFLICT DO NOTHING
-    RETURNING id
-  ),
-  created_without_key AS (
-    INSERT INTO jobs (${JOB_COLUMNS}) ${newJobs('NULL')}
-      AND e.idempotency_key IS NOT NULL
-      AND e.job NOT IN (SELECT id FROM created)
-      AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = e.job)
-    ON CONFLICT DO NOTHING
+    INSERT INTO jobs (${JOB_COLUMNS}) ${NEW_JOBS}
+    ON CONFLICT (id) DO NOTHING
   )
   UPDATE jobs SET
     status = coalesce(l.status, jobs.status),
@@ -78,7 +79,7 @@ const RECORD_BATCH = `
     result = coalesce(l.result::jsonb, jobs.result),
     last_seq = l.seq
   FROM latest l
-  WHERE jobs.id = l.job AND jobs.last_seq < l.seq`;
+  WHERE jobs.id = l.job AND jobs.last_seq < l.seq AND jobs.id = ANY(event_job_ids($1::json))`;
 
 /**
  * Writes a batch of events, given as JSON arrays straight from the events stream, however many jobs

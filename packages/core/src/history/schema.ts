@@ -1,9 +1,20 @@
 import { sql } from 'drizzle-orm';
-import { check, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { check, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 import { JOB_EVENT_STATUSES, JOB_STATES } from '../job-state';
 
 const oneOf = (values: readonly string[]) => sql.raw(values.map((value) => `'${value}'`).join(', '));
 const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+/*
+ * Both tables are range-partitioned by job id, one partition per UTC day plus a default one
+ * (migration 0002_history_partitions, kept up by `HistoryMaintenance`), which drizzle cannot
+ * express: these definitions give the columns, keys and indexes every partition has. A job id is a
+ * UUIDv7, which starts with its creation time, so a day's partition holds the jobs created that day
+ * and, partitioned by `job_id`, all of their events; dropping it removes whole lives. Keys and unique
+ * indexes of a partitioned table must contain the partition key, which is why there is no unique
+ * index on (queue, idempotency_key): Redis's SET NX over the idempotency window is what
+ * deduplicates submissions, and a key reused after the window names a new job, stored with its key.
+ */
 
 /** One row per job: its submission and its latest state, updated by the history recorder. */
 export const jobs = pgTable(
@@ -29,7 +40,6 @@ export const jobs = pgTable(
   },
   (table) => [
     check('jobs_status_check', sql`${table.status} in (${oneOf(JOB_STATES)})`),
-    uniqueIndex('jobs_queue_idempotency_key_idx').on(table.queue, table.idempotencyKey).where(sql`${table.idempotencyKey} is not null`),
     index('jobs_created_at_idx').on(table.createdAt, table.id),
     index('jobs_status_created_at_idx').on(table.status, table.createdAt, table.id),
     index('jobs_queue_created_at_idx').on(table.queue, table.createdAt, table.id),
