@@ -72,7 +72,8 @@ export interface WorkerConfig {
   smtpUrl: string | undefined;
   /**
    * Where `webhook` jobs may send requests: host names and CIDR ranges. Empty (the default) allows
-   * any host but link-local ones, which are always refused. Env `WEBHOOK_ALLOWED_HOSTS` (comma-separated).
+   * public addresses only; listed names and ranges are allowed besides (loopback, private networks…),
+   * but never link-local ones. Env `WEBHOOK_ALLOWED_HOSTS` (comma-separated).
    */
   webhookAllowedHosts: string[];
   /** Longest a `webhook` request may take, connection to last byte. Default 10 s. Env `WEBHOOK_TIMEOUT_MS`. */

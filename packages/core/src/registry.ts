@@ -45,7 +45,8 @@ export interface RegisteredJobType {
 /** Every job type a deployment knows; the API validates against it and the worker runs from it. */
 export class JobTypeRegistry {
   private readonly types = new Map<string, RegisteredJobType>();
-  private readonly ajv = new Ajv({ coerceTypes: false, useDefaults: false, removeAdditional: false, allErrors: false, strict: true });
+  // verbose: an error carries the schema it broke, so a message can say what a record's keys may be.
+  private readonly ajv = new Ajv({ coerceTypes: false, useDefaults: false, removeAdditional: false, allErrors: false, strict: true, verbose: true });
 
   constructor(definitions: readonly JobTypeDefinition[]) {
     addFormats(this.ajv);
@@ -97,8 +98,13 @@ export function describeSchemaError(root: string, error: ErrorObject | undefined
   if (!error) return `${root} is invalid`;
   const field = root + error.instancePath.split('/').slice(1).map(pathSegment).join('');
   switch (error.keyword) {
-    case 'additionalProperties':
-      return `${field} has an unknown field "${String(error.params.additionalProperty)}"`;
+    case 'additionalProperties': {
+      const key = String(error.params.additionalProperty);
+      const rules = (error.parentSchema as { patternProperties?: unknown; description?: string } | undefined) ?? {};
+      // A record whose keys follow a pattern: the key is not unknown, it is not allowed.
+      if (rules.patternProperties) return `${field} may not have the key "${key}"${rules.description ? ` (${rules.description})` : ''}`;
+      return `${field} has an unknown field "${key}"`;
+    }
     case 'required':
       return `${field === root ? root : field} is missing the required field "${String(error.params.missingProperty)}"`;
     default:

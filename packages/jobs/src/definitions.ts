@@ -20,6 +20,28 @@ export const email = defineJobType({
   timeoutMs: 30_000,
 });
 
+/**
+ * Headers a webhook job may not set: those that frame the request (a job setting them could desync
+ * the connection) and those that say who sends it. Sluice sets them itself.
+ */
+const RESERVED_HEADERS = ['content-length', 'transfer-encoding', 'host', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer', 'expect'];
+const RESERVED_HEADER_PREFIXES = ['proxy-', 'x-sluice-'];
+
+/** Whether a webhook job may not set header `name` (see RESERVED_HEADERS). */
+export function isReservedHeader(name: string): boolean {
+  const lower = name.toLowerCase();
+  return RESERVED_HEADERS.includes(lower) || RESERVED_HEADER_PREFIXES.some((prefix) => lower.startsWith(prefix));
+}
+
+/** A header name (letters and dashes) as a pattern matching it in any letter case: JSON schema patterns take no flags. */
+function anyCase(name: string): string {
+  return [...name].map((char) => (/[a-z]/.test(char) ? `[${char}${char.toUpperCase()}]` : char)).join('');
+}
+
+/** A header name a webhook job may set: a valid token, and not reserved. */
+const HEADER_NAME_PATTERN =
+  `^(?!(?:${RESERVED_HEADERS.map(anyCase).join('|')})$)(?!${RESERVED_HEADER_PREFIXES.map(anyCase).join('|')})[!#$%&'*+.^_\`|~0-9A-Za-z-]+$`;
+
 /** Calls an HTTP endpoint; any answer but 2xx fails the attempt. */
 export const webhook = defineJobType({
   name: 'webhook',
@@ -28,7 +50,12 @@ export const webhook = defineJobType({
     {
       url: Type.String({ format: 'uri', pattern: '^https?://', maxLength: 2048 }),
       method: Type.Optional(Type.Union([Type.Literal('GET'), Type.Literal('POST'), Type.Literal('PUT'), Type.Literal('PATCH'), Type.Literal('DELETE')])),
-      headers: Type.Optional(Type.Record(Type.String({ pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", maxLength: 256 }), Type.String({ maxLength: 8192 }))),
+      headers: Type.Optional(
+        Type.Record(Type.String({ pattern: HEADER_NAME_PATTERN, maxLength: 256 }), Type.String({ maxLength: 8192 }), {
+          additionalProperties: false,
+          description: `Extra request headers. Not allowed: ${RESERVED_HEADERS.join(', ')}, and names starting with ${RESERVED_HEADER_PREFIXES.join(' or ')}.`,
+        }),
+      ),
       body: Type.Optional(Type.Unknown()),
     },
     { additionalProperties: false },

@@ -64,7 +64,9 @@ beforeAll(async () => {
 
   const config = isolatedConfig('builtin-types', { SMTP_URL: `smtp://127.0.0.1:${smtpPort}`, SMTP_FROM: 'Sluice <jobs@example.test>' });
   database = await createTestDatabase(config);
-  const handlers = createHandlers({ smtpUrl: config.worker.smtpUrl, smtpFrom: config.worker.smtpFrom, logger: { debug() {}, info() {}, warn() {}, error() {} } });
+  const handlers = createHandlers({
+    smtpUrl: config.worker.smtpUrl, smtpFrom: config.worker.smtpFrom, logger: { debug() {}, info() {}, warn() {}, error() {} }, webhookAllowedHosts: ['127.0.0.1'],
+  });
   system = await startInProcess(config, createJobRegistry(), handlers, { pool: database.pool });
   queue = system.queue;
 });

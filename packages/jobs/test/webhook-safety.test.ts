@@ -1,7 +1,9 @@
 import { createServer, type Server } from 'node:http';
+import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PermanentJobError, type JobContext } from '@sluice/core';
-import { webhookHandler } from '@sluice/jobs/handlers';
+import { InvalidJobError, PermanentJobError, type JobContext } from '@sluice/core';
+import { createJobRegistry } from '@sluice/jobs';
+import { OutboundPolicy, RefusedTargetError, webhookHandler } from '@sluice/jobs/handlers';
 import { freePort } from '../../../test/support/redis-server';
 
 let server: Server;
@@ -27,6 +29,15 @@ beforeAll(async () => {
       return;
     }
     if (request.url === '/silent') return;
+    if (request.url === '/drip') {
+      // A byte every 100 ms, for ever: never idle long enough for an idle timeout to fire.
+      response.writeHead(200, { 'content-type': 'text/plain' });
+      const drip = setInterval(() => response.write('.'), 100);
+      response.on('close', () => clearInterval(drip));
+      return;
+    }
+    if (request.url === '/emoji-at-cut') return void response.end(`${'x'.repeat(2047)}😀`);
+    if (request.url === '/euro-at-cap') return void response.end(`${'x'.repeat(64 * 1024 - 1)}€ and more`);
     response.end('ok');
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
@@ -36,9 +47,15 @@ afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
 });
 
-function run(url: string, allowedHosts: string[] = [], timeoutMs = 5000): Promise<unknown> {
+/** The test server's loopback address, which every test but the fence's own allows. */
+const LOOPBACK = ['127.0.0.1'];
+
+function run(url: string, allowedHosts: string[] = LOOPBACK, timeoutMs = 5000, extra: { headers?: Record<string, string> } = {}): Promise<unknown> {
   const handler = webhookHandler({ allowedHosts, timeoutMs });
-  const context = { id: 'job-1', queue: 'default', type: 'webhook', attempt: 1, maxAttempts: 1, signal: new AbortController().signal, progress: async () => undefined, payload: { url } };
+  const context = {
+    id: 'job-1', queue: 'default', type: 'webhook', attempt: 1, maxAttempts: 1, signal: new AbortController().signal, progress: async () => undefined,
+    payload: { url, ...extra },
+  };
   return Promise.resolve(handler(context as JobContext<{ url: string }>));
 }
 
@@ -49,11 +66,18 @@ describe('webhook targets', () => {
     expect((error as Error).message).toContain('is link-local; such addresses are never called');
   });
 
-  it('with an allow-list, refuses what is not on it and calls what is, by name or by range', async () => {
+  it('refuses loopback by default, and calls a listed name or range besides public addresses', async () => {
     const refused = await run(`http://127.0.0.1:${port}/a`, ['10.0.0.0/8']).catch((caught: unknown) => caught);
     expect(refused).toBeInstanceOf(PermanentJobError);
-    expect((refused as Error).message).toBe('webhook target 127.0.0.1 (127.0.0.1) is not in WEBHOOK_ALLOWED_HOSTS');
+    expect((refused as Error).message).toBe(
+      'webhook target 127.0.0.1 (127.0.0.1) is loopback; only public addresses are called unless WEBHOOK_ALLOWED_HOSTS lists the host or its range',
+    );
+    // A name is judged by what it resolves to.
+    const byName = await run(`http://localhost:${port}/b`, []).catch((caught: unknown) => caught);
+    expect(byName).toBeInstanceOf(PermanentJobError);
+    expect((byName as Error).message).toMatch(/^webhook target localhost \(.+\) is loopback/);
     expect(hits).not.toContain('/a');
+    expect(hits).not.toContain('/b');
 
     expect(await run(`http://localhost:${port}/by-range`, ['127.0.0.0/8'])).toMatchObject({ status: 200 });
     expect(await run(`http://localhost:${port}/by-name`, ['localhost'])).toMatchObject({ status: 200 });
@@ -75,8 +99,114 @@ describe('webhook targets', () => {
 
   it('gives up on a target that does not answer within the timeout', async () => {
     const started = Date.now();
-    const error = await run(`http://127.0.0.1:${port}/silent`, [], 300).catch((caught: unknown) => caught);
-    expect((error as Error).message).toContain('took longer than 300 ms');
+    const error = await run(`http://127.0.0.1:${port}/silent`, LOOPBACK, 300).catch((caught: unknown) => caught);
+    expect((error as Error).message).toContain('did not finish within 300 ms');
     expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it('holds a target dripping its answer to the same total deadline, connection to last byte', async () => {
+    const started = Date.now();
+    const error = await run(`http://127.0.0.1:${port}/drip`, LOOPBACK, 500).catch((caught: unknown) => caught);
+    expect((error as Error).message).toContain('did not finish within 500 ms');
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it('cuts the kept body and the read cap on a character boundary', async () => {
+    expect(await run(`http://127.0.0.1:${port}/emoji-at-cut`)).toEqual({ status: 200, body: 'x'.repeat(2047) });
+    const capped = (await run(`http://127.0.0.1:${port}/euro-at-cap`)) as { body: string };
+    expect(capped.body).toBe('x'.repeat(2048));
+  });
+});
+
+describe('what a failed webhook records', () => {
+  let raw: TcpServer;
+  let rawPort: number;
+  beforeAll(async () => {
+    rawPort = await freePort();
+    raw = createTcpServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.once('data', (chunk: Buffer) => {
+        if (chunk.includes('/hang-up')) socket.destroy();
+        else socket.end('NOT HTTP AT ALL\r\n\r\n');
+      });
+    });
+    await new Promise<void>((resolve) => raw.listen(rawPort, '127.0.0.1', resolve));
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => raw.close(resolve));
+  });
+
+  it('says the same words whether nothing listens, the connection is closed or the answer is malformed: failures do not map a network', async () => {
+    const closedPort = await freePort();
+    const messages = await Promise.all([`http://127.0.0.1:${closedPort}/x`, `http://127.0.0.1:${rawPort}/hang-up`, `http://127.0.0.1:${rawPort}/garbage`].map(
+      (url) => run(url).then(() => 'answered', (error: unknown) => (error as Error).message.replace(/:\d+\/\S*/, '')),
+    ));
+    expect(new Set(messages)).toEqual(new Set(['webhook POST http://127.0.0.1 got no valid HTTP answer (the connection failed, was closed or the answer was malformed)']));
+  });
+});
+
+describe('webhook headers', () => {
+  const registry = createJobRegistry();
+
+  it.each(['Content-Length', 'transfer-encoding', 'Host', 'connection', 'X-Sluice-Job-Id', 'proxy-authorization', 'TE', 'expect'])(
+    'refuses %s at submission, saying which header may not be set',
+    (name) => {
+      expect(() => registry.validatePayload('webhook', { url: 'https://example.com/hook', headers: { [name]: '1' } })).toThrow(InvalidJobError);
+      expect(() => registry.validatePayload('webhook', { url: 'https://example.com/hook', headers: { [name]: '1' } })).toThrow(`payload.headers may not have the key "${name}"`);
+    },
+  );
+
+  it('accepts ordinary headers, and refuses a reserved one again when the handler meets it', async () => {
+    expect(() => registry.validatePayload('webhook', { url: 'https://example.com/hook', headers: { authorization: 'Bearer x', 'x-tenant': 't1' } })).not.toThrow();
+    const error = await run(`http://127.0.0.1:${port}/never`, LOOPBACK, 5000, { headers: { 'Content-Length': '0' } }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(PermanentJobError);
+    expect(hits).not.toContain('/never');
+  });
+});
+
+/**
+ * The fence, address by address: each spelling as a URL's host, judged as the handler judges it
+ * (the URL parser's canonical form, then the policy), with nothing on the allow-list.
+ */
+const REFUSED = [
+  '127.0.0.1', '127.1', '2130706433', '0x7f000001', '0177.0.0.1', '0x7f.0.0.1', '127.255.255.254', '[::1]', '[0:0:0:0:0:0:0:1]',
+  '[::ffff:127.0.0.1]', '[::ffff:7f00:1]', '[0::ffff:127.0.0.1]', '[::127.0.0.1]', '[64:ff9b::127.0.0.1]', '[2002:7f00:1::]',
+  '0.0.0.0', '0', '[::]', '10.0.0.1', '10.255.255.255', '172.16.0.1', '172.31.255.255', '192.168.1.1', '[::ffff:192.168.1.1]',
+  '100.64.0.1', '100.127.255.255', '169.254.169.254', '[fe80::1]', '[::ffff:169.254.169.254]', '[::ffff:a9fe:a9fe]', '[fd00:ec2::254]',
+  '[fc00::1]', '224.0.0.1', '239.255.255.250', '255.255.255.255', '240.0.0.1', '198.18.0.1', '192.0.2.1', '[ff02::1]', '[2001:db8::1]',
+  '[2001:0:4136:e378:8000:63bf:3fff:fdd2]', '[fec0::1]', '[64:ff9b:1::a00:1]',
+];
+const ALLOWED = [
+  '8.8.8.8', '1.1.1.1', '93.184.216.34', '172.15.255.255', '172.32.0.1', '192.169.0.1', '100.63.255.255', '100.128.0.1', '11.0.0.1',
+  '126.255.255.255', '128.0.0.1', '169.253.255.255', '[2606:4700:4700::1111]', '[2001:4860:4860::8888]', '[::ffff:8.8.8.8]',
+  '[64:ff9b::8.8.8.8]', '[2002:808:808::1]',
+];
+
+describe('the outbound fence, closed by default', () => {
+  const policy = new OutboundPolicy([]);
+  const judge = (host: string): string => {
+    const literal = new URL(`http://${host}/`).hostname.replace(/^\[|\]$/g, '');
+    try {
+      policy.checkAddress(literal, host);
+      return 'allowed';
+    } catch (error) {
+      expect(error).toBeInstanceOf(RefusedTargetError);
+      return 'refused';
+    }
+  };
+
+  it('covers at least 40 spellings', () => {
+    expect(REFUSED.length + ALLOWED.length).toBeGreaterThanOrEqual(40);
+  });
+  it.each(REFUSED)('refuses %s', (host) => expect(judge(host)).toBe('refused'));
+  it.each(ALLOWED)('allows %s', (host) => expect(judge(host)).toBe('allowed'));
+
+  it('lets WEBHOOK_ALLOWED_HOSTS widen it to a private range, but never to link-local', () => {
+    const widened = new OutboundPolicy(['10.0.0.0/8', '169.254.0.0/16', 'internal.example']);
+    expect(() => widened.checkAddress('10.1.2.3', '10.1.2.3')).not.toThrow();
+    expect(() => widened.checkAddress('::ffff:10.1.2.3', 'mapped')).not.toThrow();
+    expect(() => widened.checkAddress('192.168.0.1', 'internal.example')).not.toThrow();
+    expect(() => widened.checkAddress('192.168.0.1', '192.168.0.1')).toThrow(RefusedTargetError);
+    expect(() => widened.checkAddress('169.254.169.254', '169.254.169.254')).toThrow('is link-local; such addresses are never called');
   });
 });

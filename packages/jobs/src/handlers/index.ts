@@ -12,7 +12,7 @@ export interface HandlerServices {
   smtpUrl: string | undefined;
   smtpFrom: string;
   logger: Logger;
-  /** Host names and CIDR ranges webhooks may call; empty allows all but link-local. Default empty. */
+  /** Host names and CIDR ranges webhooks may call besides public addresses (see OutboundPolicy). Default none. */
   webhookAllowedHosts?: readonly string[];
   /** Default 10 s. */
   webhookTimeoutMs?: number;

@@ -1,5 +1,6 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
+import { isLinkLocal, specialRangeOf, unmapped } from './address-ranges';
 
 /** Why a webhook target was refused; the job fails permanently with this message. */
 export class RefusedTargetError extends Error {
@@ -10,40 +11,40 @@ export class RefusedTargetError extends Error {
 }
 
 /**
- * Where webhook requests may go. Link-local addresses (169.254.0.0/16, fe80::/10: cloud metadata
- * services live there) are always refused. With an allow-list, a target must be a listed host name
- * or resolve into a listed CIDR range. Addresses are checked at connection time, on the address the
- * socket really uses, so a name that resolves differently later (DNS rebinding) gains nothing.
+ * Where webhook requests may go: public addresses only, closed by default. Loopback, private,
+ * shared (CGNAT), unique-local, multicast, reserved and unspecified addresses, in every spelling
+ * (IPv4 inside IPv6 included), are refused unless `WEBHOOK_ALLOWED_HOSTS` lists the host name or a
+ * range holding the address. Link-local addresses (169.254.0.0/16, fe80::/10: cloud metadata
+ * services live there) are refused whatever the list says. Addresses are checked on what the name
+ * resolves to and again on the address the socket really connected to, so a name that resolves
+ * differently later (DNS rebinding) gains nothing.
  */
 export class OutboundPolicy {
-  private readonly refused = new BlockList();
   private readonly allowedRanges = new BlockList();
-  private readonly allowedNames: Set<string>;
-  private readonly restricted: boolean;
+  private readonly allowedNames = new Set<string>();
 
   constructor(allowedHosts: readonly string[]) {
-    this.refused.addSubnet('169.254.0.0', 16, 'ipv4');
-    this.refused.addSubnet('fe80::', 10, 'ipv6');
-    this.allowedNames = new Set();
     for (const entry of allowedHosts) {
       const [address, prefix] = entry.split('/');
       const family = isIP(address ?? '');
       if (family === 0) this.allowedNames.add(entry.toLowerCase());
       else this.allowedRanges.addSubnet(address as string, prefix === undefined ? (family === 4 ? 32 : 128) : Number(prefix), family === 4 ? 'ipv4' : 'ipv6');
     }
-    this.restricted = allowedHosts.length > 0;
   }
 
-  /** Refuses an address that may never be a target, whatever the allow-list says. */
+  /** Refuses an address this policy does not let a webhook reach; `host` is the name it was reached by. */
   checkAddress(address: string, host: string): void {
-    const type = isIP(address) === 6 ? 'ipv6' : 'ipv4';
-    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
-    if (this.refused.check(mapped ?? address, mapped ? 'ipv4' : type)) {
-      throw new RefusedTargetError(`webhook target ${host} (${address}) is link-local; such addresses are never called`);
-    }
-    if (this.restricted && !this.allowedNames.has(host.toLowerCase()) && !this.allowedRanges.check(mapped ?? address, mapped ? 'ipv4' : type)) {
-      throw new RefusedTargetError(`webhook target ${host} (${address}) is not in WEBHOOK_ALLOWED_HOSTS`);
-    }
+    const plain = unmapped(address);
+    if (isLinkLocal(plain)) throw new RefusedTargetError(`webhook target ${host} (${address}) is link-local; such addresses are never called`);
+    const range = specialRangeOf(plain);
+    if (range === undefined || this.allows(plain, host)) return;
+    throw new RefusedTargetError(
+      `webhook target ${host} (${address}) is ${range}; only public addresses are called unless WEBHOOK_ALLOWED_HOSTS lists the host or its range`,
+    );
+  }
+
+  private allows(address: string, host: string): boolean {
+    return this.allowedNames.has(host.toLowerCase()) || this.allowedRanges.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
   }
 
   /** A DNS lookup for http.request that refuses addresses this policy does not allow. */

@@ -1,18 +1,19 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { isIP } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import { PermanentJobError, type JobHandler, type PayloadOf } from '@sluice/core';
-import type { webhook } from '../definitions';
+import { isReservedHeader, type webhook } from '../definitions';
 import { OutboundPolicy, RefusedTargetError } from './outbound-policy';
 
 /** Most bytes of a response body read; the rest is not waited for. */
 const MAX_BODY_BYTES = 64 * 1024;
-/** Most bytes of the body kept in the job's result. */
+/** Most characters of the body kept in the job's result. */
 const MAX_BODY_PREVIEW = 2048;
 
 /** Settings of the `webhook` handler. */
 export interface WebhookOptions {
   allowedHosts: readonly string[];
+  /** Longest a request may take, from connecting to the last byte of the answer. */
   timeoutMs: number;
 }
 
@@ -21,6 +22,9 @@ interface WebhookResponse {
   statusText: string;
   body: string;
 }
+
+/** What a webhook that got no valid answer records: the same words whatever happened on the wire, so failures do not map a network. */
+class NoAnswerError extends Error {}
 
 /**
  * Sends the request. A 2xx completes the job; any other answer fails the attempt (redirects are
@@ -32,29 +36,41 @@ export function webhookHandler(options: WebhookOptions): JobHandler<PayloadOf<ty
     const method = payload.method ?? 'POST';
     const url = new URL(payload.url);
     const host = url.hostname.replace(/^\[|\]$/g, '');
+    const reserved = Object.keys(payload.headers ?? {}).find(isReservedHeader);
+    if (reserved) throw new PermanentJobError(`webhook header "${reserved}" is set by Sluice and may not be given`);
     const body = payload.body !== undefined && method !== 'GET' ? JSON.stringify(payload.body) : undefined;
     const headers: Record<string, string> = {
+      ...payload.headers,
       'user-agent': 'sluice-webhook',
       'x-sluice-job-id': id,
       'x-sluice-attempt': String(attempt),
       ...(body !== undefined && { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) }),
-      ...payload.headers,
     };
+    const target = `webhook ${method} ${url.origin}${url.pathname}`;
     let response: WebhookResponse;
     try {
       // A literal address never goes through the lookup, so it is checked here.
       if (isIP(host)) policy.checkAddress(host, host);
-      response = await send(url, { method, headers, body, signal, timeoutMs: options.timeoutMs, lookup: policy.lookupFor(host) });
+      response = await send(url, { method, headers, body, signal, timeoutMs: options.timeoutMs, policy, host });
     } catch (error) {
       if (error instanceof RefusedTargetError) throw new PermanentJobError(error.message);
-      throw error;
+      if (signal.aborted) throw error;
+      if (error instanceof NoAnswerError) throw new Error(`${target} ${error.message}`);
+      throw new Error(`${target} got no valid HTTP answer (the connection failed, was closed or the answer was malformed)`);
     }
     if (response.status < 200 || response.status > 299) {
       const redirect = response.status >= 300 && response.status < 400 ? ' (redirects are not followed)' : '';
-      throw new Error(`webhook ${method} ${payload.url} answered ${response.status} ${response.statusText}${redirect}`.replace(/\s+$/, ''));
+      throw new Error(`${target} answered ${response.status} ${response.statusText}${redirect}`.replace(/\s+$/, ''));
     }
-    return { status: response.status, body: response.body.slice(0, MAX_BODY_PREVIEW) };
+    return { status: response.status, body: cutAtCharacter(response.body, MAX_BODY_PREVIEW) };
   };
+}
+
+/** The first `length` UTF-16 units of `text`, one fewer when the cut would split a surrogate pair. */
+function cutAtCharacter(text: string, length: number): string {
+  if (text.length <= length) return text;
+  const last = text.charCodeAt(length - 1);
+  return text.slice(0, last >= 0xd800 && last <= 0xdbff ? length - 1 : length);
 }
 
 interface SendOptions {
@@ -63,36 +79,55 @@ interface SendOptions {
   body: string | undefined;
   signal: AbortSignal;
   timeoutMs: number;
-  lookup: ReturnType<OutboundPolicy['lookupFor']>;
+  policy: OutboundPolicy;
+  host: string;
 }
 
 function send(url: URL, options: SendOptions): Promise<WebhookResponse> {
   const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: options.method, headers: options.headers, lookup: options.lookup, signal: options.signal, timeout: options.timeoutMs }, (res) => {
+    const req = request(url, { method: options.method, headers: options.headers, lookup: options.policy.lookupFor(options.host), signal: options.signal }, (res) => {
       readCapped(res).then((body) => resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', body }), reject);
     });
-    req.on('timeout', () => req.destroy(new Error(`webhook ${options.method} ${url.href} took longer than ${options.timeoutMs} ms`)));
-    req.on('error', reject);
+    // One deadline for the whole exchange: a target dripping a byte at a time gains nothing.
+    const deadline = setTimeout(() => req.destroy(new NoAnswerError(`did not finish within ${options.timeoutMs} ms`)), options.timeoutMs);
+    const clear = (): void => clearTimeout(deadline);
+    req.on('close', clear);
+    // Checked again on the address the socket really reached, whatever resolved it.
+    req.on('socket', (socket: Socket) => {
+      socket.once('connect', () => {
+        try {
+          if (socket.remoteAddress) options.policy.checkAddress(socket.remoteAddress, options.host);
+        } catch (refusal) {
+          req.destroy(refusal as Error);
+        }
+      });
+    });
+    req.on('error', (error) => {
+      clear();
+      reject(error);
+    });
     req.end(options.body);
   });
 }
 
-/** Reads at most MAX_BODY_BYTES of a response, then stops reading. */
+/** Reads at most MAX_BODY_BYTES of a response, then stops reading; a character cut by the cap is dropped. */
 function readCapped(res: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
+    const decoder = new TextDecoder();
+    let text = '';
     let size = 0;
     res.on('data', (chunk: Buffer) => {
       if (size >= MAX_BODY_BYTES) return;
-      chunks.push(chunk);
-      size += chunk.length;
+      const kept = chunk.subarray(0, MAX_BODY_BYTES - size);
+      size += kept.length;
+      text += decoder.decode(kept, { stream: true });
       if (size >= MAX_BODY_BYTES) {
         res.destroy();
-        resolve(Buffer.concat(chunks).subarray(0, MAX_BODY_BYTES).toString());
+        resolve(text);
       }
     });
-    res.on('end', () => resolve(Buffer.concat(chunks).toString()));
+    res.on('end', () => resolve(text + decoder.decode()));
     res.on('error', reject);
   });
 }
