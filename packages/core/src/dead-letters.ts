@@ -1,12 +1,14 @@
 import type { RedisConfig } from './config';
 import { InvalidJobError, JobNotFoundError, JobStateConflictError } from './errors';
-import { isoFromMs, jobFromHash, type Job } from './job';
+import { isoFromMs, jobFromHash, type ListedJob } from './job';
 import { queueKeys, type QueueKeys } from './keys';
+import { LIST_PAGE_MAX_BYTES, LIST_VALUE_MAX_BYTES } from './limits';
+import { takeWithinBytes } from './list-page';
 import { toRedisError } from './redis/client';
 import { runOnJobInAnyQueue, runScript, type ScriptedRedis } from './redis/scripts';
 
-/** A job in the dead-letter stream: the job, why it died and when. */
-export interface DeadJob extends Omit<Job, 'history'> {
+/** A job in the dead-letter stream: the job as listings carry it (see `ListedJob`), why it died and when. */
+export interface DeadJob extends ListedJob {
   reason: string;
   deadAt: string;
 }
@@ -19,6 +21,9 @@ export interface DeadJobPage {
 }
 
 const CURSOR = /^\d{1,15}-\d{1,15}$/;
+
+/** The job-hash fields `jobFromHash` reads, but the payload and result (read apart, and only when small) and the history. */
+const LISTED_FIELDS = ['id', 'queue', 'type', 'status', 'attempts', 'maxAttempts', 'priority', 'runAt', 'createdAt', 'updatedAt', 'finishedAt', 'lastError', 'idempotencyKey', 'progress'];
 
 /** How many dead-letter entries one script call looks at. */
 const RETRY_BATCH = 500;
@@ -43,6 +48,8 @@ export class DeadLetters {
     if (options.cursor !== undefined && !CURSOR.test(options.cursor)) {
       throw new InvalidJobError('cursor is not one this API returned; pass the nextCursor of the previous page');
     }
+    // Nothing comes before the first possible id, and Redis refuses a range that ends before it.
+    if (options.cursor !== undefined && /^0+-0+$/.test(options.cursor)) return { jobs: [], nextCursor: null };
     const queues = options.queue === undefined ? this.queues : [options.queue];
     const end = options.cursor === undefined ? '+' : `(${options.cursor}`;
     try {
@@ -53,20 +60,61 @@ export class DeadLetters {
         }),
       );
       const entries = pages.flat().sort((a, b) => compareIds(b.entryId, a.entryId)).slice(0, options.limit + 1);
-      const page = entries.slice(0, options.limit);
-      const pipeline = this.redis.pipeline();
-      for (const entry of page) pipeline.hgetall(queueKeys(this.redisConfig.prefix, entry.queue).jobPrefix + entry.fields.id);
-      const hashes = (await pipeline.exec()) ?? [];
-      const jobs = page.flatMap((entry, index) => {
-        const hash = hashes[index]?.[1] as Record<string, string> | undefined;
-        if (!hash?.id) return [];
-        const { history: _history, ...job } = jobFromHash(hash);
-        return [{ ...job, reason: entry.fields.reason ?? 'exhausted', deadAt: isoFromMs(entry.fields.at ?? 0) }];
+      const listed = await this.listedJobs(entries.slice(0, options.limit).map((entry) => ({ queue: entry.queue, id: entry.fields.id ?? '' })));
+      // A job whose hash has expired is left out; its entry still counts for where the page ends.
+      const rows = entries.slice(0, options.limit).flatMap((entry, index) => {
+        const job = listed[index];
+        return job ? [{ entryId: entry.entryId, job: { ...job, reason: entry.fields.reason ?? 'exhausted', deadAt: isoFromMs(entry.fields.at ?? 0) } }] : [];
       });
-      return { jobs, nextCursor: entries.length > options.limit ? (page.at(-1)?.entryId ?? null) : null };
+      const page = takeWithinBytes(rows, LIST_PAGE_MAX_BYTES);
+      const cut = page.length < rows.length;
+      const nextCursor = cut ? (page.at(-1)?.entryId ?? null) : entries.length > options.limit ? (entries[options.limit - 1]?.entryId ?? null) : null;
+      return { jobs: page.map((row) => row.job), nextCursor };
     } catch (error) {
       throw toRedisError(error);
     }
+  }
+
+  /**
+   * The jobs as listings carry them, in order (undefined for a job whose hash is gone): two round
+   * trips, the first learning every payload's and result's size so that a large one never leaves Redis.
+   */
+  private async listedJobs(jobs: readonly { queue: string; id: string }[]): Promise<(ListedJob | undefined)[]> {
+    const keys = jobs.map((job) => queueKeys(this.redisConfig.prefix, job.queue).jobPrefix + job.id);
+    const sizes = this.redis.pipeline();
+    for (const key of keys) sizes.hmget(key, ...LISTED_FIELDS).hstrlen(key, 'payload').hstrlen(key, 'result');
+    const sized = (await sizes.exec()) ?? [];
+    const found = keys.map((key, index) => ({
+      key,
+      fields: sized[3 * index]?.[1] as (string | null)[] | undefined,
+      payloadBytes: Number(sized[3 * index + 1]?.[1] ?? 0),
+      resultBytes: Number(sized[3 * index + 2]?.[1] ?? 0),
+      hash: {} as Record<string, string>,
+    }));
+    const reads: { hash: Record<string, string>; field: 'payload' | 'result' }[] = [];
+    const values = this.redis.pipeline();
+    for (const job of found) {
+      for (const [field, bytes] of [['payload', job.payloadBytes], ['result', job.resultBytes]] as const) {
+        if (bytes === 0 || bytes > LIST_VALUE_MAX_BYTES) continue;
+        values.hget(job.key, field);
+        reads.push({ hash: job.hash, field });
+      }
+    }
+    const read = reads.length > 0 ? ((await values.exec()) ?? []) : [];
+    reads.forEach(({ hash, field }, index) => {
+      const value = read[index]?.[1];
+      if (typeof value === 'string') hash[field] = value;
+    });
+    return found.map(({ fields, payloadBytes, resultBytes, hash }) => {
+      if (!fields?.[0]) return undefined;
+      LISTED_FIELDS.forEach((field, position) => {
+        const value = fields[position];
+        if (typeof value === 'string') hash[field] = value;
+      });
+      const { history: _history, ...job } = jobFromHash(hash);
+      const payloadTruncated = payloadBytes > LIST_VALUE_MAX_BYTES;
+      return { ...job, payload: payloadTruncated ? null : job.payload, payloadBytes, payloadTruncated, resultBytes, resultTruncated: resultBytes > LIST_VALUE_MAX_BYTES };
+    });
   }
 
   /** Sends a dead job back to its queue with its attempts reset. 404 unknown, 409 not dead. */

@@ -36,6 +36,19 @@ export interface Job {
   history: JobEvent[];
 }
 
+/**
+ * A job as listings carry it, without its history. A payload or result of more than
+ * LIST_VALUE_MAX_BYTES of JSON is null here, with its `…Truncated` flag set, so that a page stays
+ * small whatever its jobs hold; the job itself (`Job`) has it whole. `…Bytes` is the size of its JSON.
+ */
+export interface ListedJob extends Omit<Job, 'history' | 'payload'> {
+  payload: Record<string, unknown> | null;
+  payloadBytes: number;
+  payloadTruncated: boolean;
+  resultBytes: number;
+  resultTruncated: boolean;
+}
+
 /** Milliseconds since the epoch, as Redis holds them, to ISO-8601. */
 export function isoFromMs(ms: string | number): string {
   return new Date(Number(ms)).toISOString();

@@ -18,3 +18,10 @@ export const MAX_PRIORITY = 1000;
 export const MAX_PAYLOAD_DEPTH = 100;
 /** Most jobs in one bulk submission. */
 export const MAX_BULK_JOBS = 1000;
+/**
+ * Largest payload or result, in bytes of JSON, that job listings carry whole; a bigger one is listed
+ * as null with its size, and read whole from the job itself.
+ */
+export const LIST_VALUE_MAX_BYTES = 16 * 1024;
+/** Bytes of JSON past which a listing page stops early (holding at least one job), its cursor where it stopped. */
+export const LIST_PAGE_MAX_BYTES = 1024 * 1024;

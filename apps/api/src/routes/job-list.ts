@@ -1,9 +1,12 @@
-import { InvalidJobError, jobsList, toPostgresError, type JobListCursor } from '@sluice/core';
+import { assertStorable, InvalidJobError, jobsList, toPostgresError, type JobListCursor } from '@sluice/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AppDeps } from '../app';
+import { inDateRange, queryDate } from '../client-input';
 import { ErrorBody, JobListPage, JobListQuery } from '../schemas/jobs';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** How `encodeCursor` writes a time: `toISOString` of a year from 1 to 9999. */
+const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 /** The cursor is opaque to clients: the last job's (created_at, id), base64url-encoded. */
 export function encodeCursor(cursor: JobListCursor): string {
@@ -19,8 +22,9 @@ function decodeCursor(text: string): JobListCursor {
     throw invalid;
   }
   if (!Array.isArray(parsed) || parsed.length !== 2 || typeof parsed[0] !== 'string' || typeof parsed[1] !== 'string') throw invalid;
+  // Only what encodeCursor writes: a time it would write back the same way, in PostgreSQL's range.
   const createdAt = new Date(parsed[0]);
-  if (Number.isNaN(createdAt.getTime()) || !UUID.test(parsed[1])) throw invalid;
+  if (!CURSOR_TIME.test(parsed[0]) || !inDateRange(createdAt.getTime()) || createdAt.toISOString() !== parsed[0] || !UUID.test(parsed[1])) throw invalid;
   return { createdAt, id: parsed[1] };
 }
 
@@ -31,13 +35,14 @@ export const jobListRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
     { schema: { summary: 'List jobs, newest first', querystring: JobListQuery, response: { 200: JobListPage, 400: ErrorBody, 503: ErrorBody } } },
     async (request) => {
       const query = request.query;
+      if (query.idempotencyKey !== undefined) assertStorable(query.idempotencyKey, 'idempotencyKey');
       const filter = {
         status: query.status,
         type: query.type,
         queue: query.queue,
         idempotencyKey: query.idempotencyKey,
-        createdAfter: query.createdAfter === undefined ? undefined : new Date(query.createdAfter),
-        createdBefore: query.createdBefore === undefined ? undefined : new Date(query.createdBefore),
+        createdAfter: query.createdAfter === undefined ? undefined : queryDate('createdAfter', query.createdAfter),
+        createdBefore: query.createdBefore === undefined ? undefined : queryDate('createdBefore', query.createdBefore),
         limit: query.limit === undefined ? 20 : Number(query.limit),
         after: query.cursor === undefined ? undefined : decodeCursor(query.cursor),
       };

@@ -1,7 +1,9 @@
 import { InvalidJobError, JobNotFoundError, NAME_PATTERN_SOURCE, RedisUnavailableError, toPostgresError, jobsFindWithHistory, type AddedJob, type BulkJob, type Job } from '@sluice/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { AppDeps } from '../app';
+import { canonicalIdParam, utf8Header } from '../client-input';
 import type { ApiMetrics } from '../plugins/metrics';
 import { AddedJob as AddedJobSchema, BulkAdded, BulkSubmission, DeadJobsPage, DeadJobsQuery, ErrorBody, IdempotencyHeaders, JobIdParams, JobSubmission, JobView } from '../schemas/jobs';
 
@@ -13,6 +15,12 @@ function idempotencyKeyOf(body: JobSubmission, header: string | undefined): stri
     throw new InvalidJobError('The Idempotency-Key header and the body\'s idempotencyKey differ; send one of them.');
   }
   return body.idempotencyKey ?? header;
+}
+
+/** preValidation hook of POST /jobs: the Idempotency-Key header as the UTF-8 text the client sent. */
+async function decodeIdempotencyHeader(request: FastifyRequest): Promise<void> {
+  const header = request.headers['idempotency-key'];
+  if (typeof header === 'string') request.headers['idempotency-key'] = utf8Header('Idempotency-Key', header);
 }
 
 /** Reads a job: Redis first (live and recent jobs, read-your-writes), PostgreSQL for the rest. */
@@ -61,6 +69,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; metrics: ApiM
         headers: IdempotencyHeaders,
         response: { 200: AddedJobSchema, 202: AddedJobSchema, ...errors },
       },
+      preValidation: decodeIdempotencyHeader,
     },
     async (request, reply) => {
       const body = request.body;
@@ -120,7 +129,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; metrics: ApiM
 
   app.post(
     '/jobs/:id/retry',
-    { schema: { summary: 'Send a dead job back to its queue, attempts reset', params: JobIdParams, response: { 200: JobView, ...errors } } },
+    { schema: { summary: 'Send a dead job back to its queue, attempts reset', params: JobIdParams, response: { 200: JobView, ...errors } }, preValidation: canonicalIdParam },
     async (request) => {
       await deps.deadLetters.retry(request.params.id);
       return findJob(deps, request.params.id);
@@ -129,7 +138,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; metrics: ApiM
 
   app.post(
     '/jobs/:id/cancel',
-    { schema: { summary: 'Cancel a job that has not started', params: JobIdParams, response: { 200: JobView, ...errors } } },
+    { schema: { summary: 'Cancel a job that has not started', params: JobIdParams, response: { 200: JobView, ...errors } }, preValidation: canonicalIdParam },
     async (request) => {
       await deps.queue.cancel(request.params.id);
       return findJob(deps, request.params.id);
@@ -138,7 +147,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; metrics: ApiM
 
   app.get(
     '/jobs/:id',
-    { schema: { summary: 'A job with its history', params: JobIdParams, response: { 200: JobView, ...errors } } },
+    { schema: { summary: 'A job with its history', params: JobIdParams, response: { 200: JobView, ...errors } }, preValidation: canonicalIdParam },
     async (request) => findJob(deps, request.params.id),
   );
 };

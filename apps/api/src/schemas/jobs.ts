@@ -1,6 +1,6 @@
 import {
-  JOB_EVENT_STATUSES, JOB_STATES, MAX_ATTEMPTS, MAX_BULK_JOBS, MAX_DELAY_MS, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_PRIORITY, MIN_ATTEMPTS,
-  MIN_PRIORITY, NAME_PATTERN_SOURCE, type JobEventStatus, type JobState,
+  JOB_EVENT_STATUSES, JOB_STATES, LIST_PAGE_MAX_BYTES, LIST_VALUE_MAX_BYTES, MAX_ATTEMPTS, MAX_BULK_JOBS, MAX_DELAY_MS, MAX_IDEMPOTENCY_KEY_LENGTH,
+  MAX_PRIORITY, MIN_ATTEMPTS, MIN_PRIORITY, NAME_PATTERN_SOURCE, type JobEventStatus, type JobState,
 } from '@sluice/core';
 import { Type, type Static } from 'typebox';
 
@@ -43,11 +43,17 @@ export const AddedJob = Type.Object({
 export const BulkAdded = Type.Object({ jobs: Type.Array(AddedJob) });
 
 /** Path parameter of the routes about one job. */
-export const JobIdParams = Type.Object({ id: Type.String({ format: 'uuid', description: 'The job id (a UUID).' }) });
+export const JobIdParams = Type.Object({
+  id: Type.String({ format: 'uuid', description: 'The job id: a UUID of 36 characters, in either case (ids are lowercase; `urn:uuid:` and braces are refused).' }),
+});
 
 /** Optional header alternative to `idempotencyKey`. */
 export const IdempotencyHeaders = Type.Object({
-  'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: MAX_IDEMPOTENCY_KEY_LENGTH })),
+  'idempotency-key': Type.Optional(Type.String({
+    minLength: 1,
+    maxLength: MAX_IDEMPOTENCY_KEY_LENGTH,
+    description: 'The idempotencyKey, as UTF-8 bytes (refused when not well-formed UTF-8). With idempotencyKey in the body too, the two must be equal.',
+  })),
 });
 
 const JobEvent = Type.Object({
@@ -101,9 +107,23 @@ export const JobListQuery = Type.Object(
   { additionalProperties: false },
 );
 
+/** A job as lists carry it: without its history, and without a payload or result too large to list. */
+const ListedJobView = Type.Object({
+  ...Type.Omit(JobView, ['history', 'payload']).properties,
+  payload: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()], {
+    description: `The payload; null when its JSON is over ${LIST_VALUE_MAX_BYTES} bytes (payloadTruncated): GET /jobs/:id has it whole.`,
+  }),
+  payloadBytes: Type.Integer({ description: 'Size of the payload\'s JSON text in bytes.' }),
+  payloadTruncated: Type.Boolean({ description: 'True when the payload is left out of this list for its size.' }),
+  resultBytes: Type.Integer({ description: 'Size of the result\'s JSON text in bytes; 0 without a result.' }),
+  resultTruncated: Type.Boolean({ description: `True when the result, over ${LIST_VALUE_MAX_BYTES} bytes of JSON, is left out of this list (null): GET /jobs/:id has it whole.` }),
+});
+
+const PAGE_BYTES_NOTE = `A page stops early, with a nextCursor, once it holds about ${LIST_PAGE_MAX_BYTES} bytes of jobs.`;
+
 /** A page of GET /jobs: jobs without their history, newest first. */
 export const JobListPage = Type.Object({
-  jobs: Type.Array(Type.Omit(JobView, ['history'])),
+  jobs: Type.Array(ListedJobView, { description: PAGE_BYTES_NOTE }),
   nextCursor: Type.Union([Type.String(), Type.Null()]),
 });
 
@@ -117,14 +137,14 @@ export const DeadJobsQuery = Type.Object(
   { additionalProperties: false },
 );
 
-/** A dead job: the job without its history, why it died and when. */
+/** A dead job: the job as lists carry it, why it died and when. */
 export const DeadJobView = Type.Object({
-  ...Type.Omit(JobView, ['history']).properties,
+  ...ListedJobView.properties,
   reason: Type.String({ description: 'exhausted, permanent or poison' }),
   deadAt: Timestamp,
 });
 
 export const DeadJobsPage = Type.Object({
-  jobs: Type.Array(DeadJobView),
+  jobs: Type.Array(DeadJobView, { description: PAGE_BYTES_NOTE }),
   nextCursor: Type.Union([Type.String(), Type.Null()]),
 });

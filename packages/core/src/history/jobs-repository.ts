@@ -1,6 +1,8 @@
-import { and, asc, desc, eq, gte, lt, sql, type SQL } from 'drizzle-orm';
-import type { Job, JobEvent } from '../job';
+import { and, asc, desc, eq, getTableColumns, gte, lt, sql, type SQL } from 'drizzle-orm';
+import type { Job, JobEvent, ListedJob } from '../job';
 import type { JobEventStatus, JobState } from '../job-state';
+import { LIST_PAGE_MAX_BYTES, LIST_VALUE_MAX_BYTES } from '../limits';
+import { takeWithinBytes } from '../list-page';
 import type { Database } from './db';
 import { jobEvents, jobs } from './schema';
 
@@ -30,20 +32,27 @@ export interface JobListCursor {
 
 /** One page of jobs, newest first, and where the next page starts (null on the last one). */
 export interface JobListPage {
-  jobs: JobSummary[];
+  jobs: ListedJob[];
   next: JobListCursor | null;
 }
 
 /**
  * Jobs newest first, filtered, one keyset page at a time: each page is an index range scan on
- * (…, created_at, id) however deep into the listing it is, never an OFFSET.
+ * (…, created_at, id) however deep into the listing it is, never an OFFSET. Large payloads and
+ * results are left out (see `ListedJob`), and a page stops early at LIST_PAGE_MAX_BYTES.
  */
 export async function jobsList(db: Database, filter: JobListFilter): Promise<JobListPage> {
   const rows = await jobsListQuery(db, filter);
-  const page = rows.slice(0, filter.limit).map(summaryFromRow);
-  const last = rows.length > filter.limit ? rows[filter.limit - 1] : undefined;
+  const page = takeWithinBytes(rows.slice(0, filter.limit).map(listedFromRow), LIST_PAGE_MAX_BYTES);
+  const last = page.length < rows.length ? rows[page.length - 1] : undefined;
   return { jobs: page, next: last ? { createdAt: last.createdAt, id: last.id } : null };
 }
+
+/** A jsonb column's size as JSON text, as PostgreSQL writes it; 0 for SQL NULL. */
+const jsonBytes = (column: typeof jobs.payload | typeof jobs.result) => sql<number>`coalesce(octet_length(${column}::text), 0)`.mapWith(Number);
+/** A jsonb column when it is small enough to list, else SQL NULL: a large one never leaves PostgreSQL. */
+const listedJson = (column: typeof jobs.payload | typeof jobs.result) =>
+  sql<unknown>`case when octet_length(${column}::text) <= ${LIST_VALUE_MAX_BYTES} then ${column} end`.mapWith(column);
 
 /** The query behind `jobsList`, one row more than a page so the caller knows whether another follows. */
 export function jobsListQuery(db: Database, filter: JobListFilter) {
@@ -58,7 +67,13 @@ export function jobsListQuery(db: Database, filter: JobListFilter) {
     conditions.push(sql`(${jobs.createdAt}, ${jobs.id}) < (${filter.after.createdAt.toISOString()}::timestamptz, ${filter.after.id}::uuid)`);
   }
   return db
-    .select()
+    .select({
+      ...getTableColumns(jobs),
+      payload: listedJson(jobs.payload),
+      payloadBytes: jsonBytes(jobs.payload),
+      result: listedJson(jobs.result),
+      resultBytes: jsonBytes(jobs.result),
+    })
     .from(jobs)
     .where(and(...conditions))
     .orderBy(desc(jobs.createdAt), desc(jobs.id))
@@ -80,6 +95,18 @@ export async function jobsFindWithHistory(db: Database, id: string): Promise<Job
       if (event.reason) entry.reason = event.reason;
       return entry;
     }),
+  };
+}
+
+function listedFromRow(row: typeof jobs.$inferSelect & { payloadBytes: number; resultBytes: number }): ListedJob {
+  const payloadTruncated = row.payloadBytes > LIST_VALUE_MAX_BYTES;
+  return {
+    ...summaryFromRow(row),
+    payload: payloadTruncated ? null : (row.payload as Record<string, unknown>),
+    payloadBytes: row.payloadBytes,
+    payloadTruncated,
+    resultBytes: row.resultBytes,
+    resultTruncated: row.resultBytes > LIST_VALUE_MAX_BYTES,
   };
 }
 
