@@ -89,10 +89,5 @@ CREATE INDEX "jobs_status_created_at_idx" ON "jobs" USING btree ("status", "crea
 CREATE INDEX "jobs_queue_created_at_idx" ON "jobs" USING btree ("queue", "created_at", "id");--> statement-breakpoint
 CREATE INDEX "jobs_type_created_at_idx" ON "jobs" USING btree ("type", "created_at", "id");--> statement-breakpoint
 CREATE INDEX "jobs_idempotency_key_created_at_idx" ON "jobs" USING btree ("idempotency_key", "created_at", "id") WHERE "jobs"."idempotency_key" is not null;--> statement-breakpoint
--- The ids of the jobs a batch of events (the recorder's JSON) is about. Being immutable, it is
--- evaluated while the recorder's statement is planned, so that its UPDATE is planned (and locks)
--- only the partitions of the days those jobs were created, however many days the history keeps.
-CREATE FUNCTION "event_job_ids"("events" json) RETURNS uuid[] LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-  AS $$ SELECT array_agg(DISTINCT e.job) FROM json_to_recordset(events) AS e(job uuid) $$;--> statement-breakpoint
 ANALYZE "jobs";--> statement-breakpoint
 ANALYZE "job_events";

@@ -156,25 +156,25 @@ describe("the recorder's statement on day partitions", () => {
     const database = await freshDatabase();
     const ids = [0, 1, 2, 3, 4].map((n) => jobIdAt(at(TODAY + (n < 3 ? 0 : 1), n)));
     for (const id of ids) await recordJob(database.pool, id, Date.now());
-    let statement = '';
-    await jobEventsInsertBatch({ query: async (text: string) => void (statement = text) } as unknown as pg.Pool, ['[]']);
     const events = JSON.stringify(ids.map((job) => ({ job, seq: 2, status: 'processing', attempt: 1, at: Date.now() })));
-    const { rows } = await database.pool.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${statement}`, [events]);
-    const lookups = rows[0]?.['QUERY PLAN'][0].Plan.Plans?.find((plan) => plan['Parent Relationship'] === 'Outer');
+    let statement: { text: string; values: unknown[] } | undefined;
+    const capture = { query: async (text: string, values: unknown[]) => ((statement = { text, values }), { rows: [{ unlisted: '0' }] }) };
+    await jobEventsInsertBatch(capture as unknown as pg.Pool, [events]);
+    const { rows } = await database.pool.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${statement?.text}`, statement?.values);
+    const update = rows[0]?.['QUERY PLAN'][0].Plan.Plans?.find((plan) => plan['Subplan Name'] === 'CTE updated');
     const probed: Record<string, number> = {};
     const visit = (plan: PlanNode): void => {
       if (plan['Relation Name']) probed[plan['Relation Name']] = (probed[plan['Relation Name']] ?? 0) + (plan['Actual Rows'] ?? 0);
       plan.Plans?.forEach(visit);
     };
-    if (lookups) visit(lookups);
+    update?.Plans?.forEach(visit);
     expect(probed).toEqual({ [partitionName('jobs', TODAY)]: 3, [partitionName('jobs', TODAY + 1)]: 2 });
     expect((await jobsFindWithHistory(database.db, ids[4] as string))?.status).toBe('processing');
   });
 });
 
 interface PlanNode {
-  'Node Type': string;
-  'Parent Relationship'?: string;
+  'Subplan Name'?: string;
   'Relation Name'?: string;
   'Actual Rows'?: number;
   Plans?: PlanNode[];

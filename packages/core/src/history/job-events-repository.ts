@@ -43,22 +43,22 @@ const JOB_COLUMNS = `id, queue, type, payload, status, attempts, max_attempts, p
 
 /**
  * One statement, so one atomic step without a transaction's extra round trips. Its parts cannot see
- * each other's writes, which is what makes it correct: the final UPDATE touches only rows that
- * existed before (an earlier batch's jobs, or this batch written twice), never the rows `created`
- * inserts. Every part is idempotent, and the `last_seq` guard keeps an older batch from overwriting
- * a newer state.
+ * each other's writes, which is what makes it correct: the UPDATE touches only rows that existed
+ * before (an earlier batch's jobs, or this batch written twice), never the rows `created` inserts.
+ * Every part is idempotent, and the `last_seq` guard keeps an older batch from overwriting a newer
+ * state.
  *
- * The UPDATE's last condition, redundant with the join, lets PostgreSQL plan it over the day
- * partitions of the batch's jobs alone: `event_job_ids` (migration 0002) is immutable, so it is
- * evaluated while planning. The join alone would have every day partition of `jobs` planned, locked
- * and set up for each batch (run-time pruning skips only the probes), a cost that grew with the days
- * kept and doubled PostgreSQL's CPU per job at 30.
+ * `jobs` is partitioned by day of the job id. Left to the join alone, the UPDATE would be planned,
+ * locked and set up over every day kept, for each batch (run-time pruning skips only the probes),
+ * which doubled PostgreSQL's CPU per job at 30 days. `pruned` adds the batch's job ids as a parameter
+ * ($2), known when planning, so only the partitions of their days are; the statement then returns
+ * how many of the batch's jobs that list left out (for the caller to run the unpruned one).
  *
  * A new row keeps its idempotency key even when an older job was submitted with the same key: Redis
  * deduplicates within the idempotency window, so a key reused after it names a new job, and the
  * history, partitioned by day, has no unique index across days to hold a key against.
  */
-const RECORD_BATCH = `
+const recordBatch = (pruned: boolean): string => `
   WITH events AS MATERIALIZED (${EVENTS}),
   recorded AS (
     INSERT INTO job_events (job_id, seq, status, attempt, worker, error, next_at, reason, at)
@@ -69,17 +69,41 @@ const RECORD_BATCH = `
   created AS (
     INSERT INTO jobs (${JOB_COLUMNS}) ${NEW_JOBS}
     ON CONFLICT (id) DO NOTHING
+  ),
+  updated AS (
+    UPDATE jobs SET
+      status = coalesce(l.status, jobs.status),
+      attempts = l.attempts,
+      updated_at = l.at,
+      finished_at = CASE WHEN l.status IS NULL THEN jobs.finished_at WHEN l.status IN (${FINISHED}) THEN l.at END,
+      last_error = coalesce(l.last_error, jobs.last_error),
+      result = coalesce(l.result::jsonb, jobs.result),
+      last_seq = l.seq
+    FROM latest l
+    WHERE jobs.id = l.job AND jobs.last_seq < l.seq${pruned ? ' AND jobs.id = ANY($2::uuid[])' : ''}
   )
-  UPDATE jobs SET
-    status = coalesce(l.status, jobs.status),
-    attempts = l.attempts,
-    updated_at = l.at,
-    finished_at = CASE WHEN l.status IS NULL THEN jobs.finished_at WHEN l.status IN (${FINISHED}) THEN l.at END,
-    last_error = coalesce(l.last_error, jobs.last_error),
-    result = coalesce(l.result::jsonb, jobs.result),
-    last_seq = l.seq
-  FROM latest l
-  WHERE jobs.id = l.job AND jobs.last_seq < l.seq AND jobs.id = ANY(event_job_ids($1::json))`;
+  SELECT ${pruned ? 'count(*) AS unlisted FROM latest WHERE job <> ALL($2::uuid[])' : '0 AS unlisted'}`;
+
+const RECORD_BATCH = recordBatch(true);
+const RECORD_BATCH_UNPRUNED = recordBatch(false);
+
+/** How an event names its job in the events stream's JSON (cjson writes no spaces). */
+const JOB_FIELD = '"job":"';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The ids of the jobs `events` names, found by their field rather than by parsing the JSON. A quote
+ * inside a JSON string is escaped, so the field cannot be matched within a value; and the ids only
+ * narrow the UPDATE's partitions, so one missed costs the unpruned statement, never a job's state.
+ */
+function jobIdsNamed(events: string): string[] {
+  const ids = new Set<string>();
+  for (let at = events.indexOf(JOB_FIELD); at !== -1; at = events.indexOf(JOB_FIELD, at + JOB_FIELD.length)) {
+    const id = events.slice(at + JOB_FIELD.length, at + JOB_FIELD.length + 36);
+    if (UUID.test(id)) ids.add(id);
+  }
+  return [...ids];
+}
 
 /**
  * Writes a batch of events, given as JSON arrays straight from the events stream, however many jobs
@@ -89,5 +113,6 @@ const RECORD_BATCH = `
 export async function jobEventsInsertBatch(pool: pg.Pool, eventArrays: readonly string[]): Promise<void> {
   if (eventArrays.length === 0) return;
   const events = eventArrays.length === 1 ? (eventArrays[0] as string) : `[${eventArrays.map((json) => json.slice(1, -1)).join(',')}]`;
-  await pool.query(RECORD_BATCH, [events]);
+  const { rows } = await pool.query<{ unlisted: string }>(RECORD_BATCH, [events, jobIdsNamed(events)]);
+  if (Number(rows[0]?.unlisted) > 0) await pool.query(RECORD_BATCH_UNPRUNED, [events]);
 }
