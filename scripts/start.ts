@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { hostname } from 'node:os';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
-import { loadConfig, messageOf, type SluiceConfig } from '@sluice/core';
+import { loadConfig, messageOf, openApiRefusal, type SluiceConfig } from '@sluice/core';
 import { buildDashboard } from './build-dashboard';
 import { duration, Supervisor, type Service } from './supervisor';
 
@@ -47,12 +47,20 @@ function readInteger(name: string, fallback: number, min: number, max: number): 
 }
 
 function readConfig(): SluiceConfig {
+  let loaded: SluiceConfig;
   try {
-    return loadConfig(process.env);
+    loaded = loadConfig(process.env);
   } catch (error) {
     log(messageOf(error));
     process.exit(2);
   }
+  // The API would refuse it at every restart: say so once, before starting anything.
+  const refusal = openApiRefusal(loaded.api);
+  if (refusal) {
+    log(`the API cannot start: ${refusal}`);
+    process.exit(2);
+  }
+  return loaded;
 }
 
 function log(message: string): void {

@@ -134,6 +134,19 @@ describe('docker-compose.yml', () => {
     expect(api.environment?.HOST).toBe('0.0.0.0');
   });
 
+  it('starts with nothing set, open only on the host\'s loopback, or else requires API_KEYS', () => {
+    const api = service('api');
+    const openable = api.environment?.ALLOW_OPEN_API !== undefined;
+    const keysRequired = /^\$\{API_KEYS:\?.+\}$/.test(String(api.environment?.API_KEYS ?? ''));
+    // Without one or the other the API, bound to 0.0.0.0 in its container, would refuse to start.
+    expect(openable || keysRequired).toBe(true);
+    if (openable) expect((api.ports ?? []).map(String).filter((port) => !port.startsWith('127.0.0.1:'))).toEqual([]);
+  });
+
+  it('publishes no worker metrics on the host', () => {
+    expect(service('worker').ports ?? []).toEqual([]);
+  });
+
   it('starts the API and workers after the servers are healthy and the migration has succeeded', () => {
     for (const name of ['api', 'worker']) {
       expect(dependencies(service(name)), name).toMatchObject({

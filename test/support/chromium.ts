@@ -15,9 +15,10 @@ const ARGS = [
 
 /**
  * Starts Chromium with a fresh, temporary profile (Playwright makes one per launch and deletes it on
- * close). A missing browser fails the test with the command that installs it, never a silent skip.
+ * close), with `extraArgs` besides the usual flags. A missing browser fails the test with the command
+ * that installs it, never a silent skip.
  */
-export async function launchChromium(): Promise<Browser> {
+export async function launchChromium(extraArgs: readonly string[] = []): Promise<Browser> {
   if (!existsSync(CHROMIUM_PATH)) {
     throw new Error(
       `The browser tests need Chromium at ${CHROMIUM_PATH}, and it is not there. Install Debian's package ` +
@@ -25,5 +26,5 @@ export async function launchChromium(): Promise<Browser> {
         'or set CHROMIUM_PATH to a Chromium or Chrome binary.',
     );
   }
-  return chromium.launch({ executablePath: CHROMIUM_PATH, args: ARGS, timeout: 30_000 });
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args: [...ARGS, ...extraArgs], timeout: 30_000 });
 }

@@ -1,13 +1,17 @@
+import { randomUUID } from 'node:crypto';
 import { queueStats, type Database, type DeadLetters, type JobTypeRegistry, type Queue, type QueueAdmin, type ScriptedRedis, type SluiceConfig } from '@sluice/core';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import rateLimit from '@fastify/rate-limit';
 import { rateLimitIdentity, registerAuth } from './plugins/auth';
+import { registerCrossOriginCheck } from './plugins/cross-origin';
 import { registerDashboard } from './plugins/dashboard';
-import { registerErrorHandling, routingError } from './plugins/errors';
+import { registerErrorHandling, registerNotFound, routingError } from './plugins/errors';
+import { registerHostCheck } from './plugins/host-check';
 import { ApiMetrics, registerMetricsRoute } from './plugins/metrics';
 import { registerOpenApi } from './plugins/openapi';
+import { registerSecurityHeaders } from './plugins/security-headers';
 import { healthRoutes } from './routes/health';
 import { jobListRoutes } from './routes/job-list';
 import { jobTypeRoutes } from './routes/job-types';
@@ -38,6 +42,9 @@ export interface AppOptions {
   statsIntervalMs?: number;
 }
 
+/** Fastify's default: longer than load balancers keep idle connections (60 s on AWS), so they close them first. */
+const KEEP_ALIVE_TIMEOUT_MS = 72_000;
+
 /** Log levels at which each request gets its lines. */
 const DETAILED_LOG_LEVELS = ['debug', 'trace'];
 
@@ -50,6 +57,17 @@ export async function buildApp(config: SluiceConfig, deps: AppDeps, options: App
     // logged by the error handler either way.
     logController: new LogController({ disableRequestLogging: (request) => !DETAILED_LOG_LEVELS.includes(request.log.level) }),
     bodyLimit: config.api.bodyLimit,
+    // A client trickling its request (headers or body) holds a connection for no longer than this.
+    // Node looks for overdue requests every connectionsCheckingInterval (30 s by default): a quarter
+    // of the timeout, at most a second, keeps the bound close.
+    requestTimeout: config.api.requestTimeoutMs,
+    http: { requestTimeout: config.api.requestTimeoutMs, connectionsCheckingInterval: Math.min(1000, config.api.requestTimeoutMs / 4) },
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    // A connection silent both ways (a client that stopped reading its answer) is cut; an idle one
+    // is closed by keep-alive first, which clients are told of, so none reuses a connection cut under it.
+    connectionTimeout: KEEP_ALIVE_TIMEOUT_MS + config.api.requestTimeoutMs,
+    // Ids that stay unique across restarts and instances: a 5xx names its request id, and the log finds it.
+    genReqId: () => randomUUID(),
     // Fastify's defaults coerce "100" into 100 and drop unknown fields; the contract wants both refused.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
     return503OnClosing: true,
@@ -59,8 +77,12 @@ export async function buildApp(config: SluiceConfig, deps: AppDeps, options: App
   // JSON only: anything else (text/plain included, which Fastify parses by default) is a 415.
   app.removeContentTypeParser(['text/plain']);
   registerErrorHandling(app);
-  await registerOpenApi(app, config.api.apiKeys.length > 0);
-  if (config.api.apiKeys.length > 0) registerAuth(app, config.api.apiKeys);
+  registerSecurityHeaders(app);
+  // Before the key check: a page of another site, or of a rebound name, is refused whatever it sends.
+  registerHostCheck(app, config.api);
+  registerCrossOriginCheck(app, config.api.allowedOrigins);
+  if (config.api.apiKeys.length > 0) registerAuth(app, config.api.apiKeys, config.api.authFailuresPerMinute);
+  // Before every route (the limiter guards the routes registered after it), 404s included.
   if (config.api.rateLimitPerMinute > 0) {
     await app.register(rateLimit, {
       max: config.api.rateLimitPerMinute,
@@ -74,6 +96,8 @@ export async function buildApp(config: SluiceConfig, deps: AppDeps, options: App
         }),
     });
   }
+  registerNotFound(app, config.api.rateLimitPerMinute > 0 ? app.rateLimit() : undefined);
+  await registerOpenApi(app, config.api.apiKeys.length > 0);
   const metrics = new ApiMetrics(deps);
   registerMetricsRoute(app, metrics);
   await app.register(healthRoutes, { deps, historyLagReadyMs: config.api.historyLagReadyMs });

@@ -1,5 +1,5 @@
 import {
-  checkSchema, closeRedis, createDatabase, createLogger, DeadLetters, HistoryMaintenance, QueueAdmin, createPool, createRedis, loadConfig, messageOf, Queue, waitForRedis,
+  checkSchema, closeRedis, createDatabase, createLogger, DeadLetters, HistoryMaintenance, QueueAdmin, createPool, createRedis, loadConfig, messageOf, openApiRefusal, Queue, waitForRedis,
 } from '@sluice/core';
 import { createJobRegistry } from '@sluice/jobs';
 import { buildApp } from './app';
@@ -7,6 +7,8 @@ import { buildApp } from './app';
 /** Starts the HTTP producer: config from the environment, checks, listen, and a graceful close on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
+  const refusal = openApiRefusal(config.api);
+  if (refusal) throw new Error(refusal);
   const logger = createLogger(config.log, 'api');
   const pool = createPool(config.postgres);
   await checkSchema(pool, config.postgres.schema, logger);

@@ -1,6 +1,7 @@
-import { createServer, type Server } from 'node:http';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger, Worker } from '@sluice/core';
-import { collectProcessMetrics } from '@sluice/core';
+import { collectProcessMetrics, messageOf } from '@sluice/core';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
@@ -45,22 +46,51 @@ export function createWorkerMetrics(worker: Worker): Registry {
   return registry;
 }
 
-/** Serves `registry` at GET /metrics on `port` (all interfaces, for the scraper). */
-export async function serveMetrics(registry: Registry, port: number, logger: Logger): Promise<Server> {
+/** Where and to whom the metrics are served. */
+export interface MetricsEndpoint {
+  port: number;
+  /** Interface to bind: loopback unless a scraper elsewhere needs more. */
+  host: string;
+  /** When set, every request must send `Authorization: Bearer <key>`. */
+  key: string | undefined;
+}
+
+const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
+
+function sendJsonError(response: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
+  response.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify({ error: { code, message } }));
+}
+
+/** Whether `request` carries the key, compared as SHA-256 digests in constant time. */
+function hasKey(request: IncomingMessage, keyDigest: Buffer): boolean {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
+  return match !== null && timingSafeEqual(digest(match[1] as string), keyDigest);
+}
+
+/** Serves `registry` at GET /metrics on `endpoint`; a failure to collect is logged, never sent. */
+export async function serveMetrics(registry: Registry, endpoint: MetricsEndpoint, logger: Logger): Promise<Server> {
+  const keyDigest = endpoint.key === undefined ? undefined : digest(endpoint.key);
   const server = createServer((request, response) => {
+    if (keyDigest && !hasKey(request, keyDigest)) {
+      sendJsonError(response, 401, 'UNAUTHORIZED', 'Send METRICS_KEY in the header Authorization: Bearer <key>.', { 'www-authenticate': 'Bearer' });
+      return;
+    }
     if (request.method !== 'GET' || request.url !== '/metrics') {
-      response.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'NOT_FOUND', message: 'Only GET /metrics is served here.' } }));
+      sendJsonError(response, 404, 'NOT_FOUND', 'Only GET /metrics is served here.');
       return;
     }
     registry.metrics().then(
       (text) => response.writeHead(200, { 'content-type': registry.contentType }).end(text),
-      (error: unknown) => response.writeHead(500, { 'content-type': 'text/plain' }).end(String(error)),
+      (error: unknown) => {
+        logger.error({ err: messageOf(error) }, 'worker metrics could not be collected');
+        sendJsonError(response, 500, 'INTERNAL', 'The metrics could not be collected; the error has been logged.');
+      },
     );
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, resolve);
+    server.listen(endpoint.port, endpoint.host, resolve);
   });
-  logger.info({ port }, 'worker metrics listening');
+  logger.info({ host: endpoint.host, port: endpoint.port, keyed: keyDigest !== undefined }, 'worker metrics listening');
   return server;
 }

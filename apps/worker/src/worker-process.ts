@@ -33,7 +33,8 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
   });
   const maintenance = new HistoryMaintenance({ pool, retentionDays: config.postgres.historyRetentionDays, logger });
 
-  const metricsServer = config.worker.metricsPort > 0 ? await serveMetrics(createWorkerMetrics(worker), config.worker.metricsPort, logger) : undefined;
+  const metricsEndpoint = { port: config.worker.metricsPort, host: config.worker.metricsHost, key: config.worker.metricsKey };
+  const metricsServer = metricsEndpoint.port > 0 ? await serveMetrics(createWorkerMetrics(worker), metricsEndpoint, logger) : undefined;
   logTransitions(worker, logger);
 
   let signals = 0;

@@ -68,6 +68,16 @@ export interface WorkerConfig {
   recycleAfterAbandoned: number;
   /** Port of the worker's own Prometheus endpoint (`GET /metrics`); 0 (the default) serves none. Env `METRICS_PORT`. */
   metricsPort: number;
+  /**
+   * Interface the metrics endpoint binds. Default `127.0.0.1`: a scraper elsewhere needs it widened
+   * (`0.0.0.0` in a container). Env `METRICS_HOST`.
+   */
+  metricsHost: string;
+  /**
+   * Key the metrics endpoint then requires as `Authorization: Bearer <key>`, at least 16 characters.
+   * Unset (the default) serves metrics to whoever reaches `METRICS_HOST`. Env `METRICS_KEY`.
+   */
+  metricsKey: string | undefined;
   /** SMTP server for the `email` type; unset means emails are logged, not sent. Env `SMTP_URL`. */
   smtpUrl: string | undefined;
   /**
@@ -86,7 +96,10 @@ export interface WorkerConfig {
 export interface ApiConfig {
   /** TCP port. Default 3000. Env `PORT`. */
   port: number;
-  /** Interface to bind. Default `127.0.0.1`; containers set `0.0.0.0`. Env `HOST`. */
+  /**
+   * Interface to bind. Default `127.0.0.1`; containers set `0.0.0.0`. Beyond loopback the API needs
+   * `apiKeys` or `allowOpenApi` to start. Env `HOST`.
+   */
   host: string;
   /** Largest request body in bytes. Default 1 MiB. Env `BODY_LIMIT`. */
   bodyLimit: number;
@@ -97,6 +110,33 @@ export interface ApiConfig {
   apiKeys: string[];
   /** Requests one key (or, when open, one client address) may make per minute; 0 means no limit. Default 0. Env `RATE_LIMIT_PER_MINUTE`. */
   rateLimitPerMinute: number;
+  /**
+   * Wrong API keys one client address may offer in a minute; past that, its requests with a key get
+   * 429 until the minute is over, whatever `rateLimitPerMinute` says. Default 20. Env `AUTH_FAILURES_PER_MINUTE`.
+   */
+  authFailuresPerMinute: number;
+  /**
+   * Lets an API bound beyond loopback start without `apiKeys`, for a network boundary of the
+   * operator's own to guard. Default off. Env `ALLOW_OPEN_API=1`.
+   */
+  allowOpenApi: boolean;
+  /**
+   * Origins (`scheme://host[:port]`) besides the API's own whose pages may call its state-changing
+   * routes, and read its answers (CORS): a dashboard served elsewhere. Empty (the default) refuses
+   * every other site. Env `ALLOWED_ORIGINS` (comma-separated).
+   */
+  allowedOrigins: string[];
+  /**
+   * Host names, each with an optional `:port`, the API answers to besides loopback names (and, when
+   * bound beyond loopback, IP addresses); other `Host` headers are refused, which defeats DNS
+   * rebinding. Empty by default. Env `ALLOWED_HOSTS` (comma-separated).
+   */
+  allowedHosts: string[];
+  /**
+   * Longest a client may take to send a whole request (headers and body); a connection silent both
+   * ways for this long past keep-alive's 72 s is closed too. Default 30 s. Env `REQUEST_TIMEOUT_MS`.
+   */
+  requestTimeoutMs: number;
   /**
    * `GET /health/ready` answers 503 (degraded) once the oldest event not yet recorded in PostgreSQL
    * is older than this; 0 never. Default 60 s. Env `HISTORY_LAG_READY_MS`.
@@ -125,6 +165,8 @@ export interface SluiceConfig {
 const HOUR_MS = 3_600_000;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+/** A host name or IP address (IPv6 in brackets), with an optional port. */
+const HOST_WITH_PORT = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/;
 
 /** Defaults for this machine's local services. */
 export const DEFAULTS = {
@@ -148,6 +190,8 @@ export const DEFAULTS = {
   port: 3000,
   host: '127.0.0.1',
   bodyLimit: 1_048_576,
+  authFailuresPerMinute: 20,
+  requestTimeoutMs: 30_000,
   logLevel: 'info',
 } as const;
 
@@ -187,6 +231,8 @@ export function loadConfig(env: Env): SluiceConfig {
       shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', DEFAULTS.shutdownTimeoutMs, 0, 24 * HOUR_MS),
       recycleAfterAbandoned: 0,
       metricsPort: read.int('METRICS_PORT', 0, 0, 65_535),
+      metricsHost: read.string('METRICS_HOST', DEFAULTS.host),
+      metricsKey: read.secret('METRICS_KEY', 16),
       smtpUrl: read.optionalUrl('SMTP_URL', ['smtp:', 'smtps:']),
       smtpFrom: read.string('SMTP_FROM', DEFAULTS.smtpFrom),
       webhookAllowedHosts: read.list('WEBHOOK_ALLOWED_HOSTS', [], /^[A-Za-z0-9.:-]+(\/\d{1,3})?$/),
@@ -198,6 +244,11 @@ export function loadConfig(env: Env): SluiceConfig {
       bodyLimit: read.int('BODY_LIMIT', DEFAULTS.bodyLimit, 1024, 100 * 1_048_576),
       apiKeys: read.secretList('API_KEYS', 16),
       rateLimitPerMinute: read.int('RATE_LIMIT_PER_MINUTE', 0, 0, 10_000_000),
+      authFailuresPerMinute: read.int('AUTH_FAILURES_PER_MINUTE', DEFAULTS.authFailuresPerMinute, 1, 10_000),
+      allowOpenApi: read.flag('ALLOW_OPEN_API'),
+      allowedOrigins: read.origins('ALLOWED_ORIGINS'),
+      allowedHosts: read.list('ALLOWED_HOSTS', [], HOST_WITH_PORT).map((host) => host.toLowerCase()),
+      requestTimeoutMs: read.int('REQUEST_TIMEOUT_MS', DEFAULTS.requestTimeoutMs, 1000, 3_600_000),
       historyLagReadyMs: read.int('HISTORY_LAG_READY_MS', 60_000, 0, 7 * 24 * HOUR_MS),
     },
     log: {
@@ -277,6 +328,27 @@ class EnvReader {
     return items;
   }
 
+  /** One secret; a problem never shows its value. */
+  secret(name: string, minLength: number): string | undefined {
+    const value = this.raw(name);
+    if (value !== undefined && value.length < minLength) this.problems.push(`${name} is shorter than ${minLength} characters`);
+    return value;
+  }
+
+  /** Web origins (`http(s)://host[:port]`, nothing after), in the form browsers send them in `Origin`. */
+  origins(name: string): string[] {
+    const value = this.raw(name);
+    if (value === undefined) return [];
+    const items = value.split(',').map((item) => item.trim()).filter((item) => item !== '');
+    const origins = items.map(parseOrigin);
+    const bad = items.filter((_, index) => origins[index] === undefined);
+    if (bad.length > 0) {
+      this.problems.push(`${name} must be a comma-separated list of origins such as https://ops.example.com:8443, with no path (got "${bad.join(', ')}")`);
+      return [];
+    }
+    return [...new Set(origins as string[])];
+  }
+
   url(name: string, fallback: string, protocols: readonly string[]): string {
     return this.optionalUrl(name, protocols) ?? fallback;
   }
@@ -290,6 +362,14 @@ class EnvReader {
     }
     return value;
   }
+}
+
+/** `scheme://host[:port]` as a browser's `Origin` header spells it, or undefined for anything else. */
+function parseOrigin(text: string): string | undefined {
+  if (!URL.canParse(text)) return undefined;
+  const url = new URL(text);
+  const bare = ['http:', 'https:'].includes(url.protocol) && url.username === '' && url.password === '' && url.pathname === '/' && url.search === '' && url.hash === '';
+  return bare && !/[?#]/.test(text) ? url.origin : undefined;
 }
 
 /** Hides a password in a URL-looking string before it reaches an error message. */

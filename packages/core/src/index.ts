@@ -1,4 +1,5 @@
 export * from './config';
+export * from './api-exposure';
 export * from './errors';
 export * from './handler';
 export * from './job';

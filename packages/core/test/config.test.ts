@@ -11,8 +11,12 @@ describe('loadConfig', () => {
     });
     expect(config.worker).toMatchObject({
       concurrency: 10, blockMs: 1000, visibilityTimeoutMs: 30_000, maxDeliveries: 5, shutdownTimeoutMs: 30_000, recycleAfterAbandoned: 10, smtpUrl: undefined,
+      metricsPort: 0, metricsHost: '127.0.0.1', metricsKey: undefined,
     });
-    expect(config.api).toEqual({ port: 3000, host: '127.0.0.1', bodyLimit: 1_048_576, apiKeys: [], rateLimitPerMinute: 0, historyLagReadyMs: 60_000 });
+    expect(config.api).toEqual({
+      port: 3000, host: '127.0.0.1', bodyLimit: 1_048_576, apiKeys: [], rateLimitPerMinute: 0, authFailuresPerMinute: 20, allowOpenApi: false,
+      allowedOrigins: [], allowedHosts: [], requestTimeoutMs: 30_000, historyLagReadyMs: 60_000,
+    });
   });
 
   it('reads every variable it documents', () => {
@@ -20,15 +24,21 @@ describe('loadConfig', () => {
       REDIS_URL: 'redis://cache:6380/2', REDIS_PREFIX: 'acme', DATABASE_URL: 'postgresql://u:p@db/acme', DATABASE_SCHEMA: 'jobs_v1',
       DATABASE_POOL_SIZE: '9', HISTORY_RETENTION_DAYS: '90', QUEUES: 'emails, reports ,emails', IDEMPOTENCY_TTL_MS: '60000', JOB_RETENTION_MS: '5000',
       DEAD_JOB_RETENTION_MS: '86400000', DEAD_JOBS_MAX: '500', RECYCLE_AFTER_ABANDONED: '4',
-      CONCURRENCY: '32', WORKER_NAME: 'w-1', WORKER_BLOCK_MS: '250', VISIBILITY_TIMEOUT_MS: '5000', MAX_DELIVERIES: '3', SHUTDOWN_TIMEOUT_MS: '0', METRICS_PORT: '9464', SMTP_URL: 'smtp://mail:25',
-      SMTP_FROM: 'ops@acme.test', WEBHOOK_ALLOWED_HOSTS: 'hooks.acme.test,10.0.0.0/8', WEBHOOK_TIMEOUT_MS: '5000', PORT: '8080', HOST: '0.0.0.0', BODY_LIMIT: '2048', API_KEYS: 'k-0123456789abcdef', RATE_LIMIT_PER_MINUTE: '600', HISTORY_LAG_READY_MS: '0', LOG_LEVEL: 'debug', LOG_PRETTY: 'true',
+      CONCURRENCY: '32', WORKER_NAME: 'w-1', WORKER_BLOCK_MS: '250', VISIBILITY_TIMEOUT_MS: '5000', MAX_DELIVERIES: '3', SHUTDOWN_TIMEOUT_MS: '0', METRICS_PORT: '9464', METRICS_HOST: '0.0.0.0', METRICS_KEY: 'm-0123456789abcdef', SMTP_URL: 'smtp://mail:25',
+      SMTP_FROM: 'ops@acme.test', WEBHOOK_ALLOWED_HOSTS: 'hooks.acme.test,10.0.0.0/8', WEBHOOK_TIMEOUT_MS: '5000', PORT: '8080', HOST: '0.0.0.0', BODY_LIMIT: '2048', API_KEYS: 'k-0123456789abcdef', RATE_LIMIT_PER_MINUTE: '600',
+      AUTH_FAILURES_PER_MINUTE: '5', ALLOW_OPEN_API: '1', ALLOWED_ORIGINS: 'https://Ops.Example.com:443/, http://localhost:5173', ALLOWED_HOSTS: 'Sluice.internal,api.example.com:8443,[fd00::2]',
+      REQUEST_TIMEOUT_MS: '5000', HISTORY_LAG_READY_MS: '0', LOG_LEVEL: 'debug', LOG_PRETTY: 'true',
     });
     expect(config).toEqual({
       redis: { url: 'redis://cache:6380/2', prefix: 'acme' },
       postgres: { url: 'postgresql://u:p@db/acme', schema: 'jobs_v1', poolSize: 9, historyRetentionDays: 90 },
       queue: { queues: ['emails', 'reports'], idempotencyTtlMs: 60_000, retentionMs: 5000, deadRetentionMs: 86_400_000, deadMaxJobs: 500 },
-      worker: { concurrency: 32, consumerName: 'w-1', blockMs: 250, visibilityTimeoutMs: 5000, maxDeliveries: 3, shutdownTimeoutMs: 0, recycleAfterAbandoned: 4, metricsPort: 9464, smtpUrl: 'smtp://mail:25', smtpFrom: 'ops@acme.test', webhookAllowedHosts: ['hooks.acme.test', '10.0.0.0/8'], webhookTimeoutMs: 5000 },
-      api: { port: 8080, host: '0.0.0.0', bodyLimit: 2048, apiKeys: ['k-0123456789abcdef'], rateLimitPerMinute: 600, historyLagReadyMs: 0 },
+      worker: { concurrency: 32, consumerName: 'w-1', blockMs: 250, visibilityTimeoutMs: 5000, maxDeliveries: 3, shutdownTimeoutMs: 0, recycleAfterAbandoned: 4, metricsPort: 9464, metricsHost: '0.0.0.0', metricsKey: 'm-0123456789abcdef', smtpUrl: 'smtp://mail:25', smtpFrom: 'ops@acme.test', webhookAllowedHosts: ['hooks.acme.test', '10.0.0.0/8'], webhookTimeoutMs: 5000 },
+      api: {
+        port: 8080, host: '0.0.0.0', bodyLimit: 2048, apiKeys: ['k-0123456789abcdef'], rateLimitPerMinute: 600, authFailuresPerMinute: 5, allowOpenApi: true,
+        allowedOrigins: ['https://ops.example.com', 'http://localhost:5173'], allowedHosts: ['sluice.internal', 'api.example.com:8443', '[fd00::2]'],
+        requestTimeoutMs: 5000, historyLagReadyMs: 0,
+      },
       log: { level: 'debug', pretty: true },
     });
   });
@@ -50,5 +60,25 @@ describe('loadConfig', () => {
     expect(problems.join('\n')).toContain('HISTORY_RETENTION_DAYS must be an integer from 1 to 3650 (got "0")');
     expect((error as Error).message).toContain('DATABASE_URL must be a URL starting with postgres:// or postgresql://');
     expect((error as Error).message).not.toContain('hunter2');
+  });
+
+  it('refuses origins with a path, hosts that are not names, and short or zero security values, never echoing a key', () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        ALLOWED_ORIGINS: 'https://ok.example, https://ops.example/dashboard, ftp://files.example, *', ALLOWED_HOSTS: 'api.example.com/path',
+        METRICS_KEY: 'short-secret', AUTH_FAILURES_PER_MINUTE: '0', REQUEST_TIMEOUT_MS: '10',
+      });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(InvalidConfigError);
+    const problems = (error as InvalidConfigError).problems.join('\n');
+    expect(problems).toContain('ALLOWED_ORIGINS must be a comma-separated list of origins such as https://ops.example.com:8443, with no path (got "https://ops.example/dashboard, ftp://files.example, *")');
+    expect(problems).toContain('ALLOWED_HOSTS must be a comma-separated list');
+    expect(problems).toContain('METRICS_KEY is shorter than 16 characters');
+    expect(problems).toContain('AUTH_FAILURES_PER_MINUTE must be an integer from 1 to 10000 (got "0")');
+    expect(problems).toContain('REQUEST_TIMEOUT_MS must be an integer from 1000 to 3600000 (got "10")');
+    expect(problems).not.toContain('short-secret');
   });
 });

@@ -1,9 +1,21 @@
 import { InvalidJobError, JobNotFoundError, JobStateConflictError, PostgresUnavailableError, QueueNotFoundError, RedisUnavailableError, SluiceError, describeSchemaError } from '@sluice/core';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaValidationError, preHandlerAsyncHookHandler } from 'fastify';
+import { describeDependencyFailure } from '../dependency-failure';
 
-/** Sends the contract's error body. */
+/**
+ * Sends the contract's error body. A 5xx also carries the request's id, in `requestId` and in the
+ * sentence a person would quote, and names nothing internal: the detail is in the log under that id.
+ */
 export function sendError(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
-  return reply.code(status).send({ error: { code, message } });
+  if (status < 500) return reply.code(status).send({ error: { code, message } });
+  const requestId = reply.request.id;
+  return reply.code(status).header('x-request-id', requestId).send({ error: { code, message: `${message} Request id ${requestId}.`, requestId } });
+}
+
+/** What a client is told when a dependency fails: which one, and why in words that name no host. */
+function unavailableMessage(error: SluiceError): string {
+  const dependency = error instanceof PostgresUnavailableError ? 'PostgreSQL' : 'Redis';
+  return `${dependency} is not answering (${describeDependencyFailure(error)}); try again in a moment.`;
 }
 
 /** Fastify's own client errors, with the sentence that tells a person what to fix. */
@@ -47,8 +59,11 @@ export function registerErrorHandling(app: FastifyInstance): void {
     if (error.validation) return sendError(reply, 400, 'VALIDATION_ERROR', error.message);
     if (error instanceof SluiceError) {
       const status = statusOf(error);
-      if (status >= 500) request.log.warn({ err: error.message, code: error.code }, 'dependency unavailable');
-      return sendError(reply, status, error.code, error.message);
+      if (status < 500) return sendError(reply, status, error.code, error.message);
+      if (status === 503) {
+        request.log.warn({ err: error.message, code: error.code }, 'dependency unavailable');
+        return sendError(reply, status, error.code, unavailableMessage(error));
+      }
     }
     const known = error.code ? FASTIFY_CLIENT_ERRORS[error.code] : undefined;
     if (known) return sendError(reply, known[0], known[1], known[2]);
@@ -62,6 +77,11 @@ export function registerErrorHandling(app: FastifyInstance): void {
     request.log.error({ err: error }, 'unexpected error');
     return sendError(reply, 500, 'INTERNAL', 'Something went wrong on our side; the error has been logged.');
   });
+}
 
-  app.setNotFoundHandler((request, reply) => sendError(reply, 404, 'NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}.`));
+/** The 404 for unknown routes, behind `limit` (the rate limiter) when there is one, so guessing paths costs the same as calling them. */
+export function registerNotFound(app: FastifyInstance, limit?: preHandlerAsyncHookHandler): void {
+  const handler = (request: FastifyRequest, reply: FastifyReply) => sendError(reply, 404, 'NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}.`);
+  if (limit) app.setNotFoundHandler({ preHandler: limit }, handler);
+  else app.setNotFoundHandler(handler);
 }
