@@ -84,17 +84,22 @@ describe('a handler that outlives its attempt', () => {
 
 describe('pausing a queue', () => {
   it('starts no job once paused, not even one a blocking read was already waiting for', async () => {
-    // A long blocking read: the worker is sure to be waiting in it when the job arrives.
-    const config = isolatedConfig('pause-read', { WORKER_BLOCK_MS: '5000' });
+    // A blocking read far longer than the test: the worker is sure to be waiting in it when the job arrives.
+    const config = isolatedConfig('pause-read', { WORKER_BLOCK_MS: '60000' });
     const { redis, queue } = await startSystem(config);
     const keys = queueKeys(config.redis.prefix, 'default');
     const admin = new QueueAdmin(redis, config.redis, config.queue.queues);
     await waitForBlockingRead(redis, config);
     await admin.pause('default');
     const { id } = await queue.add('quick', {});
-    const firstEntry = await redis.hget(keys.jobPrefix + id, 'sid');
-    // The read returns the entry; the start script finds the queue paused and hands the job back.
-    await waitFor('the job to be handed back to the stream', async () => (await redis.hget(keys.jobPrefix + id, 'sid')) !== firstEntry, 10_000);
+    // The read returns the entry; the start script finds the queue paused and hands the job back:
+    // the entry read is acknowledged, and the job waits under a new one.
+    const group = await waitFor('the worker to read the entry and hand it back', async () => {
+      const [fields] = (await redis.xinfo('GROUPS', keys.stream)) as (string | number)[][];
+      const info = Object.fromEntries((fields ?? []).flatMap((value, index, all) => (index % 2 === 0 ? [[value, all[index + 1]]] : [])));
+      return Number(info['entries-read']) >= 1 && Number(info.pending) === 0 ? info : null;
+    }, 10_000);
+    expect(await redis.hget(keys.jobPrefix + id, 'sid')).not.toBe(group['last-delivered-id']);
     const held = await queue.getJob(id);
     expect(held?.status).toBe('pending');
     expect(held?.history.map((event) => event.status)).toEqual(['pending']);
@@ -105,15 +110,8 @@ describe('pausing a queue', () => {
 
 describe('a Redis that cannot write for a moment', () => {
   it('does not turn a success into a failure: the completion is sent again once Redis writes again', async () => {
-    const server = await RedisServer.start();
-    const config = loadConfig({ ...envOf(isolatedConfig('readonly')), REDIS_URL: server.url });
-    const redis = createRedis(config.redis);
-    redis.on('error', () => undefined);
-    const worker = new Worker({ redis: config.redis, queue: config.queue, worker: config.worker, registry, handlers });
+    const { server, config, redis, worker, queue } = await startOnPrivateRedis('readonly');
     try {
-      await waitForRedis(redis, 5000);
-      await worker.start();
-      const queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry });
       const { id } = await queue.add('held', {});
       await status(queue, id, 'processing');
       // A replica of a master that is not there: every write answers READONLY, as during a failover.
@@ -172,15 +170,8 @@ describe('closing a worker', () => {
   });
 
   it('ends within its bounds while Redis is down', async () => {
-    const server = await RedisServer.start();
-    const config = loadConfig({ ...envOf(isolatedConfig('close-down')), REDIS_URL: server.url });
-    const redis = createRedis(config.redis);
-    redis.on('error', () => undefined);
-    const worker = new Worker({ redis: config.redis, queue: config.queue, worker: config.worker, registry, handlers });
+    const { server, redis, worker, queue } = await startOnPrivateRedis('close-down');
     try {
-      await waitForRedis(redis, 5000);
-      await worker.start();
-      const queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry });
       const { id } = await queue.add('long', {});
       await status(queue, id, 'processing');
       await server.kill();
@@ -194,6 +185,18 @@ describe('closing a worker', () => {
     }
   }, 30_000);
 });
+
+/** A worker and a producer on a Redis server of the test's own, to kill or turn into a replica. */
+async function startOnPrivateRedis(label: string) {
+  const server = await RedisServer.start();
+  const config = loadConfig({ ...envOf(isolatedConfig(label)), REDIS_URL: server.url });
+  const redis = createRedis(config.redis);
+  redis.on('error', () => undefined);
+  const worker = new Worker({ redis: config.redis, queue: config.queue, worker: config.worker, registry, handlers });
+  await waitForRedis(redis, 5000);
+  await worker.start();
+  return { server, config, redis, worker, queue: new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry }) };
+}
 
 /** Resolves once the worker of `config` waits in its blocking read of the default queue. */
 async function waitForBlockingRead(redis: ScriptedRedis, config: SluiceConfig): Promise<void> {
