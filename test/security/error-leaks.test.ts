@@ -34,14 +34,14 @@ function requestIdOf(response: { headers: Record<string, unknown>; json(): unkno
   return requestId;
 }
 
-describe('the API with Redis down', () => {
+describe('the API with Redis and PostgreSQL down', () => {
   let app: FastifyInstance;
   const log = memoryLog();
   let close: () => Promise<void>;
 
   beforeAll(async () => {
     const base = isolatedConfig('leaks');
-    const config = loadConfig({ REDIS_URL: `redis://127.0.0.1:${await freePort()}`, REDIS_PREFIX: base.redis.prefix, DATABASE_URL: base.postgres.url, DATABASE_SCHEMA: base.postgres.schema });
+    const config = loadConfig({ REDIS_URL: `redis://127.0.0.1:${await freePort()}`, REDIS_PREFIX: base.redis.prefix, DATABASE_URL: `postgres://postgres@127.0.0.1:${await freePort()}/sluice`, DATABASE_SCHEMA: base.postgres.schema });
     const redis = createRedis(config.redis);
     redis.on('error', () => undefined);
     const pool = createPool(config.postgres);
@@ -62,6 +62,16 @@ describe('the API with Redis down', () => {
   });
   afterAll(async () => {
     await close?.();
+  });
+
+  it('says in /health/ready why Redis and PostgreSQL are down, in words that name no host or port', async () => {
+    const response = await app.inject({ method: 'GET', url: '/health/ready' });
+    expect(response.statusCode).toBe(503);
+    expectNoAddress(response.body);
+    expect(response.json()).toMatchObject({
+      status: 'unavailable',
+      checks: { redis: { status: 'down', error: 'not connected' }, postgres: { status: 'down', error: 'connection refused' } },
+    });
   });
 
   it('answers 503 naming Redis and a request id, never its address, and logs under that id', async () => {

@@ -1,4 +1,4 @@
-import { messageOf } from '@sluice/core';
+import { describeDependencyFailure } from './dependency-failure';
 
 /** A connected client: receives each server-sent event frame, already encoded, and is ended when the hub closes. */
 export interface FrameListener {
@@ -77,7 +77,7 @@ export class StatsHub {
     try {
       frame = sseFrame('snapshot', await this.read());
     } catch (error) {
-      frame = sseFrame('unavailable', { message: messageOf(error) });
+      frame = sseFrame('unavailable', { message: `Redis is not answering (${describeDependencyFailure(error)}).` });
     } finally {
       this.reading = false;
     }

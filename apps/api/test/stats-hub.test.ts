@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
+import { RedisUnavailableError } from '@sluice/core';
 import { waitFor } from '../../../test/support/context';
 import { sseFrame, StatsHub } from '../src/stats-hub';
 
@@ -36,11 +37,13 @@ describe('StatsHub', () => {
   });
 
   it('says why there is no snapshot when the read fails, gives a newcomer the latest frame, and ends everyone on close', async () => {
-    const hub = new StatsHub(async () => { throw new Error('Redis is unavailable: connect ECONNREFUSED'); }, 10);
+    const refused = Object.assign(new Error('connect ECONNREFUSED 10.0.0.5:6379'), { code: 'ECONNREFUSED' });
+    const hub = new StatsHub(async () => { throw new RedisUnavailableError(refused); }, 10);
     const first = collector();
     hub.subscribe(first);
     await waitFor('a frame', () => first.frames.length >= 1);
-    expect(first.frames[0]).toBe(sseFrame('unavailable', { message: 'Redis is unavailable: connect ECONNREFUSED' }));
+    // In words that name no address: a browser shows it.
+    expect(first.frames[0]).toBe(sseFrame('unavailable', { message: 'Redis is not answering (connection refused).' }));
     const second = collector();
     hub.subscribe(second);
     expect(second.frames).toHaveLength(1);

@@ -2,6 +2,7 @@ import { historyBacklog, messageOf } from '@sluice/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { AppDeps } from '../app';
+import { describeDependencyFailure } from '../dependency-failure';
 
 const CHECK_TIMEOUT_MS = 1500;
 
@@ -18,7 +19,8 @@ const Readiness = Type.Object({
   error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
 });
 
-async function check(probe: () => Promise<unknown>): Promise<{ status: 'up' | 'down'; error?: string }> {
+/** A dependency's state; `error` says why it is down in words that name no host (`cause`, the driver's own error, is for the log). */
+async function check(probe: () => Promise<unknown>): Promise<{ status: 'up' | 'down'; error?: string; cause?: unknown }> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
@@ -27,7 +29,7 @@ async function check(probe: () => Promise<unknown>): Promise<{ status: 'up' | 'd
     await Promise.race([probe(), timeout]);
     return { status: 'up' };
   } catch (error) {
-    return { status: 'down', error: messageOf(error) };
+    return { status: 'down', error: describeDependencyFailure(error), cause: error };
   } finally {
     clearTimeout(timer);
   }
@@ -42,7 +44,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; historyLag
     status: 'ok' as const,
   }));
 
-  app.get('/health/ready', { schema: { summary: 'Readiness: Redis and PostgreSQL answer, and the history keeps up', response: { 200: Readiness, 503: Readiness } } }, async (_, reply) => {
+  app.get('/health/ready', { schema: { summary: 'Readiness: Redis and PostgreSQL answer, and the history keeps up', response: { 200: Readiness, 503: Readiness } } }, async (request, reply) => {
     const [redis, postgres, history] = await Promise.all([
       check(() => deps.redis.ping()),
       check(() => deps.pool.query('SELECT 1')),
@@ -51,6 +53,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; historyLag
     const checks = { redis, postgres, history };
     const down = Object.entries({ redis, postgres }).filter(([, result]) => result.status === 'down');
     if (down.length > 0) {
+      request.log.warn(Object.fromEntries(down.map(([name, result]) => [name, messageOf(result.cause)])), 'not ready');
       const message = down.map(([name, result]) => `${name === 'redis' ? 'Redis' : 'PostgreSQL'} is down: ${result.error}`).join('; ');
       return reply.code(503).send({ status: 'unavailable', checks, error: { code: 'NOT_READY', message } });
     }

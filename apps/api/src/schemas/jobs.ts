@@ -87,9 +87,9 @@ export const JobView = Type.Object({
   history: Type.Array(JobEvent),
 });
 
-/** Every error body: `{ error: { code, message } }`. */
+/** Every error body: `{ error: { code, message } }`; a 5xx also names the request id its log lines carry. */
 export const ErrorBody = Type.Object({
-  error: Type.Object({ code: Type.String(), message: Type.String() }),
+  error: Type.Object({ code: Type.String(), message: Type.String(), requestId: Type.Optional(Type.String()) }),
 });
 
 /** Query of GET /jobs. */

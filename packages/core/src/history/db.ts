@@ -34,9 +34,12 @@ const UNAVAILABLE_MESSAGES = /timeout|terminated|ECONNREFUSED|ECONNRESET|EPIPE|E
 /**
  * Maps what a PostgreSQL call threw to what callers act on: a lost or refused connection, or a
  * timeout, becomes `PostgresUnavailableError` (a 503, retried later); anything else is passed through.
+ * Drizzle wraps the driver's error, so its `cause` is looked at too.
  */
 export function toPostgresError(error: unknown): unknown {
   if (error instanceof PostgresUnavailableError) return error;
+  const cause = (error as { cause?: unknown } | null)?.cause;
+  if (cause !== undefined && toPostgresError(cause) instanceof PostgresUnavailableError) return new PostgresUnavailableError(cause);
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string' && UNAVAILABLE_SQLSTATES.some((pattern) => pattern.test(code))) return new PostgresUnavailableError(error);
   if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return new PostgresUnavailableError(error);
