@@ -44,7 +44,7 @@ describe('strings PostgreSQL cannot store are refused at the edge', () => {
     const deep = `${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}`;
     const single = await submitRaw(`{"type":"noop","payload":${deep}}`);
     expect(single.statusCode, single.body).toBe(400);
-    expect((single.json() as { error: { message: string } }).error.message).toMatch(/payload is nested more than 100 levels deep/);
+    expect((single.json() as { error: { message: string } }).error.message).toMatch(/payload is nested more than 256 levels deep \(PAYLOAD_MAX_DEPTH\)/);
     const bulk = await fixture.app.inject({
       method: 'POST', url: '/jobs/bulk', headers: { 'content-type': 'application/json' }, payload: `{"jobs":[{"type":"noop","payload":{}},{"type":"noop","payload":${deep}}]}`,
     });

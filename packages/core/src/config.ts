@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { InvalidConfigError } from './errors';
-import { QUEUE_NAME_PATTERN } from './limits';
+import { DEFAULT_PAYLOAD_MAX_DEPTH, QUEUE_NAME_PATTERN } from './limits';
 
 /** Where Redis is and how Sluice names its keys there. */
 export interface RedisConfig {
@@ -40,6 +40,8 @@ export interface QueueConfig {
   deadRetentionMs: number;
   /** Most dead jobs kept in Redis per queue; the oldest go first. Default 10,000. Env `DEAD_JOBS_MAX`. */
   deadMaxJobs: number;
+  /** Deepest nesting of objects and arrays a payload (or a handler's result) may have. Default 256. Env `PAYLOAD_MAX_DEPTH`. */
+  payloadMaxDepth: number;
 }
 
 /** How a worker process consumes. */
@@ -221,6 +223,7 @@ export function loadConfig(env: Env): SluiceConfig {
       retentionMs: read.int('JOB_RETENTION_MS', DEFAULTS.retentionMs, 1000, 365 * 24 * HOUR_MS),
       deadRetentionMs: read.int('DEAD_JOB_RETENTION_MS', DEFAULTS.deadRetentionMs, 1000, 365 * 24 * HOUR_MS),
       deadMaxJobs: read.int('DEAD_JOBS_MAX', DEFAULTS.deadMaxJobs, 1, 10_000_000),
+      payloadMaxDepth: read.int('PAYLOAD_MAX_DEPTH', DEFAULT_PAYLOAD_MAX_DEPTH, 1, 10_000),
     },
     worker: {
       concurrency: read.int('CONCURRENCY', DEFAULTS.concurrency, 1, 10_000),

@@ -3,7 +3,6 @@ import { messageOf, PermanentJobError } from './errors';
 import type { JobContext, JobHandler } from './handler';
 import type { QueueConfig } from './config';
 import { WORKER_GROUP, type QueueKeys } from './keys';
-import { MAX_PAYLOAD_DEPTH } from './limits';
 import { runScript, type ScriptedRedis } from './redis/scripts';
 import type { RegisteredJobType } from './registry';
 import { DEFAULT_RETRY_POLICY, nextRetryDelay } from './retry-policy';
@@ -56,11 +55,11 @@ export function runHandler(
  * Serializes a handler's result so that PostgreSQL can store it (see storableJson), refusing one
  * past the size cap or nested deeper than a payload may be.
  */
-export function serializeResult(result: unknown): string {
+export function serializeResult(result: unknown, maxDepth: number): string {
   const json = result === undefined ? '' : storableJson(JSON.stringify(result) ?? '');
   const bytes = Buffer.byteLength(json);
   if (bytes > MAX_RESULT_BYTES) throw new PermanentJobError(`the handler's result is ${bytes} bytes of JSON; at most ${MAX_RESULT_BYTES} are stored`);
-  if (jsonDepthExceeds(json, MAX_PAYLOAD_DEPTH)) throw new PermanentJobError(`the handler's result is nested more than ${MAX_PAYLOAD_DEPTH} levels deep`);
+  if (jsonDepthExceeds(json, maxDepth)) throw new PermanentJobError(`the handler's result is nested more than ${maxDepth} levels deep (PAYLOAD_MAX_DEPTH)`);
   return json;
 }
 

@@ -14,8 +14,8 @@ export const MAX_DELAY_MS = 365 * 24 * 3_600_000;
 /** Priority range; higher runs first where priorities apply. */
 export const MIN_PRIORITY = -1000;
 export const MAX_PRIORITY = 1000;
-/** Deepest nesting of objects and arrays in a payload. */
-export const MAX_PAYLOAD_DEPTH = 100;
+/** Deepest nesting of objects and arrays in a payload or result, unless PAYLOAD_MAX_DEPTH says otherwise. */
+export const DEFAULT_PAYLOAD_MAX_DEPTH = 256;
 /** Most jobs in one bulk submission. */
 export const MAX_BULK_JOBS = 1000;
 /**

@@ -150,7 +150,7 @@ export class Queue {
     if (job.payload === null || typeof job.payload !== 'object' || Array.isArray(job.payload)) {
       throw new InvalidJobError(`${payloadPath} must be a JSON object`);
     }
-    assertStorable(job.payload, payloadPath);
+    assertStorable(job.payload, payloadPath, this.deps.queueConfig.payloadMaxDepth);
     this.deps.registry.validatePayload(job.type, job.payload, payloadPath);
     const maxAttempts = job.maxAttempts ?? type.retry.maxAttempts;
     checkInteger(field('maxAttempts'), maxAttempts, MIN_ATTEMPTS, MAX_ATTEMPTS);

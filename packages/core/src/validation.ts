@@ -1,5 +1,4 @@
 import { InvalidJobError } from './errors';
-import { MAX_PAYLOAD_DEPTH } from './limits';
 
 /**
  * What PostgreSQL cannot store in text or jsonb: a NUL character, and a UTF-16 surrogate without
@@ -17,12 +16,12 @@ function describeUnstorable(text: string): string {
 
 /**
  * Rejects anything in `value` that PostgreSQL could not store in the job's history, with a message
- * naming the field: a string (value or key) holding a NUL character or an unpaired surrogate, or
- * nesting deeper than MAX_PAYLOAD_DEPTH (PostgreSQL's JSON parser has a stack limit of its own).
- * Accepting either would lose the job's history later. Walks without recursion, so no input can
- * overflow the stack.
+ * naming the field: a string (value or key) holding a NUL character or an unpaired surrogate.
+ * Accepting one would lose the job's history later. Objects and arrays nested deeper than
+ * `maxDepth` are refused too: every reader of a job (the API, the dashboard, PostgreSQL's JSON
+ * parser) walks it. Walks without recursion, so no input can overflow the stack.
  */
-export function assertStorable(value: unknown, path: string): void {
+export function assertStorable(value: unknown, path: string, maxDepth = Number.POSITIVE_INFINITY): void {
   const pending: { value: unknown; path: string; depth: number }[] = [{ value, path, depth: 0 }];
   for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
     const { value: item, path: at, depth } = next;
@@ -32,7 +31,7 @@ export function assertStorable(value: unknown, path: string): void {
       continue;
     }
     if (item === null || typeof item !== 'object') continue;
-    if (depth >= MAX_PAYLOAD_DEPTH) throw new InvalidJobError(`${path} is nested more than ${MAX_PAYLOAD_DEPTH} levels deep`);
+    if (depth >= maxDepth) throw new InvalidJobError(`${path} is nested more than ${maxDepth} levels deep (PAYLOAD_MAX_DEPTH)`);
     if (Array.isArray(item)) {
       item.forEach((child, index) => pending.push({ value: child, path: `${at}[${index}]`, depth: depth + 1 }));
       continue;

@@ -385,7 +385,7 @@ export class Worker extends WorkerEventEmitter {
       if ('result' in outcome) {
         let resultJson: string;
         try {
-          resultJson = serializeResult(outcome.result);
+          resultJson = serializeResult(outcome.result, this.options.queue.payloadMaxDepth);
         } catch (error) {
           await this.recordFailure(runtime, job, type, error, startedAt);
           return;
