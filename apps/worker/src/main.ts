@@ -14,6 +14,8 @@ runWorkerProcess({
       logger,
       webhookAllowedHosts: config.worker.webhookAllowedHosts,
       webhookTimeoutMs: config.worker.webhookTimeoutMs,
+      webhookMaxInFlight: config.worker.webhookMaxInFlight,
+      webhookMethods: config.worker.webhookMethods,
     }),
 }).catch((error: unknown) => {
   console.error(`worker: cannot start: ${messageOf(error)}`);

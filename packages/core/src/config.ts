@@ -90,6 +90,10 @@ export interface WorkerConfig {
   webhookAllowedHosts: string[];
   /** Longest a `webhook` request may take, connection to last byte. Default 10 s. Env `WEBHOOK_TIMEOUT_MS`. */
   webhookTimeoutMs: number;
+  /** Most `webhook` requests one worker process has in flight at once. Default 16. Env `WEBHOOK_MAX_IN_FLIGHT`. */
+  webhookMaxInFlight: number;
+  /** Methods `webhook` jobs may use. Default GET, POST, PUT, PATCH, DELETE. Env `WEBHOOK_METHODS` (comma-separated). */
+  webhookMethods: string[];
   /** Sender of `email` jobs. Default `Sluice <sluice@localhost>`. Env `SMTP_FROM`. */
   smtpFrom: string;
 }
@@ -165,6 +169,8 @@ export interface SluiceConfig {
 }
 
 const HOUR_MS = 3_600_000;
+/** Every method the `webhook` type knows. */
+const WEBHOOK_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 /** A host name or IP address (IPv6 in brackets), with an optional port. */
@@ -240,6 +246,8 @@ export function loadConfig(env: Env): SluiceConfig {
       smtpFrom: read.string('SMTP_FROM', DEFAULTS.smtpFrom),
       webhookAllowedHosts: read.list('WEBHOOK_ALLOWED_HOSTS', [], /^[A-Za-z0-9.:-]+(\/\d{1,3})?$/),
       webhookTimeoutMs: read.int('WEBHOOK_TIMEOUT_MS', 10_000, 100, 3_600_000),
+      webhookMaxInFlight: read.int('WEBHOOK_MAX_IN_FLIGHT', 16, 1, 10_000),
+      webhookMethods: read.list('WEBHOOK_METHODS', WEBHOOK_METHODS, /^(GET|POST|PUT|PATCH|DELETE)$/),
     },
     api: {
       port: read.int('PORT', DEFAULTS.port, 0, 65_535),

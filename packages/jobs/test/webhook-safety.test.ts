@@ -4,11 +4,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidJobError, PermanentJobError, type JobContext } from '@sluice/core';
 import { createJobRegistry } from '@sluice/jobs';
 import { OutboundPolicy, RefusedTargetError, webhookHandler } from '@sluice/jobs/handlers';
+import { waitFor } from '../../../test/support/context';
 import { freePort } from '../../../test/support/redis-server';
 
 let server: Server;
 let port: number;
 const hits: string[] = [];
+const heldResponses: (() => void)[] = [];
+let heldNow = 0;
+let mostHeld = 0;
 
 beforeAll(async () => {
   port = await freePort();
@@ -36,6 +40,15 @@ beforeAll(async () => {
       response.on('close', () => clearInterval(drip));
       return;
     }
+    if (request.url === '/held') {
+      heldNow += 1;
+      mostHeld = Math.max(mostHeld, heldNow);
+      heldResponses.push(() => {
+        heldNow -= 1;
+        response.end('released');
+      });
+      return;
+    }
     if (request.url === '/emoji-at-cut') return void response.end(`${'x'.repeat(2047)}😀`);
     if (request.url === '/euro-at-cap') return void response.end(`${'x'.repeat(64 * 1024 - 1)}€ and more`);
     response.end('ok');
@@ -50,8 +63,11 @@ afterAll(async () => {
 /** The test server's loopback address, which every test but the fence's own allows. */
 const LOOPBACK = ['127.0.0.1'];
 
-function run(url: string, allowedHosts: string[] = LOOPBACK, timeoutMs = 5000, extra: { headers?: Record<string, string> } = {}): Promise<unknown> {
-  const handler = webhookHandler({ allowedHosts, timeoutMs });
+function run(url: string, allowedHosts: string[] = LOOPBACK, timeoutMs = 5000, extra: { headers?: Record<string, string>; method?: string } = {}): Promise<unknown> {
+  return runWith(webhookHandler({ allowedHosts, timeoutMs }), url, extra);
+}
+
+function runWith(handler: ReturnType<typeof webhookHandler>, url: string, extra: { headers?: Record<string, string>; method?: string } = {}): Promise<unknown> {
   const context = {
     id: 'job-1', queue: 'default', type: 'webhook', attempt: 1, maxAttempts: 1, signal: new AbortController().signal, progress: async () => undefined,
     payload: { url, ...extra },
@@ -115,6 +131,29 @@ describe('webhook targets', () => {
     expect(await run(`http://127.0.0.1:${port}/emoji-at-cut`)).toEqual({ status: 200, body: 'x'.repeat(2047) });
     const capped = (await run(`http://127.0.0.1:${port}/euro-at-cap`)) as { body: string };
     expect(capped.body).toBe('x'.repeat(2048));
+  });
+});
+
+describe('webhook limits', () => {
+  it('has at most WEBHOOK_MAX_IN_FLIGHT requests in flight at once in a process; the rest wait their turn', async () => {
+    const handler = webhookHandler({ allowedHosts: LOOPBACK, timeoutMs: 10_000, maxInFlight: 2 });
+    const runs = Array.from({ length: 5 }, () => runWith(handler, `http://127.0.0.1:${port}/held`));
+    await waitFor('two requests to arrive', () => heldResponses.length === 2);
+    // Each release lets exactly one more in.
+    for (let released = 0; released < 5; released += 1) {
+      await waitFor('the next request to arrive', () => heldResponses.length > 0);
+      heldResponses.shift()?.();
+    }
+    expect(await Promise.all(runs)).toHaveLength(5);
+    expect(mostHeld).toBe(2);
+  });
+
+  it('refuses, permanently, a method WEBHOOK_METHODS does not list', async () => {
+    const handler = webhookHandler({ allowedHosts: LOOPBACK, timeoutMs: 5000, methods: ['POST'] });
+    const error = await runWith(handler, `http://127.0.0.1:${port}/put`, { method: 'PUT' }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(PermanentJobError);
+    expect((error as Error).message).toBe('webhook method PUT is not allowed here; WEBHOOK_METHODS allows POST');
+    expect(hits).not.toContain('/put');
   });
 });
 

@@ -16,6 +16,10 @@ export interface HandlerServices {
   webhookAllowedHosts?: readonly string[];
   /** Default 10 s. */
   webhookTimeoutMs?: number;
+  /** Most webhook requests in flight at once in the process. Default 16. */
+  webhookMaxInFlight?: number;
+  /** Methods webhook jobs may use. Default all five the type allows. */
+  webhookMethods?: readonly string[];
 }
 
 /** Waits `ms`, ending early (and failing) if the attempt is aborted. */
@@ -41,7 +45,12 @@ export function createHandlers(services: HandlerServices): Record<string, JobHan
   const mailer = { smtpUrl: services.smtpUrl, from: services.smtpFrom, logger: services.logger };
   return {
     email: emailHandler(createMailTransport(mailer), mailer),
-    webhook: webhookHandler({ allowedHosts: services.webhookAllowedHosts ?? [], timeoutMs: services.webhookTimeoutMs ?? 10_000 }),
+    webhook: webhookHandler({
+      allowedHosts: services.webhookAllowedHosts ?? [],
+      timeoutMs: services.webhookTimeoutMs ?? 10_000,
+      maxInFlight: services.webhookMaxInFlight,
+      methods: services.webhookMethods,
+    }),
     noop: () => undefined,
     sleep: sleepHandler,
     fail: failHandler,

@@ -3,6 +3,7 @@ import { request as httpsRequest } from 'node:https';
 import { isIP, type Socket } from 'node:net';
 import { PermanentJobError, type JobHandler, type PayloadOf } from '@sluice/core';
 import { isReservedHeader, type webhook } from '../definitions';
+import { InFlightLimit } from './in-flight-limit';
 import { OutboundPolicy, RefusedTargetError } from './outbound-policy';
 
 /** Most bytes of a response body read; the rest is not waited for. */
@@ -15,6 +16,10 @@ export interface WebhookOptions {
   allowedHosts: readonly string[];
   /** Longest a request may take, from connecting to the last byte of the answer. */
   timeoutMs: number;
+  /** Most requests in flight at once in this process. Default 16. */
+  maxInFlight?: number;
+  /** Methods a job may use. Default all the type allows. */
+  methods?: readonly string[];
 }
 
 interface WebhookResponse {
@@ -32,8 +37,12 @@ class NoAnswerError extends Error {}
  */
 export function webhookHandler(options: WebhookOptions): JobHandler<PayloadOf<typeof webhook>> {
   const policy = new OutboundPolicy(options.allowedHosts);
+  const inFlight = new InFlightLimit(options.maxInFlight ?? 16);
   return async ({ id, attempt, payload, signal }) => {
     const method = payload.method ?? 'POST';
+    if (options.methods && !options.methods.includes(method)) {
+      throw new PermanentJobError(`webhook method ${method} is not allowed here; WEBHOOK_METHODS allows ${options.methods.join(', ')}`);
+    }
     const url = new URL(payload.url);
     const host = url.hostname.replace(/^\[|\]$/g, '');
     const reserved = Object.keys(payload.headers ?? {}).find(isReservedHeader);
@@ -48,6 +57,7 @@ export function webhookHandler(options: WebhookOptions): JobHandler<PayloadOf<ty
     };
     const target = `webhook ${method} ${url.origin}${url.pathname}`;
     let response: WebhookResponse;
+    const release = await inFlight.acquire(signal);
     try {
       // A literal address never goes through the lookup, so it is checked here.
       if (isIP(host)) policy.checkAddress(host, host);
@@ -57,6 +67,8 @@ export function webhookHandler(options: WebhookOptions): JobHandler<PayloadOf<ty
       if (signal.aborted) throw error;
       if (error instanceof NoAnswerError) throw new Error(`${target} ${error.message}`);
       throw new Error(`${target} got no valid HTTP answer (the connection failed, was closed or the answer was malformed)`);
+    } finally {
+      release();
     }
     if (response.status < 200 || response.status > 299) {
       const redirect = response.status >= 300 && response.status < 400 ? ' (redirects are not followed)' : '';
