@@ -13,6 +13,13 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
 }
 
+/** A size in bytes, in KB or MB of 1,024: 812 bytes, 16.4 KB, 600 KB, 1.2 MB. */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} bytes`;
+  const [value, unit] = bytes < 1024 * 1024 ? [bytes / 1024, 'KB'] : [bytes / (1024 * 1024), 'MB'];
+  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${unit}`;
+}
+
 /** A moment with milliseconds, in the reader's time zone. */
 export function formatTime(iso: string): string {
   const date = new Date(iso);

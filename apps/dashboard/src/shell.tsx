@@ -2,6 +2,7 @@ import { useCallback, useMemo, useState } from 'react';
 import { ApiError, type ApiClient } from './api/client';
 import type { JobType } from './api/types';
 import { Notice } from './components/notice';
+import { PageBoundary } from './components/page-boundary';
 import { DashboardContext, type Dashboard } from './context';
 import { useLiveStats } from './live-stats';
 import { DeadLetters } from './pages/dead-letters';
@@ -77,7 +78,7 @@ export function Shell({ client, jobTypes, queues, unauthorized, forgetKey }: { c
             </button>
           </div>
         )}
-        {page(route)}
+        <PageBoundary address={`${route.path.join('/')}?${route.query.toString()}`}>{page(route)}</PageBoundary>
       </main>
     </DashboardContext.Provider>
   );

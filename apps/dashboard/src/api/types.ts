@@ -68,7 +68,21 @@ export interface Job extends JobSummary {
   history: JobEvent[];
 }
 
-export interface DeadJob extends JobSummary {
+/**
+ * A job as GET /jobs and GET /jobs/dead list it: a payload or result over 16 KiB of JSON is left out
+ * (null, with its Truncated flag set); GET /jobs/:id has it whole.
+ */
+export interface ListedJob extends Omit<JobSummary, 'payload'> {
+  payload: Record<string, unknown> | null;
+  /** Size of the payload's JSON text in bytes. */
+  payloadBytes: number;
+  payloadTruncated: boolean;
+  /** Size of the result's JSON text in bytes; 0 without a result. */
+  resultBytes: number;
+  resultTruncated: boolean;
+}
+
+export interface DeadJob extends ListedJob {
   reason: string;
   deadAt: string;
 }

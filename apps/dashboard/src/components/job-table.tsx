@@ -1,5 +1,5 @@
 import type { ReactNode } from 'react';
-import type { JobSummary } from '../api/types';
+import type { ListedJob } from '../api/types';
 import { shortId } from '../format';
 import { href } from '../route';
 
@@ -12,7 +12,7 @@ export interface Column<T> {
 }
 
 /** A table of jobs, each linked to its detail page, with the given columns and an action cell. */
-export function JobTable<T extends JobSummary>({ jobs, columns, actions, loading, empty }: { jobs: T[] | undefined; columns: Column<T>[]; actions(job: T): ReactNode; loading: boolean; empty: string }) {
+export function JobTable<T extends ListedJob>({ jobs, columns, actions, loading, empty }: { jobs: T[] | undefined; columns: Column<T>[]; actions(job: T): ReactNode; loading: boolean; empty: string }) {
   return (
     <div className="card table-wrap">
       <table aria-busy={loading}>

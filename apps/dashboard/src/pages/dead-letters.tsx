@@ -3,6 +3,7 @@ import type { DeadJob, Job, Page } from '../api/types';
 import { JobTable, type Column } from '../components/job-table';
 import { Notice } from '../components/notice';
 import { Pager } from '../components/pager';
+import { PayloadCell } from '../components/payload-cell';
 import { useDashboard } from '../context';
 import { formatTime, shortId } from '../format';
 import { href, navigate, type Route } from '../route';
@@ -16,6 +17,7 @@ const COLUMNS: Column<DeadJob>[] = [
   { heading: 'Last error', className: 'error-text', cell: (job) => job.lastError ?? '—' },
   { heading: 'Attempts', numeric: true, cell: (job) => `${job.attempts}/${job.maxAttempts}` },
   { heading: 'Died', cell: (job) => formatTime(job.deadAt) },
+  { heading: 'Payload', className: 'payload', cell: (job) => <PayloadCell job={job} /> },
 ];
 
 /** The dead-letter streams, newest first: why each job died, its last error, and retry. */

@@ -1,8 +1,9 @@
 import { useState, type FormEvent } from 'react';
-import { CANCELLABLE, JOB_STATES, type JobSummary, type Page } from '../api/types';
+import { CANCELLABLE, JOB_STATES, type ListedJob, type Page } from '../api/types';
 import { JobTable, type Column } from '../components/job-table';
 import { Notice } from '../components/notice';
 import { Pager } from '../components/pager';
+import { PayloadCell } from '../components/payload-cell';
 import { StatusBadge } from '../components/status-badge';
 import { useDashboard } from '../context';
 import { formatTime, shortId } from '../format';
@@ -13,10 +14,11 @@ import { CancelButton } from './cancel-button';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const PAGE_SIZE = 25;
 
-const COLUMNS: Column<JobSummary>[] = [
+const COLUMNS: Column<ListedJob>[] = [
   { heading: 'Status', cell: (job) => <StatusBadge status={job.status} /> },
   { heading: 'Attempts', numeric: true, cell: (job) => `${job.attempts}/${job.maxAttempts}` },
   { heading: 'Created', cell: (job) => formatTime(job.createdAt) },
+  { heading: 'Payload', className: 'payload', cell: (job) => <PayloadCell job={job} /> },
 ];
 
 /** The jobs page: filters and search in the URL, one keyset page at a time. */
@@ -31,7 +33,7 @@ export function Jobs({ route }: { route: Route }) {
   const cursor = route.query.get('cursor') ?? '';
   const [note, setNote] = useState<string>();
   const list = useRequest(`${route.query.toString()}`, (signal) =>
-    client.get<Page<JobSummary>>(
+    client.get<Page<ListedJob>>(
       '/jobs',
       { queue: filter.queue, status: filter.status, type: filter.type, idempotencyKey: filter.key, cursor, limit: PAGE_SIZE },
       signal,
