@@ -149,7 +149,7 @@ function oddPayload(rng: SeededRandom): Record<string, unknown> {
     text: rng.pick(STORABLE_ODDITIES),
     [rng.pick(ODD_KEYS)]: rng.pick(STORABLE_ODDITIES),
     list: [rng.pick(STORABLE_ODDITIES), rng.int(-1e9, 1e9), rng.next(), null, true],
-    nested: nest(rng.int(1, 90), rng.pick(STORABLE_ODDITIES)),
+    nested: nest(rng.int(1, PAYLOAD_MAX_DEPTH - 1), rng.pick(STORABLE_ODDITIES)),
   };
 }
 
@@ -205,6 +205,9 @@ interface HostileCase {
   request(rng: SeededRandom): RequestSpec;
 }
 
+/** The soak sets PAYLOAD_MAX_DEPTH to this, so the hostile requests know where the limit lies. */
+export const PAYLOAD_MAX_DEPTH = 100;
+
 const post = (json: unknown): RequestSpec => ({ method: 'POST', path: '/jobs', json });
 const noopWith = (payload: unknown, extra: Record<string, unknown> = {}): RequestSpec => post({ type: 'noop', payload, ...extra });
 const rawJob = (raw: string | Buffer): RequestSpec => ({ method: 'POST', path: '/jobs', raw });
@@ -215,8 +218,8 @@ const HOSTILE: readonly HostileCase[] = [
   { name: 'NUL in a key', expect: 'refused', request: () => noopWith({ 'k\u0000': 1 }) },
   { name: 'lone high surrogate', expect: 'refused', request: () => noopWith({ s: 'x\ud800' }) },
   { name: 'lone low surrogate in a key', expect: 'refused', request: () => noopWith({ '\udc00': 1 }) },
-  { name: 'NUL deep down', expect: 'refused', request: (rng) => noopWith(nest(rng.int(2, 60), ['ok', 'not\u0000ok'])) },
-  { name: 'nested past the limit', expect: 'refused', request: (rng) => noopWith(nest(rng.int(101, 200), 1)) },
+  { name: 'NUL deep down', expect: 'refused', request: (rng) => noopWith(nest(rng.int(2, PAYLOAD_MAX_DEPTH - 2), ['ok', 'not\u0000ok'])) },
+  { name: 'nested past the limit', expect: 'refused', request: (rng) => noopWith(nest(PAYLOAD_MAX_DEPTH + rng.int(1, 100), 1)) },
   { name: 'nested 50,000 deep', expect: 'refused', request: () => rawJob(`{"type":"noop","payload":${'{"a":'.repeat(50_000)}1${'}'.repeat(50_000)}}`) },
   { name: 'NUL in the idempotency key', expect: 'refused', request: () => noopWith({}, { idempotencyKey: 'key\u0000' }) },
   { name: 'lone surrogate in the idempotency key', expect: 'refused', request: () => noopWith({}, { idempotencyKey: 'key\ud800' }) },
@@ -263,7 +266,7 @@ const HOSTILE: readonly HostileCase[] = [
   { name: 'invalid UTF-8 in a string', expect: 'any', request: () => rawJob(Buffer.concat([Buffer.from('{"type":"noop","payload":{"s":"'), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('"}}')])) },
   { name: 'number past double range', expect: 'any', request: () => rawJob('{"type":"noop","payload":{"n":1e400,"m":-1e400}}') },
   { name: 'duplicate keys', expect: 'any', request: () => rawJob('{"type":"noop","payload":{"a":1,"a":2}}') },
-  { name: 'nested just within the limit', expect: 'any', request: () => noopWith(nest(90, 'deep')) },
+  { name: 'nested just within the limit', expect: 'any', request: () => noopWith(nest(PAYLOAD_MAX_DEPTH, 'deep')) },
   { name: 'half a MiB of payload', expect: 'any', request: () => noopWith({ big: '\u{1F600}'.repeat(130_000) }) },
 ];
 

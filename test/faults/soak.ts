@@ -16,7 +16,7 @@ import { WorkerPool } from '../support/worker-pool';
 import { checkInvariants, formatTable, isExpiredRead, type Evidence, type FinalRead, type ProcessEnd, type Row } from './soak-checks';
 import { FaultRunner, planFaults, type TermExit } from './soak-faults';
 import { readHistory, readRunLogs, RedisWatcher, redisFootprint, type RedisFootprint } from './soak-observe';
-import { ApiClient, Traffic, type AcceptedJob } from './soak-traffic';
+import { ApiClient, PAYLOAD_MAX_DEPTH, Traffic, type AcceptedJob } from './soak-traffic';
 
 /*
  * A randomized soak: an API and 2–3 soak workers on a Redis and a PostgreSQL schema of their own,
@@ -42,6 +42,7 @@ const SETTINGS = {
   DEAD_JOB_RETENTION_MS: String(RETENTION_MS),
   IDEMPOTENCY_TTL_MS: String(IDEMPOTENCY_TTL_MS),
   SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
+  PAYLOAD_MAX_DEPTH: String(PAYLOAD_MAX_DEPTH),
   WORKER_BLOCK_MS: '200',
   LOG_LEVEL: 'info',
 };
