@@ -30,7 +30,7 @@ export interface FaultWindow {
   endedAt: number;
 }
 
-const WORKER_FAULTS = [['kill-worker', 35], ['stop-worker', 40], ['term-worker', 25]] as const;
+const WORKER_FAULTS = [['kill-worker', 30], ['stop-worker', 45], ['term-worker', 25]] as const;
 const SERVICE_FAULTS = [['redis-restart', 45], ['postgres-outage', 55]] as const;
 
 /** A run's faults in two tracks that run side by side, each one fault at a time: worker faults, and Redis and PostgreSQL outages. */
@@ -70,8 +70,8 @@ export function planFaults(rng: SeededRandom, durationMs: number, workers: numbe
   return {
     workers: planTrack(workerRandom, WORKER_FAULTS, [1500, 6000], durationMs, (plan) => {
       plan.slot = workerRandom.int(0, workers - 1);
-      // Some stops end just after the takeover, while the new attempt still runs: when a stale outcome could do harm.
-      if (plan.kind === 'stop-worker') plan.downMs = visibilityTimeoutMs + workerRandom.int(300, 3500);
+      // Most stops end soon after the takeover, while the new attempt still runs: when a stale outcome could do harm.
+      if (plan.kind === 'stop-worker') plan.downMs = visibilityTimeoutMs + (workerRandom.chance(0.6) ? workerRandom.int(300, 1200) : workerRandom.int(1200, 3500));
     }),
     services: planTrack(serviceRandom, SERVICE_FAULTS, [3000, 10_000], durationMs, (plan) => {
       plan.downMs = serviceRandom.chance(0.2) ? serviceRandom.int(6000, 12_000) : serviceRandom.int(300, 4000);
@@ -176,7 +176,7 @@ export class FaultRunner {
     this.targets.log(`fault ${this.windows.length}: ${plan.kind} ${target} at +${((startedAt - this.runStartedAt) / 1000).toFixed(1)} s, ${window.endedAt - startedAt} ms${extra}`);
   }
 
-  /** The worker a plan aims at, once it serves (and, to kill or terminate it, once it holds jobs, or 2 s have passed); none if it never serves. */
+  /** The worker a plan aims at, once it serves and holds jobs (or 2 s have passed); none if it never serves. */
   private async victim(plan: FaultPlan): Promise<ServiceProcess | undefined> {
     const victim = this.targets.pool.worker(plan.slot);
     // A process not yet serving (still starting after the last fault) is not what these faults are about.
@@ -186,11 +186,9 @@ export class FaultRunner {
       this.skipped.push(`${plan.kind} ${victim.name}: not serving`);
       return undefined;
     }
-    if (plan.kind !== 'stop-worker') {
-      // Mid-batch, when it can be: a worker holding nothing has nothing to lose or hand back.
-      const deadline = Date.now() + 2000;
-      while (Date.now() < deadline && !(await this.targets.busy(victim.name).catch(() => false))) await sleep(50);
-    }
+    // Mid-batch, when it can be: a worker holding nothing has nothing to lose, hand back or be taken over.
+    const deadline = Date.now() + 2000;
+    while (Date.now() < deadline && !(await this.targets.busy(victim.name).catch(() => false))) await sleep(50);
     return victim;
   }
 

@@ -202,6 +202,8 @@ interface HostileCase {
   expect: 'refused' | 'any';
   /** Answered from Redis: a 503 while Redis is down is right. Default: when it may be accepted. */
   needsRedis?: boolean;
+  /** Looked up in PostgreSQL once Redis does not have it: a 503 while PostgreSQL is down is right. */
+  mayNeedPostgres?: boolean;
   request(rng: SeededRandom): RequestSpec;
 }
 
@@ -259,7 +261,7 @@ const HOSTILE: readonly HostileCase[] = [
   { name: 'bulk of 1001', expect: 'refused', request: () => ({ method: 'POST', path: '/jobs/bulk', json: { jobs: Array.from({ length: 1001 }, () => ({ type: 'noop', payload: {} })) } }) },
   { name: 'bulk jobs not a list', expect: 'refused', request: () => ({ method: 'POST', path: '/jobs/bulk', json: { jobs: {} } }) },
   { name: 'malformed job id', expect: 'refused', request: () => ({ method: 'GET', path: '/jobs/not-a-uuid' }) },
-  { name: 'unknown job id', expect: 'refused', needsRedis: true, request: (rng) => ({ method: 'GET', path: `/jobs/${seededUuid(rng)}` }) },
+  { name: 'unknown job id', expect: 'refused', needsRedis: true, mayNeedPostgres: true, request: (rng) => ({ method: 'GET', path: `/jobs/${seededUuid(rng)}` }) },
   { name: 'cancel of an unknown job', expect: 'refused', needsRedis: true, request: (rng) => ({ method: 'POST', path: `/jobs/${seededUuid(rng)}/cancel` }) },
   { name: 'cancel of a malformed id', expect: 'refused', request: () => ({ method: 'POST', path: '/jobs/%00%ff/cancel' }) },
   { name: 'overlong path', expect: 'refused', request: () => ({ method: 'GET', path: `/jobs/${'a'.repeat(5000)}` }) },
@@ -396,7 +398,7 @@ export class Traffic {
     const request = hostileCase.request(rng);
     // What may be accepted is enqueued, so it needs Redis like any submission.
     const needsRedis = hostileCase.needsRedis ?? hostileCase.expect === 'any';
-    const answer = await this.exchange('hostile', hostileCase.name, request, { needsRedis, expect: hostileCase.expect });
+    const answer = await this.exchange('hostile', hostileCase.name, request, { needsRedis, mayNeedPostgres: hostileCase.mayNeedPostgres ?? false, expect: hostileCase.expect });
     this.trackAccepted(answer, request);
   }
 
