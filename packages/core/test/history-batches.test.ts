@@ -98,12 +98,18 @@ describe('writing a batch of events to PostgreSQL', () => {
     expect(await history(id)).toBe('1:pending:0 2:processing:1 3:failed:1:boom 4:dead:1:boom 5:pending:0 6:processing:1 7:failed:1:again 8:retrying:1');
   });
 
-  it('still records the newest state when the job ids cannot be found in the JSON as the events stream writes it', async () => {
-    const id = randomUUID();
-    await jobEventsInsertBatch(database.pool, [entry(submitted(id))]);
-    await jobEventsInsertBatch(database.pool, [JSON.stringify([event(id, 2, 'processing', 1), event(id, 3, 'completed', 1, { result: '1' })], null, 1)]);
+  it.each([
+    ['its id cannot be found in the JSON as the events stream writes it', randomUUID(), (events: Event[]) => JSON.stringify(events, null, 1)],
+    ['its id tells a time past what a UUIDv7 can', 'ffffffff-ffff-4fff-bfff-ffffffffffff', (events: Event[]) => JSON.stringify(events)],
+  ])('records the newest state of a job when %s, and of the others in its batch', async (_case, id, write) => {
+    const other = randomUUID();
+    await jobEventsInsertBatch(database.pool, [entry(submitted(id)), entry(submitted(other))]);
+    await jobEventsInsertBatch(database.pool, [
+      write([event(id, 2, 'processing', 1), event(id, 3, 'completed', 1, { result: '1' })]), entry(event(other, 2, 'processing', 1)),
+    ]);
     expect(await row(id)).toMatchObject({ status: 'completed', attempts: 1, last_seq: 3, result: 1 });
     expect(await history(id)).toBe('1:pending:0 2:processing:1 3:completed:1');
+    expect(await row(other)).toMatchObject({ status: 'processing', last_seq: 2 });
   });
 
   it('keeps the idempotency key of a job submitted with a key an older job used (after the window), and finds both by it', async () => {

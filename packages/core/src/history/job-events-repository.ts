@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { FAILED_EVENT, FINISHED_STATES } from '../job-state';
+import { dayOf, dayStartId, LAST_DAY, type Day } from './partitions';
 
 const sqlList = (values: readonly string[]): string => values.map((value) => `'${value}'`).join(', ');
 
@@ -41,6 +42,10 @@ const NEW_JOBS = `
 const JOB_COLUMNS = `id, queue, type, payload, status, attempts, max_attempts, priority, idempotency_key, run_at, created_at, updated_at,
   finished_at, last_error, result, last_seq`;
 
+/** `column` within one of `days` days, given from parameter $2 on as pairs: the day's first id, the next day's. */
+const withinDays = (column: string, days: number): string =>
+  Array.from({ length: days }, (_, day) => `${column} >= $${2 + 2 * day}::uuid AND ${column} < $${3 + 2 * day}::uuid`).join(' OR ');
+
 /**
  * One statement, so one atomic step without a transaction's extra round trips. Its parts cannot see
  * each other's writes, which is what makes it correct: the UPDATE touches only rows that existed
@@ -50,15 +55,15 @@ const JOB_COLUMNS = `id, queue, type, payload, status, attempts, max_attempts, p
  *
  * `jobs` is partitioned by day of the job id. Left to the join alone, the UPDATE would be planned,
  * locked and set up over every day kept, for each batch (run-time pruning skips only the probes),
- * which doubled PostgreSQL's CPU per job at 30 days. `pruned` adds the batch's job ids as a parameter
- * ($2), known when planning, so only the partitions of their days are; the statement then returns
- * how many of the batch's jobs that list left out (for the caller to run the unpruned one).
+ * which doubled PostgreSQL's CPU per job at 30 days. Given the `days` the batch's jobs were created
+ * on, as parameters known when planning, only those days' partitions are; the statement then
+ * returns how many of the batch's jobs lie outside them, for the caller to run it unpruned (0 days).
  *
  * A new row keeps its idempotency key even when an older job was submitted with the same key: Redis
  * deduplicates within the idempotency window, so a key reused after it names a new job, and the
  * history, partitioned by day, has no unique index across days to hold a key against.
  */
-const recordBatch = (pruned: boolean): string => `
+const recordBatch = (days: number): string => `
   WITH events AS MATERIALIZED (${EVENTS}),
   recorded AS (
     INSERT INTO job_events (job_id, seq, status, attempt, worker, error, next_at, reason, at)
@@ -80,29 +85,28 @@ const recordBatch = (pruned: boolean): string => `
       result = coalesce(l.result::jsonb, jobs.result),
       last_seq = l.seq
     FROM latest l
-    WHERE jobs.id = l.job AND jobs.last_seq < l.seq${pruned ? ' AND jobs.id = ANY($2::uuid[])' : ''}
+    WHERE jobs.id = l.job AND jobs.last_seq < l.seq${days > 0 ? ` AND (${withinDays('jobs.id', days)})` : ''}
   )
-  SELECT ${pruned ? 'count(*) AS unlisted FROM latest WHERE job <> ALL($2::uuid[])' : '0 AS unlisted'}`;
-
-const RECORD_BATCH = recordBatch(true);
-const RECORD_BATCH_UNPRUNED = recordBatch(false);
+  SELECT ${days > 0 ? `count(*) AS unlisted FROM latest WHERE NOT (${withinDays('job', days)})` : '0 AS unlisted'}`;
 
 /** How an event names its job in the events stream's JSON (cjson writes no spaces). */
 const JOB_FIELD = '"job":"';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
- * The ids of the jobs `events` names, found by their field rather than by parsing the JSON. A quote
- * inside a JSON string is escaped, so the field cannot be matched within a value; and the ids only
- * narrow the UPDATE's partitions, so one missed costs the unpruned statement, never a job's state.
+ * The days (of their ids' UUIDv7 time) of the jobs `events` names, found by their field rather than
+ * by parsing the JSON. A quote inside a JSON string is escaped, so the field cannot be matched within
+ * a value; and the days only narrow the UPDATE's partitions, so a job missed costs the unpruned
+ * statement, never its state.
  */
-function jobIdsNamed(events: string): string[] {
-  const ids = new Set<string>();
+function daysNamed(events: string): Day[] {
+  const days = new Set<Day>();
   for (let at = events.indexOf(JOB_FIELD); at !== -1; at = events.indexOf(JOB_FIELD, at + JOB_FIELD.length)) {
     const id = events.slice(at + JOB_FIELD.length, at + JOB_FIELD.length + 36);
-    if (UUID.test(id)) ids.add(id);
+    const day = UUID.test(id) ? dayOf(parseInt(id.slice(0, 8) + id.slice(9, 13), 16)) : LAST_DAY + 1;
+    if (day <= LAST_DAY) days.add(day);
   }
-  return [...ids];
+  return [...days];
 }
 
 /**
@@ -113,6 +117,8 @@ function jobIdsNamed(events: string): string[] {
 export async function jobEventsInsertBatch(pool: pg.Pool, eventArrays: readonly string[]): Promise<void> {
   if (eventArrays.length === 0) return;
   const events = eventArrays.length === 1 ? (eventArrays[0] as string) : `[${eventArrays.map((json) => json.slice(1, -1)).join(',')}]`;
-  const { rows } = await pool.query<{ unlisted: string }>(RECORD_BATCH, [events, jobIdsNamed(events)]);
-  if (Number(rows[0]?.unlisted) > 0) await pool.query(RECORD_BATCH_UNPRUNED, [events]);
+  const days = daysNamed(events);
+  const bounds = days.flatMap((day) => [dayStartId(day), dayStartId(day + 1)]);
+  const { rows } = await pool.query<{ unlisted: string }>(recordBatch(days.length), [events, ...bounds]);
+  if (days.length > 0 && Number(rows[0]?.unlisted) > 0) await pool.query(recordBatch(0), [events]);
 }

@@ -20,6 +20,9 @@ export function dayOf(ms: number): Day {
   return Math.floor(ms / DAY_MS);
 }
 
+/** The last day whose end a UUIDv7's 48-bit time still expresses: later days have no bounds. */
+export const LAST_DAY: Day = Math.floor((2 ** 48 - 1) / DAY_MS) - 1;
+
 /** The smallest UUID of the day: every UUIDv7 made from its first millisecond on sorts at or after it. */
 export function dayStartId(day: Day): string {
   const hex = (day * DAY_MS).toString(16).padStart(12, '0');
