@@ -11,7 +11,9 @@
  * stops once PostgreSQL holds every job completed. With --end-to-end the jobs are enqueued (bulk,
  * 1,000 at a time, from this process) while the worker runs, and the count covers everything but
  * this process. Uses REDIS_URL / DATABASE_URL, under a prefix and schema of its own, removed at the end.
- * Linux only (reads /proc).
+ * Linux only (reads /proc). PostgreSQL is counted twice: all of its processes (autovacuum and the WAL
+ * writer included, but so is whatever else the server is doing), and the backends serving the
+ * worker's connections alone, which another load on a shared server does not move.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -63,14 +65,24 @@ const enqueue = async (): Promise<void> => {
 
 await redis.set(keys.paused, '1');
 if (!options['end-to-end']) await enqueue();
-const worker = ServiceProcess.start('worker', 'apps/worker/src/main.ts', { ...envFor(config), CONCURRENCY: options.concurrency, LOG_LEVEL: 'info', JOB_RETENTION_MS: '1000' });
+const APP_NAME = `bench-cpu-worker-${process.pid}`;
+const worker = ServiceProcess.start('worker', 'apps/worker/src/main.ts', {
+  ...envFor(config), CONCURRENCY: options.concurrency, LOG_LEVEL: 'info', JOB_RETENTION_MS: '1000', PGAPPNAME: APP_NAME,
+});
 await worker.waitForOutput('worker started');
 // The paused worker's recorder writes the submissions' events meanwhile; wait for it to finish.
 while ((await redis.xlen(keys.events)) > 0) await new Promise((resolve) => setTimeout(resolve, 100));
 await new Promise((resolve) => setTimeout(resolve, 1000));
 
 const pid = worker.child.pid as number;
-const read = () => ({ redis: cpuSeconds({ name: 'redis-server' }), postgres: cpuSeconds({ name: 'postgres' }), worker: cpuSeconds({ pid }) });
+/** The server processes serving the worker's connections, found by the application name it connects with. */
+const backends = async (): Promise<number[]> =>
+  (await database.pool.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [APP_NAME])).rows.map((row) => row.pid);
+const workerBackends = new Set(await backends());
+const read = () => ({
+  redis: cpuSeconds({ name: 'redis-server' }), postgres: cpuSeconds({ name: 'postgres' }), worker: cpuSeconds({ pid }),
+  backends: [...workerBackends].reduce((sum, backend) => sum + cpuSeconds({ pid: backend }), 0),
+});
 const before = read();
 const started = performance.now();
 await redis.del(keys.paused);
@@ -83,13 +95,15 @@ for (;;) {
   await new Promise((resolve) => setTimeout(resolve, 20));
 }
 const seconds = (performance.now() - started) / 1000;
+// A connection opened during the run started from zero CPU, so all of it counts.
+for (const backend of await backends()) workerBackends.add(backend);
 const after = read();
 
 const perJob = (name: keyof typeof before): number => ((after[name] - before[name]) * 1e6) / JOBS;
 const figures = { redis: perJob('redis'), postgres: perJob('postgres'), worker: perJob('worker') };
 console.log(`${JOBS} no-op jobs, ${options['end-to-end'] ? 'end to end' : 'processing only'}, one worker at c=${options.concurrency}`);
 console.log(`jobs/s ${Math.round(JOBS / seconds)}; CPU µs per job: ${Object.entries(figures).map(([name, us]) => `${name} ${us.toFixed(1)}`).join(', ')}, ` +
-  `total ${(figures.redis + figures.postgres + figures.worker).toFixed(1)}`);
+  `total ${(figures.redis + figures.postgres + figures.worker).toFixed(1)}; PostgreSQL backends of the worker ${perJob('backends').toFixed(1)}`);
 
 await worker.stop();
 await closeRedis(redis);
