@@ -6,7 +6,7 @@ import { createDayPartition, dropDayPartition, holdsUnfinishedJobs, listDayParti
 import { dayOf, partitionName, PARTITIONED_TABLES, type Day, type PartitionedTable } from './partitions';
 
 /** Beyond retention, a day holding unfinished jobs is kept at most this much longer: a job may be scheduled up to a year ahead. */
-export const UNFINISHED_GRACE_DAYS = 366;
+const UNFINISHED_GRACE_DAYS = 366;
 
 /** How soon a run that failed (PostgreSQL down, a lock not granted) is tried again. */
 const RETRY_MS = 60_000;
