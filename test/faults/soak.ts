@@ -1,7 +1,6 @@
 import { mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
-import { realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
@@ -356,7 +355,13 @@ function parseArgs(argv: readonly string[]): { durationS: number; seed: number; 
 }
 
 async function main(): Promise<void> {
-  const options = parseArgs(process.argv.slice(2));
+  let options: ReturnType<typeof parseArgs>;
+  try {
+    options = parseArgs(process.argv.slice(2));
+  } catch (error) {
+    console.error(`soak: ${(error as Error).message}\nusage: npx tsx test/faults/soak.ts [--duration seconds] [--seed n] [--workers 2|3]`);
+    process.exit(2);
+  }
   const controller = new AbortController();
   process.once('SIGINT', () => {
     console.log('soak: interrupted; stopping what it started (Ctrl-C again to leave at once)');
@@ -376,8 +381,8 @@ async function main(): Promise<void> {
   process.exit(report.violations === 0 ? 0 : 1);
 }
 
-const invokedPath = process.argv[1] ? realpathSync(process.argv[1]) : '';
-if (invokedPath === fileURLToPath(import.meta.url)) {
+// Run as a program, not imported (as the CI test does).
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   main().catch((error: unknown) => {
     console.error(`soak: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
     process.exit(2);
