@@ -268,6 +268,13 @@ export function loadConfig(env: Env): SluiceConfig {
     },
   };
   config.worker.recycleAfterAbandoned = read.int('RECYCLE_AFTER_ABANDONED', config.worker.concurrency, 0, 10_000);
+  // A dead job retried from Redis after PostgreSQL dropped its day would have no history row to return to.
+  if (config.postgres.historyRetentionDays * 24 * HOUR_MS < config.queue.deadRetentionMs) {
+    problems.push(
+      `HISTORY_RETENTION_DAYS (${config.postgres.historyRetentionDays} days) must cover DEAD_JOB_RETENTION_MS ` +
+        `(${config.queue.deadRetentionMs} ms): a dead job can be retried from Redis for that long`,
+    );
+  }
   if (problems.length > 0) throw new InvalidConfigError(problems);
   return config;
 }

@@ -44,6 +44,11 @@ describe('loadConfig', () => {
     });
   });
 
+  it('refuses a history kept for less time than dead jobs stay retryable', () => {
+    expect(() => loadConfig({ HISTORY_RETENTION_DAYS: '3' })).toThrow(/HISTORY_RETENTION_DAYS \(3 days\) must cover DEAD_JOB_RETENTION_MS/);
+    expect(loadConfig({ HISTORY_RETENTION_DAYS: '3', DEAD_JOB_RETENTION_MS: '86400000' }).postgres.historyRetentionDays).toBe(3);
+  });
+
   it('lists every bad value in one error, and never echoes a password', () => {
     let error: unknown;
     try {
