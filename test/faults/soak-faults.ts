@@ -176,7 +176,7 @@ export class FaultRunner {
     this.targets.log(`fault ${this.windows.length}: ${plan.kind} ${target} at +${((startedAt - this.runStartedAt) / 1000).toFixed(1)} s, ${window.endedAt - startedAt} ms${extra}`);
   }
 
-  /** The worker a plan aims at, once it serves and holds jobs (or 2 s have passed); none if it never serves. */
+  /** The worker a plan aims at, once it serves and holds jobs (or 2 s have passed); none if it never serves or has exited. */
   private async victim(plan: FaultPlan): Promise<ServiceProcess | undefined> {
     const victim = this.targets.pool.worker(plan.slot);
     // A process not yet serving (still starting after the last fault) is not what these faults are about.
@@ -189,13 +189,19 @@ export class FaultRunner {
     // Mid-batch, when it can be: a worker holding nothing has nothing to lose, hand back or be taken over.
     const deadline = Date.now() + 2000;
     while (Date.now() < deadline && !(await this.targets.busy(victim.name).catch(() => false))) await sleep(50);
+    // One that exited meanwhile (recycled, or died) is not the soak's to end: its exit is judged as it is.
+    if (victim.child.exitCode !== null || victim.child.signalCode !== null) {
+      this.skipped.push(`${plan.kind} ${victim.name}: exited before it`);
+      return undefined;
+    }
     return victim;
   }
 
+  /** Signals the victim itself, not whatever serves its slot now: it may have exited (recycled) and been replaced meanwhile. */
   private async hitWorker(plan: FaultPlan, victim: ServiceProcess, startedAt: number): Promise<void> {
     if (plan.kind === 'kill-worker') {
       this.signalled.add(victim);
-      await this.targets.pool.kill(plan.slot);
+      await victim.stop('SIGKILL');
     } else if (plan.kind === 'term-worker') {
       this.signalled.add(victim);
       // Killed only well past the bound, so that the time it really took is what gets reported.
