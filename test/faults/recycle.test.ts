@@ -36,4 +36,25 @@ describe('a worker process whose handlers never return', () => {
     expect(worker.output.join('\n')).toContain('too many handlers still running past their attempts');
     for (const { id } of jobs) expect((await queue.getJob(id))?.status).toBe('dead');
   }, 40_000);
+
+  it('still stops gracefully when a SIGTERM arrives during the recycling stop', async () => {
+    worker = ServiceProcess.start('stubborn-term', 'test/fixtures/stubborn-worker.ts', { ...envFor(config), CONCURRENCY: '4', RECYCLE_AFTER_ABANDONED: '2' });
+    await worker.waitForOutput('worker started');
+    const queue = new Queue({
+      redis, redisConfig: config.redis, queueConfig: config.queue,
+      registry: new JobTypeRegistry([
+        defineJobType({ name: 'stubborn', payload: Type.Object({}) }), defineJobType({ name: 'slow', payload: Type.Object({ ms: Type.Integer() }) }),
+      ]),
+    });
+    // The slow job keeps the stop busy, so the SIGTERM lands while it is under way.
+    const slow = await queue.add('slow', { ms: 1500 });
+    await waitFor('the slow job to start', async () => (await queue.getJob(slow.id))?.status === 'processing');
+    await queue.addBulk([{ type: 'stubborn', payload: {}, maxAttempts: 1 }, { type: 'stubborn', payload: {}, maxAttempts: 1 }]);
+    await worker.waitForOutput('too many handlers still running past their attempts');
+    worker.child.kill('SIGTERM');
+    const exited = await waitFor('the worker to exit', () => (worker?.child.exitCode === null ? null : { code: worker?.child.exitCode }), 20_000);
+    expect(exited.code).toBe(0);
+    expect(worker.output.join('\n')).not.toContain('second signal');
+    expect((await queue.getJob(slow.id))?.status).toBe('completed');
+  }, 40_000);
 });

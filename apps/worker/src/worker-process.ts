@@ -37,29 +37,35 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
   const metricsServer = metricsEndpoint.port > 0 ? await serveMetrics(createWorkerMetrics(worker), metricsEndpoint, logger) : undefined;
   logTransitions(worker, logger);
 
+  let stopping: Promise<void> | undefined;
+  const stop = (reason: string): Promise<void> =>
+    (stopping ??= (async () => {
+      logger.info({ reason, running: worker.runningCount, deadlineMs: config.worker.shutdownTimeoutMs }, 'shutting down');
+      await worker.close();
+      metricsServer?.close();
+      await recorder.stop();
+      await maintenance.stop();
+      await closeRedis(recorderRedis);
+      await pool.end();
+      process.exit(0);
+    })());
   let signals = 0;
-  const shutdown = async (signal: string): Promise<void> => {
+  const onSignal = (signal: string): void => {
     signals += 1;
     if (signals > 1) {
       logger.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
     }
-    logger.info({ signal, running: worker.runningCount, deadlineMs: config.worker.shutdownTimeoutMs }, 'shutting down');
-    await worker.close();
-    metricsServer?.close();
-    await recorder.stop();
-    await maintenance.stop();
-    await closeRedis(recorderRedis);
-    await pool.end();
-    process.exit(0);
+    // A signal during a stop already under way (a recycle) joins it: it is the first the process was sent.
+    void stop(signal);
   };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
   // Handlers that ignore their timeouts hold slots for good: a fresh process is the only way out.
   worker.on('worker:recycle', ({ abandoned }) => {
-    if (signals > 0) return;
+    if (stopping) return;
     logger.error({ abandoned }, 'too many handlers still running past their attempts; stopping so a fresh worker takes over');
-    void shutdown('recycle');
+    void stop('recycle');
   });
 
   await worker.start();

@@ -22,6 +22,8 @@ const PAUSE_POLL_MS = 250;
 const HOLD_POLL_MS = 50;
 /** How often running attempts are held to their deadlines: one sweep for all, so a timeout fires up to this late. */
 const DEADLINE_SWEEP_MS = 50;
+/** How long an aborted handler has to return before it counts as abandoned: one that heeds its signal takes far less. */
+const ABANDON_GRACE_MS = 1000;
 /** Bound of each step of `close()` that waits on Redis, so a stop ends even while Redis is down. */
 const CLOSE_STEP_MS = 2000;
 
@@ -403,17 +405,29 @@ export class Worker extends WorkerEventEmitter {
     }
   }
 
-  /** Frees the attempt's slot once its handler returns, counting it as abandoned until then. */
+  /**
+   * Frees the attempt's slot once its handler returns. A handler still running ABANDON_GRACE_MS after
+   * its attempt was aborted has ignored its signal: it is counted as abandoned until it returns.
+   */
   private holdSlotUntilHandlerReturns(attempt: Attempt): void {
     if (!attempt.wasAborted) {
       this.slots.release(1);
       return;
     }
-    this.abandoned += 1;
-    const limit = this.options.worker.recycleAfterAbandoned;
-    if (limit > 0 && this.abandoned >= limit) this.emit('worker:recycle', { abandoned: this.abandoned });
+    let returned = false;
+    let counted = false;
+    const grace = setTimeout(() => {
+      if (returned) return;
+      counted = true;
+      this.abandoned += 1;
+      const limit = this.options.worker.recycleAfterAbandoned;
+      if (limit > 0 && this.abandoned >= limit) this.emit('worker:recycle', { abandoned: this.abandoned });
+    }, ABANDON_GRACE_MS);
+    grace.unref();
     void attempt.handlerSettled.then(() => {
-      this.abandoned -= 1;
+      returned = true;
+      clearTimeout(grace);
+      if (counted) this.abandoned -= 1;
       this.slots.release(1);
     });
   }

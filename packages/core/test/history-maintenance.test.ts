@@ -5,7 +5,9 @@ import { HistoryMaintenance, type HistoryMaintenanceOptions } from '../src/histo
 import { jobEventsInsertBatch } from '../src/history/job-events-repository';
 import { jobsFindWithHistory } from '../src/history/jobs-repository';
 import { DAY_MS, dayOf, defaultPartitionName, partitionName, type Day } from '../src/history/partitions';
+import { createPool } from '@sluice/core';
 import { createTestDatabase, isolatedConfig, waitFor, type TestDatabase } from '../../../test/support/context';
+import { TcpProxy } from '../../../test/support/tcp-proxy';
 import { jobIdAt, partitionsOf, recordEvents, recordJob } from './support/history-lives';
 
 /**
@@ -148,6 +150,33 @@ describe('history maintenance', () => {
     const created = runs.flatMap((run) => run?.created ?? []);
     expect(created).toHaveLength(16);
     expect(new Set(created).size).toBe(16);
+  });
+});
+
+describe('history maintenance when PostgreSQL goes away', () => {
+  it('fails the run, not the process, when its connection is reset mid-run', async () => {
+    const config = isolatedConfig('history-maintenance-reset');
+    const database = await createTestDatabase(config);
+    databases.push(database);
+    const real = new URL(config.postgres.url);
+    const proxy = await TcpProxy.start(Number(real.port || 5432), real.hostname);
+    const proxied = new URL(config.postgres.url);
+    proxied.hostname = '127.0.0.1';
+    proxied.port = String(proxy.port);
+    const pool = createPool({ ...config.postgres, url: proxied.toString() });
+    // An idle client's errors reach the pool's listener; the process keeps them to itself here.
+    pool.on('error', () => undefined);
+    try {
+      const cut = proxy.cutOnClientData('pg_try_advisory_lock', 10_000);
+      const run = new HistoryMaintenance({ pool, retentionDays: RETENTION_DAYS }).runOnce();
+      await cut;
+      await expect(run).rejects.toThrow();
+      proxy.restore();
+      expect(await new HistoryMaintenance({ pool, retentionDays: RETENTION_DAYS }).runOnce()).not.toBeNull();
+    } finally {
+      await pool.end();
+      await proxy.close();
+    }
   });
 });
 

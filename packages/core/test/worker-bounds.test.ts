@@ -13,6 +13,7 @@ const registry = new JobTypeRegistry([
   defineJobType({ name: 'quick', payload: Type.Object({}) }),
   defineJobType({ name: 'long', payload: Type.Object({}) }),
   defineJobType({ name: 'held', payload: Type.Object({}) }),
+  defineJobType({ name: 'heeds', payload: Type.Object({}), timeoutMs: 100, retry: { maxAttempts: 1 } }),
 ]);
 
 let releaseStubborn: () => void = () => undefined;
@@ -22,6 +23,7 @@ const handlers = {
   stubborn: () => new Promise<void>((resolve) => (releaseStubborn = resolve)),
   quick: () => 'done',
   held: () => new Promise<string>((resolve) => (releaseHeld = () => resolve('held result'))),
+  heeds: ({ signal }: { signal: AbortSignal }) => new Promise<void>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error))),
   long: ({ signal }: { signal: AbortSignal }) => new Promise<void>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error))),
 };
 
@@ -69,7 +71,7 @@ describe('a handler that outlives its attempt', () => {
     const stubborn = await queue.add('stubborn', {});
     const dead = await status(queue, stubborn.id, 'dead');
     expect(dead.lastError).toMatch(/timed out/);
-    expect(worker.abandonedCount).toBe(1);
+    await waitFor('the handler to count as abandoned, a moment after its timeout', () => worker.abandonedCount === 1);
     expect(recycles).toEqual([1]);
 
     const quick = await queue.add('quick', {});
@@ -80,6 +82,18 @@ describe('a handler that outlives its attempt', () => {
     await status(queue, quick.id, 'completed');
     expect(worker.abandonedCount).toBe(0);
   }, 20_000);
+});
+
+describe('handlers that heed their timeout', () => {
+  it('are not counted as abandoned, so many timing out at once do not recycle the worker', async () => {
+    const { queue, worker } = await startSystem(isolatedConfig('heeded', { CONCURRENCY: '2', RECYCLE_AFTER_ABANDONED: '2' }));
+    const recycles: number[] = [];
+    worker.on('worker:recycle', ({ abandoned }) => recycles.push(abandoned));
+    const jobs = await queue.addBulk([{ type: 'heeds', payload: {} }, { type: 'heeds', payload: {} }]);
+    await Promise.all(jobs.map(({ id }) => status(queue, id, 'dead')));
+    // Past the grace an aborted handler has before it counts as abandoned: nothing may be counted.
+    await expect(waitFor('a recycle', () => recycles.length > 0 || worker.abandonedCount > 0, 2000)).rejects.toThrow(/Timed out/);
+  });
 });
 
 describe('pausing a queue', () => {

@@ -77,6 +77,10 @@ export class HistoryMaintenance {
   async runOnce(): Promise<MaintenanceRun | null> {
     const client = await this.options.pool.connect();
     let failed = false;
+    // A checked-out client emits its connection's errors itself, and an unheard 'error' ends the process;
+    // the query under way fails with it all the same.
+    const onError = (error: Error): void => this.logger.warn({ err: messageOf(error) }, 'history maintenance lost its connection');
+    client.on('error', onError);
     try {
       const { rows } = await client.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(${LOCK_KEY}) AS locked`);
       if (rows[0]?.locked !== true) return null;
@@ -88,6 +92,7 @@ export class HistoryMaintenance {
       throw error;
     } finally {
       // A session lock outlives a failed run on a pooled connection: closing the connection frees it.
+      client.off('error', onError);
       client.release(failed);
     }
   }
