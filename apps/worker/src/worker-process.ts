@@ -40,7 +40,7 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
   let stopping: Promise<void> | undefined;
   const stop = (reason: string): Promise<void> =>
     (stopping ??= (async () => {
-      logger.info({ reason, running: worker.runningCount, deadlineMs: config.worker.shutdownTimeoutMs }, 'shutting down');
+      logger.info({ signal: reason, running: worker.runningCount, deadlineMs: config.worker.shutdownTimeoutMs }, 'shutting down');
       await worker.close();
       metricsServer?.close();
       await recorder.stop();
