@@ -1,4 +1,5 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { tieTogether } from './tcp-proxy';
 
 /**
  * A loopback TCP proxy that can hold a client's bytes on their way to the server: the moment a
@@ -55,14 +56,7 @@ export class HoldingProxy {
 
   private accept(client: Socket): void {
     const upstream = createConnection({ host: '127.0.0.1', port: this.targetPort });
-    for (const [socket, other] of [[client, upstream], [upstream, client]] as const) {
-      this.sockets.add(socket);
-      socket.on('error', () => other.destroy());
-      socket.on('close', () => {
-        this.sockets.delete(socket);
-        other.destroy();
-      });
-    }
+    tieTogether(client, upstream, this.sockets);
     client.on('data', (chunk: Buffer) => {
       if (this.held?.upstream === upstream) {
         this.held.chunks.push(chunk);

@@ -1,6 +1,21 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 
 /**
+ * Keeps a proxied connection's two sockets in `open` while they live, and ends either when the
+ * other fails or closes, as a broken network path would.
+ */
+export function tieTogether(client: Socket, upstream: Socket, open: Set<Socket>): void {
+  for (const [socket, other] of [[client, upstream], [upstream, client]] as const) {
+    open.add(socket);
+    socket.on('error', () => other.destroy());
+    socket.on('close', () => {
+      open.delete(socket);
+      other.destroy();
+    });
+  }
+}
+
+/**
  * A loopback TCP proxy a test controls, to cut a service off from the processes that use it and
  * give it back, without touching the service itself.
  */
@@ -91,15 +106,7 @@ export class TcpProxy {
     client.on('data', (chunk: Buffer) => {
       if (this.trigger && chunk.includes(this.trigger.marker)) this.trigger.fire();
     });
-    for (const [socket, other] of [[client, upstream], [upstream, client]] as const) {
-      this.sockets.add(socket);
-      // Either side failing ends the pair, as a broken network path would.
-      socket.on('error', () => other.destroy());
-      socket.on('close', () => {
-        this.sockets.delete(socket);
-        other.destroy();
-      });
-    }
+    tieTogether(client, upstream, this.sockets);
     client.pipe(upstream);
     upstream.pipe(client);
   }
