@@ -87,8 +87,9 @@ describe('the dead-letter stream over HTTP', () => {
     expect(new Set(seen).size).toBe(seen.length);
   });
 
-  it('refuses a bad limit, cursor or queue with 400', async () => {
-    for (const query of ['limit=0', 'limit=101', 'limit=ten', 'cursor=abc', 'queue=elsewhere', 'color=red']) {
+  it('refuses a bad limit or cursor with 400, and a queue it does not serve with 404', async () => {
+    expect((await fixture.app.inject({ method: 'GET', url: '/jobs/dead?queue=elsewhere' })).statusCode).toBe(404);
+    for (const query of ['limit=0', 'limit=101', 'limit=ten', 'cursor=abc', 'color=red']) {
       const response = await fixture.app.inject({ method: 'GET', url: `/jobs/dead?${query}` });
       expect(response.statusCode, query).toBe(400);
       expect((response.json() as { error: { message: string } }).error.message.length).toBeGreaterThan(0);
@@ -126,13 +127,13 @@ describe('POST /jobs/dead/retry', () => {
     expect(again.json()).toEqual({ retried: 0 });
   });
 
-  it('refuses an unknown type or queue, or an unknown field, with 400', async () => {
-    const filters: Record<string, string>[] = [{ type: 'nope' }, { queue: 'elsewhere' }, { status: 'dead' }];
-    for (const payload of filters) {
+  it('refuses an unknown type or field with 400, and a queue it does not serve with 404', async () => {
+    const filters: [Record<string, string>, number][] = [[{ type: 'nope' }, 400], [{ status: 'dead' }, 400], [{ queue: 'elsewhere' }, 404]];
+    for (const [payload, status] of filters) {
       const response = await fixture.app.inject({ method: 'POST', url: '/jobs/dead/retry', payload });
-      expect(response.statusCode, JSON.stringify(payload)).toBe(400);
+      expect(response.statusCode, JSON.stringify(payload)).toBe(status);
       const count = await fixture.app.inject({ method: 'GET', url: `/jobs/dead/count?${new URLSearchParams(payload)}` });
-      expect(count.statusCode, JSON.stringify(payload)).toBe(400);
+      expect(count.statusCode, JSON.stringify(payload)).toBe(status);
     }
   });
 });

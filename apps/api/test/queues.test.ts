@@ -71,7 +71,7 @@ describe('queue statistics', () => {
   it('answers 404 for a queue it does not serve', async () => {
     const response = await fixture.app.inject({ method: 'GET', url: '/queues/elsewhere' });
     expect(response.statusCode).toBe(404);
-    expect(response.json()).toMatchObject({ error: { code: 'QUEUE_NOT_FOUND', message: 'No queue is named "elsewhere". Known queues: default, bulk.' } });
+    expect(response.json()).toMatchObject({ error: { code: 'UNKNOWN_QUEUE', message: 'Queue "elsewhere" is not served here. Known queues: default, bulk.' } });
     expect((await fixture.app.inject({ method: 'POST', url: '/queues/elsewhere/pause' })).statusCode).toBe(404);
   });
 });

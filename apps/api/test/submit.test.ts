@@ -99,7 +99,7 @@ describe('POST /jobs with bad input', () => {
     ['an invalid runAt', { type: 'noop', payload: {}, runAt: 'tomorrow' }, 400, 'VALIDATION_ERROR', 'runAt must match format "date-time"'],
     ['a runAt past one year', { type: 'noop', payload: {}, runAt: '2999-01-01T00:00:00Z' }, 400, 'INVALID_JOB', 'runAt must be at most one year'],
     ['a malformed queue name', { type: 'noop', payload: {}, queue: 'a/b' }, 400, 'VALIDATION_ERROR', 'queue must match'],
-    ['an unknown queue', { type: 'noop', payload: {}, queue: 'elsewhere' }, 400, 'UNKNOWN_QUEUE', 'Known queues: default, emails'],
+    ['an unknown queue', { type: 'noop', payload: {}, queue: 'elsewhere' }, 404, 'UNKNOWN_QUEUE', 'Known queues: default, emails'],
     ['a NUL character in the payload', { type: 'email', payload: { to: 'a@b.co', subject: 'x\u0000y' } }, 400, 'INVALID_JOB', 'NUL'],
     ['a NUL character in a payload key', { type: 'noop', payload: { 'a\u0000': 1 } }, 400, 'INVALID_JOB', 'NUL'],
     ['a NUL character in the idempotency key', { type: 'noop', payload: {}, idempotencyKey: 'a\u0000' }, 400, 'INVALID_JOB', 'NUL'],

@@ -4,7 +4,6 @@ export type SluiceErrorCode =
   | 'UNKNOWN_JOB_TYPE'
   | 'UNKNOWN_QUEUE'
   | 'JOB_NOT_FOUND'
-  | 'QUEUE_NOT_FOUND'
   | 'INVALID_STATE'
   | 'REDIS_UNAVAILABLE'
   | 'POSTGRES_UNAVAILABLE'
@@ -26,7 +25,7 @@ export class SluiceError extends Error {
 
 /** A submission that does not fit its type, the limits, or the registry. */
 export class InvalidJobError extends SluiceError {
-  constructor(message: string, code: 'INVALID_JOB' | 'UNKNOWN_JOB_TYPE' | 'UNKNOWN_QUEUE' = 'INVALID_JOB') {
+  constructor(message: string, code: 'INVALID_JOB' | 'UNKNOWN_JOB_TYPE' = 'INVALID_JOB') {
     super(code, message);
   }
 }
@@ -38,10 +37,10 @@ export class JobNotFoundError extends SluiceError {
   }
 }
 
-/** No queue of that name is served here. */
+/** No queue of that name is served here; `field` says where a request named it when that is not obvious (`jobs[2].queue`). */
 export class QueueNotFoundError extends SluiceError {
-  constructor(queue: string, known: readonly string[]) {
-    super('QUEUE_NOT_FOUND', `No queue is named "${queue}". Known queues: ${known.join(', ')}.`);
+  constructor(queue: string, known: readonly string[], field?: string) {
+    super('UNKNOWN_QUEUE', `Queue "${queue}"${field ? ` (${field})` : ''} is not served here. Known queues: ${known.join(', ')}.`);
   }
 }
 

@@ -1,15 +1,15 @@
-import type { QueueConfig, RedisConfig } from './config';
-import { InvalidJobError, JobNotFoundError, JobStateConflictError } from './errors';
-import { jobFromHash, type Job } from './job';
-import { newJobId } from './job-id';
-import type { JobState } from './job-state';
-import { queueKeys } from './keys';
-import { MAX_ATTEMPTS, MAX_BULK_JOBS, MAX_DELAY_MS, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_PRIORITY, MIN_ATTEMPTS, MIN_PRIORITY } from './limits';
-import type { JobTypeRegistry } from './registry';
-import { toRedisError } from './redis/client';
-import { runOnJobInAnyQueue, runScript, type ScriptedRedis } from './redis/scripts';
-import { TurnBatch } from './turn-batch';
-import { assertStorable } from './validation';
+import type { QueueConfig, RedisConfig } from './config.js';
+import { InvalidJobError, JobNotFoundError, JobStateConflictError, QueueNotFoundError } from './errors.js';
+import { jobFromHash, type Job } from './job.js';
+import { newJobId } from './job-id.js';
+import type { JobState } from './job-state.js';
+import { queueKeys } from './keys.js';
+import { MAX_ATTEMPTS, MAX_BULK_JOBS, MAX_DELAY_MS, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_PRIORITY, MIN_ATTEMPTS, MIN_PRIORITY } from './limits.js';
+import type { JobTypeRegistry } from './registry.js';
+import { toRedisError } from './redis/client.js';
+import { runOnJobInAnyQueue, runScript, type ScriptedRedis } from './redis/scripts.js';
+import { TurnBatch } from './turn-batch.js';
+import { assertStorable } from './validation.js';
 
 /** Options of one submission. */
 export interface AddJobOptions {
@@ -80,11 +80,9 @@ export class Queue {
     return this.deps.queueConfig.queues;
   }
 
-  /** Throws `InvalidJobError` (UNKNOWN_QUEUE) unless `queue` is one of this producer's queues; `field` names it in the message. */
-  assertServed(queue: string, field = 'queue'): void {
-    if (!this.queues.includes(queue)) {
-      throw new InvalidJobError(`${field} "${queue}" is not served here. Known queues: ${this.queues.join(', ')}.`, 'UNKNOWN_QUEUE');
-    }
+  /** Throws `QueueNotFoundError` (UNKNOWN_QUEUE) unless `queue` is one of this producer's queues; `field`, if given, names it in the message. */
+  assertServed(queue: string, field?: string): void {
+    if (!this.queues.includes(queue)) throw new QueueNotFoundError(queue, this.queues, field);
   }
 
   /**
@@ -145,7 +143,7 @@ export class Queue {
     const where = payloadPath.replace(/\.?payload$/, '');
     const field = (name: string): string => (where ? `${where}.${name}` : name);
     const queue = job.queue ?? this.queues[0] ?? 'default';
-    this.assertServed(queue, field('queue'));
+    this.assertServed(queue, where ? field('queue') : undefined);
     const type = this.deps.registry.get(job.type);
     if (job.payload === null || typeof job.payload !== 'object' || Array.isArray(job.payload)) {
       throw new InvalidJobError(`${payloadPath} must be a JSON object`);

@@ -1,8 +1,8 @@
 import { assertStorable, InvalidJobError, jobsList, toPostgresError, type JobListCursor } from '@sluice/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { AppDeps } from '../app';
-import { inDateRange, queryDate } from '../client-input';
-import { ErrorBody, JobListPage, JobListQuery } from '../schemas/jobs';
+import type { AppDeps } from '../app.js';
+import { inDateRange, queryDate } from '../client-input.js';
+import { ErrorBody, JobListPage, JobListQuery, UnknownQueueBody } from '../schemas/jobs.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** How `encodeCursor` writes a time: `toISOString` of a year from 1 to 9999. */
@@ -32,9 +32,11 @@ function decodeCursor(text: string): JobListCursor {
 export const jobListRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
   app.get(
     '/jobs',
-    { schema: { summary: 'List jobs, newest first', querystring: JobListQuery, response: { 200: JobListPage, 400: ErrorBody, 503: ErrorBody } } },
+    { schema: { summary: 'List jobs, newest first', querystring: JobListQuery, response: { 200: JobListPage, 400: ErrorBody, 404: UnknownQueueBody, 503: ErrorBody } } },
     async (request) => {
       const query = request.query;
+      // Else a mistyped queue would look like an empty one.
+      if (query.queue !== undefined) deps.queue.assertServed(query.queue);
       if (query.idempotencyKey !== undefined) assertStorable(query.idempotencyKey, 'idempotencyKey');
       const filter = {
         status: query.status,

@@ -2,12 +2,14 @@ import { InvalidJobError, JobNotFoundError, NAME_PATTERN_SOURCE, RedisUnavailabl
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import type { AppDeps } from '../app';
-import { canonicalIdParam, utf8Header } from '../client-input';
-import type { ApiMetrics } from '../plugins/metrics';
-import { AddedJob as AddedJobSchema, BulkAdded, BulkSubmission, DeadJobsPage, DeadJobsQuery, ErrorBody, IdempotencyHeaders, JobIdParams, JobSubmission, JobView } from '../schemas/jobs';
+import type { AppDeps } from '../app.js';
+import { canonicalIdParam, utf8Header } from '../client-input.js';
+import type { ApiMetrics } from '../plugins/metrics.js';
+import { AddedJob as AddedJobSchema, BulkAdded, BulkSubmission, DeadJobsPage, DeadJobsQuery, ErrorBody, IdempotencyHeaders, JobIdParams, JobSubmission, JobView, UnknownJobBody, UnknownQueueBody } from '../schemas/jobs.js';
 
-const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 413: ErrorBody, 415: ErrorBody, 503: ErrorBody };
+const errors = { 400: ErrorBody, 409: ErrorBody, 413: ErrorBody, 415: ErrorBody, 503: ErrorBody };
+const queueErrors = { ...errors, 404: UnknownQueueBody };
+const jobErrors = { ...errors, 404: UnknownJobBody };
 
 /** Picks the idempotency key from the body or the header; both must agree when both are given. */
 function idempotencyKeyOf(body: JobSubmission, header: string | undefined): string | undefined {
@@ -67,7 +69,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; metrics: ApiM
         summary: 'Submit a job',
         body: JobSubmission,
         headers: IdempotencyHeaders,
-        response: { 200: AddedJobSchema, 202: AddedJobSchema, ...errors },
+        response: { 200: AddedJobSchema, 202: AddedJobSchema, ...queueErrors },
       },
       preValidation: decodeIdempotencyHeader,
     },
@@ -85,7 +87,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; metrics: ApiM
 
   app.post(
     '/jobs/bulk',
-    { schema: { summary: 'Submit many jobs at once', body: BulkSubmission, response: { 202: BulkAdded, ...errors } } },
+    { schema: { summary: 'Submit many jobs at once', body: BulkSubmission, response: { 202: BulkAdded, ...queueErrors } } },
     async (request, reply) => {
       const jobs = await deps.queue.addBulk(request.body.jobs as BulkJob[]);
       metrics.countEnqueued(jobs);
@@ -95,7 +97,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; metrics: ApiM
 
   app.get(
     '/jobs/dead',
-    { schema: { summary: 'The dead-letter streams, newest first', querystring: DeadJobsQuery, response: { 200: DeadJobsPage, ...errors } } },
+    { schema: { summary: 'The dead-letter streams, newest first', querystring: DeadJobsQuery, response: { 200: DeadJobsPage, ...queueErrors } } },
     async (request) => {
       const { queue, limit, cursor } = request.query;
       if (queue !== undefined) deps.queue.assertServed(queue);
@@ -109,7 +111,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; metrics: ApiM
       schema: {
         summary: 'How many dead jobs match a filter: what POST /jobs/dead/retry with it would send back',
         querystring: DeadJobsFilter,
-        response: { 200: Type.Object({ count: Type.Integer({ description: 'Dead jobs matching the filter now.' }) }), ...errors },
+        response: { 200: Type.Object({ count: Type.Integer({ description: 'Dead jobs matching the filter now.' }) }), ...queueErrors },
       },
     },
     async (request) => ({ count: await deps.deadLetters.count(checkedDeadFilter(deps, request.query)) }),
@@ -121,7 +123,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; metrics: ApiM
       schema: {
         summary: 'Send back every dead job matching a filter',
         body: DeadJobsFilter,
-        response: { 200: Type.Object({ retried: Type.Integer({ description: 'How many dead jobs went back to pending.' }) }), ...errors },
+        response: { 200: Type.Object({ retried: Type.Integer({ description: 'How many dead jobs went back to pending.' }) }), ...queueErrors },
       },
     },
     async (request) => ({ retried: await deps.deadLetters.retryAll(checkedDeadFilter(deps, request.body)) }),
@@ -129,7 +131,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; metrics: ApiM
 
   app.post(
     '/jobs/:id/retry',
-    { schema: { summary: 'Send a dead job back to its queue, attempts reset', params: JobIdParams, response: { 200: JobView, ...errors } }, preValidation: canonicalIdParam },
+    { schema: { summary: 'Send a dead job back to its queue, attempts reset', params: JobIdParams, response: { 200: JobView, ...jobErrors } }, preValidation: canonicalIdParam },
     async (request) => {
       await deps.deadLetters.retry(request.params.id);
       return findJob(deps, request.params.id);
@@ -138,7 +140,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; metrics: ApiM
 
   app.post(
     '/jobs/:id/cancel',
-    { schema: { summary: 'Cancel a job that has not started', params: JobIdParams, response: { 200: JobView, ...errors } }, preValidation: canonicalIdParam },
+    { schema: { summary: 'Cancel a job that has not started', params: JobIdParams, response: { 200: JobView, ...jobErrors } }, preValidation: canonicalIdParam },
     async (request) => {
       await deps.queue.cancel(request.params.id);
       return findJob(deps, request.params.id);
@@ -147,7 +149,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; metrics: ApiM
 
   app.get(
     '/jobs/:id',
-    { schema: { summary: 'A job with its history', params: JobIdParams, response: { 200: JobView, ...errors } }, preValidation: canonicalIdParam },
+    { schema: { summary: 'A job with its history', params: JobIdParams, response: { 200: JobView, ...jobErrors } }, preValidation: canonicalIdParam },
     async (request) => findJob(deps, request.params.id),
   );
 };

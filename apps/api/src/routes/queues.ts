@@ -1,9 +1,9 @@
 import { queueStats, QueueNotFoundError, type QueueStats } from '@sluice/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { AppDeps } from '../app';
-import { ErrorBody } from '../schemas/jobs';
-import { Counts, QueueStatsView, statsView } from '../schemas/stats';
+import type { AppDeps } from '../app.js';
+import { ErrorBody, UnknownQueueBody } from '../schemas/jobs.js';
+import { Counts, QueueStatsView, statsView } from '../schemas/stats.js';
 
 const QueueSummary = Type.Object({
   name: Type.String(),
@@ -13,7 +13,7 @@ const QueueSummary = Type.Object({
 });
 const QueueParams = Type.Object({ name: Type.String({ maxLength: 64, description: 'The queue name.' }) });
 const PauseState = Type.Object({ name: Type.String(), paused: Type.Boolean() });
-const errors = { 404: ErrorBody, 503: ErrorBody };
+const errors = { 404: UnknownQueueBody, 503: ErrorBody };
 
 /** GET /queues, POST /queues/:name/pause|resume, GET /stats. */
 export const queueRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {

@@ -87,10 +87,18 @@ export const JobView = Type.Object({
   history: Type.Array(JobEvent),
 });
 
+const errorFields = { error: Type.Object({ code: Type.String(), message: Type.String(), requestId: Type.Optional(Type.String()) }) };
+
 /** Every error body: `{ error: { code, message } }`; a 5xx also names the request id its log lines carry. */
-export const ErrorBody = Type.Object({
-  error: Type.Object({ code: Type.String(), message: Type.String(), requestId: Type.Optional(Type.String()) }),
+export const ErrorBody = Type.Object(errorFields);
+
+/** The 404 of every route that takes a queue name, in its body, path or query: one answer for a queue this API does not serve. */
+export const UnknownQueueBody = Type.Object(errorFields, {
+  description: '`UNKNOWN_QUEUE`: a queue this API does not serve; the message names the queues it does, e.g. `Queue "emails" is not served here. Known queues: default.`',
 });
+
+/** The 404 of the routes that take a job id. */
+export const UnknownJobBody = Type.Object(errorFields, { description: '`JOB_NOT_FOUND`: no job has that id.' });
 
 /** Query of GET /jobs. */
 export const JobListQuery = Type.Object(
