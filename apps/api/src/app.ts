@@ -4,22 +4,22 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import rateLimit from '@fastify/rate-limit';
-import { rateLimitIdentity, registerAuth } from './plugins/auth';
-import { registerCrossOriginCheck } from './plugins/cross-origin';
-import { registerDashboard } from './plugins/dashboard';
-import { registerErrorHandling, registerNotFound, routingError } from './plugins/errors';
-import { registerHostCheck } from './plugins/host-check';
-import { ApiMetrics, registerMetricsRoute } from './plugins/metrics';
-import { registerOpenApi } from './plugins/openapi';
-import { registerSecurityHeaders } from './plugins/security-headers';
-import { healthRoutes } from './routes/health';
-import { jobListRoutes } from './routes/job-list';
-import { jobTypeRoutes } from './routes/job-types';
-import { jobRoutes } from './routes/jobs';
-import { queueRoutes } from './routes/queues';
-import { statsStreamRoutes } from './routes/stats-stream';
-import { snapshotView } from './schemas/stats';
-import { StatsHub } from './stats-hub';
+import { rateLimitIdentity, registerAuth } from './plugins/auth.js';
+import { registerCrossOriginCheck } from './plugins/cross-origin.js';
+import { registerDashboard } from './plugins/dashboard.js';
+import { registerErrorHandling, registerNotFound, routingError } from './plugins/errors.js';
+import { registerHostCheck } from './plugins/host-check.js';
+import { ApiMetrics, registerMetricsRoute } from './plugins/metrics.js';
+import { registerOpenApi } from './plugins/openapi.js';
+import { registerSecurityHeaders } from './plugins/security-headers.js';
+import { healthRoutes } from './routes/health.js';
+import { jobListRoutes } from './routes/job-list.js';
+import { jobTypeRoutes } from './routes/job-types.js';
+import { jobRoutes } from './routes/jobs.js';
+import { queueRoutes } from './routes/queues.js';
+import { statsStreamRoutes } from './routes/stats-stream.js';
+import { snapshotView } from './schemas/stats.js';
+import { StatsHub } from './stats-hub.js';
 
 /** What the routes work with, made once by the server (or a test) and passed in. */
 export interface AppDeps {

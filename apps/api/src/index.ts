@@ -1,2 +1,2 @@
-export { buildApp, type AppDeps, type AppOptions } from './app';
-export { runApiServer } from './run-server';
+export { buildApp, type AppDeps, type AppOptions } from './app.js';
+export { runApiServer } from './run-server.js';

@@ -2,7 +2,7 @@ import {
   checkSchema, closeRedis, createDatabase, createLogger, DeadLetters, HistoryMaintenance, QueueAdmin, createPool, createRedis, loadConfig, messageOf, openApiRefusal, Queue, waitForRedis,
 } from '@sluice/core';
 import { createJobRegistry } from '@sluice/jobs';
-import { buildApp } from './app';
+import { buildApp } from './app.js';
 
 /** Starts the HTTP producer: config from the environment, checks, listen, and a graceful close on SIGTERM/SIGINT. */
 export async function runApiServer(env: NodeJS.ProcessEnv = process.env): Promise<void> {

@@ -1,5 +1,5 @@
 import { messageOf } from '@sluice/core';
-import { runApiServer } from './run-server';
+import { runApiServer } from './run-server.js';
 
 runApiServer().catch((error: unknown) => {
   console.error(`api: cannot start: ${messageOf(error)}`);

@@ -1,4 +1,4 @@
-import { describeDependencyFailure } from './dependency-failure';
+import { describeDependencyFailure } from './dependency-failure.js';
 
 /** A connected client: receives each server-sent event frame, already encoded, and is ended when the hub closes. */
 export interface FrameListener {

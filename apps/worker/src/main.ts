@@ -1,7 +1,7 @@
 import { messageOf } from '@sluice/core';
 import { createJobRegistry } from '@sluice/jobs';
 import { createHandlers } from '@sluice/jobs/handlers';
-import { runWorkerProcess } from './worker-process';
+import { runWorkerProcess } from './worker-process.js';
 
 /** The worker process of this deployment: the job types of @sluice/jobs. */
 runWorkerProcess({

@@ -2,7 +2,7 @@ import {
   checkSchema, closeRedis, createLogger, createPool, createRedis, HistoryMaintenance, HistoryRecorder, loadConfig, messageOf, Worker,
   type JobHandler, type JobTypeRegistry, type Logger, type SluiceConfig,
 } from '@sluice/core';
-import { createWorkerMetrics, serveMetrics } from './metrics';
+import { createWorkerMetrics, serveMetrics } from './metrics.js';
 
 /** What makes one kind of worker process: its job types and their handlers. */
 export interface WorkerProcessOptions {

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import type { ApiConfig } from './config';
+import type { ApiConfig } from './config.js';
 
 /**
  * A host as a URL spells it: IP addresses in their canonical form (`127.1` → `127.0.0.1`,

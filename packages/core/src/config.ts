@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
-import { InvalidConfigError } from './errors';
-import { DEFAULT_PAYLOAD_MAX_DEPTH, QUEUE_NAME_PATTERN } from './limits';
+import { InvalidConfigError } from './errors.js';
+import { DEFAULT_PAYLOAD_MAX_DEPTH, QUEUE_NAME_PATTERN } from './limits.js';
 
 /** Where Redis is and how Sluice names its keys there. */
 export interface RedisConfig {

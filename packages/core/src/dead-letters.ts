@@ -1,11 +1,11 @@
-import type { RedisConfig } from './config';
-import { InvalidJobError, JobNotFoundError, JobStateConflictError } from './errors';
-import { isoFromMs, jobFromHash, type ListedJob } from './job';
-import { queueKeys, type QueueKeys } from './keys';
-import { LIST_PAGE_MAX_BYTES, LIST_VALUE_MAX_BYTES } from './limits';
-import { takeWithinBytes } from './list-page';
-import { toRedisError } from './redis/client';
-import { runOnJobInAnyQueue, runScript, type ScriptedRedis } from './redis/scripts';
+import type { RedisConfig } from './config.js';
+import { InvalidJobError, JobNotFoundError, JobStateConflictError } from './errors.js';
+import { isoFromMs, jobFromHash, type ListedJob } from './job.js';
+import { queueKeys, type QueueKeys } from './keys.js';
+import { LIST_PAGE_MAX_BYTES, LIST_VALUE_MAX_BYTES } from './limits.js';
+import { takeWithinBytes } from './list-page.js';
+import { toRedisError } from './redis/client.js';
+import { runOnJobInAnyQueue, runScript, type ScriptedRedis } from './redis/scripts.js';
 
 /** A job in the dead-letter stream: the job as listings carry it (see `ListedJob`), why it died and when. */
 export interface DeadJob extends ListedJob {

@@ -1,13 +1,13 @@
-import type { Attempt } from './attempt';
-import { messageOf, PermanentJobError } from './errors';
-import type { JobContext, JobHandler } from './handler';
-import type { QueueConfig } from './config';
-import { WORKER_GROUP, type QueueKeys } from './keys';
-import { runScript, type ScriptedRedis } from './redis/scripts';
-import type { RegisteredJobType } from './registry';
-import { DEFAULT_RETRY_POLICY, nextRetryDelay } from './retry-policy';
-import { allFulfilled, TurnBatch } from './turn-batch';
-import { jsonDepthExceeds, storableJson, storableText } from './validation';
+import type { Attempt } from './attempt.js';
+import { messageOf, PermanentJobError } from './errors.js';
+import type { JobContext, JobHandler } from './handler.js';
+import type { QueueConfig } from './config.js';
+import { WORKER_GROUP, type QueueKeys } from './keys.js';
+import { runScript, type ScriptedRedis } from './redis/scripts.js';
+import type { RegisteredJobType } from './registry.js';
+import { DEFAULT_RETRY_POLICY, nextRetryDelay } from './retry-policy.js';
+import { allFulfilled, TurnBatch } from './turn-batch.js';
+import { jsonDepthExceeds, storableJson, storableText } from './validation.js';
 
 /** Largest handler result stored with a job, in bytes of JSON. */
 export const MAX_RESULT_BYTES = 64 * 1024;

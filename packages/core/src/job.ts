@@ -1,4 +1,4 @@
-import type { JobEventStatus, JobState } from './job-state';
+import type { JobEventStatus, JobState } from './job-state.js';
 
 /** One entry of a job's history, oldest first. Times are ISO-8601. */
 export interface JobEvent {

@@ -1,4 +1,4 @@
-import type { LogConfig } from './config';
+import type { LogConfig } from './config.js';
 import { pino, type Logger } from 'pino';
 
 /** The process's logger: JSON lines, or readable ones when LOG_PRETTY is set. */

@@ -1,8 +1,8 @@
-import type { RedisConfig } from './config';
-import { QueueNotFoundError } from './errors';
-import { queueKeys } from './keys';
-import { toRedisError } from './redis/client';
-import type { ScriptedRedis } from './redis/scripts';
+import type { RedisConfig } from './config.js';
+import { QueueNotFoundError } from './errors.js';
+import { queueKeys } from './keys.js';
+import { toRedisError } from './redis/client.js';
+import type { ScriptedRedis } from './redis/scripts.js';
 
 /** Pausing and resuming queues. A pause is a key in Redis, so it outlives worker restarts. */
 export class QueueAdmin {

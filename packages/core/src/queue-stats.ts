@@ -1,8 +1,8 @@
-import type { RedisConfig } from './config';
-import { JOB_STATES, type JobState } from './job-state';
-import { queueKeys, WORKER_GROUP } from './keys';
-import { toRedisError } from './redis/client';
-import type { ScriptedRedis } from './redis/scripts';
+import type { RedisConfig } from './config.js';
+import { JOB_STATES, type JobState } from './job-state.js';
+import { queueKeys, WORKER_GROUP } from './keys.js';
+import { toRedisError } from './redis/client.js';
+import type { ScriptedRedis } from './redis/scripts.js';
 
 /** One consumer of a queue's group, as Redis sees it. */
 export interface ConsumerStats {

@@ -1,4 +1,4 @@
-import { InvalidJobError } from './errors';
+import { InvalidJobError } from './errors.js';
 
 /**
  * What PostgreSQL cannot store in text or jsonb: a NUL character, and a UTF-16 surrogate without

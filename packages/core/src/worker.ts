@@ -1,20 +1,20 @@
-import { Attempt } from './attempt';
-import type { QueueConfig, RedisConfig, WorkerConfig } from './config';
-import { messageOf } from './errors';
-import type { JobHandler } from './handler';
-import { JobTransitions, runHandler, serializeResult, type StartedJob } from './job-runner';
-import { queueKeys, WORKER_GROUP, type QueueKeys } from './keys';
-import { silentLogger, type Logger } from './logger';
-import { DelayedPromoter } from './maintenance/delayed-promoter';
-import { StalledReclaimer, type ClaimedEntry } from './maintenance/stalled-reclaimer';
-import { closeRedis, createRedis } from './redis/client';
-import type { ScriptedRedis } from './redis/scripts';
-import { DEFAULT_JOB_TIMEOUT_MS, type JobTypeRegistry, type RegisteredJobType } from './registry';
-import { Slots } from './slots';
-import { jitter, sleep } from './sleep';
-import { WorkerEventEmitter, type StaleTransition } from './worker-events';
+import { Attempt } from './attempt.js';
+import type { QueueConfig, RedisConfig, WorkerConfig } from './config.js';
+import { messageOf } from './errors.js';
+import type { JobHandler } from './handler.js';
+import { JobTransitions, runHandler, serializeResult, type StartedJob } from './job-runner.js';
+import { queueKeys, WORKER_GROUP, type QueueKeys } from './keys.js';
+import { silentLogger, type Logger } from './logger.js';
+import { DelayedPromoter } from './maintenance/delayed-promoter.js';
+import { StalledReclaimer, type ClaimedEntry } from './maintenance/stalled-reclaimer.js';
+import { closeRedis, createRedis } from './redis/client.js';
+import type { ScriptedRedis } from './redis/scripts.js';
+import { DEFAULT_JOB_TIMEOUT_MS, type JobTypeRegistry, type RegisteredJobType } from './registry.js';
+import { Slots } from './slots.js';
+import { jitter, sleep } from './sleep.js';
+import { WorkerEventEmitter, type StaleTransition } from './worker-events.js';
 
-export { MAX_RESULT_BYTES } from './job-runner';
+export { MAX_RESULT_BYTES } from './job-runner.js';
 
 /** How often a worker looks whether its queues are paused or resumed. */
 const PAUSE_POLL_MS = 250;

@@ -1,7 +1,7 @@
 import { JobTypeRegistry } from '@sluice/core';
-import { builtinJobTypes } from './definitions';
+import { builtinJobTypes } from './definitions.js';
 
-export * from './definitions';
+export * from './definitions.js';
 
 /** The registry of every job type this deployment knows. Add your own types' definitions here. */
 export function createJobRegistry(): JobTypeRegistry {

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { AuthFailureLimiter } from './auth-failures';
-import { sendError } from './errors';
+import { AuthFailureLimiter } from './auth-failures.js';
+import { sendError } from './errors.js';
 
 const digest = (key: string): Buffer => createHash('sha256').update(key).digest();
 

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { sendError } from './errors';
+import { sendError } from './errors.js';
 
 /** Methods that change nothing, which any page may send (it cannot read the answer without CORS). */
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
-import { sendError } from './errors';
+import { sendError } from './errors.js';
 
 /** Where `npm run build:dashboard` writes the dashboard. */
 export const DASHBOARD_BUILD_DIR = fileURLToPath(new URL('../../../dashboard/dist', import.meta.url));

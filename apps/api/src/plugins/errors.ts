@@ -1,6 +1,6 @@
 import { InvalidJobError, JobNotFoundError, JobStateConflictError, PostgresUnavailableError, QueueNotFoundError, RedisUnavailableError, SluiceError, describeSchemaError } from '@sluice/core';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaValidationError, preHandlerAsyncHookHandler } from 'fastify';
-import { describeDependencyFailure } from '../dependency-failure';
+import { describeDependencyFailure } from '../dependency-failure.js';
 
 /**
  * Sends the contract's error body. A 5xx also carries the request's id, in `requestId` and in the

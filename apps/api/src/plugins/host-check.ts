@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { canonicalHostName, isLoopbackHost, type ApiConfig } from '@sluice/core';
 import type { FastifyInstance } from 'fastify';
-import { sendError } from './errors';
+import { sendError } from './errors.js';
 
 /** A Host header's or an ALLOWED_HOSTS entry's parts: `name` canonical, `port` as written. */
 interface HostParts {

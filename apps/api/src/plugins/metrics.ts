@@ -2,7 +2,7 @@ import { historyBacklog, queueKeys, queueStats, type AddedJob } from '@sluice/co
 import type { FastifyInstance } from 'fastify';
 import { collectProcessMetrics } from '@sluice/core';
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { AppDeps } from '../app';
+import type { AppDeps } from '../app.js';
 
 /** The API's Prometheus metrics: what it enqueued, and the queues' state read from Redis at scrape time. */
 export class ApiMetrics {

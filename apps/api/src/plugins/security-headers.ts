@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { DASHBOARD_PATH } from './dashboard';
+import { DASHBOARD_PATH } from './dashboard.js';
 
 /**
  * The dashboard loads its script, styles and data from this origin only and has nothing inline (the

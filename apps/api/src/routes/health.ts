@@ -1,8 +1,8 @@
 import { historyBacklog, messageOf } from '@sluice/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { AppDeps } from '../app';
-import { describeDependencyFailure } from '../dependency-failure';
+import type { AppDeps } from '../app.js';
+import { describeDependencyFailure } from '../dependency-failure.js';
 
 const CHECK_TIMEOUT_MS = 1500;
 

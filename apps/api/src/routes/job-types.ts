@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { AppDeps } from '../app';
-import { ErrorBody } from '../schemas/jobs';
+import type { AppDeps } from '../app.js';
+import { ErrorBody } from '../schemas/jobs.js';
 
 const JobTypeView = Type.Object({
   name: Type.String(),

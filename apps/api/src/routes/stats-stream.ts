@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { sendError } from '../plugins/errors';
-import { ErrorBody } from '../schemas/jobs';
-import { StatsSnapshot } from '../schemas/stats';
-import type { StatsHub } from '../stats-hub';
+import { sendError } from '../plugins/errors.js';
+import { ErrorBody } from '../schemas/jobs.js';
+import { StatsSnapshot } from '../schemas/stats.js';
+import type { StatsHub } from '../stats-hub.js';
 
 /** A client this far behind (a stalled connection) is dropped rather than buffered without end. */
 const MAX_BUFFERED_BYTES = 1024 * 1024;

@@ -1,7 +1,7 @@
-import type { RedisConfig } from '../config';
-import { queueKeys } from '../keys';
-import { toRedisError } from '../redis/client';
-import type { ScriptedRedis } from '../redis/scripts';
+import type { RedisConfig } from '../config.js';
+import { queueKeys } from '../keys.js';
+import { toRedisError } from '../redis/client.js';
+import type { ScriptedRedis } from '../redis/scripts.js';
 
 /** How far one queue's history in PostgreSQL is behind Redis. */
 export interface HistoryBacklog {

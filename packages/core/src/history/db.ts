@@ -1,8 +1,8 @@
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
-import type { PostgresConfig } from '../config';
-import { PostgresUnavailableError } from '../errors';
-import * as schema from './schema';
+import type { PostgresConfig } from '../config.js';
+import { PostgresUnavailableError } from '../errors.js';
+import * as schema from './schema.js';
 
 /** Drizzle over a pool, with Sluice's tables. */
 export type Database = NodePgDatabase<typeof schema>;

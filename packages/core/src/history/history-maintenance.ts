@@ -1,9 +1,9 @@
 import type pg from 'pg';
-import { messageOf } from '../errors';
-import { silentLogger, type Logger } from '../logger';
-import { jitter, sleep } from '../sleep';
-import { createDayPartition, dropDayPartition, holdsUnfinishedJobs, listDayPartitions, type DayPartition } from './partition-ddl';
-import { dayOf, partitionName, PARTITIONED_TABLES, type Day, type PartitionedTable } from './partitions';
+import { messageOf } from '../errors.js';
+import { silentLogger, type Logger } from '../logger.js';
+import { jitter, sleep } from '../sleep.js';
+import { createDayPartition, dropDayPartition, holdsUnfinishedJobs, listDayPartitions, type DayPartition } from './partition-ddl.js';
+import { dayOf, partitionName, PARTITIONED_TABLES, type Day, type PartitionedTable } from './partitions.js';
 
 /** Beyond retention, a day holding unfinished jobs is kept at most this much longer: a job may be scheduled up to a year ahead. */
 const UNFINISHED_GRACE_DAYS = 366;

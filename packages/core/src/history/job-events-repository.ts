@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import { FAILED_EVENT, FINISHED_STATES } from '../job-state';
-import { dayOf, dayStartId, LAST_DAY, type Day } from './partitions';
+import { FAILED_EVENT, FINISHED_STATES } from '../job-state.js';
+import { dayOf, dayStartId, LAST_DAY, type Day } from './partitions.js';
 
 const sqlList = (values: readonly string[]): string => values.map((value) => `'${value}'`).join(', ');
 

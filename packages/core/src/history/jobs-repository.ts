@@ -1,10 +1,10 @@
 import { and, asc, desc, eq, getTableColumns, gte, lt, sql, type SQL } from 'drizzle-orm';
-import type { Job, JobEvent, ListedJob } from '../job';
-import type { JobEventStatus, JobState } from '../job-state';
-import { LIST_PAGE_MAX_BYTES, LIST_VALUE_MAX_BYTES } from '../limits';
-import { takeWithinBytes } from '../list-page';
-import type { Database } from './db';
-import { jobEvents, jobs } from './schema';
+import type { Job, JobEvent, ListedJob } from '../job.js';
+import type { JobEventStatus, JobState } from '../job-state.js';
+import { LIST_PAGE_MAX_BYTES, LIST_VALUE_MAX_BYTES } from '../limits.js';
+import { takeWithinBytes } from '../list-page.js';
+import type { Database } from './db.js';
+import { jobEvents, jobs } from './schema.js';
 
 /** A job as listed: everything but its history. */
 export type JobSummary = Omit<Job, 'history'>;

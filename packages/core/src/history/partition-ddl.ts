@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import { FINISHED_STATES, JOB_STATES } from '../job-state';
-import { dayStartId, defaultPartitionName, parsePartitionName, partitionName, PARTITIONED_TABLES, type Day, type PartitionedTable } from './partitions';
+import { FINISHED_STATES, JOB_STATES } from '../job-state.js';
+import { dayStartId, defaultPartitionName, parsePartitionName, partitionName, PARTITIONED_TABLES, type Day, type PartitionedTable } from './partitions.js';
 
 /**
  * Longest a step waits for its lock. Recorder statements queue behind a waiting DDL lock, so a step

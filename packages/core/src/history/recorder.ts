@@ -1,10 +1,10 @@
 import type pg from 'pg';
-import { messageOf } from '../errors';
-import { queueKeys } from '../keys';
-import { silentLogger, type Logger } from '../logger';
-import { runScript, type ScriptedRedis } from '../redis/scripts';
-import { jitter, sleep } from '../sleep';
-import { jobEventsInsertBatch } from './job-events-repository';
+import { messageOf } from '../errors.js';
+import { queueKeys } from '../keys.js';
+import { silentLogger, type Logger } from '../logger.js';
+import { runScript, type ScriptedRedis } from '../redis/scripts.js';
+import { jitter, sleep } from '../sleep.js';
+import { jobEventsInsertBatch } from './job-events-repository.js';
 
 /** Stream entries read per batch; each holds the events of one script call. */
 const ENTRIES_PER_READ = 200;

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { check, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
-import { JOB_EVENT_STATUSES, JOB_STATES } from '../job-state';
+import { JOB_EVENT_STATUSES, JOB_STATES } from '../job-state.js';
 
 const oneOf = (values: readonly string[]) => sql.raw(values.map((value) => `'${value}'`).join(', '));
 const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });

@@ -1,8 +1,8 @@
-import { messageOf } from '../errors';
-import { queueKeys } from '../keys';
-import { silentLogger, type Logger } from '../logger';
-import { runScript, type ScriptedRedis } from '../redis/scripts';
-import { jitter, sleep } from '../sleep';
+import { messageOf } from '../errors.js';
+import { queueKeys } from '../keys.js';
+import { silentLogger, type Logger } from '../logger.js';
+import { runScript, type ScriptedRedis } from '../redis/scripts.js';
+import { jitter, sleep } from '../sleep.js';
 
 /** Settings of a `DelayedPromoter`. */
 export interface DelayedPromoterOptions {

@@ -1,9 +1,9 @@
-import type { QueueConfig } from '../config';
-import { messageOf } from '../errors';
-import { WORKER_GROUP, type QueueKeys } from '../keys';
-import { silentLogger, type Logger } from '../logger';
-import { runScript, type ScriptedRedis } from '../redis/scripts';
-import { jitter } from '../sleep';
+import type { QueueConfig } from '../config.js';
+import { messageOf } from '../errors.js';
+import { WORKER_GROUP, type QueueKeys } from '../keys.js';
+import { silentLogger, type Logger } from '../logger.js';
+import { runScript, type ScriptedRedis } from '../redis/scripts.js';
+import { jitter } from '../sleep.js';
 
 /** Dead-letter entries trimmed per script call: each call stays short. */
 const DEAD_TRIM_BATCH = 500;

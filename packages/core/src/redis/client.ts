@@ -1,7 +1,7 @@
 import { Redis, ReplyError, type RedisOptions } from 'ioredis';
-import type { RedisConfig } from '../config';
-import { RedisUnavailableError } from '../errors';
-import { defineScripts, type ScriptedRedis } from './scripts';
+import type { RedisConfig } from '../config.js';
+import { RedisUnavailableError } from '../errors.js';
+import { defineScripts, type ScriptedRedis } from './scripts.js';
 
 /** How a connection behaves when Redis goes away. */
 export interface RedisConnectionOptions {

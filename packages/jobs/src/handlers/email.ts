@@ -1,6 +1,6 @@
 import type { JobHandler, Logger, PayloadOf } from '@sluice/core';
 import nodemailer, { type Transporter } from 'nodemailer';
-import type { email } from '../definitions';
+import type { email } from '../definitions.js';
 
 /** Where and how `email` jobs are sent. */
 export interface MailerOptions {

@@ -1,11 +1,11 @@
 import { PermanentJobError, type JobHandler, type Logger, type PayloadOf } from '@sluice/core';
-import type { fail, sleep } from '../definitions';
-import { createMailTransport, emailHandler } from './email';
-import { webhookHandler } from './webhook';
+import type { fail, sleep } from '../definitions.js';
+import { createMailTransport, emailHandler } from './email.js';
+import { webhookHandler } from './webhook.js';
 
-export { createMailTransport, emailHandler, type MailerOptions } from './email';
-export { webhookHandler, type WebhookOptions } from './webhook';
-export { OutboundPolicy, RefusedTargetError } from './outbound-policy';
+export { createMailTransport, emailHandler, type MailerOptions } from './email.js';
+export { webhookHandler, type WebhookOptions } from './webhook.js';
+export { OutboundPolicy, RefusedTargetError } from './outbound-policy.js';
 
 /** What the built-in handlers need from their process. */
 export interface HandlerServices {

@@ -1,6 +1,6 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
-import { isLinkLocal, specialRangeOf, unmapped } from './address-ranges';
+import { isLinkLocal, specialRangeOf, unmapped } from './address-ranges.js';
 
 /** Why a webhook target was refused; the job fails permanently with this message. */
 export class RefusedTargetError extends Error {

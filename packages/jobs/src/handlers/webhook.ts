@@ -2,9 +2,9 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP, type Socket } from 'node:net';
 import { PermanentJobError, type JobHandler, type PayloadOf } from '@sluice/core';
-import { isReservedHeader, type webhook } from '../definitions';
-import { InFlightLimit } from './in-flight-limit';
-import { OutboundPolicy, RefusedTargetError } from './outbound-policy';
+import { isReservedHeader, type webhook } from '../definitions.js';
+import { InFlightLimit } from './in-flight-limit.js';
+import { OutboundPolicy, RefusedTargetError } from './outbound-policy.js';
 
 /** Most bytes of a response body read; the rest is not waited for. */
 const MAX_BODY_BYTES = 64 * 1024;
