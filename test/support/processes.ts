@@ -20,9 +20,12 @@ export class ServiceProcess {
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   }
 
-  /** Starts `file` (relative to the repository root) with `env` added to this process's environment. */
+  /**
+   * Starts `file` (relative to the repository root) with `env` added to this process's environment,
+   * through tsx, with the workspace packages resolved to their sources.
+   */
   static start(name: string, file: string, env: Record<string, string>): ServiceProcess {
-    const child = spawn(process.execPath, ['--import', 'tsx', file], {
+    const child = spawn(process.execPath, ['--conditions=sluice-source', '--import', 'tsx', file], {
       cwd: ROOT,
       env: { ...process.env, LOG_LEVEL: 'info', LOG_PRETTY: '0', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
