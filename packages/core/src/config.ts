@@ -62,6 +62,11 @@ export interface WorkerConfig {
   /** On SIGTERM, how long in-flight jobs get to finish. Default 30 s. Env `SHUTDOWN_TIMEOUT_MS`. */
   shutdownTimeoutMs: number;
   /**
+   * A job whose type no live worker serves waits (without spending attempts) this long for one, then
+   * is dead-lettered with reason `no-handler`. Default 10 minutes. Env `NO_HANDLER_TIMEOUT_MS`.
+   */
+  noHandlerTimeoutMs: number;
+  /**
    * Handlers still running after their attempt ended (timed out, or taken over) keep their slot until
    * they return. Once this many are, the worker asks to be recycled (the stock worker process exits
    * after a graceful stop, for its supervisor to start a fresh one); 0 never. Default: CONCURRENCY.
@@ -194,6 +199,7 @@ export const DEFAULTS = {
   visibilityTimeoutMs: 30_000,
   maxDeliveries: 5,
   shutdownTimeoutMs: 30_000,
+  noHandlerTimeoutMs: 10 * 60_000,
   smtpFrom: 'Sluice <sluice@localhost>',
   port: 3000,
   host: '127.0.0.1',
@@ -238,6 +244,7 @@ export function loadConfig(env: Env): SluiceConfig {
       visibilityTimeoutMs: read.int('VISIBILITY_TIMEOUT_MS', DEFAULTS.visibilityTimeoutMs, 1000, 24 * HOUR_MS),
       maxDeliveries: read.int('MAX_DELIVERIES', DEFAULTS.maxDeliveries, 1, 1000),
       shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', DEFAULTS.shutdownTimeoutMs, 0, 24 * HOUR_MS),
+      noHandlerTimeoutMs: read.int('NO_HANDLER_TIMEOUT_MS', DEFAULTS.noHandlerTimeoutMs, 1000, 30 * 24 * HOUR_MS),
       recycleAfterAbandoned: 0,
       metricsPort: read.int('METRICS_PORT', 0, 0, 65_535),
       metricsHost: read.string('METRICS_HOST', DEFAULTS.host),

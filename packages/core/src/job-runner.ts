@@ -40,8 +40,8 @@ export function runHandler(
   attempt: Attempt,
   progress: (value: unknown) => Promise<void>,
 ): Promise<unknown> {
-  if (!type) return Promise.reject(new PermanentJobError(`job type "${job.type}" is not registered with this worker`));
-  if (!handler) return Promise.reject(new PermanentJobError(`this worker has no handler for job type "${job.type}"`));
+  // The start scripts park jobs of types this worker does not serve: these are only a guard.
+  if (!type || !handler) return Promise.reject(new PermanentJobError(`this worker does not serve job type "${job.type}"`));
   const context: JobContext = {
     id: job.id, queue: job.queue, type: job.type, payload: job.payload, attempt: job.attempt, maxAttempts: job.maxAttempts, progress,
     get signal() {
@@ -86,6 +86,24 @@ function completionArgs(batch: readonly Completion[]): (string | number)[] {
   return batch.flatMap(({ job, resultJson }) => [job.entryId, job.attempt, resultJson]);
 }
 
+/**
+ * Which job types a worker starts from a queue's entries; entries of other types are parked for a
+ * worker that serves them (see parkEntry in start-entry.lua).
+ */
+export interface TypeRouting {
+  /** Types this worker serves, as the scripts take them: ",a,b,". */
+  served: string;
+  /** Types only other live workers of the queue serve, the same way. */
+  elsewhere(): string;
+  /** A job no live worker has served for this long is dead-lettered with reason `no-handler`. */
+  noHandlerMs: number;
+}
+
+/** A list of type names as the start scripts take it: ",a,b,", so that ",a," finds a whole name. */
+export function typeList(names: Iterable<string>): string {
+  return `,${[...names].join(',')},`;
+}
+
 /** Most completions sent to Redis in one script call. */
 const MAX_COMPLETION_BATCH = 500;
 
@@ -110,7 +128,14 @@ export class JobTransitions {
     private readonly keys: QueueKeys,
     private readonly worker: string,
     private readonly queueConfig: Pick<QueueConfig, 'retentionMs' | 'deadRetentionMs' | 'deadMaxJobs'>,
+    private readonly routing: TypeRouting,
   ) {}
+
+  /** The keys every start script takes first. */
+  private startKeys(): string[] {
+    const { keys } = this;
+    return [keys.stream, keys.events, keys.paused, keys.delayed, keys.dlq, keys.unserved];
+  }
 
   /**
    * completeJobs: true when this call completed the job, false when the attempt was stale. Completions
@@ -171,8 +196,10 @@ export class JobTransitions {
   async start(queue: string, entries: readonly { entryId: string; jobId: string }[], now: number): Promise<StartedJob[]> {
     if (entries.length === 0) return [];
     const { keys } = this;
-    const items = (await runScript(this.redis, 'startJobs', [keys.stream, keys.events, keys.paused, ...entries.map((entry) => keys.jobPrefix + entry.jobId)], [
-      WORKER_GROUP, this.worker, now, ...entries.map((entry) => entry.entryId),
+    const { routing, queueConfig } = this;
+    const items = (await runScript(this.redis, 'startJobs', [...this.startKeys(), ...entries.map((entry) => keys.jobPrefix + entry.jobId)], [
+      WORKER_GROUP, this.worker, now, routing.served, routing.elsewhere(), routing.noHandlerMs, keys.jobPrefix, queueConfig.deadRetentionMs,
+      queueConfig.deadMaxJobs, ...entries.map((entry) => entry.entryId),
     ])) as StartItem[];
     return startedJobs(queue, items);
   }
@@ -183,12 +210,13 @@ export class JobTransitions {
    * (0: the stream had nothing new, or the queue is `paused`), `started` the jobs to run.
    */
   async readAndStart(queue: string, count: number, now: number): Promise<{ read: number; started: StartedJob[]; paused: boolean }> {
-    const { keys } = this;
+    const { keys, routing, queueConfig } = this;
     const completions = this.completions.take();
     let reply: [number[], StartItem[], number];
     try {
-      reply = (await runScript(this.redis, 'readAndStartJobs', [keys.stream, keys.events, keys.paused, ...this.jobKeysOf(completions.items)], [
-        WORKER_GROUP, this.worker, now, count, keys.jobPrefix, this.queueConfig.retentionMs, ...completionArgs(completions.items),
+      reply = (await runScript(this.redis, 'readAndStartJobs', [...this.startKeys(), ...this.jobKeysOf(completions.items)], [
+        WORKER_GROUP, this.worker, now, count, keys.jobPrefix, queueConfig.retentionMs, routing.served, routing.elsewhere(), routing.noHandlerMs,
+        queueConfig.deadRetentionMs, queueConfig.deadMaxJobs, ...completionArgs(completions.items),
       ])) as [number[], StartItem[], number];
     } catch (error) {
       completions.reject(error);

@@ -18,6 +18,8 @@ export interface QueueKeys {
   recorderLease: string;
   /** Stream of events PostgreSQL refused for their content, set aside for an operator instead of retried forever. */
   historySetAside: string;
+  /** Hash of job type -> jobs of that type waiting because no live worker serves the type. */
+  unserved: string;
   /** Prefix of the per-job hashes; a job's key is `jobPrefix + id`. */
   jobPrefix: string;
   /** Prefix of the idempotency keys; a key's Redis key is `idempotencyPrefix + key`. */
@@ -37,6 +39,7 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
     throughputPrefix: `${base}throughput:`,
     recorderLease: `${base}recorder`,
     historySetAside: `${base}history-set-aside`,
+    unserved: `${base}unserved`,
     jobPrefix: `${base}job:`,
     idempotencyPrefix: `${base}idem:`,
   };
@@ -44,3 +47,19 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
 
 /** The consumer group every worker of a queue joins. */
 export const WORKER_GROUP = 'workers';
+
+/** The keys of the job types workers publish; one hash tag, so one cluster slot holds them all. */
+export interface CatalogKeys {
+  /** Hash of worker name -> the JSON of what it serves (see WorkerPublication). */
+  publications: string;
+  /** ZSET of worker name -> when it last published (ms): a worker silent for long is not live. */
+  seen: string;
+  /** Counter bumped whenever a publication changes, so readers rebuild only then. */
+  version: string;
+}
+
+/** Builds the catalog's keys under `prefix`. */
+export function catalogKeys(prefix: string): CatalogKeys {
+  const base = `${prefix}:{job-types}:`;
+  return { publications: `${base}publications`, seen: `${base}seen`, version: `${base}version` };
+}

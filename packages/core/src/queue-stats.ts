@@ -22,6 +22,8 @@ export interface QueueStats {
   lastMinute: { completed: number; failed: number };
   /** The same attempts second by second, oldest first; the last second is still under way. */
   perSecond: ThroughputSecond[];
+  /** Jobs waiting because no live worker serves their type, per type (see NO_HANDLER_TIMEOUT_MS). */
+  unservedTypes: Record<string, number>;
 }
 
 /** Attempts that completed and failed within one second. */
@@ -47,6 +49,7 @@ export async function queueStats(redis: ScriptedRedis, config: RedisConfig, queu
     pipeline.hgetall(keys.counts);
     pipeline.exists(keys.paused);
     pipeline.xinfo('CONSUMERS', keys.stream, WORKER_GROUP);
+    pipeline.hgetall(keys.unserved);
     for (let s = second - THROUGHPUT_WINDOW_SECONDS + 1; s <= second; s += 1) pipeline.hmget(keys.throughputPrefix + s, 'completed', 'failed');
   }
   let replies: [Error | null, unknown][];
@@ -55,11 +58,11 @@ export async function queueStats(redis: ScriptedRedis, config: RedisConfig, queu
   } catch (error) {
     throw toRedisError(error);
   }
-  const perQueue = 3 + THROUGHPUT_WINDOW_SECONDS;
+  const perQueue = 4 + THROUGHPUT_WINDOW_SECONDS;
   const stats: Record<string, QueueStats> = {};
   queues.forEach((queue, index) => {
-    const [counts, paused, consumers, ...buckets] = replies.slice(index * perQueue, (index + 1) * perQueue);
-    for (const reply of [counts, paused]) if (reply?.[0]) throw toRedisError(reply[0]);
+    const [counts, paused, consumers, unserved, ...buckets] = replies.slice(index * perQueue, (index + 1) * perQueue);
+    for (const reply of [counts, paused, unserved]) if (reply?.[0]) throw toRedisError(reply[0]);
     const perSecond = buckets.map((bucket, offset): ThroughputSecond => {
       const [completed, failed] = (bucket[1] ?? []) as (string | null)[];
       return { second: second - THROUGHPUT_WINDOW_SECONDS + 1 + offset, completed: Number(completed ?? 0), failed: Number(failed ?? 0) };
@@ -71,6 +74,7 @@ export async function queueStats(redis: ScriptedRedis, config: RedisConfig, queu
       consumers: consumers?.[0] ? [] : consumersFrom(consumers?.[1] as (string | number)[][]),
       lastMinute: perSecond.reduce((sum, bucket) => ({ completed: sum.completed + bucket.completed, failed: sum.failed + bucket.failed }), { completed: 0, failed: 0 }),
       perSecond,
+      unservedTypes: Object.fromEntries(Object.entries((unserved?.[1] ?? {}) as Record<string, string>).map(([type, count]) => [type, Number(count)])),
     };
   });
   return stats;

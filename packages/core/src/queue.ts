@@ -5,7 +5,7 @@ import { newJobId } from './job-id.js';
 import type { JobState } from './job-state.js';
 import { queueKeys } from './keys.js';
 import { MAX_ATTEMPTS, MAX_BULK_JOBS, MAX_DELAY_MS, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_PRIORITY, MIN_ATTEMPTS, MIN_PRIORITY } from './limits.js';
-import type { JobTypeRegistry } from './registry.js';
+import { validatePayload, type JobTypeLookup } from './registry.js';
 import { toRedisError } from './redis/client.js';
 import { runOnJobInAnyQueue, runScript, type ScriptedRedis } from './redis/scripts.js';
 import { TurnBatch } from './turn-batch.js';
@@ -48,7 +48,8 @@ export interface QueueDeps {
   redis: ScriptedRedis;
   redisConfig: RedisConfig;
   queueConfig: QueueConfig;
-  registry: JobTypeRegistry;
+  /** Where job types are looked up: a fixed JobTypeRegistry, or a JobTypeCatalog of what live workers publish. */
+  registry: JobTypeLookup;
   /** Clock, injectable for tests. Default `Date.now`. */
   now?: () => number;
 }
@@ -91,12 +92,14 @@ export class Queue {
    * go to Redis together, in one script call per queue; each is still added atomically on its own.
    */
   async add(type: string, payload: Record<string, unknown>, options: AddJobOptions = {}): Promise<AddedJob> {
+    await this.deps.registry.learn?.([type]);
     return this.submissions.add(this.prepare({ ...options, type, payload }, 'payload', this.now()));
   }
 
   /** Validates every job first, then adds them all in one round trip; each job is added atomically. */
   async addBulk(jobs: readonly BulkJob[]): Promise<AddedJob[]> {
     if (jobs.length > MAX_BULK_JOBS) throw new InvalidJobError(`jobs may hold at most ${MAX_BULK_JOBS} jobs (got ${jobs.length})`);
+    await this.deps.registry.learn?.(jobs.map((job) => job.type));
     const now = this.now();
     const prepared = jobs.map((job, index) => this.prepare(job, `jobs[${index}].payload`, now));
     return (await this.enqueueAll(prepared, now)).map((outcome) => {
@@ -128,7 +131,7 @@ export class Queue {
     try {
       reply = await runOnJobInAnyQueue(redis, 'cancelJob', this.queues, (queue) => {
         const keys = queueKeys(redisConfig.prefix, queue);
-        return [keys.stream, keys.delayed, keys.events, keys.jobPrefix + id];
+        return [keys.stream, keys.delayed, keys.events, keys.jobPrefix + id, keys.unserved];
       }, [id, this.now(), queueConfig.retentionMs]);
     } catch (error) {
       throw toRedisError(error);
@@ -149,7 +152,7 @@ export class Queue {
       throw new InvalidJobError(`${payloadPath} must be a JSON object`);
     }
     assertStorable(job.payload, payloadPath, this.deps.queueConfig.payloadMaxDepth);
-    this.deps.registry.validatePayload(job.type, job.payload, payloadPath);
+    validatePayload(type, job.payload, payloadPath);
     const maxAttempts = job.maxAttempts ?? type.retry.maxAttempts;
     checkInteger(field('maxAttempts'), maxAttempts, MIN_ATTEMPTS, MAX_ATTEMPTS);
     const priority = job.priority ?? 0;

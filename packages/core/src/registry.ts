@@ -42,15 +42,34 @@ export interface RegisteredJobType {
   validate: ValidateFunction;
 }
 
-/** Every job type a deployment knows; the API validates against it and the worker runs from it. */
-export class JobTypeRegistry {
+/** Where a producer looks job types up: a fixed registry, or a catalog of what live workers publish. */
+export interface JobTypeLookup {
+  /** The type called `name`, or an `InvalidJobError` (UNKNOWN_JOB_TYPE) that lists the known ones. */
+  get(name: string): RegisteredJobType;
+  /** Lets a lookup that can learn types (a catalog) look for those of `names` it does not know yet. */
+  learn?(names: readonly string[]): Promise<void>;
+}
+
+/** A set of job types, their schemas compiled: a worker runs from one, and a producer may validate against one. */
+export class JobTypeRegistry implements JobTypeLookup {
   private readonly types = new Map<string, RegisteredJobType>();
   // verbose: an error carries the schema it broke, so a message can say what a record's keys may be.
   private readonly ajv = new Ajv({ coerceTypes: false, useDefaults: false, removeAdditional: false, allErrors: false, strict: true, verbose: true });
 
-  constructor(definitions: readonly JobTypeDefinition[]) {
+  /**
+   * Throws when a name is declared twice or a schema does not compile, unless `onInvalid` is given:
+   * then such a definition is left out and reported to it (types published by others must not stop a producer).
+   */
+  constructor(definitions: readonly JobTypeDefinition[], onInvalid?: (definition: JobTypeDefinition, error: unknown) => void) {
     addFormats(this.ajv);
-    for (const definition of definitions) this.register(definition);
+    for (const definition of definitions) {
+      try {
+        this.register(definition);
+      } catch (error) {
+        if (!onInvalid) throw error;
+        onInvalid(definition, error);
+      }
+    }
   }
 
   private register(definition: JobTypeDefinition): void {
@@ -79,17 +98,22 @@ export class JobTypeRegistry {
   get(name: string): RegisteredJobType {
     const type = this.types.get(name);
     if (!type) {
-      throw new InvalidJobError(`Unknown job type "${name}". Known types: ${this.names().join(', ')}.`, 'UNKNOWN_JOB_TYPE');
+      const known = this.types.size > 0 ? this.names().join(', ') : 'none (no worker serving any type is running, and none is declared)';
+      throw new InvalidJobError(`Unknown job type "${name}". Known types: ${known}.`, 'UNKNOWN_JOB_TYPE');
     }
     return type;
   }
 
   /** Checks `payload` against its type's schema; the error names the offending field. */
   validatePayload(typeName: string, payload: unknown, path = 'payload'): void {
-    const type = this.get(typeName);
-    if (!type.validate(payload)) {
-      throw new InvalidJobError(describeSchemaError(path, type.validate.errors?.[0]));
-    }
+    validatePayload(this.get(typeName), payload, path);
+  }
+}
+
+/** Checks `payload` against `type`'s schema; the error names the offending field. */
+export function validatePayload(type: RegisteredJobType, payload: unknown, path = 'payload'): void {
+  if (!type.validate(payload)) {
+    throw new InvalidJobError(describeSchemaError(path, type.validate.errors?.[0]));
   }
 }
 

@@ -2,7 +2,8 @@ import { Attempt } from './attempt.js';
 import type { QueueConfig, RedisConfig, WorkerConfig } from './config.js';
 import { messageOf } from './errors.js';
 import type { JobHandler } from './handler.js';
-import { JobTransitions, runHandler, serializeResult, type StartedJob } from './job-runner.js';
+import { JobTransitions, runHandler, serializeResult, typeList, type StartedJob, type TypeRouting } from './job-runner.js';
+import { JobTypeCatalog, publishedType, PUBLISH_INTERVAL_MS, publishJobTypes, type WorkerPublication } from './job-type-catalog.js';
 import { queueKeys, WORKER_GROUP, type QueueKeys } from './keys.js';
 import { silentLogger, type Logger } from './logger.js';
 import { DelayedPromoter } from './maintenance/delayed-promoter.js';
@@ -24,6 +25,8 @@ const HOLD_POLL_MS = 50;
 const DEADLINE_SWEEP_MS = 50;
 /** How long an aborted handler has to return before it counts as abandoned: one that heeds its signal takes far less. */
 const ABANDON_GRACE_MS = 1000;
+/** How often a worker reads which types the other live workers serve. */
+const CATALOG_REFRESH_MS = 1000;
 /** Bound of each step of `close()` that waits on Redis, so a stop ends even while Redis is down. */
 const CLOSE_STEP_MS = 2000;
 
@@ -59,6 +62,8 @@ interface QueueRuntime {
   isolatedEntry: string | undefined;
   /** Suspects the last reclaim pass left for a worker that runs nothing of this queue. */
   suspectsWaiting: number;
+  /** Types only other live workers of this queue serve, as the start scripts take them, and the catalog generation they come from. */
+  servedElsewhere: { list: string; generation: number };
 }
 
 /** A running attempt, with what stopping or heartbeating it needs. */
@@ -97,6 +102,13 @@ export class Worker extends WorkerEventEmitter {
   /** Every attempt under way, until its outcome is recorded in Redis. */
   private readonly runs = new Set<Promise<void>>();
   private closing: Promise<void> | undefined;
+  /** The types this worker serves: those it has both a definition and a handler for. */
+  private readonly served: RegisteredJobType[];
+  /** What live workers publish, read after each of this worker's own publications. */
+  private readonly catalog: JobTypeCatalog;
+  private readonly publishStopping = new AbortController();
+  private publishLoop: Promise<void> | undefined;
+  private startedAt = 0;
 
   constructor(private readonly options: WorkerOptions) {
     super();
@@ -109,7 +121,13 @@ export class Worker extends WorkerEventEmitter {
     this.commands.on('error', () => undefined);
     this.announcements = createRedis(options.redis, { failFast: false, commandTimeoutMs: 0, connectionName: `${this.name}:announcements` });
     this.announcements.on('error', () => undefined);
-    for (const type of Object.keys(options.handlers)) options.registry.get(type);
+    this.served = Object.keys(options.handlers).map((type) => options.registry.get(type));
+    this.catalog = new JobTypeCatalog({ redis: this.commands, prefix: options.redis.prefix, logger: this.logger, now: this.now });
+  }
+
+  /** Names of the job types this worker serves, sorted. */
+  get servedTypes(): string[] {
+    return this.served.map((type) => type.name).sort();
   }
 
   /** This worker's consumer name. */
@@ -127,9 +145,17 @@ export class Worker extends WorkerEventEmitter {
     return this.abandoned;
   }
 
-  /** Joins every queue's consumer group and starts reading, promoting, reclaiming and heartbeating. */
+  /**
+   * Publishes the job types it serves (so producers accept them), joins every queue's consumer group
+   * and starts reading, promoting, reclaiming and heartbeating.
+   */
   async start(): Promise<void> {
     const { redis, worker, queue: queueConfig } = this.options;
+    this.startedAt = this.now();
+    await this.publish();
+    // Read every second, not at each publication: a worker of a type just started must be known to the others soon.
+    await this.catalog.start(CATALOG_REFRESH_MS);
+    this.warnOfConflicts();
     for (const queue of queueConfig.queues) {
       const keys = queueKeys(redis.prefix, queue);
       await this.ensureGroup(keys);
@@ -139,7 +165,7 @@ export class Worker extends WorkerEventEmitter {
         queue,
         keys,
         reader,
-        transitions: new JobTransitions(this.commands, keys, this.name, queueConfig),
+        transitions: new JobTransitions(this.commands, keys, this.name, queueConfig, this.routing(queue)),
         promoter: new DelayedPromoter({ redis: this.commands, prefix: redis.prefix, queue, logger: this.logger, now: this.now }),
         reclaimer: new StalledReclaimer({
           redis: this.commands, keys, queue, consumer: this.name, visibilityTimeoutMs: worker.visibilityTimeoutMs,
@@ -151,6 +177,7 @@ export class Worker extends WorkerEventEmitter {
         running: 0,
         isolatedEntry: undefined,
         suspectsWaiting: 0,
+        servedElsewhere: { list: ',', generation: -1 },
       };
       this.runtimes.push(runtime);
       runtime.promoter.start();
@@ -160,6 +187,7 @@ export class Worker extends WorkerEventEmitter {
     this.announcements.on('message', (channel: string) => promoters.get(channel)?.wake());
     await this.announcements.subscribe(...promoters.keys());
     this.heartbeatLoop = this.heartbeat();
+    this.publishLoop = this.keepPublishing();
     this.deadlineSweep = setInterval(() => this.abortOverdue(), DEADLINE_SWEEP_MS);
     this.logger.info({ worker: this.name, queues: queueConfig.queues, concurrency: this.slots.capacity }, 'worker started');
   }
@@ -185,7 +213,11 @@ export class Worker extends WorkerEventEmitter {
     const finished = await within(this.settled(), Math.max(0, deadline - this.now()));
     if (!finished) await within(this.releaseUnfinished(), CLOSE_STEP_MS);
     this.heartbeatStopping.abort();
-    await within(this.heartbeatLoop ?? Promise.resolve(), CLOSE_STEP_MS);
+    this.publishStopping.abort();
+    this.catalog.stop();
+    // One bound for both: the types this worker served are withdrawn once its publishing has stopped.
+    const withdrawn = (this.publishLoop ?? Promise.resolve()).then(() => publishJobTypes(this.commands, this.options.redis.prefix, this.name, null, this.now()));
+    await within(Promise.all([this.heartbeatLoop, withdrawn]), CLOSE_STEP_MS);
     clearInterval(this.deadlineSweep);
     await within(closeRedis(this.commands), CLOSE_STEP_MS);
     this.commands.disconnect();
@@ -470,6 +502,55 @@ export class Worker extends WorkerEventEmitter {
   private abortOverdue(): void {
     const now = this.now();
     for (const { attempt } of this.running) attempt.abortIfOverdue(now);
+  }
+
+  /** How this worker's start scripts tell its types from those it parks for others (see TypeRouting). */
+  private routing(queue: string): TypeRouting {
+    return {
+      served: typeList(this.servedTypes),
+      elsewhere: () => this.servedElsewhere(queue),
+      noHandlerMs: this.options.worker.noHandlerTimeoutMs,
+    };
+  }
+
+  /** Types only other live workers serve for `queue`, worked out again only when the catalog has changed. */
+  private servedElsewhere(queue: string): string {
+    const cached = this.runtimes.find((runtime) => runtime.queue === queue)?.servedElsewhere;
+    if (cached?.generation === this.catalog.generation) return cached.list;
+    const here = new Set(this.servedTypes);
+    const list = typeList([...this.catalog.servedIn(queue)].filter((name) => !here.has(name)));
+    if (cached) Object.assign(cached, { list, generation: this.catalog.generation });
+    return list;
+  }
+
+  private publication(): WorkerPublication {
+    return { worker: this.name, queues: this.options.queue.queues, startedAt: this.startedAt, types: this.served.map(publishedType) };
+  }
+
+  /** Says which types this worker serves, and that it is live. */
+  private async publish(): Promise<void> {
+    await publishJobTypes(this.commands, this.options.redis.prefix, this.name, this.publication(), this.now());
+  }
+
+  private async keepPublishing(): Promise<void> {
+    const signal = this.publishStopping.signal;
+    while (!signal.aborted) {
+      await sleep(PUBLISH_INTERVAL_MS, signal);
+      if (signal.aborted) break;
+      await this.publish().catch((error: unknown) => this.reportError(error, 'publishing its job types'));
+    }
+  }
+
+  /** Another live worker defines one of this worker's types differently: producers then validate against only one of them. */
+  private warnOfConflicts(): void {
+    const mine = new Set(this.servedTypes);
+    for (const type of this.catalog.list()) {
+      if (!mine.has(type.name) || type.conflicts.length === 0) continue;
+      this.logger.warn(
+        { worker: this.name, jobType: type.name, variants: type.conflicts.map((variant) => variant.workers) },
+        `job type "${type.name}" is defined differently by other live workers; producers validate against the newest worker's definition`,
+      );
+    }
   }
 
   /**

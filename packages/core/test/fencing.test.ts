@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import {
   closeRedis, createRedis, defineJobType, JobTypeRegistry, Queue, queueKeys, waitForRedis, Worker, WORKER_GROUP, type Job, type ScriptedRedis,
 } from '@sluice/core';
-import { JobTransitions, type StartedJob } from '../src/job-runner';
+import { JobTransitions, typeList, type StartedJob } from '../src/job-runner';
 import { dropRedisKeys, isolatedConfig, waitFor } from '../../../test/support/context';
 
 /**
@@ -34,7 +34,7 @@ beforeAll(async () => {
   await waitForRedis(redis, 5000);
   queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry });
   await redis.xgroup('CREATE', keys.stream, WORKER_GROUP, '0', 'MKSTREAM');
-  stale.transitions = new JobTransitions(redis, keys, stale.name, config.queue);
+  stale.transitions = new JobTransitions(redis, keys, stale.name, config.queue, { served: typeList(registry.names()), elsewhere: () => ',', noHandlerMs: 60_000 });
 });
 
 afterEach(async () => {

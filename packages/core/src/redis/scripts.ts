@@ -40,6 +40,7 @@ const SCRIPTS = {
   heartbeatJobs: transition('heartbeat-jobs'),
   trimDeadLetters: transition('trim-dead-letters'),
   removeGoneConsumer: lua('remove-gone-consumer'),
+  publishJobTypes: lua('publish-job-types'),
   acquireLease: lua('acquire-lease'),
   releaseLease: lua('release-lease'),
 } as const;

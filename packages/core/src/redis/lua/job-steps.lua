@@ -35,6 +35,15 @@ local function dropEntry(streamKey, group, sids)
 end
 
 --[[
+  stopWaitingUnserved: a job parked for want of a worker of its type (see parkEntry) no longer waits
+  for one: its count in the queue's unserved hash goes down, and the field goes with the last job.
+]]
+local function stopWaitingUnserved(unservedKey, jobKey, jobType)
+  redis.call('HDEL', jobKey, 'unservedSince')
+  if redis.call('HINCRBY', unservedKey, jobType, -1) <= 0 then redis.call('HDEL', unservedKey, jobType) end
+end
+
+--[[
   requeue: puts a job back in the stream under a new entry, pending, and records the event.
   `fields` are further job hash fields to set (a flat list), `details` the event's.
 ]]

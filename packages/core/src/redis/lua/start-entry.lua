@@ -1,19 +1,87 @@
 --[[
   startEntry (included by startJobs and readAndStartJobs): marks the job of a freshly read stream
   entry `processing` and counts the attempt. An entry whose job is gone, finished, cancelled, or
-  re-enqueued under another entry is stale: it is acknowledged and deleted, never run.
+  re-enqueued under another entry is stale: it is acknowledged and deleted, never run. A job of a
+  type this worker does not serve is parked instead (see parkEntry).
 
-  Returns {entryId} when skipped, {entryId, jobId, type, payload, attempt, maxAttempts, runAt} when
-  the job is to run.
+  The including script first calls setRouting(served, elsewhere, noHandlerMs, delayed, unserved, dead):
+  `served` and `elsewhere` are type lists as ",a,b," (the types this worker serves, and those only
+  other live workers of the queue serve), `dead` as moveToDead takes it.
+
+  Returns {entryId} when skipped or parked, {entryId, jobId, type, payload, attempt, maxAttempts,
+  runAt} when the job is to run.
 ]]
+
+local routing = {}
+
+local function setRouting(served, elsewhere, noHandlerMs, delayed, unserved, dead)
+  routing = {served = served, elsewhere = elsewhere, noHandlerMs = noHandlerMs, delayed = delayed, unserved = unserved, dead = dead}
+end
+
+local function listsType(list, jobType)
+  return string.find(list, ',' .. jobType .. ',', 1, true) ~= nil
+end
+
+--[[
+  parkEntry: a job whose type this worker does not serve goes back for a worker that does, without
+  spending an attempt: its entry is dropped and the job waits in the delayed ZSET, still pending,
+  with no entry (`sid` empty) and no history event, until promoteDueJobs puts it back in the stream.
+  While another live worker serves the type, each park waits twice as long as the last, from 50 ms
+  up to 500 ms (the consumer group hands the entry to any reader, so it may take a few tries); while
+  none does, from 100 ms up to 2 s. A job no live worker has served for `noHandlerMs` is
+  dead-lettered with reason `no-handler`.
+]]
+local function parkEntry(streamKey, eventsKey, group, now, jobKey, sid, job)
+  local status, jobId, jobType, attempts, parks, since = job[1], job[3], job[4], job[6], tonumber(job[10] or '0'), job[11]
+  dropEntry(streamKey, group, {sid})
+  local firstWait, longestWait = 50, 500
+  if listsType(routing.elsewhere, jobType) then
+    -- A worker of its type has come: the waits start short again.
+    if since then
+      stopWaitingUnserved(routing.unserved, jobKey, jobType)
+      parks = 0
+    end
+  else
+    firstWait, longestWait = 100, 2000
+    if not since then
+      since = now
+      redis.call('HSET', jobKey, 'unservedSince', now)
+      redis.call('HINCRBY', routing.unserved, jobType, 1)
+    elseif tonumber(now) - tonumber(since) >= tonumber(routing.noHandlerMs) then
+      stopWaitingUnserved(routing.unserved, jobKey, jobType)
+      redis.call('HDEL', jobKey, 'parks')
+      moveToDead(routing.dead, eventsKey, jobKey, jobId, status, attempts, 'no-handler',
+        'no live worker served job type "' .. jobType .. '" for ' .. routing.noHandlerMs .. ' ms', now)
+      return
+    end
+  end
+  parks = parks + 1
+  redis.call('HSET', jobKey, 'status', 'pending', 'sid', '', 'parks', parks)
+  if status == 'processing' then
+    -- A crashed worker's attempt, reclaimed here: it becomes pending, as a hand-back would make it.
+    moveCount(eventsKey, 'processing', 'pending')
+    recordEvent(eventsKey, jobKey, jobId, 'pending', attempts, now, {'error', 'interrupted: its worker stopped while running it'}, {})
+  end
+  local dueAt = tonumber(now) + math.min(firstWait * 2 ^ (parks - 1), longestWait)
+  redis.call('ZADD', routing.delayed, dueAt, jobId)
+  announceIfEarliest(routing.delayed, jobId, dueAt)
+end
+
 local function startEntry(streamKey, eventsKey, group, consumer, now, jobKey, sid)
-  local job = redis.call('HMGET', jobKey, 'status', 'sid', 'id', 'type', 'payload', 'attempts', 'maxAttempts', 'runAt', 'seq')
+  local job = redis.call('HMGET', jobKey, 'status', 'sid', 'id', 'type', 'payload', 'attempts', 'maxAttempts', 'runAt', 'seq',
+    'parks', 'unservedSince')
   local status = job[1]
   if job[2] ~= sid or (status ~= 'pending' and status ~= 'processing') then
     redis.call('XACK', streamKey, group, sid)
     redis.call('XDEL', streamKey, sid)
     return {sid}
   end
+  if not listsType(routing.served, job[4]) then
+    parkEntry(streamKey, eventsKey, group, now, jobKey, sid, job)
+    return {sid}
+  end
+  if job[11] then stopWaitingUnserved(routing.unserved, jobKey, job[4]) end
+  if job[10] then redis.call('HDEL', jobKey, 'parks') end
   local attempt = tonumber(job[6]) + 1
   local seq, line = nextEvent(eventsKey, job[3], job[9], 'processing', attempt, now, {'worker', consumer}, {})
   redis.call('HSET', jobKey, 'status', 'processing', 'attempts', tostring(attempt),

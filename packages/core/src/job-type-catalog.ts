@@ -1,0 +1,269 @@
+import { messageOf } from './errors.js';
+import { catalogKeys, type CatalogKeys } from './keys.js';
+import { silentLogger, type Logger } from './logger.js';
+import { runScript, type ScriptedRedis } from './redis/scripts.js';
+import { JobTypeRegistry, type JobTypeDefinition, type JobTypeLookup, type RegisteredJobType } from './registry.js';
+import type { RetryPolicy } from './retry-policy.js';
+
+/** How often a worker publishes what it serves; a publication also says the worker is live. */
+export const PUBLISH_INTERVAL_MS = 5000;
+/** A worker that has not published for this long is not live: its types no longer count. */
+export const PUBLICATION_LIVE_MS = 3 * PUBLISH_INTERVAL_MS;
+/** Publications silent this long are removed from Redis altogether. */
+const PUBLICATION_KEPT_MS = 10 * 60_000;
+/** Least time between two refreshes that a lookup of an unknown type causes. */
+const LEARN_INTERVAL_MS = 250;
+
+/** A job type as a worker publishes it: what a producer needs to validate and describe a submission. */
+export interface PublishedJobType {
+  name: string;
+  description: string | null;
+  /** The payload's JSON schema. */
+  payloadSchema: unknown;
+  retry: RetryPolicy;
+  timeoutMs: number;
+}
+
+/** What one worker publishes: the queues it reads and the job types it serves. */
+export interface WorkerPublication {
+  worker: string;
+  queues: string[];
+  /** When the worker started (ms): the newest worker's definition wins a conflict. */
+  startedAt: number;
+  types: PublishedJobType[];
+}
+
+/** One variant of a type's definition, and the live workers that publish it. */
+export interface JobTypeVariant {
+  workers: string[];
+  description: string | null;
+  payloadSchema: unknown;
+  maxAttempts: number;
+  timeoutMs: number;
+}
+
+/** A job type as the catalog knows it. */
+export interface CatalogJobType {
+  name: string;
+  description: string | null;
+  payloadSchema: unknown;
+  maxAttempts: number;
+  timeoutMs: number;
+  /** Queues whose live workers serve the type. */
+  queues: string[];
+  /** Live workers that serve it. */
+  workers: number;
+  /** Declared to this process in its configuration, so it is known with no worker live. */
+  declared: boolean;
+  /** Every differing definition live workers publish, when there is more than one; empty otherwise. */
+  conflicts: JobTypeVariant[];
+}
+
+/** The published form of a registered type. */
+export function publishedType(type: RegisteredJobType): PublishedJobType {
+  return {
+    name: type.name,
+    description: type.description ?? null,
+    // The schema as JSON: TypeBox's own markers are symbols, which JSON leaves behind.
+    payloadSchema: JSON.parse(JSON.stringify(type.payloadSchema)) as unknown,
+    retry: type.retry,
+    timeoutMs: type.timeoutMs,
+  };
+}
+
+/** publishJobTypes: stores (or, with `publication` null, withdraws) a worker's publication and marks it live. */
+export async function publishJobTypes(redis: ScriptedRedis, prefix: string, worker: string, publication: WorkerPublication | null, now: number): Promise<void> {
+  const keys = catalogKeys(prefix);
+  await runScript(redis, 'publishJobTypes', [keys.publications, keys.seen, keys.version], [
+    worker, publication ? JSON.stringify(publication) : '', now, now - PUBLICATION_KEPT_MS,
+  ]);
+}
+
+/** Dependencies and settings of a `JobTypeCatalog`. */
+export interface JobTypeCatalogOptions {
+  redis: ScriptedRedis;
+  prefix: string;
+  /** Types known whether or not a worker publishes them (a producer that runs before any worker). They win a conflict. */
+  declared?: readonly JobTypeDefinition[];
+  logger?: Logger;
+  now?: () => number;
+}
+
+/**
+ * The job types live workers publish to Redis, with any declared to this process: what a producer
+ * validates submissions against. It reads Redis only when the publications' version or the set of
+ * live workers has changed, and rebuilds (compiles the schemas) only then. A type published with
+ * differing definitions is a conflict: declared wins, else the newest worker's.
+ */
+export class JobTypeCatalog implements JobTypeLookup {
+  private readonly keys: CatalogKeys;
+  private readonly logger: Logger;
+  private readonly now: () => number;
+  private readonly declared: readonly JobTypeDefinition[];
+  private registry: JobTypeRegistry;
+  private types: CatalogJobType[] = [];
+  private servedByQueue = new Map<string, Set<string>>();
+  private seenVersion: string | null = null;
+  private seenWorkers = '';
+  private refreshing: Promise<void> | undefined;
+  private lastRefreshAt = Number.NEGATIVE_INFINITY;
+  private loop: NodeJS.Timeout | undefined;
+  private rebuilds = 0;
+
+  constructor(private readonly options: JobTypeCatalogOptions) {
+    this.keys = catalogKeys(options.prefix);
+    this.logger = options.logger ?? silentLogger;
+    this.now = options.now ?? Date.now;
+    this.declared = options.declared ?? [];
+    this.registry = new JobTypeRegistry(this.declared);
+    this.types = this.declared.map((definition) => declaredView(this.registry.get(definition.name)));
+  }
+
+  /** Refreshes now, then every `intervalMs` until `stop`. A failed refresh keeps what was known. */
+  async start(intervalMs = 1000): Promise<void> {
+    await this.refresh().catch((error: unknown) => this.logger.warn({ err: messageOf(error) }, 'cannot read the published job types'));
+    this.loop = setInterval(() => {
+      this.refresh().catch((error: unknown) => this.logger.debug({ err: messageOf(error) }, 'cannot read the published job types'));
+    }, intervalMs);
+    this.loop.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.loop);
+  }
+
+  /** How many times what the catalog knows has changed: a reader can cache what it derives until this moves. */
+  get generation(): number {
+    return this.rebuilds;
+  }
+
+  /** Every known type, sorted by name. */
+  list(): readonly CatalogJobType[] {
+    return this.types;
+  }
+
+  /** Names of every known type, sorted. */
+  names(): string[] {
+    return this.registry.names();
+  }
+
+  get(name: string): RegisteredJobType {
+    return this.registry.get(name);
+  }
+
+  /** Types some live worker serves for `queue`. */
+  servedIn(queue: string): ReadonlySet<string> {
+    return this.servedByQueue.get(queue) ?? new Set();
+  }
+
+  /** A submission names a type not known yet: its worker may have just started, so look again (at most every 250 ms). */
+  async learn(names: readonly string[]): Promise<void> {
+    if (names.every((name) => this.registry.find(name))) return;
+    if (this.now() - this.lastRefreshAt < LEARN_INTERVAL_MS) return;
+    await this.refresh();
+  }
+
+  /** Reads the publications of live workers and rebuilds when they changed. Concurrent calls share one read. */
+  refresh(): Promise<void> {
+    this.refreshing ??= this.read().finally(() => {
+      this.refreshing = undefined;
+    });
+    return this.refreshing;
+  }
+
+  private async read(): Promise<void> {
+    const { redis } = this.options;
+    this.lastRefreshAt = this.now();
+    const [version, live] = await Promise.all([
+      redis.get(this.keys.version),
+      redis.zrangebyscore(this.keys.seen, this.now() - PUBLICATION_LIVE_MS, '+inf'),
+    ]);
+    const workers = [...live].sort().join('\n');
+    if (version === this.seenVersion && workers === this.seenWorkers) return;
+    const raw = live.length > 0 ? await redis.hmget(this.keys.publications, ...live) : [];
+    const publications = raw.flatMap((json, index) => this.parse(json, live[index] ?? ''));
+    this.rebuild(publications);
+    this.seenVersion = version;
+    this.seenWorkers = workers;
+  }
+
+  private parse(json: string | null, worker: string): WorkerPublication[] {
+    if (json === null) return [];
+    try {
+      const publication = JSON.parse(json) as WorkerPublication;
+      if (!Array.isArray(publication.types) || !Array.isArray(publication.queues)) throw new Error('it lacks types or queues');
+      return [publication];
+    } catch (error) {
+      this.logger.warn({ worker, err: messageOf(error) }, 'ignoring an unreadable job type publication');
+      return [];
+    }
+  }
+
+  private rebuild(publications: readonly WorkerPublication[]): void {
+    // Newest first: the first variant met of each type is the one that wins a conflict.
+    const newestFirst = [...publications].sort((a, b) => b.startedAt - a.startedAt);
+    const variants = new Map<string, Map<string, { type: PublishedJobType; workers: string[] }>>();
+    const queuesOf = new Map<string, Set<string>>();
+    const servedByQueue = new Map<string, Set<string>>();
+    for (const publication of newestFirst) {
+      for (const type of publication.types) {
+        const byFingerprint = variants.get(type.name) ?? new Map<string, { type: PublishedJobType; workers: string[] }>();
+        variants.set(type.name, byFingerprint);
+        const fingerprint = JSON.stringify([type.payloadSchema, type.retry, type.timeoutMs, type.description]);
+        const variant = byFingerprint.get(fingerprint) ?? { type, workers: [] };
+        variant.workers.push(publication.worker);
+        byFingerprint.set(fingerprint, variant);
+        const queues = queuesOf.get(type.name) ?? new Set<string>();
+        queuesOf.set(type.name, queues);
+        for (const queue of publication.queues) {
+          queues.add(queue);
+          const served = servedByQueue.get(queue) ?? new Set<string>();
+          servedByQueue.set(queue, served);
+          served.add(type.name);
+        }
+      }
+    }
+
+    const declaredNames = new Set(this.declared.map((definition) => definition.name));
+    const definitions: JobTypeDefinition[] = [...this.declared];
+    for (const [name, byFingerprint] of variants) {
+      const winner = [...byFingerprint.values()][0];
+      if (!declaredNames.has(name) && winner) definitions.push(definitionOf(winner.type));
+    }
+    this.registry = new JobTypeRegistry(definitions, (definition, error) =>
+      this.logger.warn({ jobType: definition.name, err: messageOf(error) }, 'ignoring a published job type whose payload schema does not compile'),
+    );
+    this.servedByQueue = servedByQueue;
+    this.rebuilds += 1;
+    this.types = this.registry.names().map((name): CatalogJobType => {
+      const type = this.registry.get(name);
+      const published = [...(variants.get(name)?.values() ?? [])];
+      return {
+        ...declaredView(type),
+        queues: [...(queuesOf.get(name) ?? [])].sort(),
+        workers: published.reduce((sum, variant) => sum + variant.workers.length, 0),
+        declared: declaredNames.has(name),
+        conflicts: published.length > 1 ? published.map(({ type: variant, workers }) => ({ workers, ...summaryOf(variant) })) : [],
+      };
+    });
+  }
+}
+
+function definitionOf(type: PublishedJobType): JobTypeDefinition {
+  return {
+    name: type.name,
+    ...(type.description !== null && { description: type.description }),
+    payload: type.payloadSchema as JobTypeDefinition['payload'],
+    retry: type.retry,
+    timeoutMs: type.timeoutMs,
+  };
+}
+
+function summaryOf(type: PublishedJobType): Omit<JobTypeVariant, 'workers'> {
+  return { description: type.description, payloadSchema: type.payloadSchema, maxAttempts: type.retry.maxAttempts, timeoutMs: type.timeoutMs };
+}
+
+function declaredView(type: RegisteredJobType): CatalogJobType {
+  const published = publishedType(type);
+  return { ...summaryOf(published), name: type.name, queues: [], workers: 0, declared: true, conflicts: [] };
+}

@@ -1,0 +1,31 @@
+--[[
+  publishJobTypes: a worker says which job types it serves (see WorkerPublication), and that it is
+  live. Publications of workers silent since before `staleBefore` are removed in the same step, so
+  the hash never holds more than the workers of the last while. The version goes up only when a
+  publication changes, so readers rebuild what they know only then.
+
+  KEYS[1] publications   KEYS[2] seen   KEYS[3] version
+  ARGV[1] worker   ARGV[2] publication (JSON; '' withdraws it)   ARGV[3] now (ms)   ARGV[4] stale before (ms)
+
+  Returns the version.
+]]
+local worker, publication, now = ARGV[1], ARGV[2], ARGV[3]
+local changed = false
+local stale = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[4])
+if #stale > 0 then
+  redis.call('HDEL', KEYS[1], unpack(stale))
+  redis.call('ZREM', KEYS[2], unpack(stale))
+  changed = true
+end
+if publication == '' then
+  if redis.call('HDEL', KEYS[1], worker) == 1 then changed = true end
+  redis.call('ZREM', KEYS[2], worker)
+else
+  if redis.call('HGET', KEYS[1], worker) ~= publication then
+    redis.call('HSET', KEYS[1], worker, publication)
+    changed = true
+  end
+  redis.call('ZADD', KEYS[2], now, worker)
+end
+if changed then return redis.call('INCR', KEYS[3]) end
+return tonumber(redis.call('GET', KEYS[3]) or '0')

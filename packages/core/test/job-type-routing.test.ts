@@ -1,0 +1,162 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { Type } from 'typebox';
+import {
+  closeRedis, createRedis, defineJobType, JobTypeCatalog, JobTypeRegistry, Queue, queueKeys, queueStats, waitForRedis, Worker, type Job,
+  type JobHandler, type ScriptedRedis, type SluiceConfig,
+} from '@sluice/core';
+import { dropRedisKeys, isolatedConfig, waitFor } from '../../../test/support/context';
+
+const noop = defineJobType({ name: 'noop', payload: Type.Object({}) });
+const greet = defineJobType({ name: 'greet', payload: Type.Object({ name: Type.String() }, { additionalProperties: false }) });
+/** The same name with another schema, as a second team's worker might publish it. */
+const greetLoosely = defineJobType({ name: 'greet', payload: Type.Object({}) });
+const everyType = new JobTypeRegistry([noop, greet]);
+
+interface System {
+  config: SluiceConfig;
+  redis: ScriptedRedis;
+  queue: Queue;
+  workers: Worker[];
+  catalogs: JobTypeCatalog[];
+}
+const systems: System[] = [];
+
+async function connect(env: Record<string, string> = {}): Promise<System> {
+  const config = isolatedConfig('type-routing', env);
+  const redis = createRedis(config.redis);
+  await waitForRedis(redis, 5000);
+  const system: System = { config, redis, queue: new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry: everyType }), workers: [], catalogs: [] };
+  systems.push(system);
+  return system;
+}
+
+async function startWorker(
+  system: System, name: string, types: Parameters<typeof defineJobType>[0][], handlers: Record<string, JobHandler<never>>,
+): Promise<Worker> {
+  const { config } = system;
+  const worker = new Worker({
+    redis: config.redis, queue: config.queue, worker: { ...config.worker, consumerName: name }, registry: new JobTypeRegistry(types), handlers,
+  });
+  system.workers.push(worker);
+  await worker.start();
+  return worker;
+}
+
+async function catalogOf(system: System, declared: Parameters<typeof defineJobType>[0][] = []): Promise<JobTypeCatalog> {
+  const catalog = new JobTypeCatalog({ redis: system.redis, prefix: system.config.redis.prefix, declared });
+  system.catalogs.push(catalog);
+  await catalog.refresh();
+  return catalog;
+}
+
+afterEach(async () => {
+  for (const { config, redis, workers, catalogs } of systems.splice(0)) {
+    for (const catalog of catalogs) catalog.stop();
+    await Promise.all(workers.map((worker) => worker.close(1000)));
+    await closeRedis(redis);
+    await dropRedisKeys(config);
+  }
+});
+
+function status(queue: Queue, id: string, wanted: Job['status']): Promise<Job> {
+  return waitFor(`job ${id} to be ${wanted}`, async () => {
+    const job = await queue.getJob(id);
+    return job?.status === wanted ? job : null;
+  }, 20_000);
+}
+
+async function unserved(system: System): Promise<Record<string, string>> {
+  return system.redis.hgetall(queueKeys(system.config.redis.prefix, 'default').unserved);
+}
+
+describe('a worker meets a job type it does not serve', () => {
+  it('hands it to a worker that serves it, without spending an attempt: all 20 greet jobs complete beside a worker that serves only noop', async () => {
+    const system = await connect();
+    await startWorker(system, 'builtin', [noop], { noop: () => undefined });
+    await startWorker(system, 'greeter', [greet], { greet: ({ payload }: { payload: { name: string } }) => `hello ${payload.name}` });
+    const ids = await Promise.all(Array.from({ length: 20 }, (_, i) => system.queue.add('greet', { name: `n${i}` }).then((job) => job.id)));
+    const jobs = await Promise.all(ids.map((id) => status(system.queue, id, 'completed')));
+    expect(jobs.map((job) => job.attempts)).toEqual(Array(20).fill(1));
+    expect(jobs.map((job) => job.result)).toEqual(ids.map((_, i) => `hello n${i}`));
+    expect((await queueStats(system.redis, system.config.redis, ['default'])).default?.counts.dead).toBe(0);
+  });
+
+  it('keeps a job no worker serves waiting, counted per type, until a worker of its type starts', async () => {
+    const system = await connect();
+    await startWorker(system, 'builtin', [noop], { noop: () => undefined });
+    const { id } = await system.queue.add('greet', { name: 'late' });
+    await waitFor('greet to be counted as waiting without a worker', async () => ((await unserved(system)).greet === '1' ? true : null));
+    const waiting = await system.queue.getJob(id);
+    expect(waiting).toMatchObject({ status: 'pending', attempts: 0 });
+    expect((await queueStats(system.redis, system.config.redis, ['default'])).default?.unservedTypes).toEqual({ greet: 1 });
+
+    await startWorker(system, 'greeter', [greet], { greet: () => 'hi' });
+    expect(await status(system.queue, id, 'completed')).toMatchObject({ attempts: 1, result: 'hi' });
+    expect(await unserved(system)).toEqual({});
+  });
+
+  it('dead-letters it with reason no-handler once no live worker has served its type for NO_HANDLER_TIMEOUT_MS', async () => {
+    const system = await connect({ NO_HANDLER_TIMEOUT_MS: '1500' });
+    await startWorker(system, 'builtin', [noop], { noop: () => undefined });
+    const { id } = await system.queue.add('greet', { name: 'nobody' });
+    const dead = await status(system.queue, id, 'dead');
+    expect(dead).toMatchObject({ attempts: 0 });
+    const fields = await system.redis.hmget(queueKeys(system.config.redis.prefix, 'default').jobPrefix + id, 'deadReason', 'lastError');
+    expect(fields[0]).toBe('no-handler');
+    expect(fields[1]).toContain('no live worker served job type "greet"');
+    expect(await unserved(system)).toEqual({});
+  });
+
+  it('cancels a waiting job: it leaves the delayed set and the count', async () => {
+    const system = await connect();
+    await startWorker(system, 'builtin', [noop], { noop: () => undefined });
+    const { id } = await system.queue.add('greet', { name: 'never' });
+    await waitFor('greet to wait', async () => ((await unserved(system)).greet === '1' ? true : null));
+    await system.queue.cancel(id);
+    expect(await system.queue.getJob(id)).toMatchObject({ status: 'cancelled' });
+    expect(await unserved(system)).toEqual({});
+    expect(await system.redis.zscore(queueKeys(system.config.redis.prefix, 'default').delayed, id)).toBeNull();
+  });
+});
+
+describe('the types live workers publish', () => {
+  it('lists each type with its queues and workers while they run, and forgets them when they stop', async () => {
+    const system = await connect();
+    const worker = await startWorker(system, 'greeter', [greet], { greet: () => 'hi' });
+    const catalog = await catalogOf(system);
+    expect(catalog.list()).toEqual([
+      expect.objectContaining({ name: 'greet', queues: ['default'], workers: 1, declared: false, conflicts: [], maxAttempts: 3 }),
+    ]);
+    await worker.close(1000);
+    await catalog.refresh();
+    expect(catalog.list()).toEqual([]);
+  });
+
+  it('lets a producer accept a type as soon as its worker has started, and refuses one no worker serves, naming the known ones', async () => {
+    const system = await connect();
+    const catalog = await catalogOf(system);
+    const queue = new Queue({ redis: system.redis, redisConfig: system.config.redis, queueConfig: system.config.queue, registry: catalog });
+    await expect(queue.add('greet', { name: 'x' })).rejects.toThrow('Unknown job type "greet". Known types: none');
+    await startWorker(system, 'greeter', [greet], { greet: () => 'hi' });
+    const { id } = await waitFor('the producer to accept greet', () => queue.add('greet', { name: 'x' }).catch(() => null));
+    expect(await status(queue, id, 'completed')).toMatchObject({ result: 'hi' });
+    await expect(queue.add('greet', { name: 1 } as never)).rejects.toThrow('payload.name must be string');
+    await expect(queue.add('shout', {})).rejects.toThrow('Unknown job type "shout". Known types: greet.');
+  });
+
+  it('shows two workers that publish differing definitions of one type as a conflict; a declared type wins it', async () => {
+    const system = await connect();
+    await startWorker(system, 'strict', [greet], { greet: () => 'strict' });
+    await startWorker(system, 'loose', [greetLoosely], { greet: () => 'loose' });
+    const catalog = await catalogOf(system);
+    const [entry] = catalog.list();
+    expect(entry?.conflicts.map((variant) => variant.workers)).toEqual([['loose'], ['strict']]);
+    // The newest worker's definition is the one submissions are checked against.
+    expect(() => catalog.get('greet').validate({})).not.toThrow();
+    expect(catalog.get('greet').validate({})).toBe(true);
+
+    const declaring = await catalogOf(system, [greet]);
+    expect(declaring.get('greet').validate({})).toBe(false);
+    expect(declaring.list()[0]).toMatchObject({ declared: true, workers: 2 });
+  });
+});
