@@ -21,11 +21,11 @@ export class ServiceProcess {
   }
 
   /**
-   * Starts `file` (relative to the repository root) with `env` added to this process's environment,
-   * through tsx, with the workspace packages resolved to their sources.
+   * Starts `file` (relative to the repository root) with `args` and with `env` added to this process's
+   * environment, through tsx, with the workspace packages resolved to their sources.
    */
-  static start(name: string, file: string, env: Record<string, string>): ServiceProcess {
-    const child = spawn(process.execPath, ['--conditions=sluice-source', '--import', 'tsx', file], {
+  static start(name: string, file: string, env: Record<string, string>, args: readonly string[] = []): ServiceProcess {
+    const child = spawn(process.execPath, ['--conditions=sluice-source', '--import', 'tsx', file, ...args], {
       cwd: ROOT,
       env: { ...process.env, LOG_LEVEL: 'info', LOG_PRETTY: '0', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

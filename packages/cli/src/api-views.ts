@@ -1,0 +1,72 @@
+/** The parts of the API's answers the commands print (the API's OpenAPI document, GET /docs/json, has them whole). */
+
+export interface AddedJob {
+  id: string;
+  queue: string;
+  type: string;
+  status: string;
+  duplicate: boolean;
+}
+
+export interface JobEvent {
+  status: string;
+  attempt: number;
+  at: string;
+  worker?: string;
+  error?: string;
+  nextAt?: string;
+  reason?: string;
+}
+
+/** A job as lists carry it. */
+export interface ListedJob {
+  id: string;
+  queue: string;
+  type: string;
+  status: string;
+  attempts: number;
+  maxAttempts: number;
+  priority: number;
+  runAt: string;
+  createdAt: string;
+  updatedAt: string;
+  finishedAt: string | null;
+  lastError: string | null;
+  idempotencyKey: string | null;
+  payload: Record<string, unknown> | null;
+  result: unknown;
+  progress: unknown;
+}
+
+export interface Job extends ListedJob {
+  history: JobEvent[];
+}
+
+export interface DeadJob extends ListedJob {
+  reason: string;
+  deadAt: string;
+}
+
+export interface Page<T> {
+  jobs: T[];
+  nextCursor: string | null;
+}
+
+export type Counts = Record<'pending' | 'scheduled' | 'processing' | 'retrying' | 'completed' | 'dead' | 'cancelled', number>;
+
+export interface QueueStats extends Counts {
+  paused: boolean;
+  consumers: { name: string; pending: number; idleMs: number }[];
+  throughput: { completedLastMinute: number; failedLastMinute: number; completedPerSecond: number };
+}
+
+export interface Stats {
+  queues: Record<string, QueueStats>;
+}
+
+export interface QueueSummary {
+  name: string;
+  paused: boolean;
+  depth: number;
+  counts: Partial<Counts>;
+}

@@ -1,0 +1,90 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AppFixture } from '../../../apps/api/test/fixture';
+import { isolatedConfig, waitFor } from '../../../test/support/context';
+import { expectOneLineError, jsonOf, listeningApp, sluice, startSluice } from './support';
+
+const KEY = 'cli-test-key-0123456789abcdef';
+const config = isolatedConfig('cli-queues', { QUEUES: 'default,emails', API_KEYS: KEY });
+let fixture: AppFixture;
+let url: string;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  ({ fixture, url } = await listeningApp(config));
+  env = { SLUICE_URL: url, SLUICE_API_KEY: KEY };
+  for (let i = 0; i < 2; i += 1) await fixture.app.inject({ method: 'POST', url: '/jobs', headers: { authorization: `Bearer ${KEY}` }, payload: { type: 'noop', payload: {}, queue: 'emails' } });
+});
+
+afterAll(async () => {
+  await fixture?.close();
+});
+
+interface QueueJson {
+  name: string;
+  paused: boolean;
+  depth: number;
+}
+
+describe('sluice queues', () => {
+  it('lists the queues with their depth, as a table or the API\'s JSON', async () => {
+    const table = await sluice(['queues', 'list'], env);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/^QUEUE +STATE +DEPTH +SCHEDULED/);
+    expect(table.stdout).toMatch(/^default +running +0 /m);
+    expect(table.stdout).toMatch(/^emails +running +2 /m);
+    const { queues } = jsonOf<{ queues: QueueJson[] }>(await sluice(['queues', 'list', '--json'], env));
+    expect(queues.map(({ name, depth }) => [name, depth])).toEqual([['default', 0], ['emails', 2]]);
+  });
+
+  it('pauses and resumes a queue, and refuses one the API does not serve with exit 1', async () => {
+    const paused = await sluice(['queues', 'pause', 'emails'], env);
+    expect(paused).toMatchObject({ code: 0, stdout: 'Queue emails is paused: workers take no new jobs from it.\n' });
+    const listed = jsonOf<{ queues: QueueJson[] }>(await sluice(['queues', 'list', '--json'], env));
+    expect(listed.queues.find((queue) => queue.name === 'emails')?.paused).toBe(true);
+
+    expect(jsonOf(await sluice(['queues', 'resume', 'emails', '--json'], env))).toEqual({ name: 'emails', paused: false });
+
+    const unknown = await sluice(['queues', 'pause', 'elsewhere'], env);
+    expectOneLineError(unknown, 1, 'sluice queues pause: Queue "elsewhere" is not served here. Known queues: default, emails.', 'UNKNOWN_QUEUE');
+  });
+});
+
+describe('sluice stats', () => {
+  it('prints each queue\'s counts as a table, or the API\'s JSON', async () => {
+    const table = await sluice(['stats'], env);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/^QUEUE +PENDING +SCHEDULED +PROCESSING +RETRYING +COMPLETED +DEAD +CANCELLED +STATE +CONSUMERS +DONE\/S$/m);
+    expect(table.stdout).toMatch(/^emails +2 +0 +0 +0 +0 +0 +0 +running +0 +0$/m);
+    const stats = jsonOf<{ queues: Record<string, { pending: number }> }>(await sluice(['stats', '--json'], env));
+    expect(stats.queues.emails?.pending).toBe(2);
+  });
+
+  it('redraws with --watch until Ctrl-C, then exits 0', async () => {
+    const watching = startSluice('stats --watch', ['stats', '--watch', '--interval-ms', '100', '--json'], env);
+    try {
+      await waitFor('three reads', () => watching.output.filter((line) => line.startsWith('{"at":')).length >= 3);
+      const read = JSON.parse(watching.output.find((line) => line.startsWith('{"at":')) ?? '{}') as { queues: Record<string, { pending: number }> };
+      expect(read.queues.emails?.pending).toBe(2);
+    } finally {
+      expect(await watching.stop('SIGINT')).toBe(0);
+    }
+
+    const table = startSluice('stats --watch', ['stats', '--watch', '--interval-ms', '100'], env);
+    try {
+      await waitFor('two tables', () => table.output.filter((line) => line.startsWith('QUEUE ')).length >= 2);
+      expect(table.output.some((line) => line.startsWith(`${url}  `) && line.endsWith('(Ctrl-C to stop)'))).toBe(true);
+    } finally {
+      expect(await table.stop('SIGINT')).toBe(0);
+    }
+  });
+});
+
+describe('the API key', () => {
+  it('goes from --api-key or SLUICE_API_KEY; without one the API\'s refusal is exit 1', async () => {
+    const without = await sluice(['stats'], { SLUICE_URL: url });
+    expectOneLineError(without, 1, 'Send your API key in the header Authorization: Bearer <key>.', 'UNAUTHORIZED', 'HTTP 401');
+    expect((await sluice(['stats', '--api-key', KEY], { SLUICE_URL: url })).code).toBe(0);
+    const wrongFlagWins = await sluice(['stats', '--api-key', 'not-the-key-0123456789'], env);
+    expect(wrongFlagWins.code).toBe(1);
+  });
+});
