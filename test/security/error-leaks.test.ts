@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { closeRedis, createDatabase, createPool, createRedis, DeadLetters, loadConfig, PostgresUnavailableError, Queue, QueueAdmin, RedisUnavailableError } from '@sluice/core';
-import { createJobRegistry } from '@sluice/jobs';
+import { closeRedis, createDatabase, createPool, createRedis, DeadLetters, JobTypeCatalog, loadConfig, PostgresUnavailableError, Queue, QueueAdmin, RedisUnavailableError } from '@sluice/core';
+import { builtinJobTypes } from '@sluice/jobs';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -45,12 +45,12 @@ describe('the API with Redis and PostgreSQL down', () => {
     const redis = createRedis(config.redis);
     redis.on('error', () => undefined);
     const pool = createPool(config.postgres);
-    const registry = createJobRegistry();
+    const types = new JobTypeCatalog({ redis, prefix: config.redis.prefix, declared: builtinJobTypes });
     const deps = {
-      queue: new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry }),
+      queue: new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry: types }),
       deadLetters: new DeadLetters(redis, config.redis, config.queue.queues),
       queueAdmin: new QueueAdmin(redis, config.redis, config.queue.queues),
-      redis, redisConfig: config.redis, pool, db: createDatabase(pool), registry,
+      redis, redisConfig: config.redis, pool, db: createDatabase(pool), types,
     };
     app = await buildApp(config, deps, { logger: log.logger });
     await app.ready();

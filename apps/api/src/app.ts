@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { queueStats, type Database, type DeadLetters, type JobTypeRegistry, type Queue, type QueueAdmin, type ScriptedRedis, type SluiceConfig } from '@sluice/core';
+import { queueStats, type Database, type DeadLetters, type JobTypeCatalog, type Queue, type QueueAdmin, type ScriptedRedis, type SluiceConfig } from '@sluice/core';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type pg from 'pg';
@@ -30,7 +30,8 @@ export interface AppDeps {
   redisConfig: SluiceConfig['redis'];
   pool: pg.Pool;
   db: Database;
-  registry: JobTypeRegistry;
+  /** The job types the API accepts: those live workers publish, and any declared to it. */
+  types: JobTypeCatalog;
 }
 
 /** How the app is built beyond its configuration and dependencies; tests change the last two. */

@@ -1,7 +1,7 @@
 import {
-  checkSchema, closeRedis, createDatabase, createLogger, DeadLetters, HistoryMaintenance, QueueAdmin, createPool, createRedis, loadConfig, messageOf, openApiRefusal, Queue, waitForRedis,
+  checkSchema, closeRedis, createDatabase, createLogger, DeadLetters, HistoryMaintenance, JobTypeCatalog, loadDeclaredJobTypes, QueueAdmin, createPool,
+  createRedis, loadConfig, messageOf, openApiRefusal, Queue, waitForRedis,
 } from '@sluice/core';
-import { createJobRegistry } from '@sluice/jobs';
 import { buildApp } from './app.js';
 
 /** Starts the HTTP producer: config from the environment, checks, listen, and a graceful close on SIGTERM/SIGINT. */
@@ -16,11 +16,13 @@ export async function runApiServer(env: NodeJS.ProcessEnv = process.env): Promis
   redis.on('error', (error) => logger.debug({ err: messageOf(error) }, 'redis connection error'));
   // Without Redis the API still starts: submissions answer 503 until it is back.
   await waitForRedis(redis, 5000).catch((error: unknown) => logger.warn({ err: messageOf(error) }, 'Redis is unavailable at start'));
-  const registry = createJobRegistry();
-  const queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry });
+  const declared = config.api.jobTypesFile ? await loadDeclaredJobTypes(config.api.jobTypesFile) : [];
+  const types = new JobTypeCatalog({ redis, prefix: config.redis.prefix, declared, logger });
+  await types.start();
+  const queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry: types });
   const deadLetters = new DeadLetters(redis, config.redis, config.queue.queues);
   const queueAdmin = new QueueAdmin(redis, config.redis, config.queue.queues);
-  const app = await buildApp(config, { queue, deadLetters, queueAdmin, redis, redisConfig: config.redis, pool, db: createDatabase(pool), registry }, { logger });
+  const app = await buildApp(config, { queue, deadLetters, queueAdmin, redis, redisConfig: config.redis, pool, db: createDatabase(pool), types }, { logger });
   // Partitions are kept by whichever process gets there first; an API alone keeps them too.
   const maintenance = new HistoryMaintenance({ pool, retentionDays: config.postgres.historyRetentionDays, logger });
 
@@ -34,6 +36,7 @@ export async function runApiServer(env: NodeJS.ProcessEnv = process.env): Promis
     closing = true;
     logger.info({ signal }, 'closing');
     await app.close();
+    types.stop();
     await maintenance.stop();
     await closeRedis(redis);
     await pool.end();

@@ -1,5 +1,5 @@
-import { closeRedis, createRedis, DeadLetters, QueueAdmin, Queue, waitForRedis, type SluiceConfig } from '@sluice/core';
-import { createJobRegistry } from '@sluice/jobs';
+import { closeRedis, createRedis, DeadLetters, JobTypeCatalog, QueueAdmin, Queue, waitForRedis, type SluiceConfig } from '@sluice/core';
+import { builtinJobTypes } from '@sluice/jobs';
 import type { FastifyInstance } from 'fastify';
 import { expect } from 'vitest';
 import { buildApp, type AppOptions } from '../src/app';
@@ -22,11 +22,13 @@ export async function startApp(config: SluiceConfig, options: AppOptions & { dat
   const redis = createRedis(config.redis);
   redis.on('error', () => undefined);
   await waitForRedis(redis, 5000);
-  const registry = createJobRegistry();
-  const queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry });
+  // Declared, as JOB_TYPES_FILE would: these tests run no worker to publish them.
+  const types = new JobTypeCatalog({ redis, prefix: config.redis.prefix, declared: builtinJobTypes });
+  await types.start();
+  const queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry: types });
   const deadLetters = new DeadLetters(redis, config.redis, config.queue.queues);
   const queueAdmin = new QueueAdmin(redis, config.redis, config.queue.queues);
-  const app = await buildApp(config, { queue, deadLetters, queueAdmin, redis, redisConfig: config.redis, pool: database.pool, db: database.db, registry }, options);
+  const app = await buildApp(config, { queue, deadLetters, queueAdmin, redis, redisConfig: config.redis, pool: database.pool, db: database.db, types }, options);
   await app.ready();
   return {
     app,
@@ -41,6 +43,7 @@ export async function startApp(config: SluiceConfig, options: AppOptions & { dat
       return ((await app.inject({ method: 'GET', url: `/jobs/${id}` })).json() as { status: string }).status;
     },
     async close() {
+      types.stop();
       await app.close();
       await closeRedis(redis);
       await dropRedisKeys(config).catch(() => undefined);

@@ -1,22 +1,57 @@
+import { writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Type } from 'typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isolatedConfig } from '../../../test/support/context';
+import { createRedis, defineJobType, JobTypeRegistry, loadDeclaredJobTypes, waitForRedis, Worker, type ScriptedRedis } from '@sluice/core';
+import { isolatedConfig, waitFor } from '../../../test/support/context';
 import { startApp, type AppFixture } from './fixture';
 
 const config = isolatedConfig('api-job-types');
 let fixture: AppFixture;
+let redis: ScriptedRedis;
 
 beforeAll(async () => {
   fixture = await startApp(config);
+  redis = createRedis(config.redis);
+  await waitForRedis(redis, 5000);
 });
 afterAll(async () => {
+  redis?.disconnect();
   await fixture?.close();
 });
 
+interface JobTypeView {
+  name: string;
+  description: string | null;
+  payloadSchema: Record<string, unknown>;
+  maxAttempts: number;
+  timeoutMs: number;
+  queues: string[];
+  workers: number;
+  declared: boolean;
+  conflicts: { workers: string[] }[];
+}
+
+async function listed(): Promise<JobTypeView[]> {
+  const response = await fixture.app.inject({ method: 'GET', url: '/job-types' });
+  expect(response.statusCode).toBe(200);
+  return (response.json() as { types: JobTypeView[] }).types;
+}
+
+const greet = defineJobType({ name: 'greet', description: 'Greets someone.', payload: Type.Object({ name: Type.String() }, { additionalProperties: false }) });
+
+function greeter(name: string, payload = greet.payload): Worker {
+  return new Worker({
+    redis: config.redis, queue: config.queue, worker: { ...config.worker, consumerName: name },
+    registry: new JobTypeRegistry([{ ...greet, payload }]), handlers: { greet: ({ payload: { name: who } }: { payload: { name: string } }) => `hello ${who}` },
+  });
+}
+
 describe('GET /job-types', () => {
-  it('lists every registered type with its payload schema, attempts and timeout', async () => {
-    const response = await fixture.app.inject({ method: 'GET', url: '/job-types' });
-    expect(response.statusCode).toBe(200);
-    const { types } = response.json() as { types: { name: string; description: string | null; payloadSchema: Record<string, unknown>; maxAttempts: number; timeoutMs: number }[] };
+  it('lists every declared type with its payload schema, attempts and timeout', async () => {
+    const types = await listed();
     expect(types.map((type) => type.name)).toEqual(['email', 'fail', 'noop', 'sleep', 'webhook']);
     expect(types.find((type) => type.name === 'sleep')).toEqual({
       name: 'sleep',
@@ -24,7 +59,91 @@ describe('GET /job-types', () => {
       payloadSchema: { type: 'object', required: ['ms'], properties: { ms: { type: 'integer', minimum: 0, maximum: 3_600_000 } }, additionalProperties: false },
       maxAttempts: 3,
       timeoutMs: 3_660_000,
+      queues: [],
+      workers: 0,
+      declared: true,
+      conflicts: [],
     });
     expect(types.find((type) => type.name === 'fail')).toMatchObject({ maxAttempts: 3, payloadSchema: { properties: { permanent: { type: 'boolean' } } } });
+  });
+});
+
+describe('types the API learns from live workers', () => {
+  it('accepts a type once a worker serving it starts, lists it, runs it, and refuses it again once the worker stops', async () => {
+    const refused = await fixture.app.inject({ method: 'POST', url: '/jobs', payload: { type: 'greet', payload: { name: 'a' } } });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json()).toMatchObject({ error: { code: 'UNKNOWN_JOB_TYPE', message: 'Unknown job type "greet". Known types: email, fail, noop, sleep, webhook.' } });
+
+    const worker = greeter('greeter-1');
+    await worker.start();
+    try {
+      const id = await fixture.submit({ type: 'greet', payload: { name: 'Ada' } });
+      await waitFor('greet to complete', async () => ((await fixture.statusOf(id)) === 'completed' ? true : null));
+      const invalid = await fixture.app.inject({ method: 'POST', url: '/jobs', payload: { type: 'greet', payload: { name: 7 } } });
+      expect(invalid.statusCode).toBe(400);
+      expect(invalid.json()).toMatchObject({ error: { message: 'payload.name must be string' } });
+      expect((await listed()).find((type) => type.name === 'greet')).toMatchObject({
+        description: 'Greets someone.', queues: ['default'], workers: 1, declared: false, conflicts: [],
+      });
+    } finally {
+      await worker.close(1000);
+    }
+    await waitFor('greet to be forgotten', async () => {
+      const response = await fixture.app.inject({ method: 'POST', url: '/jobs', payload: { type: 'greet', payload: { name: 'b' } } });
+      return response.statusCode === 400 ? true : null;
+    });
+  });
+
+  it('shows two live workers that publish differing definitions of a type as a conflict', async () => {
+    const strict = greeter('greeter-strict');
+    const loose = greeter('greeter-loose', Type.Object({ name: Type.String() }) as typeof greet.payload);
+    await strict.start();
+    await loose.start();
+    try {
+      const entry = await waitFor('the conflict to show', async () => {
+        await fixture.app.inject({ method: 'POST', url: '/jobs', payload: { type: 'greet', payload: { name: 'x' } } });
+        return (await listed()).find((type) => type.name === 'greet' && type.conflicts.length === 2);
+      });
+      expect(entry.workers).toBe(2);
+      expect(entry.conflicts.map((variant) => variant.workers).sort()).toEqual([['greeter-loose'], ['greeter-strict']]);
+    } finally {
+      await Promise.all([strict.close(1000), loose.close(1000)]);
+    }
+  });
+});
+
+describe('JOB_TYPES_FILE', () => {
+  it('reads a JSON array of types as GET /job-types lists them, and a module exporting types', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-types-'));
+    try {
+      const json = join(dir, 'types.json');
+      writeFileSync(json, JSON.stringify([{ name: 'report', payloadSchema: { type: 'object', required: ['month'] }, retry: { maxAttempts: 7 }, timeoutMs: 5000 }]));
+      const [report] = await loadDeclaredJobTypes(json);
+      const registry = new JobTypeRegistry(report ? [report] : []);
+      expect(registry.get('report')).toMatchObject({ timeoutMs: 5000, retry: { maxAttempts: 7 } });
+      expect(registry.get('report').validate({})).toBe(false);
+
+      const module = join(dir, 'types.mjs');
+      writeFileSync(module, "export const types = [{ name: 'resize', payload: { type: 'object' } }];\nexport const handlers = { resize: () => 'ok' };\n");
+      expect((await loadDeclaredJobTypes(module)).map((type) => type.name)).toEqual(['resize']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('says what to fix in a file that is missing, not an array, or holds a type without a name or schema', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-types-'));
+    try {
+      await expect(loadDeclaredJobTypes(join(dir, 'missing.json'))).rejects.toThrow(/JOB_TYPES_FILE .*missing\.json cannot be read/);
+      writeFileSync(join(dir, 'object.json'), '{"name":"x"}');
+      await expect(loadDeclaredJobTypes(join(dir, 'object.json'))).rejects.toThrow('must hold an array of job types');
+      writeFileSync(join(dir, 'bad.json'), JSON.stringify([{ payloadSchema: {} }, { name: 'has,comma', payloadSchema: {} }, { name: 'ok' }]));
+      const error = (await loadDeclaredJobTypes(join(dir, 'bad.json')).then(() => new Error('no error'), (caught: unknown) => caught)) as Error;
+      expect(error.message).toContain('entry 0 needs a "name"');
+      expect(error.message).toContain('entry 1 needs a "name"');
+      expect(error.message).toContain('entry 2 ("ok") needs a "payloadSchema"');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

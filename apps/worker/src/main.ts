@@ -1,12 +1,12 @@
 import { messageOf } from '@sluice/core';
-import { createJobRegistry } from '@sluice/jobs';
+import { builtinJobTypes } from '@sluice/jobs';
 import { createHandlers } from '@sluice/jobs/handlers';
 import { runWorkerProcess } from './worker-process.js';
 
 /** The worker process of this deployment: the job types of @sluice/jobs. */
 runWorkerProcess({
   name: 'worker',
-  registry: createJobRegistry(),
+  types: builtinJobTypes,
   handlers: (config, logger) =>
     createHandlers({
       smtpUrl: config.worker.smtpUrl,

@@ -1,37 +1,34 @@
 import {
-  checkSchema, closeRedis, createLogger, createPool, createRedis, HistoryMaintenance, HistoryRecorder, loadConfig, messageOf, Worker,
-  type JobHandler, type JobTypeRegistry, type Logger, type SluiceConfig,
+  createLogger, createWorker, loadConfig, type JobHandler, type JobTypeDefinition, type Logger, type SluiceConfig, type Worker,
 } from '@sluice/core';
 import { createWorkerMetrics, serveMetrics } from './metrics.js';
+
+/** The handlers of a worker process, or a function making them once the configuration and logger exist. */
+export type HandlersOption =
+  | Readonly<Record<string, JobHandler<never>>>
+  | ((config: SluiceConfig, logger: Logger) => Readonly<Record<string, JobHandler<never>>>);
 
 /** What makes one kind of worker process: its job types and their handlers. */
 export interface WorkerProcessOptions {
   /** Name in the logs. */
   name: string;
-  registry: JobTypeRegistry;
-  handlers: (config: SluiceConfig, logger: Logger) => Readonly<Record<string, JobHandler<never>>>;
+  /** The job types it serves, each declared with `defineJobType`. */
+  types: readonly JobTypeDefinition[];
+  handlers: HandlersOption;
 }
 
 /**
- * Runs a worker process: config from the environment, consumes every queue in QUEUES and records
- * history into PostgreSQL. On SIGTERM/SIGINT it stops taking jobs, lets in-flight ones finish within
- * SHUTDOWN_TIMEOUT_MS, flushes history and exits 0; a second signal exits at once.
+ * Runs a worker process: config from the environment, consumes every queue in QUEUES, records
+ * history into PostgreSQL and serves its metrics when METRICS_PORT is set. On SIGTERM/SIGINT it
+ * stops taking jobs, lets in-flight ones finish within SHUTDOWN_TIMEOUT_MS, flushes history and
+ * exits 0; a second signal exits at once.
  */
 export async function runWorkerProcess(options: WorkerProcessOptions): Promise<void> {
   const config = loadConfig(process.env);
   const logger = createLogger(config.log, options.name);
-  const pool = createPool(config.postgres);
-  await checkSchema(pool, config.postgres.schema, logger);
-
-  const worker = new Worker({
-    redis: config.redis, queue: config.queue, worker: config.worker, registry: options.registry, handlers: options.handlers(config, logger), logger,
-  });
-  const recorderRedis = createRedis(config.redis, { failFast: false, connectionName: `${config.worker.consumerName}:recorder` });
-  recorderRedis.on('error', (error) => logger.debug({ err: messageOf(error) }, 'redis connection error'));
-  const recorder = new HistoryRecorder({
-    redis: recorderRedis, pool, prefix: config.redis.prefix, queues: config.queue.queues, owner: config.worker.consumerName, logger,
-  });
-  const maintenance = new HistoryMaintenance({ pool, retentionDays: config.postgres.historyRetentionDays, logger });
+  const handlers = typeof options.handlers === 'function' ? options.handlers(config, logger) : options.handlers;
+  const running = await createWorker({ types: options.types, handlers, config, logger });
+  const { worker } = running;
 
   const metricsEndpoint = { port: config.worker.metricsPort, host: config.worker.metricsHost, key: config.worker.metricsKey };
   const metricsServer = metricsEndpoint.port > 0 ? await serveMetrics(createWorkerMetrics(worker), metricsEndpoint, logger) : undefined;
@@ -41,12 +38,8 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
   const stop = (reason: string): Promise<void> =>
     (stopping ??= (async () => {
       logger.info({ signal: reason, running: worker.runningCount, deadlineMs: config.worker.shutdownTimeoutMs }, 'shutting down');
-      await worker.close();
       metricsServer?.close();
-      await recorder.stop();
-      await maintenance.stop();
-      await closeRedis(recorderRedis);
-      await pool.end();
+      await running.close();
       process.exit(0);
     })());
   let signals = 0;
@@ -67,10 +60,6 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
     logger.error({ abandoned }, 'too many handlers still running past their attempts; stopping so a fresh worker takes over');
     void stop('recycle');
   });
-
-  await worker.start();
-  recorder.start();
-  maintenance.start();
 }
 
 /**

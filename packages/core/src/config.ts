@@ -153,6 +153,12 @@ export interface ApiConfig {
    * is older than this; 0 never. Default 60 s. Env `HISTORY_LAG_READY_MS`.
    */
   historyLagReadyMs: number;
+  /**
+   * Job types the API accepts even before a worker serving them has published them: a `.json` file
+   * (an array of `{ name, payloadSchema, description?, retry?, timeoutMs? }`) or a JavaScript module
+   * exporting `types`. Unset (the default): only types live workers publish. Env `JOB_TYPES_FILE`.
+   */
+  jobTypesFile: string | undefined;
 }
 
 /** Logging. */
@@ -268,6 +274,7 @@ export function loadConfig(env: Env): SluiceConfig {
       allowedHosts: read.list('ALLOWED_HOSTS', [], HOST_WITH_PORT).map((host) => host.toLowerCase()),
       requestTimeoutMs: read.int('REQUEST_TIMEOUT_MS', DEFAULTS.requestTimeoutMs, 1000, 3_600_000),
       historyLagReadyMs: read.int('HISTORY_LAG_READY_MS', 60_000, 0, 7 * 24 * HOUR_MS),
+      jobTypesFile: read.optionalString('JOB_TYPES_FILE'),
     },
     log: {
       level: read.oneOf('LOG_LEVEL', DEFAULTS.logLevel, LOG_LEVELS),
@@ -300,6 +307,10 @@ class EnvReader {
 
   string(name: string, fallback: string): string {
     return this.raw(name) ?? fallback;
+  }
+
+  optionalString(name: string): string | undefined {
+    return this.raw(name);
   }
 
   int(name: string, fallback: number, min: number, max: number): number {

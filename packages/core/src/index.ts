@@ -29,3 +29,5 @@ export * from './dead-letters.js';
 export * from './queue-stats.js';
 export * from './queue-admin.js';
 export { collectProcessMetrics } from './process-metrics.js';
+export { createWorker, type CreateWorkerOptions, type SluiceWorker } from './create-worker.js';
+export { loadDeclaredJobTypes } from './declared-types.js';

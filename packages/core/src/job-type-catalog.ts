@@ -11,8 +11,6 @@ export const PUBLISH_INTERVAL_MS = 5000;
 export const PUBLICATION_LIVE_MS = 3 * PUBLISH_INTERVAL_MS;
 /** Publications silent this long are removed from Redis altogether. */
 const PUBLICATION_KEPT_MS = 10 * 60_000;
-/** Least time between two refreshes that a lookup of an unknown type causes. */
-const LEARN_INTERVAL_MS = 250;
 
 /** A job type as a worker publishes it: what a producer needs to validate and describe a submission. */
 export interface PublishedJobType {
@@ -106,7 +104,6 @@ export class JobTypeCatalog implements JobTypeLookup {
   private seenVersion: string | null = null;
   private seenWorkers = '';
   private refreshing: Promise<void> | undefined;
-  private lastRefreshAt = Number.NEGATIVE_INFINITY;
   private loop: NodeJS.Timeout | undefined;
   private rebuilds = 0;
 
@@ -116,7 +113,7 @@ export class JobTypeCatalog implements JobTypeLookup {
     this.now = options.now ?? Date.now;
     this.declared = options.declared ?? [];
     this.registry = new JobTypeRegistry(this.declared);
-    this.types = this.declared.map((definition) => declaredView(this.registry.get(definition.name)));
+    this.types = this.registry.names().map((name) => declaredView(this.registry.get(name)));
   }
 
   /** Refreshes now, then every `intervalMs` until `stop`. A failed refresh keeps what was known. */
@@ -156,11 +153,14 @@ export class JobTypeCatalog implements JobTypeLookup {
     return this.servedByQueue.get(queue) ?? new Set();
   }
 
-  /** A submission names a type not known yet: its worker may have just started, so look again (at most every 250 ms). */
+  /**
+   * A submission names a type not known yet: its worker may have just started, so look again. That
+   * costs two small reads (concurrent lookups share them); only a change is rebuilt. Never throws:
+   * should Redis fail, the submission is judged on what is known.
+   */
   async learn(names: readonly string[]): Promise<void> {
     if (names.every((name) => this.registry.find(name))) return;
-    if (this.now() - this.lastRefreshAt < LEARN_INTERVAL_MS) return;
-    await this.refresh();
+    await this.refresh().catch((error: unknown) => this.logger.debug({ err: messageOf(error) }, 'cannot read the published job types'));
   }
 
   /** Reads the publications of live workers and rebuilds when they changed. Concurrent calls share one read. */
@@ -173,7 +173,6 @@ export class JobTypeCatalog implements JobTypeLookup {
 
   private async read(): Promise<void> {
     const { redis } = this.options;
-    this.lastRefreshAt = this.now();
     const [version, live] = await Promise.all([
       redis.get(this.keys.version),
       redis.zrangebyscore(this.keys.seen, this.now() - PUBLICATION_LIVE_MS, '+inf'),

@@ -2,6 +2,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule, { type FormatsPlugin } from 'ajv-formats';
 import type { Static, TSchema } from 'typebox';
 import { InvalidJobError } from './errors.js';
+import { QUEUE_NAME_PATTERN } from './limits.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry-policy.js';
 
 // ajv-formats is CommonJS; its default export arrives wrapped under ESM.
@@ -54,7 +55,11 @@ export interface JobTypeLookup {
 export class JobTypeRegistry implements JobTypeLookup {
   private readonly types = new Map<string, RegisteredJobType>();
   // verbose: an error carries the schema it broke, so a message can say what a record's keys may be.
-  private readonly ajv = new Ajv({ coerceTypes: false, useDefaults: false, removeAdditional: false, allErrors: false, strict: true, verbose: true });
+  private readonly ajv = new Ajv({
+    coerceTypes: false, useDefaults: false, removeAdditional: false, allErrors: false, strict: true, verbose: true,
+    // `required` naming a field `properties` leaves open is valid JSON Schema, as schemas published by others may have it.
+    strictRequired: false,
+  });
 
   /**
    * Throws when a name is declared twice or a schema does not compile, unless `onInvalid` is given:
@@ -73,6 +78,10 @@ export class JobTypeRegistry implements JobTypeLookup {
   }
 
   private register(definition: JobTypeDefinition): void {
+    // Workers pass the names they serve to their scripts as a comma-joined list: the pattern keeps that unambiguous.
+    if (typeof definition.name !== 'string' || !QUEUE_NAME_PATTERN.test(definition.name)) {
+      throw new Error(`Job type name ${JSON.stringify(definition.name)} must be 1-64 letters, digits and _.:-`);
+    }
     if (this.types.has(definition.name)) throw new Error(`Job type "${definition.name}" is declared twice`);
     this.types.set(definition.name, {
       name: definition.name,

@@ -14,6 +14,10 @@ export const QueueStatsView = Type.Object({
     failedLastMinute: Type.Integer(),
     completedPerSecond: Type.Number({ description: 'Average over the last minute.' }),
   }),
+  waitingWithoutWorker: Type.Record(Type.String(), Type.Integer({ minimum: 0 }), {
+    description:
+      'Jobs per type that wait because no live worker serves their type; each is dead-lettered (reason no-handler) once none has for NO_HANDLER_TIMEOUT_MS.',
+  }),
 });
 export type QueueStatsView = Static<typeof QueueStatsView>;
 
@@ -44,6 +48,7 @@ export function statsView(stats: QueueStats): QueueStatsView {
       failedLastMinute: stats.lastMinute.failed,
       completedPerSecond: Math.round((stats.lastMinute.completed / 60) * 100) / 100,
     },
+    waitingWithoutWorker: stats.unservedTypes,
   };
 }
 

@@ -1,0 +1,1 @@
+export { runWorkerProcess, type HandlersOption, type WorkerProcessOptions } from './worker-process.js';
