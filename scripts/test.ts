@@ -5,12 +5,16 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { buildDashboard } from './build-dashboard';
+import { buildPackages } from './build-packages';
+import { ensureTestTools } from './test-tools';
 
 /**
  * `npm test`: makes sure Redis and PostgreSQL answer (starting them with Docker Compose when they
- * do not and Docker is there), builds the dashboard the browser tests load, then runs vitest with
- * any extra arguments, writing .vitest-report.json beside the usual output, and exits with vitest's
- * exit code.
+ * do not and Docker is there) and that the programs the browser and metrics tests drive are
+ * installed (installing Debian's packages when it may), builds the packages and the dashboard (so
+ * the tests that run built code find it current, and no two of them build at once), then runs
+ * vitest with any extra arguments, writing .vitest-report.json beside the usual output, and exits
+ * with vitest's exit code.
  */
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -49,6 +53,10 @@ async function postgresAnswers(url: string): Promise<boolean> {
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 function redact(url: string): string {
@@ -118,9 +126,23 @@ if (missing.length > 0) {
 }
 
 try {
+  ensureTestTools((line) => console.error(`test: ${line}`));
+} catch (error) {
+  console.error(`test: ${messageOf(error)}`);
+  process.exit(1);
+}
+
+try {
+  await buildPackages();
+} catch (error) {
+  console.error(`test: the packages do not build: ${messageOf(error)}`);
+  process.exit(1);
+}
+
+try {
   await buildDashboard();
 } catch (error) {
-  console.error(`test: the dashboard does not build: ${error instanceof Error ? error.message : String(error)}`);
+  console.error(`test: the dashboard does not build: ${messageOf(error)}`);
   process.exit(1);
 }
 

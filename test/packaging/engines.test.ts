@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import semver from 'semver';
 import { describe, expect, it } from 'vitest';
-import { publishableWorkspaces } from '../support/workspaces';
+import { publishableWorkspaces } from '../../scripts/workspaces';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 

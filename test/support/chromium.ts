@@ -22,7 +22,7 @@ export async function launchChromium(extraArgs: readonly string[] = []): Promise
   if (!existsSync(CHROMIUM_PATH)) {
     throw new Error(
       `The browser tests need Chromium at ${CHROMIUM_PATH}, and it is not there. Install Debian's package ` +
-        '(`sudo DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium`; `bash .ci/run` does it), ' +
+        '(`sudo DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium`; `npm test` does it), ' +
         'or set CHROMIUM_PATH to a Chromium or Chrome binary.',
     );
   }

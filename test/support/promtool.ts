@@ -5,7 +5,7 @@ const META = /^# (HELP [a-zA-Z_:][a-zA-Z0-9_:]* .*|TYPE [a-zA-Z_:][a-zA-Z0-9_:]*
 
 /**
  * Checks Prometheus exposition text with `promtool check metrics` (Debian's prometheus package, which
- * CI installs). On a machine without promtool it falls back to checking every line against the text
+ * `npm test` installs). On a machine without promtool it falls back to checking every line against the text
  * format's grammar (NaN in any case, as promtool reads it), and says so. Returns the problems found, empty when the text passes.
  */
 export function promtoolProblems(text: string): string[] {

@@ -1,9 +1,9 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-const ROOT = resolve(import.meta.dirname, '../..');
+const ROOT = resolve(import.meta.dirname, '..');
 
-/** The fields of a workspace's package.json that the packaging tests read. */
+/** The fields of a workspace's package.json that the build and its tests read. */
 export interface WorkspaceManifest {
   name: string;
   private?: boolean;
