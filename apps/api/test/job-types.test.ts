@@ -112,6 +112,30 @@ describe('types the API learns from live workers', () => {
   });
 });
 
+describe('jobs of a type no live worker serves', () => {
+  it('are shown per type in GET /stats and as a gauge in /metrics while they wait', async () => {
+    const worker = greeter('greeter-only');
+    await worker.start();
+    try {
+      const id = await fixture.submit({ type: 'noop', payload: {} });
+      const stats = await waitFor('noop to wait without a worker', async () => {
+        const body = (await fixture.app.inject({ method: 'GET', url: '/stats' })).json() as { queues: Record<string, { waitingWithoutWorker: Record<string, number> }> };
+        return body.queues.default?.waitingWithoutWorker.noop === 1 ? body : null;
+      });
+      expect(stats.queues.default?.waitingWithoutWorker).toEqual({ noop: 1 });
+      const metrics = (await fixture.app.inject({ method: 'GET', url: '/metrics' })).body;
+      expect(metrics).toContain('sluice_jobs_waiting_without_worker{queue="default",type="noop"} 1');
+      expect(await fixture.statusOf(id)).toBe('pending');
+      expect((await fixture.app.inject({ method: 'POST', url: `/jobs/${id}/cancel` })).statusCode).toBe(200);
+      expect(await fixture.statusOf(id)).toBe('cancelled');
+      const after = (await fixture.app.inject({ method: 'GET', url: '/metrics' })).body;
+      expect(after).not.toContain('sluice_jobs_waiting_without_worker{');
+    } finally {
+      await worker.close(1000);
+    }
+  });
+});
+
 describe('JOB_TYPES_FILE', () => {
   it('reads a JSON array of types as GET /job-types lists them, and a module exporting types', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'sluice-types-'));

@@ -9,6 +9,7 @@ export class ApiMetrics {
   readonly registry = new Registry();
   private readonly enqueued: Counter<'queue' | 'type'>;
   private readonly gauges: Record<'depth' | 'delayed' | 'processing' | 'dlq' | 'historyBacklog' | 'historyLag' | 'historySetAside', Gauge<'queue'>>;
+  private readonly waitingWithoutWorker: Gauge<'queue' | 'type'>;
   private readonly scrapeSuccess: Gauge;
 
   constructor(private readonly deps: AppDeps) {
@@ -32,6 +33,12 @@ export class ApiMetrics {
         registers: [this.registry],
       }),
     };
+    this.waitingWithoutWorker = new Gauge({
+      name: 'sluice_jobs_waiting_without_worker',
+      help: 'Jobs waiting because no live worker serves their type (dead-lettered as no-handler after NO_HANDLER_TIMEOUT_MS).',
+      labelNames: ['queue', 'type'],
+      registers: [this.registry],
+    });
     this.scrapeSuccess = new Gauge({ name: 'sluice_queue_scrape_success', help: 'Whether the queue gauges were read from Redis at this scrape (1) or not (0).', registers: [this.registry] });
   }
 
@@ -45,7 +52,10 @@ export class ApiMetrics {
         Promise.all(queues.map((queue) => redis.xlen(queueKeys(redisConfig.prefix, queue).dlq))),
         historyBacklog(redis, redisConfig, queues),
       ]);
+      // Types come and go: only those waiting now are reported.
+      this.waitingWithoutWorker.reset();
       queues.forEach((queue, index) => {
+        for (const [type, count] of Object.entries(stats[queue]?.unservedTypes ?? {})) this.waitingWithoutWorker.set({ queue, type }, count);
         const counts = stats[queue]?.counts;
         this.gauges.depth.set({ queue }, counts?.pending ?? 0);
         this.gauges.delayed.set({ queue }, (counts?.scheduled ?? 0) + (counts?.retrying ?? 0));
