@@ -1,4 +1,5 @@
 import { UsageError, stringOption, type OptionSpecs, type ParsedArgs } from './command-line.js';
+import { messageOf } from './message-of.js';
 
 /** Where the API is and the key to show it. */
 export interface Connection {
@@ -62,7 +63,7 @@ const NETWORK_REASONS: Record<string, string> = {
 function networkReason(error: unknown, timeoutMs: number): string {
   if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) return `no answer within ${timeoutMs / 1000} s`;
   const cause = error instanceof Error ? (error.cause as { code?: string; message?: string } | undefined) : undefined;
-  return (cause?.code && NETWORK_REASONS[cause.code]) ?? cause?.code ?? cause?.message ?? (error instanceof Error ? error.message : String(error));
+  return (cause?.code && NETWORK_REASONS[cause.code]) ?? cause?.code ?? cause?.message ?? messageOf(error);
 }
 
 export type Query = Readonly<Record<string, string | number | undefined>>;

@@ -1,5 +1,6 @@
 import { parseCommandLine, UsageError, type OptionSpec, type OptionSpecs, type ParsedArgs } from './command-line.js';
 import { ApiRefusal, ApiUnreachable } from './api-client.js';
+import { messageOf } from './message-of.js';
 
 /** What a command reads and writes besides its arguments, so that a test or an embedding program can supply its own. */
 export interface CommandContext {
@@ -92,7 +93,7 @@ function reportError(command: Command, error: unknown, json: boolean, context: C
     context.stderr.write(`${prefix}: ${error.message}\n`);
     return EXIT.failed;
   }
-  context.stderr.write(`${prefix}: ${error instanceof Error ? error.message : String(error)}\n`);
+  context.stderr.write(`${prefix}: ${messageOf(error)}\n`);
   return EXIT.failed;
 }
 

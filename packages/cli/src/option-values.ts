@@ -1,4 +1,5 @@
 import { UsageError } from './command-line.js';
+import { messageOf } from './message-of.js';
 
 const WHOLE_NUMBER = /^-?\d+$/;
 const DECIMAL = /^\d+(\.\d+)?$/;
@@ -31,7 +32,7 @@ export function jsonObjectValue(name: string, text: string): Record<string, unkn
   try {
     value = JSON.parse(text);
   } catch (error) {
-    const reason = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, ' ');
+    const reason = messageOf(error).replace(/\s+/g, ' ');
     throw new UsageError(`--${name} is not valid JSON (${reason})`);
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { JobHandler, JobTypeDefinition } from '@sluice/core';
 import { UsageError } from './command-line.js';
+import { messageOf } from './message-of.js';
 
 /** What a module of job types offers a worker: the types' definitions and a handler per type name. */
 export interface WorkerModule {
@@ -41,7 +42,7 @@ export async function loadWorkerModule(path: string, cwd: string): Promise<Worke
   try {
     loaded = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   } catch (error) {
-    throw new Error(`cannot load ${path}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new Error(`cannot load ${path}: ${messageOf(error)}`, { cause: error });
   }
   const [source, where] = 'types' in loaded || 'handlers' in loaded ? [loaded, ''] : isRecord(loaded.default) ? [loaded.default, 'its default export: '] : [undefined, ''];
   if (!source) throw new UsageError(`${path} exports neither \`types\` and \`handlers\` nor a default export { types, handlers }`);

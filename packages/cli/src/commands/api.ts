@@ -1,5 +1,6 @@
 import { flag } from '../command-line.js';
 import { EXIT, type Command } from '../command.js';
+import { messageOf } from '../message-of.js';
 
 export const apiCommand: Command = {
   name: 'api',
@@ -17,7 +18,7 @@ export const apiCommand: Command = {
     try {
       await runApiServer(flag(args, 'json') ? { ...context.env, LOG_PRETTY: '0' } : context.env);
     } catch (error) {
-      throw new Error(`cannot start: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      throw new Error(`cannot start: ${messageOf(error)}`, { cause: error });
     }
     // The server runs on; its signal handlers end the process.
     return EXIT.ok;

@@ -1,5 +1,6 @@
 import { flag } from '../command-line.js';
 import { EXIT, type Command } from '../command.js';
+import { messageOf } from '../message-of.js';
 import { loadWorkerModule } from '../worker-module.js';
 
 export const workerCommand: Command = {
@@ -19,12 +20,13 @@ export const workerCommand: Command = {
   examples: ['CONCURRENCY=20 sluice worker ./jobs.js'],
   async run(args, context) {
     const { types, handlers } = await loadWorkerModule(args.positionals[0] ?? '', context.cwd);
+    // runWorkerProcess reads its configuration from the process's environment.
     if (flag(args, 'json')) context.env.LOG_PRETTY = '0';
     const { runWorkerProcess } = await import('@sluice/worker');
     try {
       await runWorkerProcess({ name: 'worker', types, handlers });
     } catch (error) {
-      throw new Error(`cannot start: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      throw new Error(`cannot start: ${messageOf(error)}`, { cause: error });
     }
     // The worker runs on; its signal handlers end the process.
     return EXIT.ok;
