@@ -18,13 +18,14 @@ describe('api and worker refuse to start against a schema that is not migrated',
     expect(service.output.join('\n')).toContain('Run `npm run migrate` first');
   });
 
-  it('refuses a bad configuration with every problem listed', async () => {
-    const service = ServiceProcess.start('worker', 'apps/worker/src/main.ts', { CONCURRENCY: 'lots', REDIS_URL: 'http://x' });
+  it('refuses a bad configuration with every problem listed, its job types\' settings included', async () => {
+    const service = ServiceProcess.start('worker', 'apps/worker/src/main.ts', { CONCURRENCY: 'lots', REDIS_URL: 'http://x', WEBHOOK_TIMEOUT_MS: 'soon' });
     const code = await new Promise<number | null>((resolve) => service.child.once('exit', resolve));
     expect(code).toBe(1);
     const output = service.output.join('\n');
     expect(output).toContain('CONCURRENCY must be an integer');
     expect(output).toContain('REDIS_URL must be a URL starting with redis:// or rediss://');
+    expect(output).toContain('WEBHOOK_TIMEOUT_MS must be an integer from 100 to 3600000 (got "soon")');
   });
 });
 

@@ -1,23 +1,36 @@
-import { messageOf } from '@sluice/core';
-import { builtinJobTypes } from '@sluice/jobs';
+#!/usr/bin/env node
+import { InvalidConfigError, loadConfig, messageOf, type Env } from '@sluice/core';
+import { builtinJobTypes, loadBuiltinJobsConfig, type BuiltinJobsConfig } from '@sluice/jobs';
 import { createHandlers } from '@sluice/jobs/handlers';
 import { runWorkerProcess } from './worker-process.js';
 
-/** The worker process of this deployment: the job types of @sluice/jobs. */
-runWorkerProcess({
-  name: 'worker',
-  types: builtinJobTypes,
-  handlers: (config, logger) =>
-    createHandlers({
-      smtpUrl: config.worker.smtpUrl,
-      smtpFrom: config.worker.smtpFrom,
-      logger,
-      webhookAllowedHosts: config.worker.webhookAllowedHosts,
-      webhookTimeoutMs: config.worker.webhookTimeoutMs,
-      webhookMaxInFlight: config.worker.webhookMaxInFlight,
-      webhookMethods: config.worker.webhookMethods,
-    }),
-}).catch((error: unknown) => {
+/** The problems `load` finds in the environment: none when it loads. */
+function problemsOf(load: () => unknown): readonly string[] {
+  try {
+    load();
+    return [];
+  } catch (error) {
+    if (error instanceof InvalidConfigError) return error.problems;
+    throw error;
+  }
+}
+
+/** The job types' settings, once Sluice's own are good too: every problem of both is listed at once. */
+function loadJobsConfig(env: Env): BuiltinJobsConfig {
+  const problems = [...problemsOf(() => loadConfig(env)), ...problemsOf(() => loadBuiltinJobsConfig(env))];
+  if (problems.length > 0) throw new InvalidConfigError(problems);
+  return loadBuiltinJobsConfig(env);
+}
+
+/** The stock worker process: the built-in job types of @sluice/jobs. */
+try {
+  const jobsConfig = loadJobsConfig(process.env);
+  await runWorkerProcess({
+    name: 'worker',
+    types: builtinJobTypes,
+    handlers: (_config, logger) => createHandlers({ ...jobsConfig, logger }),
+  });
+} catch (error) {
   console.error(`worker: cannot start: ${messageOf(error)}`);
   process.exit(1);
-});
+}

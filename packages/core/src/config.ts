@@ -85,22 +85,6 @@ export interface WorkerConfig {
    * Unset (the default) serves metrics to whoever reaches `METRICS_HOST`. Env `METRICS_KEY`.
    */
   metricsKey: string | undefined;
-  /** SMTP server for the `email` type; unset means emails are logged, not sent. Env `SMTP_URL`. */
-  smtpUrl: string | undefined;
-  /**
-   * Where `webhook` jobs may send requests: host names and CIDR ranges. Empty (the default) allows
-   * public addresses only; listed names and ranges are allowed besides (loopback, private networks…),
-   * but never link-local ones. Env `WEBHOOK_ALLOWED_HOSTS` (comma-separated).
-   */
-  webhookAllowedHosts: string[];
-  /** Longest a `webhook` request may take, connection to last byte. Default 10 s. Env `WEBHOOK_TIMEOUT_MS`. */
-  webhookTimeoutMs: number;
-  /** Most `webhook` requests one worker process has in flight at once. Default 16. Env `WEBHOOK_MAX_IN_FLIGHT`. */
-  webhookMaxInFlight: number;
-  /** Methods `webhook` jobs may use. Default GET, POST, PUT, PATCH, DELETE. Env `WEBHOOK_METHODS` (comma-separated). */
-  webhookMethods: string[];
-  /** Sender of `email` jobs. Default `Sluice <sluice@localhost>`. Env `SMTP_FROM`. */
-  smtpFrom: string;
 }
 
 /** How the HTTP producer listens. */
@@ -180,8 +164,6 @@ export interface SluiceConfig {
 }
 
 const HOUR_MS = 3_600_000;
-/** Every method the `webhook` type knows. */
-const WEBHOOK_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 /** A host name or IP address (IPv6 in brackets), with an optional port. */
@@ -206,7 +188,6 @@ export const DEFAULTS = {
   maxDeliveries: 5,
   shutdownTimeoutMs: 30_000,
   noHandlerTimeoutMs: 10 * 60_000,
-  smtpFrom: 'Sluice <sluice@localhost>',
   port: 3000,
   host: '127.0.0.1',
   bodyLimit: 1_048_576,
@@ -215,7 +196,8 @@ export const DEFAULTS = {
   logLevel: 'info',
 } as const;
 
-type Env = Record<string, string | undefined>;
+/** Environment variables by name, as `process.env` holds them. */
+export type Env = Record<string, string | undefined>;
 
 /**
  * Builds the configuration from environment variables, checking every value. Throws one
@@ -255,12 +237,6 @@ export function loadConfig(env: Env): SluiceConfig {
       metricsPort: read.int('METRICS_PORT', 0, 0, 65_535),
       metricsHost: read.string('METRICS_HOST', DEFAULTS.host),
       metricsKey: read.secret('METRICS_KEY', 16),
-      smtpUrl: read.optionalUrl('SMTP_URL', ['smtp:', 'smtps:']),
-      smtpFrom: read.string('SMTP_FROM', DEFAULTS.smtpFrom),
-      webhookAllowedHosts: read.list('WEBHOOK_ALLOWED_HOSTS', [], /^[A-Za-z0-9.:-]+(\/\d{1,3})?$/),
-      webhookTimeoutMs: read.int('WEBHOOK_TIMEOUT_MS', 10_000, 100, 3_600_000),
-      webhookMaxInFlight: read.int('WEBHOOK_MAX_IN_FLIGHT', 16, 1, 10_000),
-      webhookMethods: read.list('WEBHOOK_METHODS', WEBHOOK_METHODS, /^(GET|POST|PUT|PATCH|DELETE)$/),
     },
     api: {
       port: read.int('PORT', DEFAULTS.port, 0, 65_535),
@@ -293,8 +269,12 @@ export function loadConfig(env: Env): SluiceConfig {
   return config;
 }
 
-/** Reads typed values out of the environment, collecting a sentence per bad value. */
-class EnvReader {
+/**
+ * Reads typed values out of the environment, collecting a sentence per bad value into `problems`,
+ * for the caller to throw as one `InvalidConfigError`. Packages with settings of their own (the
+ * built-in job types) read them with it, so every setting is checked and reported alike.
+ */
+export class EnvReader {
   constructor(
     private readonly env: Env,
     private readonly problems: string[],

@@ -10,7 +10,7 @@ describe('loadConfig', () => {
       queues: ['default'], idempotencyTtlMs: 86_400_000, retentionMs: 3_600_000, deadRetentionMs: 604_800_000, deadMaxJobs: 10_000, payloadMaxDepth: 256,
     });
     expect(config.worker).toMatchObject({
-      concurrency: 10, blockMs: 1000, visibilityTimeoutMs: 30_000, maxDeliveries: 5, shutdownTimeoutMs: 30_000, noHandlerTimeoutMs: 600_000, recycleAfterAbandoned: 10, smtpUrl: undefined,
+      concurrency: 10, blockMs: 1000, visibilityTimeoutMs: 30_000, maxDeliveries: 5, shutdownTimeoutMs: 30_000, noHandlerTimeoutMs: 600_000, recycleAfterAbandoned: 10,
       metricsPort: 0, metricsHost: '127.0.0.1', metricsKey: undefined,
     });
     expect(config.api).toEqual({
@@ -24,8 +24,8 @@ describe('loadConfig', () => {
       REDIS_URL: 'redis://cache:6380/2', REDIS_PREFIX: 'acme', DATABASE_URL: 'postgresql://u:p@db/acme', DATABASE_SCHEMA: 'jobs_v1',
       DATABASE_POOL_SIZE: '9', HISTORY_RETENTION_DAYS: '90', QUEUES: 'emails, reports ,emails', IDEMPOTENCY_TTL_MS: '60000', JOB_RETENTION_MS: '5000',
       DEAD_JOB_RETENTION_MS: '86400000', DEAD_JOBS_MAX: '500', PAYLOAD_MAX_DEPTH: '64', RECYCLE_AFTER_ABANDONED: '4',
-      CONCURRENCY: '32', WORKER_NAME: 'w-1', WORKER_BLOCK_MS: '250', VISIBILITY_TIMEOUT_MS: '5000', MAX_DELIVERIES: '3', SHUTDOWN_TIMEOUT_MS: '0', NO_HANDLER_TIMEOUT_MS: '90000', METRICS_PORT: '9464', METRICS_HOST: '0.0.0.0', METRICS_KEY: 'm-0123456789abcdef', SMTP_URL: 'smtp://mail:25',
-      SMTP_FROM: 'ops@acme.test', WEBHOOK_ALLOWED_HOSTS: 'hooks.acme.test,10.0.0.0/8', WEBHOOK_TIMEOUT_MS: '5000', WEBHOOK_MAX_IN_FLIGHT: '4', WEBHOOK_METHODS: 'POST,PUT', PORT: '8080', HOST: '0.0.0.0', BODY_LIMIT: '2048', API_KEYS: 'k-0123456789abcdef', RATE_LIMIT_PER_MINUTE: '600',
+      CONCURRENCY: '32', WORKER_NAME: 'w-1', WORKER_BLOCK_MS: '250', VISIBILITY_TIMEOUT_MS: '5000', MAX_DELIVERIES: '3', SHUTDOWN_TIMEOUT_MS: '0', NO_HANDLER_TIMEOUT_MS: '90000', METRICS_PORT: '9464', METRICS_HOST: '0.0.0.0', METRICS_KEY: 'm-0123456789abcdef',
+      PORT: '8080', HOST: '0.0.0.0', BODY_LIMIT: '2048', API_KEYS: 'k-0123456789abcdef', RATE_LIMIT_PER_MINUTE: '600',
       AUTH_FAILURES_PER_MINUTE: '5', ALLOW_OPEN_API: '1', ALLOWED_ORIGINS: 'https://Ops.Example.com:443/, http://localhost:5173', ALLOWED_HOSTS: 'Sluice.internal,api.example.com:8443,[fd00::2]',
       REQUEST_TIMEOUT_MS: '5000', HISTORY_LAG_READY_MS: '0', JOB_TYPES_FILE: '/etc/sluice/types.json', LOG_LEVEL: 'debug', LOG_PRETTY: 'true',
     });
@@ -33,8 +33,7 @@ describe('loadConfig', () => {
       redis: { url: 'redis://cache:6380/2', prefix: 'acme' },
       postgres: { url: 'postgresql://u:p@db/acme', schema: 'jobs_v1', poolSize: 9, historyRetentionDays: 90 },
       queue: { queues: ['emails', 'reports'], idempotencyTtlMs: 60_000, retentionMs: 5000, deadRetentionMs: 86_400_000, deadMaxJobs: 500, payloadMaxDepth: 64 },
-      worker: { concurrency: 32, consumerName: 'w-1', blockMs: 250, visibilityTimeoutMs: 5000, maxDeliveries: 3, shutdownTimeoutMs: 0, noHandlerTimeoutMs: 90_000, recycleAfterAbandoned: 4, metricsPort: 9464, metricsHost: '0.0.0.0', metricsKey: 'm-0123456789abcdef', smtpUrl: 'smtp://mail:25', smtpFrom: 'ops@acme.test', webhookAllowedHosts: ['hooks.acme.test', '10.0.0.0/8'], webhookTimeoutMs: 5000,
-        webhookMaxInFlight: 4, webhookMethods: ['POST', 'PUT'] },
+      worker: { concurrency: 32, consumerName: 'w-1', blockMs: 250, visibilityTimeoutMs: 5000, maxDeliveries: 3, shutdownTimeoutMs: 0, noHandlerTimeoutMs: 90_000, recycleAfterAbandoned: 4, metricsPort: 9464, metricsHost: '0.0.0.0', metricsKey: 'm-0123456789abcdef' },
       api: {
         port: 8080, host: '0.0.0.0', bodyLimit: 2048, apiKeys: ['k-0123456789abcdef'], rateLimitPerMinute: 600, authFailuresPerMinute: 5, allowOpenApi: true,
         allowedOrigins: ['https://ops.example.com', 'http://localhost:5173'], allowedHosts: ['sluice.internal', 'api.example.com:8443', '[fd00::2]'],

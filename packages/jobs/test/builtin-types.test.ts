@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SMTPServer } from 'smtp-server';
 import { jobsFindWithHistory, type Queue } from '@sluice/core';
-import { createJobRegistry } from '@sluice/jobs';
+import { createJobRegistry, loadBuiltinJobsConfig } from '@sluice/jobs';
 import { createHandlers } from '@sluice/jobs/handlers';
 import { createTestDatabase, isolatedConfig, waitFor, type TestDatabase } from '../../../test/support/context';
 import { startInProcess, type InProcess } from '../../../test/support/in-process';
@@ -62,11 +62,10 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => http.listen(httpPort, '127.0.0.1', resolve));
 
-  const config = isolatedConfig('builtin-types', { SMTP_URL: `smtp://127.0.0.1:${smtpPort}`, SMTP_FROM: 'Sluice <jobs@example.test>' });
+  const config = isolatedConfig('builtin-types');
   database = await createTestDatabase(config);
-  const handlers = createHandlers({
-    smtpUrl: config.worker.smtpUrl, smtpFrom: config.worker.smtpFrom, logger: { debug() {}, info() {}, warn() {}, error() {} }, webhookAllowedHosts: ['127.0.0.1'],
-  });
+  const jobsConfig = loadBuiltinJobsConfig({ SMTP_URL: `smtp://127.0.0.1:${smtpPort}`, SMTP_FROM: 'Sluice <jobs@example.test>', WEBHOOK_ALLOWED_HOSTS: '127.0.0.1' });
+  const handlers = createHandlers({ ...jobsConfig, logger: { debug() {}, info() {}, warn() {}, error() {} } });
   system = await startInProcess(config, createJobRegistry(), handlers, { pool: database.pool });
   queue = system.queue;
 });

@@ -1,4 +1,5 @@
 import { PermanentJobError, type JobHandler, type Logger, type PayloadOf } from '@sluice/core';
+import { BUILTIN_JOBS_DEFAULTS } from '../config.js';
 import type { fail, sleep } from '../definitions.js';
 import { createMailTransport, emailHandler } from './email.js';
 import { webhookHandler } from './webhook.js';
@@ -7,7 +8,7 @@ export { createMailTransport, emailHandler, type MailerOptions } from './email.j
 export { webhookHandler, type WebhookOptions } from './webhook.js';
 export { OutboundPolicy, RefusedTargetError } from './outbound-policy.js';
 
-/** What the built-in handlers need from their process. */
+/** What the built-in handlers need from their process: their settings (see `loadBuiltinJobsConfig`) and a logger. */
 export interface HandlerServices {
   smtpUrl: string | undefined;
   smtpFrom: string;
@@ -47,7 +48,7 @@ export function createHandlers(services: HandlerServices): Record<string, JobHan
     email: emailHandler(createMailTransport(mailer), mailer),
     webhook: webhookHandler({
       allowedHosts: services.webhookAllowedHosts ?? [],
-      timeoutMs: services.webhookTimeoutMs ?? 10_000,
+      timeoutMs: services.webhookTimeoutMs ?? BUILTIN_JOBS_DEFAULTS.webhookTimeoutMs,
       maxInFlight: services.webhookMaxInFlight,
       methods: services.webhookMethods,
     }),
