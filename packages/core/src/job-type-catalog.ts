@@ -70,10 +70,10 @@ export function publishedType(type: RegisteredJobType): PublishedJobType {
 }
 
 /** publishJobTypes: stores (or, with `publication` null, withdraws) a worker's publication and marks it live. */
-export async function publishJobTypes(redis: ScriptedRedis, prefix: string, worker: string, publication: WorkerPublication | null, now: number): Promise<void> {
+export async function publishJobTypes(redis: ScriptedRedis, prefix: string, worker: string, publication: WorkerPublication | null): Promise<void> {
   const keys = catalogKeys(prefix);
   await runScript(redis, 'publishJobTypes', [keys.publications, keys.seen, keys.version], [
-    worker, publication ? JSON.stringify(publication) : '', now, now - PUBLICATION_KEPT_MS,
+    worker, publication ? JSON.stringify(publication) : '', PUBLICATION_KEPT_MS,
   ]);
 }
 
@@ -84,7 +84,6 @@ export interface JobTypeCatalogOptions {
   /** Types known whether or not a worker publishes them (a producer that runs before any worker). They win a conflict. */
   declared?: readonly JobTypeDefinition[];
   logger?: Logger;
-  now?: () => number;
 }
 
 /**
@@ -96,7 +95,6 @@ export interface JobTypeCatalogOptions {
 export class JobTypeCatalog implements JobTypeLookup {
   private readonly keys: CatalogKeys;
   private readonly logger: Logger;
-  private readonly now: () => number;
   private readonly declared: readonly JobTypeDefinition[];
   private registry: JobTypeRegistry;
   private types: CatalogJobType[] = [];
@@ -110,7 +108,6 @@ export class JobTypeCatalog implements JobTypeLookup {
   constructor(private readonly options: JobTypeCatalogOptions) {
     this.keys = catalogKeys(options.prefix);
     this.logger = options.logger ?? silentLogger;
-    this.now = options.now ?? Date.now;
     this.declared = options.declared ?? [];
     this.registry = new JobTypeRegistry(this.declared);
     this.types = this.registry.names().map((name) => declaredView(this.registry.get(name)));
@@ -173,10 +170,7 @@ export class JobTypeCatalog implements JobTypeLookup {
 
   private async read(): Promise<void> {
     const { redis } = this.options;
-    const [version, live] = await Promise.all([
-      redis.get(this.keys.version),
-      redis.zrangebyscore(this.keys.seen, this.now() - PUBLICATION_LIVE_MS, '+inf'),
-    ]);
+    const [version, ...live] = (await runScript(redis, 'livePublishers', [this.keys.seen, this.keys.version], [PUBLICATION_LIVE_MS])) as [string | null, ...string[]];
     const workers = [...live].sort().join('\n');
     if (version === this.seenVersion && workers === this.seenWorkers) return;
     const raw = live.length > 0 ? await redis.hmget(this.keys.publications, ...live) : [];

@@ -122,7 +122,7 @@ export class Worker extends WorkerEventEmitter {
     this.announcements = createRedis(options.redis, { failFast: false, commandTimeoutMs: 0, connectionName: `${this.name}:announcements` });
     this.announcements.on('error', () => undefined);
     this.served = Object.keys(options.handlers).map((type) => options.registry.get(type));
-    this.catalog = new JobTypeCatalog({ redis: this.commands, prefix: options.redis.prefix, logger: this.logger, now: this.now });
+    this.catalog = new JobTypeCatalog({ redis: this.commands, prefix: options.redis.prefix, logger: this.logger });
   }
 
   /** Names of the job types this worker serves, sorted. */
@@ -216,7 +216,7 @@ export class Worker extends WorkerEventEmitter {
     this.publishStopping.abort();
     this.catalog.stop();
     // One bound for both: the types this worker served are withdrawn once its publishing has stopped.
-    const withdrawn = (this.publishLoop ?? Promise.resolve()).then(() => publishJobTypes(this.commands, this.options.redis.prefix, this.name, null, this.now()));
+    const withdrawn = (this.publishLoop ?? Promise.resolve()).then(() => publishJobTypes(this.commands, this.options.redis.prefix, this.name, null));
     await within(Promise.all([this.heartbeatLoop, withdrawn]), CLOSE_STEP_MS);
     clearInterval(this.deadlineSweep);
     await within(closeRedis(this.commands), CLOSE_STEP_MS);
@@ -529,7 +529,7 @@ export class Worker extends WorkerEventEmitter {
 
   /** Says which types this worker serves, and that it is live. */
   private async publish(): Promise<void> {
-    await publishJobTypes(this.commands, this.options.redis.prefix, this.name, this.publication(), this.now());
+    await publishJobTypes(this.commands, this.options.redis.prefix, this.name, this.publication());
   }
 
   private async keepPublishing(): Promise<void> {

@@ -132,6 +132,18 @@ describe('the types live workers publish', () => {
     expect(catalog.list()).toEqual([]);
   });
 
+  it("counts a worker live by Redis's clock, whatever its own clock says", async () => {
+    const system = await connect();
+    const { config } = system;
+    const hourBehind = new Worker({
+      redis: config.redis, queue: config.queue, worker: { ...config.worker, consumerName: 'skewed' }, registry: new JobTypeRegistry([greet]),
+      handlers: { greet: () => 'hi' }, now: () => Date.now() - 3_600_000,
+    });
+    system.workers.push(hourBehind);
+    await hourBehind.start();
+    expect((await catalogOf(system)).list()).toEqual([expect.objectContaining({ name: 'greet', workers: 1 })]);
+  });
+
   it('lets a producer accept a type as soon as its worker has started, and refuses one no worker serves, naming the known ones', async () => {
     const system = await connect();
     const catalog = await catalogOf(system);

@@ -41,6 +41,7 @@ const SCRIPTS = {
   trimDeadLetters: transition('trim-dead-letters'),
   removeGoneConsumer: lua('remove-gone-consumer'),
   publishJobTypes: lua('publish-job-types'),
+  livePublishers: lua('live-publishers'),
   acquireLease: lua('acquire-lease'),
   releaseLease: lua('release-lease'),
 } as const;

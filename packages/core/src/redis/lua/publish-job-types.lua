@@ -1,17 +1,20 @@
 --[[
   publishJobTypes: a worker says which job types it serves (see WorkerPublication), and that it is
-  live. Publications of workers silent since before `staleBefore` are removed in the same step, so
-  the hash never holds more than the workers of the last while. The version goes up only when a
-  publication changes, so readers rebuild what they know only then.
+  live. Publications of workers silent for `keptMs` are removed in the same step, so the hash never
+  holds more than the workers of the last while. The version goes up only when a publication changes,
+  so readers rebuild what they know only then. Liveness is measured on Redis's clock, which every
+  worker and producer shares whatever their own clocks say.
 
   KEYS[1] publications   KEYS[2] seen   KEYS[3] version
-  ARGV[1] worker   ARGV[2] publication (JSON; '' withdraws it)   ARGV[3] now (ms)   ARGV[4] stale before (ms)
+  ARGV[1] worker   ARGV[2] publication (JSON; '' withdraws it)   ARGV[3] kept (ms)
 
   Returns the version.
 ]]
-local worker, publication, now = ARGV[1], ARGV[2], ARGV[3]
+local worker, publication = ARGV[1], ARGV[2]
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local changed = false
-local stale = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[4])
+local stale = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. (now - tonumber(ARGV[3])))
 if #stale > 0 then
   redis.call('HDEL', KEYS[1], unpack(stale))
   redis.call('ZREM', KEYS[2], unpack(stale))
