@@ -37,7 +37,7 @@ export interface AppDeps {
 /** How the app is built beyond its configuration and dependencies; tests change the last two. */
 export interface AppOptions {
   logger?: FastifyBaseLogger;
-  /** Folder of the built dashboard. Default: apps/dashboard/dist. */
+  /** Folder of the built dashboard. Default: DASHBOARD_DIR (see ApiConfig.dashboardDir). */
   dashboardDir?: string;
   /** Time between two snapshots of GET /stats/stream. Default: 1 s. */
   statsIntervalMs?: number;
@@ -111,7 +111,7 @@ export async function buildApp(config: SluiceConfig, deps: AppDeps, options: App
   // Before the server waits for connections to finish: an open stream would hold app.close() forever.
   app.addHook('preClose', async () => statsHub.close());
   await app.register(statsStreamRoutes, { hub: statsHub });
-  await registerDashboard(app, options.dashboardDir);
+  await registerDashboard(app, options.dashboardDir ?? config.api.dashboardDir);
   return app;
 }
 

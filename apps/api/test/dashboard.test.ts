@@ -10,6 +10,7 @@ const config = isolatedConfig('api-dashboard', { API_KEYS: KEY });
 let database: TestDatabase;
 let built: AppFixture;
 let unbuilt: AppFixture;
+let configured: AppFixture;
 let buildDir: string;
 
 beforeAll(async () => {
@@ -21,10 +22,12 @@ beforeAll(async () => {
   database = await createTestDatabase(config);
   built = await startApp(config, { database, dashboardDir: buildDir });
   unbuilt = await startApp(config, { database, dashboardDir: join(buildDir, 'missing') });
+  configured = await startApp({ ...config, api: { ...config.api, dashboardDir: buildDir } }, { database });
 });
 afterAll(async () => {
   await built?.close();
   await unbuilt?.close();
+  await configured?.close();
   await database?.drop();
   await rm(buildDir, { recursive: true, force: true });
 });
@@ -59,6 +62,12 @@ describe('the dashboard files', () => {
     expect((await built.app.inject({ method: 'GET', url: '/stats', headers: { authorization: `Bearer ${KEY}` } })).statusCode).toBe(200);
     // A path that only starts like the dashboard's is not opened by it.
     expect((await built.app.inject({ method: 'GET', url: '/dashboardx' })).statusCode).toBe(401);
+  });
+
+  it('serves the folder DASHBOARD_DIR names', async () => {
+    const page = await configured.app.inject({ method: 'GET', url: '/dashboard/' });
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain('Sluice dashboard');
   });
 
   it('says how to build the dashboard when it has not been built', async () => {

@@ -143,6 +143,12 @@ export interface ApiConfig {
    * exporting `types`. Unset (the default): only types live workers publish. Env `JOB_TYPES_FILE`.
    */
   jobTypesFile: string | undefined;
+  /**
+   * Folder of a built dashboard (its index.html and assets), served at /dashboard/. Unset (the
+   * default): the API serves the repository's apps/dashboard/dist when it runs from a checkout of
+   * Sluice, and no dashboard when it was installed from the registry. Env `DASHBOARD_DIR`.
+   */
+  dashboardDir: string | undefined;
 }
 
 /** Logging. */
@@ -251,6 +257,7 @@ export function loadConfig(env: Env): SluiceConfig {
       requestTimeoutMs: read.int('REQUEST_TIMEOUT_MS', DEFAULTS.requestTimeoutMs, 1000, 3_600_000),
       historyLagReadyMs: read.int('HISTORY_LAG_READY_MS', 60_000, 0, 7 * 24 * HOUR_MS),
       jobTypesFile: read.optionalString('JOB_TYPES_FILE'),
+      dashboardDir: read.optionalString('DASHBOARD_DIR'),
     },
     log: {
       level: read.oneOf('LOG_LEVEL', DEFAULTS.logLevel, LOG_LEVELS),

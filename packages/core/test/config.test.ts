@@ -15,7 +15,7 @@ describe('loadConfig', () => {
     });
     expect(config.api).toEqual({
       port: 3000, host: '127.0.0.1', bodyLimit: 1_048_576, apiKeys: [], rateLimitPerMinute: 0, authFailuresPerMinute: 20, allowOpenApi: false,
-      allowedOrigins: [], allowedHosts: [], requestTimeoutMs: 30_000, historyLagReadyMs: 60_000, jobTypesFile: undefined,
+      allowedOrigins: [], allowedHosts: [], requestTimeoutMs: 30_000, historyLagReadyMs: 60_000, jobTypesFile: undefined, dashboardDir: undefined,
     });
   });
 
@@ -27,7 +27,7 @@ describe('loadConfig', () => {
       CONCURRENCY: '32', WORKER_NAME: 'w-1', WORKER_BLOCK_MS: '250', VISIBILITY_TIMEOUT_MS: '5000', MAX_DELIVERIES: '3', SHUTDOWN_TIMEOUT_MS: '0', NO_HANDLER_TIMEOUT_MS: '90000', METRICS_PORT: '9464', METRICS_HOST: '0.0.0.0', METRICS_KEY: 'm-0123456789abcdef',
       PORT: '8080', HOST: '0.0.0.0', BODY_LIMIT: '2048', API_KEYS: 'k-0123456789abcdef', RATE_LIMIT_PER_MINUTE: '600',
       AUTH_FAILURES_PER_MINUTE: '5', ALLOW_OPEN_API: '1', ALLOWED_ORIGINS: 'https://Ops.Example.com:443/, http://localhost:5173', ALLOWED_HOSTS: 'Sluice.internal,api.example.com:8443,[fd00::2]',
-      REQUEST_TIMEOUT_MS: '5000', HISTORY_LAG_READY_MS: '0', JOB_TYPES_FILE: '/etc/sluice/types.json', LOG_LEVEL: 'debug', LOG_PRETTY: 'true',
+      REQUEST_TIMEOUT_MS: '5000', HISTORY_LAG_READY_MS: '0', JOB_TYPES_FILE: '/etc/sluice/types.json', DASHBOARD_DIR: '/srv/sluice-dashboard', LOG_LEVEL: 'debug', LOG_PRETTY: 'true',
     });
     expect(config).toEqual({
       redis: { url: 'redis://cache:6380/2', prefix: 'acme' },
@@ -37,7 +37,7 @@ describe('loadConfig', () => {
       api: {
         port: 8080, host: '0.0.0.0', bodyLimit: 2048, apiKeys: ['k-0123456789abcdef'], rateLimitPerMinute: 600, authFailuresPerMinute: 5, allowOpenApi: true,
         allowedOrigins: ['https://ops.example.com', 'http://localhost:5173'], allowedHosts: ['sluice.internal', 'api.example.com:8443', '[fd00::2]'],
-        requestTimeoutMs: 5000, historyLagReadyMs: 0, jobTypesFile: '/etc/sluice/types.json',
+        requestTimeoutMs: 5000, historyLagReadyMs: 0, jobTypesFile: '/etc/sluice/types.json', dashboardDir: '/srv/sluice-dashboard',
       },
       log: { level: 'debug', pretty: true },
     });
