@@ -4,12 +4,14 @@ import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { loadConfig, messageOf, openApiRefusal, type SluiceConfig } from '@sluice/core';
 import { buildDashboard } from './build-dashboard';
+import { buildPackages } from './build-packages';
 import { duration, Supervisor, type Service } from './supervisor';
 
 /**
- * `npm start`: builds the dashboard and applies the migrations, then runs the API and WORKERS worker
- * processes (default 2) with their output prefixed by name, and prints the dashboard's address once
- * the API listens. A process that exits is started again, after a wait that starts at
+ * `npm start`: builds the packages (incrementally) and the dashboard, applies the migrations, then
+ * runs the built API and WORKERS worker processes (default 2) under plain node, with their output
+ * prefixed by name, and prints the addresses of the API, the dashboard and the API docs once the API
+ * listens. A process that exits is started again, after a wait that starts at
  * RESTART_BACKOFF_MS (default 1 s) and doubles up to 30 s. Ctrl-C or SIGTERM stops them all
  * gracefully; a second Ctrl-C kills them.
  */
@@ -22,6 +24,12 @@ const MAX_RESTART_WAIT_MS = 30_000;
  * from npm, which forwards it to the script it runs. A signal this soon after the last one is the same Ctrl-C.
  */
 const REPEATED_SIGNAL_MS = 500;
+/** The built programs it runs, relative to the repository root (where npm runs scripts). */
+const PROGRAMS = {
+  cli: 'packages/cli/dist/main.js',
+  api: 'apps/api/dist/server.js',
+  worker: 'apps/worker/dist/main.js',
+} as const;
 
 const workerCount = readInteger('WORKERS', 2, 1, 64);
 const restartBackoffMs = readInteger('RESTART_BACKOFF_MS', 1000, 1, MAX_RESTART_WAIT_MS);
@@ -71,19 +79,23 @@ function prefixLines(from: Readable, to: Writable, name: string): void {
   const prefix = `${name.padEnd(width)} | `;
   createInterface({ input: from, crlfDelay: Infinity }).on('line', (line) => {
     to.write(`${prefix}${line}\n`);
-    if (name === 'api' && line.includes('Server listening')) log(`dashboard: ${dashboardUrl()}`);
+    if (name === 'api' && line.includes('Server listening')) logAddresses();
   });
 }
 
-/** Where the API serves the dashboard. */
-function dashboardUrl(): string {
+/** Where to find the API, and the dashboard and API docs it serves. */
+function logAddresses(): void {
   const { host, port } = config.api;
   const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
-  return `http://${shown}:${port}/dashboard/`;
+  const base = `http://${shown}:${port}`;
+  log(`API: ${base}/`);
+  log(`dashboard: ${base}/dashboard/`);
+  log(`API docs: ${base}/docs`);
 }
 
-function spawnPrefixed(name: string, file: string, env: NodeJS.ProcessEnv = {}): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', file], {
+/** Runs `program` (built JavaScript) under plain node, its output prefixed with `name`. */
+function spawnPrefixed(name: string, program: string, args: readonly string[] = [], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  const child = spawn(process.execPath, [program, ...args], {
     env: { ...childEnv, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     // Out of the terminal's process group: Ctrl-C reaches only this script, which sends each child a
@@ -96,17 +108,17 @@ function spawnPrefixed(name: string, file: string, env: NodeJS.ProcessEnv = {}):
 }
 
 const services: Service[] = [
-  { name: 'api', spawn: () => spawnPrefixed('api', 'apps/api/src/server.ts') },
+  { name: 'api', spawn: () => spawnPrefixed('api', PROGRAMS.api) },
   ...workerNames.map((name) => ({
     name,
     // Consumer names must be unique per process; WORKER_NAME, when set, replaces the hostname.
-    spawn: () => spawnPrefixed(name, 'apps/worker/src/main.ts', { WORKER_NAME: `${process.env.WORKER_NAME || hostname()}-${name}` }),
+    spawn: () => spawnPrefixed(name, PROGRAMS.worker, [], { WORKER_NAME: `${process.env.WORKER_NAME || hostname()}-${name}` }),
   })),
 ];
 
 /** Applies the migrations in a process of their own; exits this one if they fail. */
 async function migrate(): Promise<void> {
-  const child = spawnPrefixed('migrate', 'scripts/migrate.ts');
+  const child = spawnPrefixed('migrate', PROGRAMS.cli, ['migrate']);
   migration = child;
   child.on('error', (error) => log(`migrate: ${error.message}`));
   const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('close', (...exit) => resolve(exit)));
@@ -145,6 +157,14 @@ function onSignal(signal: NodeJS.Signals): void {
 
 // SIGHUP too: a closed terminal reaches only this script, and the detached children would be orphaned.
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
+
+try {
+  log('building the packages');
+  await buildPackages();
+} catch (error) {
+  log(`the packages do not build: ${messageOf(error)}`);
+  process.exit(1);
+}
 
 if (/^(1|true|yes)$/i.test(process.env.SKIP_DASHBOARD_BUILD?.trim() ?? '')) {
   log('using the dashboard already built (SKIP_DASHBOARD_BUILD)');

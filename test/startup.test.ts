@@ -167,6 +167,17 @@ describe('npm start supervises its processes', () => {
     expect(isRunningFor(api, config) && isRunningFor(worker1, config)).toBe(true);
   }, 120_000);
 
+  it('runs the built API and workers under plain node, and says where the API, the dashboard and the API docs are', async () => {
+    const { service, config, baseUrl } = await startNpmStart();
+    const output = service.output.join('\n');
+    expect(output).toContain(`start    | API: ${baseUrl}/`);
+    expect(output).toContain(`start    | dashboard: ${baseUrl}/dashboard/`);
+    expect(output).toContain(`start    | API docs: ${baseUrl}/docs`);
+    expect((await fetch(`${baseUrl}/docs/json`)).status).toBe(200);
+    const commandLines = latestPids(service).map((pid) => (isRunningFor(pid, config) ? readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(1, -1) : []));
+    expect(commandLines).toEqual([['apps/api/dist/server.js'], ['apps/worker/dist/main.js'], ['apps/worker/dist/main.js']]);
+  }, 120_000);
+
   it.each(['SIGINT', 'SIGTERM'] as const)('stops on %s: says what it waits for, every process exits, and it exits 0', async (signal) => {
     const { service, config } = await startNpmStart();
     const pids = latestPids(service);
