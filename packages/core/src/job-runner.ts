@@ -95,9 +95,10 @@ export interface TypeRouting {
   served: string;
   /** Types only other live workers of the queue serve, the same way. */
   elsewhere(): string;
-  /** A job no live worker has served for this long is dead-lettered with reason `no-handler`. */
-  noHandlerMs: number;
 }
+
+/** Most jobs one releaseUnserved or expireUnserved call moves. */
+const UNSERVED_BATCH = 500;
 
 /** A list of type names as the start scripts take it: ",a,b,", so that ",a," finds a whole name. */
 export function typeList(names: Iterable<string>): string {
@@ -134,7 +135,7 @@ export class JobTransitions {
   /** The keys every start script takes first. */
   private startKeys(): string[] {
     const { keys } = this;
-    return [keys.stream, keys.events, keys.paused, keys.delayed, keys.dlq, keys.unserved];
+    return [keys.stream, keys.events, keys.paused, keys.delayed, keys.unserved];
   }
 
   /**
@@ -196,10 +197,9 @@ export class JobTransitions {
   async start(queue: string, entries: readonly { entryId: string; jobId: string }[], now: number): Promise<StartedJob[]> {
     if (entries.length === 0) return [];
     const { keys } = this;
-    const { routing, queueConfig } = this;
+    const { routing } = this;
     const items = (await runScript(this.redis, 'startJobs', [...this.startKeys(), ...entries.map((entry) => keys.jobPrefix + entry.jobId)], [
-      WORKER_GROUP, this.worker, now, routing.served, routing.elsewhere(), routing.noHandlerMs, keys.jobPrefix, queueConfig.deadRetentionMs,
-      queueConfig.deadMaxJobs, ...entries.map((entry) => entry.entryId),
+      WORKER_GROUP, this.worker, now, routing.served, routing.elsewhere(), ...entries.map((entry) => entry.entryId),
     ])) as StartItem[];
     return startedJobs(queue, items);
   }
@@ -215,8 +215,8 @@ export class JobTransitions {
     let reply: [number[], StartItem[], number];
     try {
       reply = (await runScript(this.redis, 'readAndStartJobs', [...this.startKeys(), ...this.jobKeysOf(completions.items)], [
-        WORKER_GROUP, this.worker, now, count, keys.jobPrefix, queueConfig.retentionMs, routing.served, routing.elsewhere(), routing.noHandlerMs,
-        queueConfig.deadRetentionMs, queueConfig.deadMaxJobs, ...completionArgs(completions.items),
+        WORKER_GROUP, this.worker, now, count, keys.jobPrefix, queueConfig.retentionMs, routing.served, routing.elsewhere(),
+        ...completionArgs(completions.items),
       ])) as [number[], StartItem[], number];
     } catch (error) {
       completions.reject(error);
@@ -225,6 +225,35 @@ export class JobTransitions {
     const [completed, items, paused] = reply;
     completions.resolve(completed.map((flag) => flag === 1));
     return { read: items.length, started: startedJobs(queue, items), paused: paused === 1 };
+  }
+
+  /** The queue's jobs waiting for a worker of their type, per type (see parkEntry in start-entry.lua). */
+  async unserved(): Promise<Record<string, number>> {
+    const counts = await this.redis.hgetall(this.keys.unserved);
+    return Object.fromEntries(Object.entries(counts).map(([type, count]) => [type, Number(count)]));
+  }
+
+  /** releaseUnserved: sends every job of `type` waiting for a worker of its type back to the stream. Returns how many. */
+  async releaseUnserved(type: string): Promise<number> {
+    let released = 0;
+    for (;;) {
+      const batch = Number(await runScript(this.redis, 'releaseUnserved', [this.keys.stream, this.keys.unserved], [type, UNSERVED_BATCH, this.keys.jobPrefix]));
+      released += batch;
+      if (batch < UNSERVED_BATCH) return released;
+    }
+  }
+
+  /** expireUnserved: dead-letters (no-handler) the jobs of `type` that have waited `timeoutMs` for a worker of their type. Returns how many. */
+  async expireUnserved(type: string, now: number, timeoutMs: number): Promise<number> {
+    const { keys, queueConfig } = this;
+    let expired = 0;
+    for (;;) {
+      const batch = Number(await runScript(this.redis, 'expireUnserved', [keys.events, keys.unserved, keys.dlq], [
+        type, now, timeoutMs, UNSERVED_BATCH, keys.jobPrefix, queueConfig.deadRetentionMs, queueConfig.deadMaxJobs,
+      ]));
+      expired += batch;
+      if (batch < UNSERVED_BATCH) return expired;
+    }
   }
 
   /**

@@ -153,8 +153,7 @@ export class Worker extends WorkerEventEmitter {
     const { redis, worker, queue: queueConfig } = this.options;
     this.startedAt = this.now();
     await this.publish();
-    // Read every second, not at each publication: a worker of a type just started must be known to the others soon.
-    await this.catalog.start(CATALOG_REFRESH_MS);
+    await this.catalog.refresh();
     this.warnOfConflicts();
     for (const queue of queueConfig.queues) {
       const keys = queueKeys(redis.prefix, queue);
@@ -187,7 +186,8 @@ export class Worker extends WorkerEventEmitter {
     this.announcements.on('message', (channel: string) => promoters.get(channel)?.wake());
     await this.announcements.subscribe(...promoters.keys());
     this.heartbeatLoop = this.heartbeat();
-    this.publishLoop = this.keepPublishing();
+    await this.tendUnserved().catch((error: unknown) => this.reportError(error, 'tending jobs that wait for a worker of their type'));
+    this.publishLoop = this.keepInTouch();
     this.deadlineSweep = setInterval(() => this.abortOverdue(), DEADLINE_SWEEP_MS);
     this.logger.info({ worker: this.name, queues: queueConfig.queues, concurrency: this.slots.capacity }, 'worker started');
   }
@@ -214,7 +214,6 @@ export class Worker extends WorkerEventEmitter {
     if (!finished) await within(this.releaseUnfinished(), CLOSE_STEP_MS);
     this.heartbeatStopping.abort();
     this.publishStopping.abort();
-    this.catalog.stop();
     // One bound for both: the types this worker served are withdrawn once its publishing has stopped.
     const withdrawn = (this.publishLoop ?? Promise.resolve()).then(() => publishJobTypes(this.commands, this.options.redis.prefix, this.name, null));
     await within(Promise.all([this.heartbeatLoop, withdrawn]), CLOSE_STEP_MS);
@@ -509,7 +508,6 @@ export class Worker extends WorkerEventEmitter {
     return {
       served: typeList(this.servedTypes),
       elsewhere: () => this.servedElsewhere(queue),
-      noHandlerMs: this.options.worker.noHandlerTimeoutMs,
     };
   }
 
@@ -532,12 +530,42 @@ export class Worker extends WorkerEventEmitter {
     await publishJobTypes(this.commands, this.options.redis.prefix, this.name, this.publication());
   }
 
-  private async keepPublishing(): Promise<void> {
+  /**
+   * Every second: reads what the other live workers serve (a worker of a type just started must be
+   * known to the others soon), tends the jobs waiting for a worker of their type, and every
+   * PUBLISH_INTERVAL_MS publishes again.
+   */
+  private async keepInTouch(): Promise<void> {
     const signal = this.publishStopping.signal;
-    while (!signal.aborted) {
-      await sleep(PUBLISH_INTERVAL_MS, signal);
+    const publishEvery = Math.round(PUBLISH_INTERVAL_MS / CATALOG_REFRESH_MS);
+    for (let tick = 1; !signal.aborted; tick += 1) {
+      await sleep(CATALOG_REFRESH_MS, signal);
       if (signal.aborted) break;
-      await this.publish().catch((error: unknown) => this.reportError(error, 'publishing its job types'));
+      if (tick % publishEvery === 0) await this.publish().catch((error: unknown) => this.reportError(error, 'publishing its job types'));
+      await this.catalog.refresh().catch((error: unknown) => this.reportError(error, 'reading the job types others serve'));
+      await this.tendUnserved().catch((error: unknown) => this.reportError(error, 'tending jobs that wait for a worker of their type'));
+    }
+  }
+
+  /**
+   * Jobs wait for a worker of their type at no cost (see parkEntry): this worker sends those of its
+   * own types back to the stream, and dead-letters (no-handler) those of other types that have
+   * waited NO_HANDLER_TIMEOUT_MS, which any live worker may do.
+   */
+  private async tendUnserved(): Promise<void> {
+    const mine = new Set(this.servedTypes);
+    for (const runtime of this.runtimes) {
+      for (const type of Object.keys(await runtime.transitions.unserved())) {
+        if (mine.has(type)) {
+          const released = await runtime.transitions.releaseUnserved(type);
+          if (released > 0) this.logger.info({ worker: this.name, queue: runtime.queue, jobType: type, released }, 'took up jobs that waited for a worker of their type');
+        } else {
+          const expired = await runtime.transitions.expireUnserved(type, this.now(), this.options.worker.noHandlerTimeoutMs);
+          if (expired > 0) {
+            this.logger.warn({ worker: this.name, queue: runtime.queue, jobType: type, expired }, 'dead-lettered jobs no live worker served in time (no-handler)');
+          }
+        }
+      }
     }
   }
 

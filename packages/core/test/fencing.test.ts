@@ -34,7 +34,7 @@ beforeAll(async () => {
   await waitForRedis(redis, 5000);
   queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry });
   await redis.xgroup('CREATE', keys.stream, WORKER_GROUP, '0', 'MKSTREAM');
-  stale.transitions = new JobTransitions(redis, keys, stale.name, config.queue, { served: typeList(registry.names()), elsewhere: () => ',', noHandlerMs: 60_000 });
+  stale.transitions = new JobTransitions(redis, keys, stale.name, config.queue, { served: typeList(registry.names()), elsewhere: () => ',' });
 });
 
 afterEach(async () => {

@@ -88,6 +88,11 @@ describe('a worker meets a job type it does not serve', () => {
     await waitFor('greet to be counted as waiting without a worker', async () => ((await unserved(system)).greet === '1' ? true : null));
     const waiting = await system.queue.getJob(id);
     expect(waiting).toMatchObject({ status: 'pending', attempts: 0 });
+    // It waits in its type's set, not in the stream or the delayed set: no worker handles it again until one of its type comes.
+    const keys = queueKeys(system.config.redis.prefix, 'default');
+    expect(await system.redis.zscore(`${keys.unserved}:greet`, id)).not.toBeNull();
+    expect(await system.redis.zcard(keys.delayed)).toBe(0);
+    expect(await system.redis.xlen(keys.stream)).toBe(0);
     expect((await queueStats(system.redis, system.config.redis, ['default'])).default?.unservedTypes).toEqual({ greet: 1 });
 
     await startWorker(system, 'greeter', [greet], { greet: () => 'hi' });

@@ -39,6 +39,8 @@ const SCRIPTS = {
   updateProgress: transition('update-progress'),
   heartbeatJobs: transition('heartbeat-jobs'),
   trimDeadLetters: transition('trim-dead-letters'),
+  releaseUnserved: transition('release-unserved'),
+  expireUnserved: transition('expire-unserved'),
   removeGoneConsumer: lua('remove-gone-consumer'),
   publishJobTypes: lua('publish-job-types'),
   livePublishers: lua('live-publishers'),

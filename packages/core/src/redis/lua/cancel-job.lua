@@ -10,7 +10,7 @@
   no longer be cancelled.
 ]]
 local jobId, now = ARGV[1], ARGV[2]
-local job = redis.call('HMGET', KEYS[4], 'status', 'sid', 'attempts', 'type', 'unservedSince')
+local job = redis.call('HMGET', KEYS[4], 'status', 'sid', 'attempts', 'type')
 local status = job[1]
 if not status then return 0 end
 
@@ -18,9 +18,9 @@ if status == 'pending' then
   if job[2] and job[2] ~= '' then
     redis.call('XDEL', KEYS[1], job[2])
   else
-    -- Parked until a worker of its type comes (see parkEntry).
+    -- Parked for a worker of its type (see parkEntry).
     redis.call('ZREM', KEYS[2], jobId)
-    if job[5] then stopWaitingUnserved(KEYS[5], KEYS[4], job[4]) end
+    if redis.call('ZREM', unservedSet(KEYS[5], job[4]), jobId) == 1 then countUnserved(KEYS[5], job[4], -1) end
   end
 elseif status == 'scheduled' or status == 'retrying' then
   redis.call('ZREM', KEYS[2], jobId)

@@ -35,12 +35,18 @@ local function dropEntry(streamKey, group, sids)
 end
 
 --[[
-  stopWaitingUnserved: a job parked for want of a worker of its type (see parkEntry) no longer waits
-  for one: its count in the queue's unserved hash goes down, and the field goes with the last job.
+  unservedSet: the ZSET of a queue's jobs of `jobType` waiting for a worker of their type, scored by
+  when they began to wait; `unservedKey`, the queue's unserved hash, counts them per type.
 ]]
-local function stopWaitingUnserved(unservedKey, jobKey, jobType)
-  redis.call('HDEL', jobKey, 'unservedSince')
-  if redis.call('HINCRBY', unservedKey, jobType, -1) <= 0 then redis.call('HDEL', unservedKey, jobType) end
+local function unservedSet(unservedKey, jobType)
+  return unservedKey .. ':' .. jobType
+end
+
+--[[
+  countUnserved: moves a type's count of waiting jobs by `by`; the field goes with the last job.
+]]
+local function countUnserved(unservedKey, jobType, by)
+  if redis.call('HINCRBY', unservedKey, jobType, by) <= 0 then redis.call('HDEL', unservedKey, jobType) end
 end
 
 --[[

@@ -4,9 +4,9 @@
   re-enqueued under another entry is stale: it is acknowledged and deleted, never run. A job of a
   type this worker does not serve is parked instead (see parkEntry).
 
-  The including script first calls setRouting(served, elsewhere, noHandlerMs, delayed, unserved, dead):
-  `served` and `elsewhere` are type lists as ",a,b," (the types this worker serves, and those only
-  other live workers of the queue serve), `dead` as moveToDead takes it.
+  The including script first calls setRouting(served, elsewhere, delayed, unserved): `served` and
+  `elsewhere` are type lists as ",a,b," (the types this worker serves, and those only other live
+  workers of the queue serve), then the queue's delayed ZSET and unserved hash.
 
   Returns {entryId} when skipped or parked, {entryId, jobId, type, payload, attempt, maxAttempts,
   runAt} when the job is to run.
@@ -21,59 +21,42 @@ local function typeSet(list)
   return set
 end
 
-local function setRouting(served, elsewhere, noHandlerMs, delayed, unserved, dead)
-  routing = {served = typeSet(served), elsewhere = typeSet(elsewhere), noHandlerMs = noHandlerMs, delayed = delayed, unserved = unserved,
-    dead = dead}
+local function setRouting(served, elsewhere, delayed, unserved)
+  routing = {served = typeSet(served), elsewhere = typeSet(elsewhere), delayed = delayed, unserved = unserved}
 end
 
 --[[
   parkEntry: a job whose type this worker does not serve goes back for a worker that does, without
-  spending an attempt: its entry is dropped and the job waits in the delayed ZSET, still pending,
-  with no entry (`sid` empty) and no history event, until promoteDueJobs puts it back in the stream.
-  While another live worker serves the type, each park waits twice as long as the last, from 50 ms
-  up to 500 ms (the consumer group hands the entry to any reader, so it may take a few tries); while
-  none does, from 100 ms up to 2 s. A job no live worker has served for `noHandlerMs` is
-  dead-lettered with reason `no-handler`.
+  spending an attempt: its entry is dropped and the job stays pending with no entry (`sid` empty) and
+  no history event. While another live worker of the queue serves the type, the job waits in the
+  delayed ZSET for promoteDueJobs to put it back in the stream, each time twice as long as the last,
+  from 50 ms up to 500 ms (the consumer group hands the entry to any reader, so it may take a few
+  tries). While none does, it waits in the type's unserved set (see unservedSet), at no cost, until a
+  worker of its type releases it (releaseUnserved) or it has waited NO_HANDLER_TIMEOUT_MS (expireUnserved).
 ]]
 local function parkEntry(streamKey, eventsKey, group, now, jobKey, sid, job)
-  local status, jobId, jobType, attempts, parks, since = job[1], job[3], job[4], job[6], tonumber(job[10] or '0'), job[11]
+  local status, jobId, jobType, attempts, parks = job[1], job[3], job[4], job[6], tonumber(job[10] or '0')
   dropEntry(streamKey, group, {sid})
-  local firstWait, longestWait = 50, 500
-  if routing.elsewhere[jobType] then
-    -- A worker of its type has come: the waits start short again.
-    if since then
-      stopWaitingUnserved(routing.unserved, jobKey, jobType)
-      parks = 0
-    end
-  else
-    firstWait, longestWait = 100, 2000
-    if not since then
-      since = now
-      redis.call('HSET', jobKey, 'unservedSince', now)
-      redis.call('HINCRBY', routing.unserved, jobType, 1)
-    elseif tonumber(now) - tonumber(since) >= tonumber(routing.noHandlerMs) then
-      stopWaitingUnserved(routing.unserved, jobKey, jobType)
-      redis.call('HDEL', jobKey, 'parks')
-      moveToDead(routing.dead, eventsKey, jobKey, jobId, status, attempts, 'no-handler',
-        'no live worker served job type "' .. jobType .. '" for ' .. routing.noHandlerMs .. ' ms', now)
-      return
-    end
-  end
-  parks = parks + 1
-  redis.call('HSET', jobKey, 'status', 'pending', 'sid', '', 'parks', parks)
   if status == 'processing' then
     -- A crashed worker's attempt, reclaimed here: it becomes pending, as a hand-back would make it.
     moveCount(eventsKey, 'processing', 'pending')
     recordEvent(eventsKey, jobKey, jobId, 'pending', attempts, now, {'error', 'interrupted: its worker stopped while running it'}, {})
   end
-  local dueAt = tonumber(now) + math.min(firstWait * 2 ^ (parks - 1), longestWait)
+  if not routing.elsewhere[jobType] then
+    redis.call('HSET', jobKey, 'status', 'pending', 'sid', '')
+    redis.call('HDEL', jobKey, 'parks')
+    if redis.call('ZADD', unservedSet(routing.unserved, jobType), 'NX', now, jobId) == 1 then countUnserved(routing.unserved, jobType, 1) end
+    return
+  end
+  parks = parks + 1
+  redis.call('HSET', jobKey, 'status', 'pending', 'sid', '', 'parks', parks)
+  local dueAt = tonumber(now) + math.min(50 * 2 ^ (parks - 1), 500)
   redis.call('ZADD', routing.delayed, dueAt, jobId)
   announceIfEarliest(routing.delayed, jobId, dueAt)
 end
 
 local function startEntry(streamKey, eventsKey, group, consumer, now, jobKey, sid)
-  local job = redis.call('HMGET', jobKey, 'status', 'sid', 'id', 'type', 'payload', 'attempts', 'maxAttempts', 'runAt', 'seq',
-    'parks', 'unservedSince')
+  local job = redis.call('HMGET', jobKey, 'status', 'sid', 'id', 'type', 'payload', 'attempts', 'maxAttempts', 'runAt', 'seq', 'parks')
   local status = job[1]
   if job[2] ~= sid or (status ~= 'pending' and status ~= 'processing') then
     redis.call('XACK', streamKey, group, sid)
@@ -84,7 +67,6 @@ local function startEntry(streamKey, eventsKey, group, consumer, now, jobKey, si
     parkEntry(streamKey, eventsKey, group, now, jobKey, sid, job)
     return {sid}
   end
-  if job[11] then stopWaitingUnserved(routing.unserved, jobKey, job[4]) end
   if job[10] then redis.call('HDEL', jobKey, 'parks') end
   local attempt = tonumber(job[6]) + 1
   local seq, line = nextEvent(eventsKey, job[3], job[9], 'processing', attempt, now, {'worker', consumer}, {})
