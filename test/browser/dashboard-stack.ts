@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { JobHandler, SluiceConfig } from '@sluice/core';
+import type { JobHandler, JobTypeDefinition, SluiceConfig } from '@sluice/core';
 import { createJobRegistry } from '@sluice/jobs';
 import { createHandlers } from '@sluice/jobs/handlers';
 import type { Browser, Page } from 'playwright-core';
@@ -35,11 +35,14 @@ export interface DashboardStack {
  * Starts the API (buildApp, really listening on a free loopback port and serving the built
  * dashboard), a worker with the built-in handlers (or `handlers`' replacements) and a history
  * recorder, all under the file's own Redis prefix and PostgreSQL schema, and opens a Chromium page.
+ * `declared` types are accepted by the API though no worker serves them.
  */
-export async function startDashboardStack(label: string, env: Record<string, string> = {}, handlers: Record<string, JobHandler<never>> = {}): Promise<DashboardStack> {
+export async function startDashboardStack(
+  label: string, env: Record<string, string> = {}, handlers: Record<string, JobHandler<never>> = {}, declared: JobTypeDefinition[] = [],
+): Promise<DashboardStack> {
   const config = isolatedConfig(label, env);
   const database = await createTestDatabase(config);
-  const app = await startApp(config, { database, dashboardDir: DASHBOARD_BUILD_DIR });
+  const app = await startApp(config, { database, dashboardDir: DASHBOARD_BUILD_DIR, declared });
   await app.app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.app.server.address();
   if (address === null || typeof address === 'string') throw new Error('the API has no TCP address');

@@ -1,4 +1,6 @@
 import type { Locator, Page } from 'playwright-core';
+import { Type } from 'typebox';
+import { defineJobType } from '@sluice/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../support/context';
 import { startDashboardStack, type DashboardStack } from './dashboard-stack';
@@ -6,7 +8,8 @@ import { startDashboardStack, type DashboardStack } from './dashboard-stack';
 let stack: DashboardStack;
 
 beforeAll(async () => {
-  stack = await startDashboardStack('browser-overview', { QUEUES: 'default,reports' });
+  // `report` is accepted by the API, but no worker serves it.
+  stack = await startDashboardStack('browser-overview', { QUEUES: 'default,reports' }, {}, [defineJobType({ name: 'report', payload: Type.Object({}) })]);
 });
 afterAll(async () => {
   await stack?.close();
@@ -82,6 +85,17 @@ describe('the overview', () => {
     await waitFor('the held job to complete after resume', async () => (await stack.statusOf(held)) === 'completed');
     await waitFor('the card to show 6 completed', async () => (await shown(page, 'default', 'completed')) === 6);
     expect(await shown(page, 'default', 'pending')).toBe(0);
+  });
+
+  it('warns of jobs waiting because no live worker serves their type', async () => {
+    const { page } = stack;
+    const id = await stack.submit({ type: 'report', payload: {}, queue: 'reports' });
+    const warning = page.locator('[data-queue="reports"] [data-waiting-without-worker]');
+    await warning.waitFor();
+    expect(await warning.textContent()).toContain('No worker serves report (1 waiting)');
+    expect(await page.locator('[data-queue="default"] [data-waiting-without-worker]').count()).toBe(0);
+    expect(await fetch(`${stack.baseUrl}/jobs/${id}/cancel`, { method: 'POST' }).then((response) => response.status)).toBe(200);
+    await warning.waitFor({ state: 'detached' });
   });
 
   it('fits a phone screen', async () => {

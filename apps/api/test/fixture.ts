@@ -1,4 +1,4 @@
-import { closeRedis, createRedis, DeadLetters, JobTypeCatalog, QueueAdmin, Queue, waitForRedis, type SluiceConfig } from '@sluice/core';
+import { closeRedis, createRedis, DeadLetters, JobTypeCatalog, QueueAdmin, Queue, waitForRedis, type JobTypeDefinition, type SluiceConfig } from '@sluice/core';
 import { builtinJobTypes } from '@sluice/jobs';
 import type { FastifyInstance } from 'fastify';
 import { expect } from 'vitest';
@@ -17,13 +17,14 @@ export interface AppFixture {
   close(): Promise<void>;
 }
 
-export async function startApp(config: SluiceConfig, options: AppOptions & { database?: TestDatabase } = {}): Promise<AppFixture> {
+/** `declared`: types declared to the API besides the built-in ones, as JOB_TYPES_FILE would. */
+export async function startApp(config: SluiceConfig, options: AppOptions & { database?: TestDatabase; declared?: JobTypeDefinition[] } = {}): Promise<AppFixture> {
   const database = options.database ?? (await createTestDatabase(config));
   const redis = createRedis(config.redis);
   redis.on('error', () => undefined);
   await waitForRedis(redis, 5000);
   // Declared, as JOB_TYPES_FILE would: these tests run no worker to publish them.
-  const types = new JobTypeCatalog({ redis, prefix: config.redis.prefix, declared: builtinJobTypes });
+  const types = new JobTypeCatalog({ redis, prefix: config.redis.prefix, declared: [...builtinJobTypes, ...(options.declared ?? [])] });
   await types.start();
   const queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry: types });
   const deadLetters = new DeadLetters(redis, config.redis, config.queue.queues);

@@ -9,6 +9,7 @@ function snapshot(second: number, pending: number, perSecond: [number, number, n
     pending, scheduled: 0, processing: 0, retrying: 0, completed: 0, dead: 0, cancelled: 0, paused: false, consumers: [],
     throughput: { completedLastMinute: 0, failedLastMinute: 0, completedPerSecond: 0 },
     perSecond: perSecond.map(([s, completed, failed]) => ({ second: s, completed, failed })),
+    waitingWithoutWorker: {},
   } satisfies QueueSnapshot;
   return { at: new Date(second * 1000).toISOString(), queues: { default: queue } };
 }

@@ -27,6 +27,8 @@ export type QueueSnapshot = Record<JobState, number> & {
   consumers: Consumer[];
   throughput: { completedLastMinute: number; failedLastMinute: number; completedPerSecond: number };
   perSecond: ThroughputSecond[];
+  /** Jobs per type waiting because no live worker serves their type. */
+  waitingWithoutWorker: Record<string, number>;
 };
 
 /** One event of GET /stats/stream. */

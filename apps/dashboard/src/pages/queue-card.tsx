@@ -45,10 +45,29 @@ export function QueueCard({ name, queue }: { name: string; queue: QueueSnapshot 
           </div>
         ))}
       </dl>
+      <WaitingWithoutWorker waiting={queue.waitingWithoutWorker} />
       <p className="card-foot">
         {formatCount(queue.throughput.completedLastMinute)} completed and {formatCount(queue.throughput.failedLastMinute)} failed in the last minute ·{' '}
         {queue.consumers.length} {queue.consumers.length === 1 ? 'worker' : 'workers'}
       </p>
     </article>
+  );
+}
+
+/** Types whose jobs wait because no live worker serves them: a worker is missing, or was never started. */
+function WaitingWithoutWorker({ waiting }: { waiting: Record<string, number> }) {
+  const types = Object.entries(waiting);
+  if (types.length === 0) return null;
+  return (
+    <p className="card-warning" role="status" data-waiting-without-worker>
+      No worker serves{' '}
+      {types.map(([type, count], index) => (
+        <span key={type}>
+          {index > 0 && ', '}
+          <code>{type}</code> ({formatCount(count)} waiting)
+        </span>
+      ))}
+      ; they are dead-lettered (no-handler) if none starts in time.
+    </p>
   );
 }
