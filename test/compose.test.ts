@@ -1,8 +1,12 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { buildPackages } from '../scripts/build-packages';
+import { workspaceDirs, workspaces } from '../scripts/workspaces';
 import { composeRedisDurabilityArgs } from './support/compose-file';
+import { copyOperands, readDockerfile, type DockerInstruction, type DockerStage } from './support/dockerfile';
+import { productionPackages, workspaceFolder } from './support/production-dependencies';
 
 const ROOT = resolve(import.meta.dirname, '..');
 
@@ -23,7 +27,11 @@ const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), { 
   services: Record<string, Service>;
 };
 const services = compose.services;
-const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+const stages = readDockerfile();
+/** The stage the image runs: the Dockerfile's last. */
+const runtime = stages.at(-1) as DockerStage;
+/** Programs development needs and a running service never does. */
+const DEVELOPMENT_TOOLS = ['typescript', 'tsx', 'vitest', 'eslint', 'playwright-core', 'vite', 'drizzle-kit'];
 
 function service(name: string): Service {
   const found = services[name];
@@ -50,38 +58,36 @@ function durationMs(duration: string): number {
   return parts.reduce((total, [, value, unit]) => total + Number(value) * (units[unit ?? ''] ?? NaN), 0);
 }
 
-/** Expands npm workspace patterns (`*` within a path segment) to the directories holding a package.json. */
-function workspaceDirs(patterns: string[]): string[] {
-  const expand = (base: string, segments: string[]): string[] => {
-    const [segment, ...rest] = segments;
-    if (segment === undefined) return existsSync(join(ROOT, base, 'package.json')) ? [base] : [];
-    const names = segment.includes('*')
-      ? readdirSync(join(ROOT, base || '.')).filter((name) => new RegExp(`^${segment.split('*').map(escapeRegExp).join('.*')}$`).test(name))
-      : [segment];
-    return names
-      .map((name) => (base ? `${base}/${name}` : name))
-      .filter((path) => existsSync(join(ROOT, path)) && statSync(join(ROOT, path)).isDirectory())
-      .flatMap((path) => expand(path, rest));
-  };
-  return patterns.flatMap((pattern) => expand('', pattern.replace(/\/$/, '').split('/')));
+/** The stage's `npm ci`, and the sources of its COPY instructions before it: the dependency layer's inputs. */
+function installOf(stage: DockerStage): { install: DockerInstruction | undefined; copiedBefore: string[] } {
+  const at = stage.instructions.findIndex((instruction) => instruction.keyword === 'RUN' && instruction.words.join(' ').includes('npm ci'));
+  const copiedBefore = stage.instructions
+    .slice(0, Math.max(at, 0))
+    .filter((instruction) => instruction.keyword === 'COPY')
+    .flatMap((instruction) => copyOperands(instruction).sources.map((source) => source.replace(/^\.\//, '')));
+  return { install: stage.instructions[at], copiedBefore };
 }
 
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** Where each COPY --from=<stage> of the runtime stage puts what it copies, relative to /app. */
+function copiedFromBuild(): string[] {
+  return runtime.instructions
+    .filter((instruction) => instruction.keyword === 'COPY' && copyOperands(instruction).from !== undefined)
+    .map((instruction) => copyOperands(instruction).destination.replace(/^\/app\//, '').replace(/\/$/, ''));
 }
 
-/** Sources of the Dockerfile's COPY instructions before its first `npm ci`, i.e. the dependency layer's inputs. */
-function copiedBeforeInstall(): string[] {
-  const lines = dockerfile.split('\n').map((line) => line.trim());
-  const install = lines.findIndex((line) => /^RUN\b.*\bnpm ci\b/.test(line));
-  expect(install, 'the Dockerfile runs npm ci').toBeGreaterThan(-1);
-  return lines
-    .slice(0, install)
-    .filter((line) => /^COPY\s/i.test(line))
-    .flatMap((line) => {
-      const words = line.split(/\s+/).slice(1).filter((word) => !word.startsWith('--'));
-      return words.slice(0, -1);
-    });
+/** The workspaces the runtime stage installs (`npm ci --workspace …`). */
+function runtimeWorkspaces(): string[] {
+  const words = installOf(runtime).install?.words ?? [];
+  return words.flatMap((word, i) => (word === '--workspace' ? [words[i + 1] ?? ''] : word.startsWith('--workspace=') ? [word.slice('--workspace='.length)] : []));
+}
+
+/** Every command a container runs: each service's, and the image's CMD. */
+function containerCommands(): { name: string; words: string[] }[] {
+  const cmd = runtime.instructions.filter((instruction) => instruction.keyword === 'CMD').at(-1);
+  return [
+    ...Object.entries(services).filter(([, svc]) => svc.build !== undefined).map(([name, svc]) => ({ name, words: commandWords(svc) })),
+    { name: 'the image (CMD)', words: cmd?.words ?? [] },
+  ];
 }
 
 describe('docker-compose.yml', () => {
@@ -100,18 +106,16 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('runs commands whose files exist', () => {
-    const named = Object.entries(services).flatMap(([name, svc]) =>
-      commandWords(svc)
-        .filter((word) => /\.(?:ts|js|mjs|cjs)$/.test(word))
-        .map((file) => ({ name, file })),
-    );
-    expect(named.map(({ file }) => file)).toEqual(
-      expect.arrayContaining(['scripts/migrate.ts', 'apps/api/src/server.ts', 'apps/worker/src/main.ts']),
-    );
-    for (const { name, file } of named) {
-      expect(existsSync(join(ROOT, file)), `${name} runs ${file}, which does not exist`).toBe(true);
+  it('runs every service on built JavaScript under plain node', () => {
+    const built = Object.entries(services).filter(([, svc]) => svc.build !== undefined);
+    for (const [name, svc] of built) {
+      const [program, file] = commandWords(svc);
+      expect(program, `${name} runs node`).toBe('node');
+      expect(file, `${name} runs a built file`).toMatch(/^(packages|apps)\/[^/]+\/dist\/.+\.js$/);
     }
+    expect(built.map(([, svc]) => commandWords(svc)[1])).toEqual(
+      expect.arrayContaining(['packages/cli/dist/main.js', 'apps/api/dist/server.js', 'apps/worker/dist/main.js']),
+    );
   });
 
   it('runs at least three workers, each given time to finish its jobs on stop', () => {
@@ -171,19 +175,71 @@ describe('docker-compose.yml', () => {
 });
 
 describe('Dockerfile', () => {
-  it('copies every workspace package.json and the lockfile before npm ci', () => {
-    const rootManifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { workspaces: string[] };
-    const workspaces = workspaceDirs(rootManifest.workspaces);
-    expect(workspaces.length).toBeGreaterThan(0);
-    const copied = copiedBeforeInstall().map((source) => source.replace(/^\.\//, ''));
-    const expected = ['package.json', 'package-lock.json', ...workspaces.map((dir) => `${dir}/package.json`)];
-    expect(copied).toEqual(expect.arrayContaining(expected));
-    // A workspace removed but still named here would break `docker build`.
-    for (const source of copied) expect(existsSync(join(ROOT, source)), `the Dockerfile copies missing ${source}`).toBe(true);
+  it('builds in one stage and runs from another', () => {
+    expect(stages.length).toBeGreaterThanOrEqual(2);
+    expect(stages.slice(0, -1).some((stage) => stage.instructions.some((instruction) => instruction.keyword === 'RUN' && instruction.words.join(' ').includes('npm run build')))).toBe(true);
+    expect(runtime.instructions.filter((instruction) => instruction.keyword === 'RUN' && /\b(build|tsc|tsx)\b/.test(instruction.words.join(' ')))).toEqual([]);
   });
 
-  it('runs as the unprivileged node user', () => {
-    const users = dockerfile.split('\n').filter((line) => /^\s*USER\s/i.test(line));
-    expect(users.at(-1)?.trim().split(/\s+/)[1]).toBe('node');
+  it('copies every workspace package.json and the lockfile before each npm ci', () => {
+    const rootManifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { workspaces: string[] };
+    const workspaceManifests = workspaceDirs(rootManifest.workspaces).map((dir) => `${dir}/package.json`);
+    expect(workspaceManifests.length).toBeGreaterThan(0);
+    const installing = stages.filter((stage) => installOf(stage).install !== undefined);
+    expect(installing.length, 'the build and runtime stages each run npm ci').toBe(stages.length);
+    for (const stage of installing) {
+      const { copiedBefore } = installOf(stage);
+      expect(copiedBefore, `stage ${stage.name}`).toEqual(expect.arrayContaining(['package.json', 'package-lock.json', ...workspaceManifests]));
+      // A workspace removed but still named here would break `docker build`.
+      for (const source of copiedBefore) expect(existsSync(join(ROOT, source)), `the Dockerfile copies missing ${source}`).toBe(true);
+    }
+  });
+
+  it('installs only production dependencies in the runtime stage', () => {
+    const words = installOf(runtime).install?.words ?? [];
+    expect(words).toContain('--omit=dev');
+    expect(runtimeWorkspaces()).toEqual(expect.arrayContaining(['@sluice/api', '@sluice/worker', '@sluice/cli']));
+  });
+
+  it('installs no development tool with the packages the image runs', () => {
+    const installed = productionPackages(runtimeWorkspaces(), { omitOptional: (installOf(runtime).install?.words ?? []).includes('--omit=optional') });
+    expect(installed).toEqual(expect.arrayContaining(['fastify', 'ioredis', 'pg']));
+    expect(installed.filter((name) => DEVELOPMENT_TOOLS.includes(name) || name.startsWith('@types/'))).toEqual([]);
+  });
+
+  it('copies in the built files of every workspace the image runs, and the migrations', () => {
+    const needed = new Set(runtimeWorkspaces());
+    const byName = new Map(workspaces().map((workspace) => [workspace.name, workspace]));
+    for (const name of needed) {
+      for (const dependency of Object.keys(byName.get(name)?.manifest.dependencies ?? {})) if (byName.has(dependency)) needed.add(dependency);
+    }
+    const copied = copiedFromBuild();
+    expect(copied).toEqual(expect.arrayContaining([...[...needed].map((name) => `${workspaceFolder(name)}/dist`), 'packages/core/drizzle', 'apps/dashboard/dist']));
+  });
+
+  it('runs the API on built JavaScript under plain node, as the unprivileged node user', () => {
+    const cmd = runtime.instructions.filter((instruction) => instruction.keyword === 'CMD').at(-1);
+    expect(cmd?.words).toEqual(['node', 'apps/api/dist/server.js']);
+    const users = runtime.instructions.filter((instruction) => instruction.keyword === 'USER');
+    expect(users.at(-1)?.words[0]).toBe('node');
+  });
+});
+
+describe('what the containers run', () => {
+  beforeAll(async () => {
+    await buildPackages();
+  }, 180_000);
+
+  it('never runs TypeScript or tsx, only files that exist once the packages are built, and that the image holds', () => {
+    const copied = copiedFromBuild();
+    for (const { name, words } of containerCommands()) {
+      expect(words.filter((word) => /\btsx\b|\.ts$|^--(import|loader|conditions)/.test(word)), name).toEqual([]);
+      const files = words.filter((word) => /\.(?:js|mjs|cjs)$/.test(word));
+      expect(files.length, `${name} runs a file`).toBeGreaterThan(0);
+      for (const file of files) {
+        expect(existsSync(join(ROOT, file)), `${name} runs ${file}, which \`npm run build\` does not make`).toBe(true);
+        expect(copied.some((folder) => file.startsWith(`${folder}/`)), `${name} runs ${file}, which the image does not copy in`).toBe(true);
+      }
+    }
   });
 });
