@@ -3,8 +3,8 @@
  * A figure that the machine's other load hardly moves, unlike jobs/s, so it compares two versions
  * of Sluice run minutes apart.
  *
- *   npx tsx bench/cpu-per-job.ts                      # 50,000 jobs, processing only
- *   npx tsx bench/cpu-per-job.ts --jobs 100000 --end-to-end
+ *   npx tsx --conditions=sluice-source bench/cpu-per-job.ts                      # 50,000 jobs, processing only
+ *   npx tsx --conditions=sluice-source bench/cpu-per-job.ts --jobs 100000 --end-to-end
  *
  * Processing only (the default): the jobs are enqueued, and their first events recorded, with the
  * queue paused; the worker's start-up is left out too. The count starts when the queue resumes and

@@ -6,8 +6,8 @@
  * stay pending under the dead consumer until a live worker's reclaim pass takes them over, once they
  * have been idle for VISIBILITY_TIMEOUT_MS (5 s here; passes run every quarter of it).
  *
- *   npx tsx bench/crash-recovery.ts                               # 20,000 jobs of 20 ms, one kill
- *   npx tsx bench/crash-recovery.ts --second-kill --jobs 60000    # and a kill that makes suspects
+ *   npx tsx --conditions=sluice-source bench/crash-recovery.ts                               # 20,000 jobs of 20 ms, one kill
+ *   npx tsx --conditions=sluice-source bench/crash-recovery.ts --second-kill --jobs 60000    # and a kill that makes suspects
  *
  * A job whose entry has been delivered twice and is found stalled again is a "suspect": it runs
  * alone, so that a job that kills its worker takes no others with it. One kill makes none: the jobs

@@ -5,7 +5,7 @@
  * what the stream and the workers cost on their own, without the delayed set and its promoter. A
  * last run has the baseline's jobs wait 20 ms each: delays shorter than the promoter's longest sleep.
  *
- *   npx tsx bench/delayed-lateness.ts
+ *   npx tsx --conditions=sluice-source bench/delayed-lateness.ts
  *
  * Uses this machine's Redis and PostgreSQL (REDIS_URL / DATABASE_URL) under a prefix and schema of
  * its own, removed at the end.

@@ -3,8 +3,8 @@
  * real API (its own process, with Redis and PostgreSQL behind it) and a route that parses the same
  * body and answers 202 without doing anything. Prints requests/s and latency, and the ratio.
  *
- *   npx tsx bench/http-producer.ts                     # 2 rounds of 10 s at 100 connections
- *   npx tsx bench/http-producer.ts --rounds 3 --seconds 20 --connections 200
+ *   npx tsx --conditions=sluice-source bench/http-producer.ts                     # 2 rounds of 10 s at 100 connections
+ *   npx tsx --conditions=sluice-source bench/http-producer.ts --rounds 3 --seconds 20 --connections 200
  */
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';

@@ -24,7 +24,7 @@ import { ApiClient, PAYLOAD_MAX_DEPTH, Traffic, type AcceptedJob } from './soak-
  * PostgreSQL. Then everything drains, and the guarantees are checked against what Redis,
  * PostgreSQL, the API and the handlers' own run logs say. Every random choice comes from the seed.
  *
- *   npx tsx test/faults/soak.ts [--duration 60] [--seed N] [--workers 2|3]
+ *   npx tsx --conditions=sluice-source test/faults/soak.ts [--duration 60] [--seed N] [--workers 2|3]
  */
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -231,7 +231,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const random = new SeededRandom(options.seed);
   const workerCount = options.workers ?? random.fork('workers').int(2, 3);
   const durationMs = options.durationS * 1000;
-  log(`soak: seed ${options.seed}; replay with: npx tsx test/faults/soak.ts --duration ${options.durationS} --seed ${options.seed}`);
+  log(`soak: seed ${options.seed}; replay with: npx tsx --conditions=sluice-source test/faults/soak.ts --duration ${options.durationS} --seed ${options.seed}`);
   log(`soak: ${workerCount} workers × CONCURRENCY ${CONCURRENCY}, VISIBILITY_TIMEOUT_MS ${VISIBILITY_TIMEOUT_MS}, retention ${RETENTION_MS} ms, ${LANES} producer lanes`);
 
   const cleanup = new Cleanup();
@@ -359,7 +359,7 @@ async function main(): Promise<void> {
   try {
     options = parseArgs(process.argv.slice(2));
   } catch (error) {
-    console.error(`soak: ${(error as Error).message}\nusage: npx tsx test/faults/soak.ts [--duration seconds] [--seed n] [--workers 2|3]`);
+    console.error(`soak: ${(error as Error).message}\nusage: npx tsx --conditions=sluice-source test/faults/soak.ts [--duration seconds] [--seed n] [--workers 2|3]`);
     process.exit(2);
   }
   const controller = new AbortController();
