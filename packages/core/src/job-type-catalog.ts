@@ -1,5 +1,6 @@
 import { messageOf } from './errors.js';
 import { catalogKeys, type CatalogKeys } from './keys.js';
+import { QUEUE_NAME_PATTERN } from './limits.js';
 import { silentLogger, type Logger } from './logger.js';
 import { runScript, type ScriptedRedis } from './redis/scripts.js';
 import { JobTypeRegistry, type JobTypeDefinition, type JobTypeLookup, type RegisteredJobType } from './registry.js';
@@ -180,16 +181,31 @@ export class JobTypeCatalog implements JobTypeLookup {
     this.seenWorkers = workers;
   }
 
+  /**
+   * A publication as far as it can be used: anything may have written Redis (another build of Sluice
+   * during an upgrade, say), so each type entry is checked on its own and a bad one is left out with
+   * a warning; one bad entry must not stop a catalog, nor the workers that read one.
+   */
   private parse(json: string | null, worker: string): WorkerPublication[] {
     if (json === null) return [];
+    let publication: Partial<WorkerPublication>;
     try {
-      const publication = JSON.parse(json) as WorkerPublication;
-      if (!Array.isArray(publication.types) || !Array.isArray(publication.queues)) throw new Error('it lacks types or queues');
-      return [publication];
+      publication = JSON.parse(json) as Partial<WorkerPublication>;
     } catch (error) {
       this.logger.warn({ worker, err: messageOf(error) }, 'ignoring an unreadable job type publication');
       return [];
     }
+    if (publication === null || typeof publication !== 'object' || !Array.isArray(publication.types) || !Array.isArray(publication.queues)) {
+      this.logger.warn({ worker }, 'ignoring a job type publication without types and queues');
+      return [];
+    }
+    const types = publication.types.filter((type: unknown) => {
+      const usable = isUsableType(type);
+      if (!usable) this.logger.warn({ worker, jobType: (type as { name?: unknown } | null)?.name }, 'ignoring a malformed job type in a publication');
+      return usable;
+    });
+    const queues = publication.queues.filter((queue: unknown): queue is string => typeof queue === 'string' && QUEUE_NAME_PATTERN.test(queue));
+    return [{ worker, queues, startedAt: Number(publication.startedAt) || 0, types }];
   }
 
   private rebuild(publications: readonly WorkerPublication[]): void {
@@ -240,6 +256,14 @@ export class JobTypeCatalog implements JobTypeLookup {
       };
     });
   }
+}
+
+/** A published type the catalog can use: a valid name (it ends up in the workers' script arguments), a schema object, a policy and a timeout. */
+function isUsableType(type: unknown): type is PublishedJobType {
+  if (type === null || typeof type !== 'object') return false;
+  const { name, payloadSchema, retry, timeoutMs, description } = type as Record<string, unknown>;
+  return typeof name === 'string' && QUEUE_NAME_PATTERN.test(name) && payloadSchema !== null && typeof payloadSchema === 'object'
+    && retry !== null && typeof retry === 'object' && typeof timeoutMs === 'number' && (description === null || typeof description === 'string');
 }
 
 function definitionOf(type: PublishedJobType): JobTypeDefinition {

@@ -2,7 +2,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule, { type FormatsPlugin } from 'ajv-formats';
 import type { Static, TSchema } from 'typebox';
 import { InvalidJobError } from './errors.js';
-import { QUEUE_NAME_PATTERN } from './limits.js';
+import { MAX_ATTEMPTS, MAX_DELAY_MS, MIN_ATTEMPTS, QUEUE_NAME_PATTERN } from './limits.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry-policy.js';
 
 // ajv-formats is CommonJS; its default export arrives wrapped under ESM.
@@ -10,6 +10,8 @@ const addFormats = (addFormatsModule as unknown as { default?: FormatsPlugin }).
 
 /** Default time a handler gets for one attempt. */
 export const DEFAULT_JOB_TIMEOUT_MS = 60_000;
+/** Longest time an attempt may be given: a day. */
+export const MAX_JOB_TIMEOUT_MS = 24 * 3_600_000;
 
 /** A job type as declared once: its name, payload schema, retry policy and timeout. */
 export interface JobTypeDefinition<S extends TSchema = TSchema> {
@@ -54,19 +56,12 @@ export interface JobTypeLookup {
 /** A set of job types, their schemas compiled: a worker runs from one, and a producer may validate against one. */
 export class JobTypeRegistry implements JobTypeLookup {
   private readonly types = new Map<string, RegisteredJobType>();
-  // verbose: an error carries the schema it broke, so a message can say what a record's keys may be.
-  private readonly ajv = new Ajv({
-    coerceTypes: false, useDefaults: false, removeAdditional: false, allErrors: false, strict: true, verbose: true,
-    // `required` naming a field `properties` leaves open is valid JSON Schema, as schemas published by others may have it.
-    strictRequired: false,
-  });
 
   /**
    * Throws when a name is declared twice or a schema does not compile, unless `onInvalid` is given:
    * then such a definition is left out and reported to it (types published by others must not stop a producer).
    */
   constructor(definitions: readonly JobTypeDefinition[], onInvalid?: (definition: JobTypeDefinition, error: unknown) => void) {
-    addFormats(this.ajv);
     for (const definition of definitions) {
       try {
         this.register(definition);
@@ -83,13 +78,20 @@ export class JobTypeRegistry implements JobTypeLookup {
       throw new Error(`Job type name ${JSON.stringify(definition.name)} must be 1-64 letters, digits and _.:-`);
     }
     if (this.types.has(definition.name)) throw new Error(`Job type "${definition.name}" is declared twice`);
+    const retry = { ...DEFAULT_RETRY_POLICY, ...definition.retry };
+    const timeoutMs = definition.timeoutMs ?? DEFAULT_JOB_TIMEOUT_MS;
+    const problems = [
+      ...policyProblems(retry),
+      ...(Number.isSafeInteger(timeoutMs) && timeoutMs >= 1 && timeoutMs <= MAX_JOB_TIMEOUT_MS ? [] : [`timeoutMs must be an integer from 1 to ${MAX_JOB_TIMEOUT_MS}`]),
+    ];
+    if (problems.length > 0) throw new Error(`Job type "${definition.name}": ${problems.join('; ')}`);
     this.types.set(definition.name, {
       name: definition.name,
       description: definition.description,
       payloadSchema: definition.payload,
-      retry: { ...DEFAULT_RETRY_POLICY, ...definition.retry },
-      timeoutMs: definition.timeoutMs ?? DEFAULT_JOB_TIMEOUT_MS,
-      validate: this.ajv.compile(definition.payload),
+      retry,
+      timeoutMs,
+      validate: compileSchema(definition.payload),
     });
   }
 
@@ -117,6 +119,35 @@ export class JobTypeRegistry implements JobTypeLookup {
   validatePayload(typeName: string, payload: unknown, path = 'payload'): void {
     validatePayload(this.get(typeName), payload, path);
   }
+}
+
+/**
+ * Compiles a payload schema in an Ajv of its own: schemas of different types (published by other
+ * teams, say) may use the same `$id`, which one Ajv refuses, and a `$ref` must not reach another type's schema.
+ */
+function compileSchema(schema: TSchema): ValidateFunction {
+  // verbose: an error carries the schema it broke, so a message can say what a record's keys may be.
+  const ajv = new Ajv({
+    coerceTypes: false, useDefaults: false, removeAdditional: false, allErrors: false, strict: true, verbose: true,
+    // `required` naming a field `properties` leaves open is valid JSON Schema, as schemas published by others may have it.
+    strictRequired: false,
+  });
+  addFormats(ajv);
+  return ajv.compile(schema);
+}
+
+/** What is wrong with a retry policy, as sentences naming the field. */
+function policyProblems(retry: RetryPolicy): string[] {
+  const within = (field: keyof RetryPolicy, min: number, max: number): string[] => {
+    const value = retry[field];
+    return Number.isSafeInteger(value) && value >= min && value <= max ? [] : [`retry.${field} must be an integer from ${min} to ${max}`];
+  };
+  return [
+    ...within('maxAttempts', MIN_ATTEMPTS, MAX_ATTEMPTS),
+    ...within('immediateRetries', 0, MAX_ATTEMPTS),
+    ...within('baseDelayMs', 0, MAX_DELAY_MS),
+    ...within('maxDelayMs', 0, MAX_DELAY_MS),
+  ];
 }
 
 /** Checks `payload` against `type`'s schema; the error names the offending field. */

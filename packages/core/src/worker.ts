@@ -151,12 +151,15 @@ export class Worker extends WorkerEventEmitter {
    */
   async start(): Promise<void> {
     const { redis, worker, queue: queueConfig } = this.options;
-    this.startedAt = this.now();
+    // On Redis's clock, which every worker shares: the newest worker's definition wins a conflict.
+    const [seconds, micros] = await this.commands.time();
+    this.startedAt = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
     await this.publish();
     await this.catalog.refresh();
     this.warnOfConflicts();
     for (const queue of queueConfig.queues) {
       const keys = queueKeys(redis.prefix, queue);
+      const routing = this.routing(queue);
       await this.ensureGroup(keys);
       const reader = createRedis(redis, { failFast: false, commandTimeoutMs: 0, connectionName: `${this.name}:${queue}` });
       reader.on('error', () => undefined);
@@ -164,11 +167,11 @@ export class Worker extends WorkerEventEmitter {
         queue,
         keys,
         reader,
-        transitions: new JobTransitions(this.commands, keys, this.name, queueConfig, this.routing(queue)),
+        transitions: new JobTransitions(this.commands, keys, this.name, queueConfig, routing),
         promoter: new DelayedPromoter({ redis: this.commands, prefix: redis.prefix, queue, logger: this.logger, now: this.now }),
         reclaimer: new StalledReclaimer({
           redis: this.commands, keys, queue, consumer: this.name, visibilityTimeoutMs: worker.visibilityTimeoutMs,
-          maxDeliveries: worker.maxDeliveries, deadLetters: queueConfig, logger: this.logger, now: this.now,
+          maxDeliveries: worker.maxDeliveries, deadLetters: queueConfig, routing, logger: this.logger, now: this.now,
         }),
         paused: false,
         pauseCheckedAt: Number.NEGATIVE_INFINITY,
@@ -206,6 +209,9 @@ export class Worker extends WorkerEventEmitter {
   private async stop(timeoutMs: number): Promise<void> {
     const deadline = this.now() + timeoutMs;
     this.stopping.abort();
+    // Withdrawn first: while this worker drains, others must not hand it jobs of its types, nor count on it.
+    this.publishStopping.abort();
+    const withdrawn = within((this.publishLoop ?? Promise.resolve()).then(() => publishJobTypes(this.commands, this.options.redis.prefix, this.name, null)), CLOSE_STEP_MS);
     for (const runtime of this.runtimes) runtime.reader.disconnect();
     // A read in flight now hands back what it started (see consume) instead of running it.
     await within(Promise.all(this.loops), CLOSE_STEP_MS);
@@ -213,9 +219,6 @@ export class Worker extends WorkerEventEmitter {
     const finished = await within(this.settled(), Math.max(0, deadline - this.now()));
     if (!finished) await within(this.releaseUnfinished(), CLOSE_STEP_MS);
     this.heartbeatStopping.abort();
-    this.publishStopping.abort();
-    // One bound for both: the types this worker served are withdrawn once its publishing has stopped.
-    const withdrawn = (this.publishLoop ?? Promise.resolve()).then(() => publishJobTypes(this.commands, this.options.redis.prefix, this.name, null));
     await within(Promise.all([this.heartbeatLoop, withdrawn]), CLOSE_STEP_MS);
     clearInterval(this.deadlineSweep);
     await within(closeRedis(this.commands), CLOSE_STEP_MS);

@@ -54,6 +54,7 @@ describe('dead jobs in Redis are bounded', () => {
   it('lets dead jobs older than DEAD_JOB_RETENTION_MS leave at the next sweep, even when no other job dies', async () => {
     const reclaimer = new StalledReclaimer({
       redis: system.redis, keys, queue: 'default', consumer: 'sweeper', visibilityTimeoutMs: 30_000, maxDeliveries: 5, deadLetters: config.queue,
+      routing: { served: ',doomed,', elsewhere: () => ',' },
       // A clock past the retention of every dead job now in Redis.
       now: () => Date.now() + 61_000,
     });

@@ -107,6 +107,7 @@ describe('recovery from workers that die', () => {
     await new Promise((resolve) => setTimeout(resolve, 60));
     const reclaimer = new StalledReclaimer({
       redis, keys, queue: 'default', consumer: 'sweeper', visibilityTimeoutMs: 60_000, maxDeliveries: 3, goneConsumerIdleMs: 50, deadLetters: config.queue,
+      routing: { served: ',work,', elsewhere: () => ',' },
     });
     await reclaimer.removeGoneConsumers();
     const consumers = ((await redis.xinfo('CONSUMERS', keys.stream, WORKER_GROUP)) as (string | number)[][]).map((fields) => String(fields[1]));

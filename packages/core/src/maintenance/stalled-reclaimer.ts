@@ -1,4 +1,5 @@
 import type { QueueConfig } from '../config.js';
+import type { TypeRouting } from '../job-runner.js';
 import { messageOf } from '../errors.js';
 import { WORKER_GROUP, type QueueKeys } from '../keys.js';
 import { silentLogger, type Logger } from '../logger.js';
@@ -33,6 +34,8 @@ export interface StalledReclaimerOptions {
   maxDeliveries: number;
   /** Bounds of the dead-letter stream, kept by poison dead-lettering and by each sweep. */
   deadLetters: Pick<QueueConfig, 'deadRetentionMs' | 'deadMaxJobs'>;
+  /** Which types the worker serves: entries of others are left to live workers of their type. */
+  routing: TypeRouting;
   /** Idle time after which a consumer owning nothing is removed. Default ten visibility timeouts. */
   goneConsumerIdleMs?: number;
   logger?: Logger;
@@ -94,7 +97,7 @@ export class StalledReclaimer {
     const { redis, keys, consumer, visibilityTimeoutMs, maxDeliveries } = this.options;
     const [flat, poisoned, deleted, isolated, suspects] = (await runScript(redis, 'reclaimStalled', [keys.stream, keys.events, keys.dlq], [
       WORKER_GROUP, consumer, visibilityTimeoutMs, count, this.now(), maxDeliveries, keys.jobPrefix, idle ? '1' : '0',
-      this.options.deadLetters.deadRetentionMs, this.options.deadLetters.deadMaxJobs,
+      this.options.deadLetters.deadRetentionMs, this.options.deadLetters.deadMaxJobs, this.options.routing.served, this.options.routing.elsewhere(),
     ])) as [string[], number, number, number, number];
     const claimed: ClaimedEntry[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) claimed.push({ entryId: flat[i] as string, jobId: flat[i + 1] as string });

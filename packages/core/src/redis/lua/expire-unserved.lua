@@ -1,6 +1,7 @@
 --[[
   expireUnserved: dead-letters, with reason `no-handler`, up to `most` of the queue's jobs of `type`
-  that have waited for a worker of their type (see parkEntry) for `timeout` ms or more.
+  that have waited for a worker of their type (see parkEntry) for `timeout` ms or more, by Redis's
+  clock; `now` dates the events.
 
   KEYS[1] events   KEYS[2] unserved   KEYS[3] dlq
   ARGV[1] type   ARGV[2] now (ms)   ARGV[3] timeout (ms)   ARGV[4] most   ARGV[5] job hash key prefix
@@ -10,7 +11,7 @@
 ]]
 local jobType, now, timeout = ARGV[1], ARGV[2], ARGV[3]
 local set = unservedSet(KEYS[2], jobType)
-local ids = redis.call('ZRANGEBYSCORE', set, '-inf', tonumber(now) - tonumber(timeout), 'LIMIT', 0, tonumber(ARGV[4]))
+local ids = redis.call('ZRANGEBYSCORE', set, '-inf', redisTimeMs() - tonumber(timeout), 'LIMIT', 0, tonumber(ARGV[4]))
 if #ids == 0 then return 0 end
 redis.call('ZREM', set, unpack(ids))
 countUnserved(KEYS[2], jobType, -#ids)

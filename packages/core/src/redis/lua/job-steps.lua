@@ -35,8 +35,27 @@ local function dropEntry(streamKey, group, sids)
 end
 
 --[[
+  typeSet: a list of job type names as the worker passes it, ",a,b,", as a set, so that each lookup
+  costs no string building.
+]]
+local function typeSet(list)
+  local set = {}
+  for name in string.gmatch(list, '[^,]+') do set[name] = true end
+  return set
+end
+
+--[[
+  redisTimeMs: the time on Redis's clock, in ms. Waits that several workers judge (how long a job has
+  waited for a worker of its type) are measured on it, which they all share whatever their own clocks say.
+]]
+local function redisTimeMs()
+  local time = redis.call('TIME')
+  return tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+end
+
+--[[
   unservedSet: the ZSET of a queue's jobs of `jobType` waiting for a worker of their type, scored by
-  when they began to wait; `unservedKey`, the queue's unserved hash, counts them per type.
+  when they began to wait (redisTimeMs); `unservedKey`, the queue's unserved hash, counts them per type.
 ]]
 local function unservedSet(unservedKey, jobType)
   return unservedKey .. ':' .. jobType

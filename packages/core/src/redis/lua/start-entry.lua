@@ -14,13 +14,6 @@
 
 local routing = {}
 
--- A type list as a set, so that each entry's lookup costs no string building.
-local function typeSet(list)
-  local set = {}
-  for name in string.gmatch(list, '[^,]+') do set[name] = true end
-  return set
-end
-
 local function setRouting(served, elsewhere, delayed, unserved)
   routing = {served = typeSet(served), elsewhere = typeSet(elsewhere), delayed = delayed, unserved = unserved}
 end
@@ -30,8 +23,8 @@ end
   spending an attempt: its entry is dropped and the job stays pending with no entry (`sid` empty) and
   no history event. While another live worker of the queue serves the type, the job waits in the
   delayed ZSET for promoteDueJobs to put it back in the stream, each time twice as long as the last,
-  from 50 ms up to 500 ms (the consumer group hands the entry to any reader, so it may take a few
-  tries). While none does, it waits in the type's unserved set (see unservedSet), at no cost, until a
+  from 50 ms up to 2 s (the consumer group hands the entry to any reader, so it may take a few tries,
+  and more while the workers of its type are busy). While none does, it waits in the type's unserved set (see unservedSet), at no cost, until a
   worker of its type releases it (releaseUnserved) or it has waited NO_HANDLER_TIMEOUT_MS (expireUnserved).
 ]]
 local function parkEntry(streamKey, eventsKey, group, now, jobKey, sid, job)
@@ -45,12 +38,12 @@ local function parkEntry(streamKey, eventsKey, group, now, jobKey, sid, job)
   if not routing.elsewhere[jobType] then
     redis.call('HSET', jobKey, 'status', 'pending', 'sid', '')
     redis.call('HDEL', jobKey, 'parks')
-    if redis.call('ZADD', unservedSet(routing.unserved, jobType), 'NX', now, jobId) == 1 then countUnserved(routing.unserved, jobType, 1) end
+    if redis.call('ZADD', unservedSet(routing.unserved, jobType), 'NX', redisTimeMs(), jobId) == 1 then countUnserved(routing.unserved, jobType, 1) end
     return
   end
   parks = parks + 1
   redis.call('HSET', jobKey, 'status', 'pending', 'sid', '', 'parks', parks)
-  local dueAt = tonumber(now) + math.min(50 * 2 ^ (parks - 1), 500)
+  local dueAt = tonumber(now) + math.min(50 * 2 ^ (parks - 1), 2000)
   redis.call('ZADD', routing.delayed, dueAt, jobId)
   announceIfEarliest(routing.delayed, jobId, dueAt)
 end
