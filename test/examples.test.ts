@@ -24,7 +24,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   const codes = await stack?.stop();
-  expect(codes?.every((code) => code === 0)).toBe(true);
+  // Without a stack, beforeAll has already failed and said why.
+  expect(codes?.every((code) => code === 0) ?? true).toBe(true);
 });
 
 interface JobView {
