@@ -9,13 +9,13 @@ describe('api and worker refuse to start against a schema that is not migrated',
   it.each([
     ['api', 'apps/api/src/server.ts'],
     ['worker', 'apps/worker/src/main.ts'],
-  ])('%s exits 1 and says to run npm run migrate', async (name, file) => {
+  ])('%s exits 1 and says to run the migrations', async (name, file) => {
     // A schema no migration has touched: nothing to create or drop.
     const config = isolatedConfig(`startup-${name}`);
     const service = ServiceProcess.start(name, file, { ...envFor(config), PORT: String(await freePort()) });
     const code = await new Promise<number | null>((resolve) => service.child.once('exit', resolve));
     expect(code).toBe(1);
-    expect(service.output.join('\n')).toContain('Run `npm run migrate` first');
+    expect(service.output.join('\n')).toContain('Run `sluice migrate` first (`npm run migrate` in a checkout of Sluice)');
   });
 
   it('refuses a bad configuration with every problem listed, its job types\' settings included', async () => {

@@ -38,7 +38,7 @@ describe('an API bound beyond loopback without API_KEYS', () => {
     const runs = await Promise.all(envs.map((env) => run('api', 'apps/api/src/server.ts', env)));
     for (const [index, { code, output }] of runs.entries()) {
       expect(code, output).toBe(1);
-      expect(output, JSON.stringify(envs[index])).toContain('Run `npm run migrate` first');
+      expect(output, JSON.stringify(envs[index])).toContain('Run `sluice migrate` first');
       expect(output).not.toContain('ALLOW_OPEN_API');
     }
   });

@@ -50,7 +50,7 @@ export async function assertSchemaCurrent(pool: pg.Pool, schema: string): Promis
   }
   if (applied === undefined || applied < latest.when) {
     throw new SchemaBehindError(
-      `The database schema "${schema}" is behind this version of Sluice (latest migration: ${latest.tag}). Run \`npm run migrate\` first.`,
+      `The database schema "${schema}" is behind this version of Sluice (latest migration: ${latest.tag}). Run \`sluice migrate\` first (\`npm run migrate\` in a checkout of Sluice).`,
     );
   }
 }
