@@ -1,6 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPool, type SluiceConfig } from '@sluice/core';
+import { DASHBOARD_BUILD_DIR } from '../apps/api/src/plugins/dashboard';
 import { dropRedisKeys, envFor, isolatedConfig, waitFor } from './support/context';
 import { ServiceProcess } from './support/processes';
 import { freePort } from './support/redis-server';
@@ -174,6 +176,8 @@ describe('npm start supervises its processes', () => {
     expect(output).toContain(`start    | dashboard: ${baseUrl}/dashboard/`);
     expect(output).toContain(`start    | API docs: ${baseUrl}/docs`);
     expect((await fetch(`${baseUrl}/docs/json`)).status).toBe(200);
+    // The built API finds the checkout's dashboard build as the sources do: served, or said to be unbuilt.
+    expect((await fetch(`${baseUrl}/dashboard/`)).status).toBe(existsSync(join(DASHBOARD_BUILD_DIR, 'index.html')) ? 200 : 503);
     const commandLines = latestPids(service).map((pid) => (isRunningFor(pid, config) ? readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(1, -1) : []));
     expect(commandLines).toEqual([['apps/api/dist/server.js'], ['apps/worker/dist/main.js'], ['apps/worker/dist/main.js']]);
   }, 120_000);
