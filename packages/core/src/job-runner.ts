@@ -63,12 +63,26 @@ export function serializeResult(result: unknown, maxDepth: number): string {
   return json;
 }
 
-/** One entry's reply from startJobs or readAndStartJobs: the entry id alone when it was stale. */
+/**
+ * One entry's reply from startJobs or readAndStartJobs: the entry id alone when it was stale or parked
+ * to wait for a worker of its type, the entry id and 0 when handed on to another live worker.
+ */
 type StartItem = (string | number)[];
+
+/** What a start script did with the entries it was given. */
+export interface StartOutcome {
+  started: StartedJob[];
+  /** Entries whose jobs this worker does not serve, handed on to another live worker that does. */
+  handedOn: number;
+}
+
+function startOutcome(queue: string, items: readonly StartItem[]): StartOutcome {
+  return { started: startedJobs(queue, items), handedOn: items.filter((item) => item.length === 2).length };
+}
 
 function startedJobs(queue: string, items: readonly StartItem[]): StartedJob[] {
   return items
-    .filter((item) => item.length > 1)
+    .filter((item) => item.length > 2)
     .map(([entryId, id, type, payload, attempt, maxAttempts, runAt]) => ({
       queue,
       entryId: String(entryId),
@@ -195,13 +209,18 @@ export class JobTransitions {
    * dropped; on a paused queue, every entry is handed back to the stream and none is run).
    */
   async start(queue: string, entries: readonly { entryId: string; jobId: string }[], now: number): Promise<StartedJob[]> {
-    if (entries.length === 0) return [];
+    return (await this.startEntries(queue, entries, now)).started;
+  }
+
+  /** startJobs, with how many entries were handed on to another worker. */
+  async startEntries(queue: string, entries: readonly { entryId: string; jobId: string }[], now: number): Promise<StartOutcome> {
+    if (entries.length === 0) return { started: [], handedOn: 0 };
     const { keys } = this;
     const { routing } = this;
     const items = (await runScript(this.redis, 'startJobs', [...this.startKeys(), ...entries.map((entry) => keys.jobPrefix + entry.jobId)], [
       WORKER_GROUP, this.worker, now, routing.served, routing.elsewhere(), ...entries.map((entry) => entry.entryId),
     ])) as StartItem[];
-    return startedJobs(queue, items);
+    return startOutcome(queue, items);
   }
 
   /**
@@ -209,7 +228,7 @@ export class JobTransitions {
    * entries without blocking and starts them, in one call. `read` is how many entries there were
    * (0: the stream had nothing new, or the queue is `paused`), `started` the jobs to run.
    */
-  async readAndStart(queue: string, count: number, now: number): Promise<{ read: number; started: StartedJob[]; paused: boolean }> {
+  async readAndStart(queue: string, count: number, now: number): Promise<StartOutcome & { read: number; paused: boolean }> {
     const { keys, routing, queueConfig } = this;
     const completions = this.completions.take();
     let reply: [number[], StartItem[], number];
@@ -224,7 +243,7 @@ export class JobTransitions {
     }
     const [completed, items, paused] = reply;
     completions.resolve(completed.map((flag) => flag === 1));
-    return { read: items.length, started: startedJobs(queue, items), paused: paused === 1 };
+    return { read: items.length, ...startOutcome(queue, items), paused: paused === 1 };
   }
 
   /** The queue's jobs waiting for a worker of their type, per type (see parkEntry in start-entry.lua). */

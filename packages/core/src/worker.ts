@@ -2,7 +2,7 @@ import { Attempt } from './attempt.js';
 import type { QueueConfig, RedisConfig, WorkerConfig } from './config.js';
 import { messageOf } from './errors.js';
 import type { JobHandler } from './handler.js';
-import { JobTransitions, runHandler, serializeResult, typeList, type StartedJob, type TypeRouting } from './job-runner.js';
+import { JobTransitions, runHandler, serializeResult, typeList, type StartedJob, type StartOutcome, type TypeRouting } from './job-runner.js';
 import { JobTypeCatalog, publishedType, PUBLISH_INTERVAL_MS, publishJobTypes, type WorkerPublication } from './job-type-catalog.js';
 import { queueKeys, WORKER_GROUP, type QueueKeys } from './keys.js';
 import { silentLogger, type Logger } from './logger.js';
@@ -25,6 +25,9 @@ const HOLD_POLL_MS = 50;
 const DEADLINE_SWEEP_MS = 50;
 /** How long an aborted handler has to return before it counts as abandoned: one that heeds its signal takes far less. */
 const ABANDON_GRACE_MS = 1000;
+/** Bounds of the wait after a read that only handed jobs on to other workers (see yieldToServingWorkers). */
+const MIN_HAND_ON_WAIT_MS = 50;
+const MAX_HAND_ON_WAIT_MS = 1000;
 /** How often a worker reads which types the other live workers serve. */
 const CATALOG_REFRESH_MS = 1000;
 /** Bound of each step of `close()` that waits on Redis, so a stop ends even while Redis is down. */
@@ -62,6 +65,8 @@ interface QueueRuntime {
   isolatedEntry: string | undefined;
   /** Suspects the last reclaim pass left for a worker that runs nothing of this queue. */
   suspectsWaiting: number;
+  /** How long the last read that only handed jobs on made this queue's reads wait (see yieldToServingWorkers). */
+  handOnWaitMs: number;
   /** Types only other live workers of this queue serve, as the start scripts take them, and the catalog generation they come from. */
   servedElsewhere: { list: string; generation: number };
 }
@@ -180,6 +185,7 @@ export class Worker extends WorkerEventEmitter {
         isolatedEntry: undefined,
         suspectsWaiting: 0,
         servedElsewhere: { list: ',', generation: -1 },
+        handOnWaitMs: 0,
       };
       this.runtimes.push(runtime);
       runtime.promoter.start();
@@ -294,6 +300,7 @@ export class Worker extends WorkerEventEmitter {
           if (batch.read > 0 || batch.paused) {
             this.slots.release(held - batch.started.length);
             this.launch(runtime, batch.started);
+            await this.yieldToServingWorkers(runtime, batch, signal);
             continue;
           }
           this.slots.release(held - 1);
@@ -310,8 +317,27 @@ export class Worker extends WorkerEventEmitter {
       }
       this.slots.release(held - entries.length);
       // Entries read but not started stay in the pending list: a reclaim pass starts them later.
-      await this.startEntries(runtime, entries).catch((error: unknown) => this.reportError(error, `starting jobs of ${runtime.queue}`));
+      const outcome = await this.startEntries(runtime, entries).catch((error: unknown) => {
+        this.reportError(error, `starting jobs of ${runtime.queue}`);
+        return undefined;
+      });
+      if (outcome) await this.yieldToServingWorkers(runtime, outcome, signal);
     }
+  }
+
+  /**
+   * A read that found only jobs of types other workers serve, and handed them on, waits a little
+   * before the next read of the queue, longer each time (50 ms up to 1 s) until it starts a job
+   * again: an idle worker that serves none of a busy queue's types would otherwise read every entry
+   * first, and delay each job by a hand-off.
+   */
+  private async yieldToServingWorkers(runtime: QueueRuntime, outcome: StartOutcome, signal: AbortSignal): Promise<void> {
+    if (outcome.started.length > 0 || outcome.handedOn === 0) {
+      if (outcome.started.length > 0) runtime.handOnWaitMs = 0;
+      return;
+    }
+    runtime.handOnWaitMs = Math.min(MAX_HAND_ON_WAIT_MS, Math.max(MIN_HAND_ON_WAIT_MS, runtime.handOnWaitMs * 2));
+    await sleep(runtime.handOnWaitMs, signal);
   }
 
   /** Slots one queue may take in a round: an even share among the queues that have work. */
@@ -358,18 +384,20 @@ export class Worker extends WorkerEventEmitter {
     return (reply?.[0]?.[1] ?? []).map(([entryId, fields]) => ({ entryId, jobId: fields[1] ?? '' }));
   }
 
-  /** Starts entries for which a slot each is already taken; frees the slots of those that are stale. */
-  private async startEntries(runtime: QueueRuntime, entries: ClaimedEntry[]): Promise<void> {
-    let started: StartedJob[] = [];
+  /** Starts entries for which a slot each is already taken; frees the slots of those that are stale or handed on. */
+  private async startEntries(runtime: QueueRuntime, entries: ClaimedEntry[]): Promise<StartOutcome> {
+    let outcome: StartOutcome = { started: [], handedOn: 0 };
     try {
-      started = await runtime.transitions.start(runtime.queue, entries, this.now());
+      outcome = await runtime.transitions.startEntries(runtime.queue, entries, this.now());
     } finally {
+      const { started } = outcome;
       this.slots.release(entries.length - started.length);
       // A suspect found stale (or not started at all) no longer holds this queue back.
       const isolated = runtime.isolatedEntry;
       if (entries.some((entry) => entry.entryId === isolated) && !started.some((job) => job.entryId === isolated)) runtime.isolatedEntry = undefined;
     }
-    this.launch(runtime, started);
+    this.launch(runtime, outcome.started);
+    return outcome;
   }
 
   /** Runs started jobs, or, once the worker is stopping, hands them straight back: no job starts after a stop. */

@@ -8,8 +8,9 @@
   `elsewhere` are type lists as ",a,b," (the types this worker serves, and those only other live
   workers of the queue serve), then the queue's delayed ZSET and unserved hash.
 
-  Returns {entryId} when skipped or parked, {entryId, jobId, type, payload, attempt, maxAttempts,
-  runAt} when the job is to run.
+  Returns {entryId} when skipped or parked to wait for a worker of its type, {entryId, 0} when handed
+  on to another live worker of its type, {entryId, jobId, type, payload, attempt, maxAttempts, runAt}
+  when the job is to run.
 ]]
 
 local routing = {}
@@ -26,6 +27,7 @@ end
   from 50 ms up to 2 s (the consumer group hands the entry to any reader, so it may take a few tries,
   and more while the workers of its type are busy). While none does, it waits in the type's unserved set (see unservedSet), at no cost, until a
   worker of its type releases it (releaseUnserved) or it has waited NO_HANDLER_TIMEOUT_MS (expireUnserved).
+  Returns true when the job was handed on to another live worker.
 ]]
 local function parkEntry(streamKey, eventsKey, group, now, jobKey, sid, job)
   local status, jobId, jobType, attempts, parks = job[1], job[3], job[4], job[6], tonumber(job[10] or '0')
@@ -39,13 +41,14 @@ local function parkEntry(streamKey, eventsKey, group, now, jobKey, sid, job)
     redis.call('HSET', jobKey, 'status', 'pending', 'sid', '')
     redis.call('HDEL', jobKey, 'parks')
     if redis.call('ZADD', unservedSet(routing.unserved, jobType), 'NX', redisTimeMs(), jobId) == 1 then countUnserved(routing.unserved, jobType, 1) end
-    return
+    return false
   end
   parks = parks + 1
   redis.call('HSET', jobKey, 'status', 'pending', 'sid', '', 'parks', parks)
   local dueAt = tonumber(now) + math.min(50 * 2 ^ (parks - 1), 2000)
   redis.call('ZADD', routing.delayed, dueAt, jobId)
   announceIfEarliest(routing.delayed, jobId, dueAt)
+  return true
 end
 
 local function startEntry(streamKey, eventsKey, group, consumer, now, jobKey, sid)
@@ -57,7 +60,7 @@ local function startEntry(streamKey, eventsKey, group, consumer, now, jobKey, si
     return {sid}
   end
   if not routing.served[job[4]] then
-    parkEntry(streamKey, eventsKey, group, now, jobKey, sid, job)
+    if parkEntry(streamKey, eventsKey, group, now, jobKey, sid, job) then return {sid, 0} end
     return {sid}
   end
   if job[10] then redis.call('HDEL', jobKey, 'parks') end
