@@ -10,7 +10,9 @@
  */
 import { parseArgs } from 'node:util';
 import { Type } from 'typebox';
-import { closeRedis, createRedis, defineJobType, JobTypeRegistry, Queue, queueKeys, waitForRedis, Worker, type SluiceConfig } from '@sluice/core';
+import {
+  closeRedis, createRedis, defineJobType, JobTypeRegistry, Queue, queueKeys, waitForRedis, Worker, type JobHandler, type JobTypeDefinition, type SluiceConfig,
+} from '@sluice/core';
 import { dropRedisKeys, isolatedConfig, waitFor } from '../test/support/context';
 
 const { values: options } = parseArgs({ options: { jobs: { type: 'string', default: '2000' }, ms: { type: 'string', default: '5' } } });
@@ -26,7 +28,7 @@ async function drain(withOtherWorker: boolean): Promise<number> {
   const redis = createRedis(config.redis);
   await waitForRedis(redis, 5000);
   const keys = queueKeys(config.redis.prefix, 'default');
-  const worker = (name: string, types: typeof sleep[], handlers: Record<string, (job: never) => unknown>) =>
+  const worker = (name: string, types: JobTypeDefinition[], handlers: Record<string, JobHandler<never>>) =>
     new Worker({ redis: config.redis, queue: config.queue, worker: { ...config.worker, consumerName: name }, registry: new JobTypeRegistry(types), handlers });
   const workers = [worker('sleep-1', [sleep], { sleep: sleepHandler }), worker('sleep-2', [sleep], { sleep: sleepHandler })];
   if (withOtherWorker) workers.push(worker('greeter', [greet], { greet: () => 'hi' }));
