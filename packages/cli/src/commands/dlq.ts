@@ -27,7 +27,7 @@ const list: Command = {
     cursor: { type: 'string', value: 'CURSOR', description: 'the page after the one that printed this cursor' },
     ...connectionOptions,
   },
-  examples: ['sluice dlq list --queue emails --limit 50'],
+  examples: ['sluice dlq list --queue default --limit 50'],
   async run(args, context) {
     const limit = integerValue('limit', stringOption(args, 'limit'), 1);
     const page = await clientFor(args, context.env).get<Page<DeadJob>>('/jobs/dead', { queue: stringOption(args, 'queue'), limit, cursor: stringOption(args, 'cursor') });
@@ -65,7 +65,7 @@ const retry: Command = {
     'Named jobs go back one by one (POST /jobs/:id/retry); one the API refuses is reported and the others still go.',
     'Exits 1 if any was refused. With --all, every dead job matching --queue and --type goes back (POST /jobs/dead/retry).',
   ].join('\n'),
-  examples: ['sluice dlq retry 01936f0e-7d2c-7a4e-9f1b-2b8e5f0c1a77 01936f0e-8a11-7c3e-8d2a-0e4f5b6c7d80', 'sluice dlq retry --all --queue emails --type webhook'],
+  examples: ['sluice dlq retry 01936f0e-7d2c-7a4e-9f1b-2b8e5f0c1a77 01936f0e-8a11-7c3e-8d2a-0e4f5b6c7d80', 'sluice dlq retry --all --queue default --type webhook'],
   async run(args, context) {
     const client = clientFor(args, context.env);
     const json = flag(args, 'json');

@@ -31,7 +31,7 @@ function pauseCommand(action: 'pause' | 'resume'): Command {
     arguments: '<queue>',
     positionals: { min: 1, max: 1 },
     options: connectionOptions,
-    examples: [`sluice queues ${action} emails`],
+    examples: [`sluice queues ${action} default`],
     async run(args, context) {
       const answer = await clientFor(args, context.env).post<{ name: string; paused: boolean }>(`/queues/${encodeURIComponent(args.positionals[0] ?? '')}/${action}`);
       printAnswer(context.stdout, flag(args, 'json'), answer, ({ name, paused }) =>
