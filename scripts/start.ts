@@ -109,10 +109,15 @@ function spawnPrefixed(name: string, program: string, args: readonly string[] = 
 
 const services: Service[] = [
   { name: 'api', spawn: () => spawnPrefixed('api', PROGRAMS.api) },
-  ...workerNames.map((name) => ({
+  ...workerNames.map((name, index) => ({
     name,
-    // Consumer names must be unique per process; WORKER_NAME, when set, replaces the hostname.
-    spawn: () => spawnPrefixed(name, PROGRAMS.worker, [], { WORKER_NAME: `${process.env.WORKER_NAME || hostname()}-${name}` }),
+    // Consumer names must be unique per process; WORKER_NAME, when set, replaces the hostname. So must
+    // metrics ports: worker N serves its metrics on METRICS_PORT + N - 1.
+    spawn: () =>
+      spawnPrefixed(name, PROGRAMS.worker, [], {
+        WORKER_NAME: `${process.env.WORKER_NAME || hostname()}-${name}`,
+        ...(config.worker.metricsPort > 0 && { METRICS_PORT: String(config.worker.metricsPort + index) }),
+      }),
   })),
 ];
 

@@ -60,7 +60,9 @@ describe('finding a job', () => {
       return rows.length === 1 && rows[0] === keyed;
     });
     await page.locator(`tr[data-job="${keyed}"] a`).first().click();
-    await page.getByText('Idempotency key').waitFor();
+    // Exact: the list page's search box is labelled "Job id or idempotency key", and may still be showing.
+    await page.getByText('Idempotency key', { exact: true }).waitFor();
+    await page.locator('dd', { hasText: 'welcome-mail-42' }).waitFor();
     expect(await page.locator('dd', { hasText: 'welcome-mail-42' }).count()).toBe(1);
   });
 

@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import {
   createLogger, createWorker, loadConfig, type JobHandler, type JobTypeDefinition, type Logger, type SluiceConfig, type Worker,
 } from '@sluice/core';
@@ -31,7 +32,14 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
   const { worker } = running;
 
   const metricsEndpoint = { port: config.worker.metricsPort, host: config.worker.metricsHost, key: config.worker.metricsKey };
-  const metricsServer = metricsEndpoint.port > 0 ? await serveMetrics(createWorkerMetrics(worker), metricsEndpoint, logger) : undefined;
+  let metricsServer: Server | undefined;
+  try {
+    metricsServer = metricsEndpoint.port > 0 ? await serveMetrics(createWorkerMetrics(worker), metricsEndpoint, logger) : undefined;
+  } catch (error) {
+    // The worker runs already: it hands back what it took before the process reports that it cannot start.
+    await running.close(0);
+    throw error;
+  }
   logTransitions(worker, logger);
 
   let stopping: Promise<void> | undefined;

@@ -62,6 +62,27 @@ describe('sluice api', () => {
     expect(outcome.stderr).toMatch(/^sluice api: cannot start: Invalid configuration/);
     expect(outcome.stderr).toContain('PORT');
   });
+
+  it('exits 1, with every connection it opened closed, when JOB_TYPES_FILE cannot be read or the port is taken', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-api-'));
+    try {
+      const missing = await sluice(['api'], { ...env, PORT: String(await freePort()), JOB_TYPES_FILE: join(dir, 'missing.json') });
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toMatch(/^sluice api: cannot start: /);
+      expect(missing.stderr).toMatch(/JOB_TYPES_FILE .*missing\.json cannot be read/);
+
+      await sluice(['migrate'], env);
+      const port = String(await freePort());
+      const holder = startSluice('sluice api', ['api'], { ...env, PORT: port });
+      running.push(holder);
+      await waitFor('the first API to answer', async () => (await fetch(`http://127.0.0.1:${port}/health`).catch(() => null))?.ok, 20_000);
+      const taken = await sluice(['api'], { ...env, PORT: port });
+      expect(taken.code).toBe(1);
+      expect(taken.stderr).toContain('EADDRINUSE');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('sluice worker', () => {
