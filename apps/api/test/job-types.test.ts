@@ -94,6 +94,20 @@ describe('types the API learns from live workers', () => {
     });
   });
 
+  it('keeps accepting a type while the only worker serving it restarts: the job waits for the replacement', async () => {
+    const first = greeter('greeter-old');
+    await first.start();
+    await first.close(1000);
+    const id = await fixture.submit({ type: 'greet', payload: { name: 'Grace' } });
+    const replacement = greeter('greeter-new');
+    await replacement.start();
+    try {
+      await waitFor('the replacement to run the job', async () => ((await fixture.statusOf(id)) === 'completed' ? true : null));
+    } finally {
+      await replacement.close(1000);
+    }
+  });
+
   it('shows two live workers that publish differing definitions of a type as a conflict', async () => {
     const strict = greeter('greeter-strict');
     const loose = greeter('greeter-loose', Type.Object({ name: Type.String() }) as typeof greet.payload);
@@ -152,6 +166,63 @@ describe('JOB_TYPES_FILE', () => {
       expect((await loadDeclaredJobTypes(module)).map((type) => type.name)).toEqual(['resize']);
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('takes a file saved from GET /job-types as it is, its maxAttempts included, and refuses fields it does not know', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-types-'));
+    try {
+      const listing = { types: [{ name: 'report', description: null, payloadSchema: { type: 'object' }, maxAttempts: 7, timeoutMs: 5000, queues: ['default'], workers: 1, declared: false, conflicts: [] }] };
+      writeFileSync(join(dir, 'listing.json'), JSON.stringify(listing));
+      const [report] = await loadDeclaredJobTypes(join(dir, 'listing.json'));
+      expect(new JobTypeRegistry(report ? [report] : []).get('report')).toMatchObject({ timeoutMs: 5000, retry: { maxAttempts: 7 } });
+
+      writeFileSync(join(dir, 'typo.json'), JSON.stringify([{ name: 'report', payloadSchema: { type: 'object' }, timeout: 5000 }]));
+      await expect(loadDeclaredJobTypes(join(dir, 'typo.json'))).rejects.toThrow('entry 0 ("report") has unknown fields: timeout');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a type whose description is not a string, or whose schema cannot describe an object payload, naming the type', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-types-'));
+    try {
+      writeFileSync(join(dir, 'odd.json'), JSON.stringify([
+        { name: 'numbered', payloadSchema: { type: 'object' }, description: 42 },
+        { name: 'text', payloadSchema: { type: 'string' } },
+      ]));
+      const error = (await loadDeclaredJobTypes(join(dir, 'odd.json')).then(() => new Error('no error'), (caught: unknown) => caught)) as Error;
+      expect(error.message).toContain('Job type "numbered": description must be a string');
+      writeFileSync(join(dir, 'text.json'), JSON.stringify([{ name: 'text', payloadSchema: { type: 'string' } }]));
+      await expect(loadDeclaredJobTypes(join(dir, 'text.json'))).rejects.toThrow('Job type "text": the payload schema must describe an object');
+      writeFileSync(join(dir, 'broken.json'), JSON.stringify([{ name: 'broken', payloadSchema: { type: 'object', example: {} } }]));
+      await expect(loadDeclaredJobTypes(join(dir, 'broken.json'))).rejects.toThrow('Job type "broken": the payload schema does not compile: strict mode: unknown keyword: "example"');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('shows a declared type that differs from what a live worker publishes as a conflict: the declared definition is the one submissions meet', async () => {
+    const declaredConfig = isolatedConfig('api-declared-conflict');
+    const declaring = await startApp(declaredConfig, {
+      declared: [defineJobType({ name: 'greet', payload: Type.Object({ name: Type.Integer() }) })],
+    });
+    const worker = new Worker({
+      redis: declaredConfig.redis, queue: declaredConfig.queue, worker: { ...declaredConfig.worker, consumerName: 'greeter-live' },
+      registry: new JobTypeRegistry([greet]), handlers: { greet: () => 'hi' },
+    });
+    try {
+      await worker.start();
+      const entry = await waitFor('the declared greet to show its conflict', async () => {
+        await declaring.app.inject({ method: 'POST', url: '/jobs', payload: { type: 'nothing-yet', payload: {} } });
+        const types = (((await declaring.app.inject({ method: 'GET', url: '/job-types' })).json()) as { types: JobTypeView[] }).types;
+        return types.find((type) => type.name === 'greet' && type.workers === 1);
+      });
+      expect(entry.declared).toBe(true);
+      expect(entry.conflicts.map((variant) => variant.workers)).toEqual([[], ['greeter-live']]);
+    } finally {
+      await worker.close(1000);
+      await declaring.close();
     }
   });
 

@@ -5,18 +5,24 @@ import { InvalidConfigError, messageOf } from './errors.js';
 import { QUEUE_NAME_PATTERN } from './limits.js';
 import { JobTypeRegistry, type JobTypeDefinition } from './registry.js';
 
+/** Fields GET /job-types lists that describe the live workers, not the type: a file copied from it may hold them. */
+const LISTING_FIELDS = ['queues', 'workers', 'declared', 'conflicts'];
+const DEFINITION_FIELDS = ['name', 'description', 'payload', 'payloadSchema', 'retry', 'timeoutMs', 'maxAttempts'];
+
 /**
  * Reads job types declared to a producer ahead of any worker (JOB_TYPES_FILE): a `.json` file holding
- * an array of definitions, `{ name, payloadSchema, description?, retry?, timeoutMs? }` (the shape
- * GET /job-types lists; `payload` is taken for `payloadSchema` too), or a JavaScript module whose
- * `types` export (or default export's `types`, or default export) is an array of `defineJobType`
- * definitions, such as the module a worker runs. Throws `InvalidConfigError` saying what to fix.
+ * an array of definitions, `{ name, payloadSchema, description?, retry?, maxAttempts?, timeoutMs? }`
+ * (what GET /job-types lists: its whole answer `{ types: [...] }` is taken too, and its fields about
+ * workers are ignored; `payload` is taken for `payloadSchema`), or a JavaScript module whose `types`
+ * export (or default export's `types`, or default export) is an array of `defineJobType` definitions.
+ * A module is run when it is read: one that only declares types, never one that starts a worker.
+ * Throws `InvalidConfigError` saying what to fix.
  */
 export async function loadDeclaredJobTypes(path: string): Promise<JobTypeDefinition[]> {
   const file = resolve(path);
   let entries: unknown;
   try {
-    entries = file.endsWith('.json') ? JSON.parse(await readFile(file, 'utf8')) : typesExportOf(await import(pathToFileURL(file).href));
+    entries = file.endsWith('.json') ? typesOfJson(JSON.parse(await readFile(file, 'utf8'))) : typesExportOf(await import(pathToFileURL(file).href));
   } catch (error) {
     throw new InvalidConfigError([`JOB_TYPES_FILE ${file} cannot be read: ${messageOf(error)}`]);
   }
@@ -30,8 +36,16 @@ export async function loadDeclaredJobTypes(path: string): Promise<JobTypeDefinit
       problems.push(`JOB_TYPES_FILE ${file}: entry ${index} ${problem}`);
       return [];
     }
-    const { payloadSchema, payload, ...rest } = entry as JobTypeDefinition & { payloadSchema?: unknown };
-    return [{ ...rest, payload: (payload ?? payloadSchema) as JobTypeDefinition['payload'] }];
+    const { name, description, payload, payloadSchema, retry, timeoutMs, maxAttempts } = entry as Record<string, unknown>;
+    const policy = { ...(retry as JobTypeDefinition['retry']), ...(maxAttempts !== undefined && { maxAttempts: maxAttempts as number }) };
+    return [{
+      name: name as string,
+      // Anything but a string is left for the registry to refuse, with its message.
+      ...(description !== undefined && description !== null && { description: description as string }),
+      payload: (payload ?? payloadSchema) as JobTypeDefinition['payload'],
+      retry: policy,
+      ...(timeoutMs !== undefined && { timeoutMs: timeoutMs as number }),
+    }];
   });
   if (problems.length === 0) {
     try {
@@ -42,6 +56,11 @@ export async function loadDeclaredJobTypes(path: string): Promise<JobTypeDefinit
   }
   if (problems.length > 0) throw new InvalidConfigError(problems);
   return definitions;
+}
+
+/** GET /job-types answers `{ types: [...] }`: a file saved from it holds that. */
+function typesOfJson(json: unknown): unknown {
+  return json !== null && typeof json === 'object' && !Array.isArray(json) && 'types' in json ? (json as { types: unknown }).types : json;
 }
 
 function typesExportOf(module: Record<string, unknown>): unknown {
@@ -55,5 +74,7 @@ function problemWith(entry: unknown): string | undefined {
   if (typeof name !== 'string' || !QUEUE_NAME_PATTERN.test(name)) return `needs a "name" of letters, digits and _.:- (1-64 characters)`;
   const schema = payload ?? payloadSchema;
   if (schema === null || typeof schema !== 'object') return `("${name}") needs a "payloadSchema": a JSON schema object`;
+  const unknown = Object.keys(entry).filter((key) => !DEFINITION_FIELDS.includes(key) && !LISTING_FIELDS.includes(key));
+  if (unknown.length > 0) return `("${name}") has unknown fields: ${unknown.join(', ')} (known: ${DEFINITION_FIELDS.join(', ')})`;
   return undefined;
 }

@@ -10,6 +10,8 @@ import type { RetryPolicy } from './retry-policy.js';
 export const PUBLISH_INTERVAL_MS = 5000;
 /** A worker that has not published for this long is not live: its types no longer count. */
 export const PUBLICATION_LIVE_MS = 3 * PUBLISH_INTERVAL_MS;
+/** How long producers still accept the types of a worker that has begun to stop, for its replacement to start. */
+export const DRAINING_KNOWN_MS = PUBLISH_INTERVAL_MS;
 /** Publications silent this long are removed from Redis altogether. */
 const PUBLICATION_KEPT_MS = 10 * 60_000;
 
@@ -29,6 +31,8 @@ export interface WorkerPublication {
   queues: string[];
   /** When the worker started (ms): the newest worker's definition wins a conflict. */
   startedAt: number;
+  /** The worker is stopping: producers still know its types for a while, but no worker hands it jobs. */
+  draining?: boolean;
   types: PublishedJobType[];
 }
 
@@ -70,12 +74,14 @@ export function publishedType(type: RegisteredJobType): PublishedJobType {
   };
 }
 
-/** publishJobTypes: stores (or, with `publication` null, withdraws) a worker's publication and marks it live. */
-export async function publishJobTypes(redis: ScriptedRedis, prefix: string, worker: string, publication: WorkerPublication | null): Promise<void> {
+/**
+ * publishJobTypes: stores a worker's publication and marks it live; a draining one (the worker is
+ * stopping) stays known to producers for DRAINING_KNOWN_MS only.
+ */
+export async function publishJobTypes(redis: ScriptedRedis, prefix: string, worker: string, publication: WorkerPublication): Promise<void> {
   const keys = catalogKeys(prefix);
-  await runScript(redis, 'publishJobTypes', [keys.publications, keys.seen, keys.version], [
-    worker, publication ? JSON.stringify(publication) : '', PUBLICATION_KEPT_MS,
-  ]);
+  const age = publication.draining ? PUBLICATION_LIVE_MS - DRAINING_KNOWN_MS : 0;
+  await runScript(redis, 'publishJobTypes', [keys.publications, keys.seen, keys.version], [worker, JSON.stringify(publication), PUBLICATION_KEPT_MS, age]);
 }
 
 /** Dependencies and settings of a `JobTypeCatalog`. */
@@ -205,7 +211,24 @@ export class JobTypeCatalog implements JobTypeLookup {
       return usable;
     });
     const queues = publication.queues.filter((queue: unknown): queue is string => typeof queue === 'string' && QUEUE_NAME_PATTERN.test(queue));
-    return [{ worker, queues, startedAt: Number(publication.startedAt) || 0, types }];
+    return [{ worker, queues, startedAt: Number(publication.startedAt) || 0, draining: publication.draining === true, types }];
+  }
+
+  /**
+   * Every differing definition of a type, when there is more than one: those live workers publish,
+   * and the declared one (with no workers) when it differs from what they publish. Submissions are
+   * checked against the declared one, which is easy to miss: it is also logged.
+   */
+  private conflictsOf(name: string, declared: boolean, published: readonly { type: PublishedJobType; workers: string[] }[]): JobTypeVariant[] {
+    const variants = published.map(({ type, workers }) => ({ workers, ...summaryOf(type) }));
+    if (declared && published.length > 0) {
+      const own = publishedType(this.registry.get(name));
+      if (published.some(({ type }) => fingerprintOf(type) !== fingerprintOf(own))) {
+        this.logger.warn({ jobType: name, workers: published.flatMap(({ workers }) => workers) }, `job type "${name}" is declared (JOB_TYPES_FILE) differently from how live workers define it; submissions are checked against the declared definition`);
+        return [{ workers: [], ...summaryOf(own) }, ...variants];
+      }
+    }
+    return variants.length > 1 ? variants : [];
   }
 
   private rebuild(publications: readonly WorkerPublication[]): void {
@@ -214,11 +237,17 @@ export class JobTypeCatalog implements JobTypeLookup {
     const variants = new Map<string, Map<string, { type: PublishedJobType; workers: string[] }>>();
     const queuesOf = new Map<string, Set<string>>();
     const servedByQueue = new Map<string, Set<string>>();
-    for (const publication of newestFirst) {
+    // A draining worker's types stay known to producers, but it serves nothing: no worker hands it jobs.
+    const drainingOnly = new Map<string, PublishedJobType>();
+    for (const publication of newestFirst.filter((candidate) => candidate.draining)) {
+      for (const type of publication.types) if (!drainingOnly.has(type.name)) drainingOnly.set(type.name, type);
+    }
+    for (const publication of newestFirst.filter((candidate) => !candidate.draining)) {
       for (const type of publication.types) {
+        drainingOnly.delete(type.name);
         const byFingerprint = variants.get(type.name) ?? new Map<string, { type: PublishedJobType; workers: string[] }>();
         variants.set(type.name, byFingerprint);
-        const fingerprint = JSON.stringify([type.payloadSchema, type.retry, type.timeoutMs, type.description]);
+        const fingerprint = fingerprintOf(type);
         const variant = byFingerprint.get(fingerprint) ?? { type, workers: [] };
         variant.workers.push(publication.worker);
         byFingerprint.set(fingerprint, variant);
@@ -239,6 +268,7 @@ export class JobTypeCatalog implements JobTypeLookup {
       const winner = [...byFingerprint.values()][0];
       if (!declaredNames.has(name) && winner) definitions.push(definitionOf(winner.type));
     }
+    for (const [name, type] of drainingOnly) if (!declaredNames.has(name)) definitions.push(definitionOf(type));
     this.registry = new JobTypeRegistry(definitions, (definition, error) =>
       this.logger.warn({ jobType: definition.name, err: messageOf(error) }, 'ignoring a published job type whose payload schema does not compile'),
     );
@@ -252,10 +282,15 @@ export class JobTypeCatalog implements JobTypeLookup {
         queues: [...(queuesOf.get(name) ?? [])].sort(),
         workers: published.reduce((sum, variant) => sum + variant.workers.length, 0),
         declared: declaredNames.has(name),
-        conflicts: published.length > 1 ? published.map(({ type: variant, workers }) => ({ workers, ...summaryOf(variant) })) : [],
+        conflicts: this.conflictsOf(name, declaredNames.has(name), published),
       };
     });
   }
+}
+
+/** The fingerprint of a definition: two publications of a type conflict when theirs differ. */
+function fingerprintOf(type: PublishedJobType): string {
+  return JSON.stringify([type.payloadSchema, type.retry, type.timeoutMs, type.description]);
 }
 
 /** A published type the catalog can use: a valid name (it ends up in the workers' script arguments), a schema object, a policy and a timeout. */

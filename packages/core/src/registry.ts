@@ -84,14 +84,26 @@ export class JobTypeRegistry implements JobTypeLookup {
       ...policyProblems(retry),
       ...(Number.isSafeInteger(timeoutMs) && timeoutMs >= 1 && timeoutMs <= MAX_JOB_TIMEOUT_MS ? [] : [`timeoutMs must be an integer from 1 to ${MAX_JOB_TIMEOUT_MS}`]),
     ];
+    const { description, payload } = definition;
+    if (description !== undefined && description !== null && typeof description !== 'string') problems.push('description must be a string');
+    const schemaType = (payload as { type?: unknown } | null)?.type;
+    if (schemaType !== undefined && schemaType !== 'object' && !(Array.isArray(schemaType) && schemaType.includes('object'))) {
+      problems.push(`the payload schema must describe an object (payloads are JSON objects), not ${JSON.stringify(schemaType)}`);
+    }
     if (problems.length > 0) throw new Error(`Job type "${definition.name}": ${problems.join('; ')}`);
+    let validate: ValidateFunction;
+    try {
+      validate = compileSchema(payload);
+    } catch (error) {
+      throw new Error(`Job type "${definition.name}": the payload schema does not compile: ${error instanceof Error ? error.message : String(error)}`);
+    }
     this.types.set(definition.name, {
       name: definition.name,
-      description: definition.description,
-      payloadSchema: definition.payload,
+      description: description ?? undefined,
+      payloadSchema: payload,
       retry,
       timeoutMs,
-      validate: compileSchema(definition.payload),
+      validate,
     });
   }
 

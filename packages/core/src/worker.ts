@@ -25,7 +25,7 @@ const HOLD_POLL_MS = 50;
 const DEADLINE_SWEEP_MS = 50;
 /** How long an aborted handler has to return before it counts as abandoned: one that heeds its signal takes far less. */
 const ABANDON_GRACE_MS = 1000;
-/** Bounds of the wait after a read that only handed jobs on to other workers (see yieldToServingWorkers). */
+/** Bounds of the wait before each read after reads that only handed jobs on to other workers (see noteHandOns). */
 const MIN_HAND_ON_WAIT_MS = 50;
 const MAX_HAND_ON_WAIT_MS = 1000;
 /** How often a worker reads which types the other live workers serve. */
@@ -65,7 +65,7 @@ interface QueueRuntime {
   isolatedEntry: string | undefined;
   /** Suspects the last reclaim pass left for a worker that runs nothing of this queue. */
   suspectsWaiting: number;
-  /** How long the last read that only handed jobs on made this queue's reads wait (see yieldToServingWorkers). */
+  /** How long each read of this queue waits first, after reads that only handed jobs on (see noteHandOns). */
   handOnWaitMs: number;
   /** Types only other live workers of this queue serve, as the start scripts take them, and the catalog generation they come from. */
   servedElsewhere: { list: string; generation: number };
@@ -215,9 +215,12 @@ export class Worker extends WorkerEventEmitter {
   private async stop(timeoutMs: number): Promise<void> {
     const deadline = this.now() + timeoutMs;
     this.stopping.abort();
-    // Withdrawn first: while this worker drains, others must not hand it jobs of its types, nor count on it.
+    // Said first: while this worker drains, others must not hand it jobs of its types, nor count on it;
+    // producers still accept its types for a few seconds, for a replacement to start.
     this.publishStopping.abort();
-    const withdrawn = within((this.publishLoop ?? Promise.resolve()).then(() => publishJobTypes(this.commands, this.options.redis.prefix, this.name, null)), CLOSE_STEP_MS);
+    const withdrawn = this.publishLoop
+      ? within(this.publishLoop.then(() => publishJobTypes(this.commands, this.options.redis.prefix, this.name, { ...this.publication(), draining: true })), CLOSE_STEP_MS)
+      : Promise.resolve(true);
     for (const runtime of this.runtimes) runtime.reader.disconnect();
     // A read in flight now hands back what it started (see consume) instead of running it.
     await within(Promise.all(this.loops), CLOSE_STEP_MS);
@@ -279,6 +282,7 @@ export class Worker extends WorkerEventEmitter {
         await sleep(jitter(PAUSE_POLL_MS), signal);
         continue;
       }
+      if (runtime.handOnWaitMs > 0) await sleep(runtime.handOnWaitMs, signal);
       const wanted = await this.slots.take(this.share(), signal);
       if (wanted === 0) break;
       let held = wanted;
@@ -300,7 +304,7 @@ export class Worker extends WorkerEventEmitter {
           if (batch.read > 0 || batch.paused) {
             this.slots.release(held - batch.started.length);
             this.launch(runtime, batch.started);
-            await this.yieldToServingWorkers(runtime, batch, signal);
+            this.noteHandOns(runtime, batch);
             continue;
           }
           this.slots.release(held - 1);
@@ -321,23 +325,19 @@ export class Worker extends WorkerEventEmitter {
         this.reportError(error, `starting jobs of ${runtime.queue}`);
         return undefined;
       });
-      if (outcome) await this.yieldToServingWorkers(runtime, outcome, signal);
+      if (outcome) this.noteHandOns(runtime, outcome);
     }
   }
 
   /**
-   * A read that found only jobs of types other workers serve, and handed them on, waits a little
-   * before the next read of the queue, longer each time (50 ms up to 1 s) until it starts a job
-   * again: an idle worker that serves none of a busy queue's types would otherwise read every entry
-   * first, and delay each job by a hand-off.
+   * After a read that found only jobs of types other workers serve, and handed them on, each read of
+   * the queue waits a little first, longer after each such read (50 ms up to 1 s), until the worker
+   * starts a job again: an idle worker that serves none of a busy queue's types would otherwise read
+   * every entry first (or be the reader Redis hands a new entry to), delaying each job by a hand-off.
    */
-  private async yieldToServingWorkers(runtime: QueueRuntime, outcome: StartOutcome, signal: AbortSignal): Promise<void> {
-    if (outcome.started.length > 0 || outcome.handedOn === 0) {
-      if (outcome.started.length > 0) runtime.handOnWaitMs = 0;
-      return;
-    }
-    runtime.handOnWaitMs = Math.min(MAX_HAND_ON_WAIT_MS, Math.max(MIN_HAND_ON_WAIT_MS, runtime.handOnWaitMs * 2));
-    await sleep(runtime.handOnWaitMs, signal);
+  private noteHandOns(runtime: QueueRuntime, outcome: StartOutcome): void {
+    if (outcome.started.length > 0) runtime.handOnWaitMs = 0;
+    else if (outcome.handedOn > 0) runtime.handOnWaitMs = Math.min(MAX_HAND_ON_WAIT_MS, Math.max(MIN_HAND_ON_WAIT_MS, runtime.handOnWaitMs * 2));
   }
 
   /** Slots one queue may take in a round: an even share among the queues that have work. */

@@ -125,7 +125,7 @@ describe('a worker meets a job type it does not serve', () => {
 });
 
 describe('the types live workers publish', () => {
-  it('lists each type with its queues and workers while they run, and forgets them when they stop', async () => {
+  it('lists each type with its queues and workers while they run, and forgets them soon after they stop', async () => {
     const system = await connect();
     const worker = await startWorker(system, 'greeter', [greet], { greet: () => 'hi' });
     const catalog = await catalogOf(system);
@@ -133,8 +133,15 @@ describe('the types live workers publish', () => {
       expect.objectContaining({ name: 'greet', queues: ['default'], workers: 1, declared: false, conflicts: [], maxAttempts: 3 }),
     ]);
     await worker.close(1000);
+    // A stopping worker's types stay known to producers for a few seconds, for its replacement to
+    // start, but no worker hands it jobs any more.
     await catalog.refresh();
-    expect(catalog.list()).toEqual([]);
+    expect(catalog.list()).toEqual([expect.objectContaining({ name: 'greet', queues: [], workers: 0 })]);
+    expect(catalog.servedIn('default').size).toBe(0);
+    await waitFor('greet to be forgotten', async () => {
+      await catalog.refresh();
+      return catalog.list().length === 0;
+    });
   });
 
   it("counts a worker live by Redis's clock, whatever its own clock says", async () => {
