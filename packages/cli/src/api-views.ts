@@ -58,6 +58,8 @@ export interface QueueStats extends Counts {
   paused: boolean;
   consumers: { name: string; pending: number; idleMs: number }[];
   throughput: { completedLastMinute: number; failedLastMinute: number; completedPerSecond: number };
+  /** Jobs per type waiting because no live worker serves their type. */
+  waitingWithoutWorker: Record<string, number>;
 }
 
 export interface Stats {
@@ -69,4 +71,16 @@ export interface QueueSummary {
   paused: boolean;
   depth: number;
   counts: Partial<Counts>;
+}
+
+/** A job type as GET /job-types lists it. */
+export interface JobTypeView {
+  name: string;
+  description: string | null;
+  maxAttempts: number;
+  timeoutMs: number;
+  queues: string[];
+  workers: number;
+  declared: boolean;
+  conflicts: { workers: string[] }[];
 }

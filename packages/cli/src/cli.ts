@@ -4,11 +4,12 @@ import { jobCommands } from './commands/jobs.js';
 import { migrateCommand } from './commands/migrate.js';
 import { queueCommands } from './commands/queues.js';
 import { statsCommand } from './commands/stats.js';
+import { typesCommand } from './commands/types.js';
 import { workerCommand } from './commands/worker.js';
 import { EXIT, processContext, runCommand, type Command, type CommandContext } from './command.js';
 import { loadTestCommand } from './load-test.js';
 
-const COMMANDS: readonly Command[] = [migrateCommand, apiCommand, workerCommand, ...jobCommands, ...dlqCommands, ...queueCommands, statsCommand, loadTestCommand];
+const COMMANDS: readonly Command[] = [migrateCommand, apiCommand, workerCommand, ...jobCommands, ...dlqCommands, ...queueCommands, statsCommand, typesCommand, loadTestCommand];
 
 /** Commands that are a word and a subcommand, e.g. `jobs add`. */
 const GROUPS: Readonly<Record<string, string>> = {
@@ -57,10 +58,12 @@ function helpOrUsage(word: string | undefined, help: string, unknown: string, co
 
 /** Runs `sluice` with `argv` (the arguments after the program name) and returns its exit code. */
 export async function runCli(argv: readonly string[], context: CommandContext = processContext()): Promise<number> {
+  // `sluice help jobs` is `sluice jobs --help`, and `sluice help jobs add` is `sluice jobs add --help`.
+  if (argv[0] === 'help' && argv.length > 1) return runCli([...argv.slice(1), '--help'], context);
   const [first, second] = argv;
   const single = COMMANDS.find((command) => command.name === first);
   if (single) return runCommand(single, argv.slice(1), context);
-  if (first !== undefined && first in GROUPS) {
+  if (first !== undefined && Object.hasOwn(GROUPS, first)) {
     const sub = COMMANDS.find((command) => command.name === `${first} ${second}`);
     if (sub) return runCommand(sub, argv.slice(2), context);
     return helpOrUsage(second, groupHelp(first), `sluice ${first}: unknown command "${second}" (see sluice ${first} --help)`, context);

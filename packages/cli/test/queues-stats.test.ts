@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppFixture } from '../../../apps/api/test/fixture';
 import { isolatedConfig, waitFor } from '../../../test/support/context';
+import { statsTable } from '../src/commands/stats';
 import { expectOneLineError, jsonOf, listeningApp, sluice, startSluice } from './support';
 
 const KEY = 'cli-test-key-0123456789abcdef';
@@ -49,7 +50,29 @@ describe('sluice queues', () => {
   });
 });
 
+describe('sluice types', () => {
+  it('lists the job types the API accepts, where they come from, as a table or the API\'s JSON', async () => {
+    const table = await sluice(['types'], env);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/^TYPE +QUEUES +SERVED BY +ATTEMPTS +TIMEOUT MS +DESCRIPTION$/m);
+    expect(table.stdout).toMatch(/^sleep +- +no worker, declared +3 +3660000 +Waits/m);
+    const { types } = jsonOf<{ types: { name: string; payloadSchema: unknown }[] }>(await sluice(['types', '--json'], env));
+    expect(types.map((type) => type.name)).toEqual(['email', 'fail', 'noop', 'sleep', 'webhook']);
+    expect(types.find((type) => type.name === 'sleep')?.payloadSchema).toMatchObject({ required: ['ms'] });
+  });
+});
+
 describe('sluice stats', () => {
+  it('names the job types waiting because no live worker serves them, under the table', () => {
+    const queue = {
+      pending: 3, scheduled: 0, processing: 0, retrying: 0, completed: 0, dead: 0, cancelled: 0, paused: false, consumers: [],
+      throughput: { completedLastMinute: 0, failedLastMinute: 0, completedPerSecond: 0 },
+    };
+    const text = statsTable({ queues: { default: { ...queue, waitingWithoutWorker: { report: 3 } }, emails: { ...queue, waitingWithoutWorker: {} } } });
+    expect(text).toContain('No live worker serves (dead-lettered as no-handler after NO_HANDLER_TIMEOUT_MS):\n  default: report (3 waiting)\n');
+    expect(statsTable({ queues: { emails: { ...queue, waitingWithoutWorker: {} } } })).not.toContain('No live worker serves');
+  });
+
   it('prints each queue\'s counts as a table, or the API\'s JSON', async () => {
     const table = await sluice(['stats'], env);
     expect(table.code, table.stderr).toBe(0);

@@ -3,7 +3,7 @@ import { expectOneLineError, freePort, runScript, sluice } from './support';
 
 const COMMANDS = [
   'migrate', 'api', 'worker', 'jobs add', 'jobs get', 'jobs list', 'jobs retry', 'jobs cancel', 'dlq list', 'dlq count', 'dlq retry',
-  'queues list', 'queues pause', 'queues resume', 'stats', 'load-test',
+  'queues list', 'queues pause', 'queues resume', 'stats', 'types', 'load-test',
 ];
 
 describe('help', () => {
@@ -30,6 +30,17 @@ describe('help', () => {
     expect(outcome.code).toBe(0);
     for (const command of ['add', 'get', 'list', 'retry', 'cancel']) expect(outcome.stdout).toContain(`jobs ${command}`);
     expect(outcome.stdout).not.toContain('dlq list');
+  });
+
+  it('answers sluice help <command> as <command> --help, and takes no inherited name for a command', async () => {
+    const group = await sluice(['help', 'jobs']);
+    expect(group.code).toBe(0);
+    expect(group.stdout).toMatch(/^Usage: sluice jobs <command>/);
+    const single = await sluice(['help', 'jobs', 'add']);
+    expect(single.stdout).toMatch(/^Usage: sluice jobs add /);
+    const inherited = await sluice(['constructor', '--help']);
+    expect(inherited.code).toBe(2);
+    expect(inherited.stderr).toContain('sluice: unknown command "constructor"');
   });
 });
 

@@ -4,7 +4,7 @@ import { messageOf } from '../message-of.js';
 
 export const apiCommand: Command = {
   name: 'api',
-  summary: 'Runs the HTTP API, which also serves the dashboard.',
+  summary: 'Runs the HTTP API, and the dashboard when there is one to serve (DASHBOARD_DIR).',
   details: [
     'Configured by the environment like the stock API: PORT, HOST, REDIS_URL, DATABASE_URL, QUEUES, API_KEYS and the rest',
     '(see the README\'s Configuration). Stops gracefully on SIGTERM or Ctrl-C.',

@@ -12,14 +12,19 @@ const MIN_INTERVAL_MS = 100;
 /** Moves the cursor home and clears the screen. */
 const CLEAR_SCREEN = '\u001b[H\u001b[2J';
 
-/** Each queue's counts, its state, its consumers and its rate, one row per queue. */
+/** Each queue's counts, its state, its consumers and its rate, one row per queue; then the job types no live worker serves. */
 export function statsTable(stats: Stats): string {
-  return table(
+  const rows = table(
     ['QUEUE', ...STATES.map((state) => state.toUpperCase()), 'STATE', 'CONSUMERS', 'DONE/S'],
     Object.entries(stats.queues).map(([name, queue]) => [
       name, ...STATES.map((state) => queue[state]), queue.paused ? 'paused' : 'running', queue.consumers.length, queue.throughput.completedPerSecond,
     ]),
   );
+  const waiting = Object.entries(stats.queues).flatMap(([name, queue]) =>
+    Object.entries(queue.waitingWithoutWorker ?? {}).map(([type, count]) => `  ${name}: ${type} (${count} waiting)`),
+  );
+  if (waiting.length === 0) return rows;
+  return `${rows}\nNo live worker serves (dead-lettered as no-handler after NO_HANDLER_TIMEOUT_MS):\n${waiting.join('\n')}\n`;
 }
 
 /** Redraws the table every `intervalMs` until Ctrl-C (SIGINT) or SIGTERM; a failed read is shown in its place, and the next one tried. */
