@@ -85,10 +85,12 @@ describe('a worker of a new job type, installed from the packed packages', () =>
 
     const pool = createPool(config.postgres);
     try {
-      const { rows } = await pool.query<{ status: string; attempt: number }>(
-        `SELECT status, attempt FROM "${config.postgres.schema}".job_events WHERE job_id = $1 ORDER BY seq`, [id],
-      );
-      expect(rows.map((row) => row.status)).toEqual(['pending', 'processing', 'completed']);
+      // The recorder writes the history a moment after the job completes in Redis.
+      const statuses = await waitFor('the history in PostgreSQL', async () => {
+        const { rows } = await pool.query<{ status: string }>(`SELECT status FROM "${config.postgres.schema}".job_events WHERE job_id = $1 ORDER BY seq`, [id]);
+        return rows.some((row) => row.status === 'completed') ? rows.map((row) => row.status) : null;
+      }, 30_000, 100);
+      expect(statuses).toEqual(['pending', 'processing', 'completed']);
     } finally {
       await pool.end();
     }

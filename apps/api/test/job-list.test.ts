@@ -12,7 +12,9 @@ beforeAll(async () => {
   // A history large enough that a sequential scan would be the planner's choice if no index served.
   await fixture.database.pool.query(
     `INSERT INTO jobs (id, queue, type, payload, status, max_attempts, run_at, created_at, updated_at, idempotency_key)
-     SELECT gen_random_uuid(),
+     SELECT -- A UUIDv7 of its creation time, as Sluice makes them: the history is partitioned by the day an id names.
+            (lpad(to_hex((extract(epoch FROM timestamptz '2026-01-01' + (n / 2) * interval '1 second') * 1000)::bigint), 12, '0')
+              || '7' || substr(md5(n::text), 1, 3) || '8' || substr(md5(n::text), 4, 15))::uuid,
             CASE WHEN n % 4 = 0 THEN 'emails' ELSE 'default' END,
             (ARRAY['email', 'webhook', 'noop', 'sleep', 'fail'])[1 + n % 5],
             jsonb_build_object('n', n),
