@@ -2,7 +2,6 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertBuildCurrent } from './support/built-package';
-import { CommandProcess } from './support/command-process';
 import { waitFor } from './support/context';
 import { ServiceProcess } from './support/processes';
 import { startStack, type Stack } from './support/stack';
@@ -72,8 +71,8 @@ async function knownTypes(): Promise<string[]> {
   return types.map((type) => type.name);
 }
 
-function startJsWorker(name: string): CommandProcess {
-  return CommandProcess.start(name, process.execPath, ['examples/worker-js/worker.js'], { ...stack.env, WORKER_NAME: name });
+function startJsWorker(name: string): ServiceProcess {
+  return ServiceProcess.command(name, process.execPath, ['examples/worker-js/worker.js'], { ...stack.env, WORKER_NAME: name });
 }
 
 describe('examples/worker-js/worker.js', () => {
@@ -103,8 +102,12 @@ describe('examples/worker-js/worker.js', () => {
       expect(await worker.stop('SIGINT')).toBe(0);
     }
     expect(worker.output.join('\n')).toContain('worker stopped');
-    // A worker that stopped withdraws its types: the API, which looks every second, refuses them again.
-    await waitFor('the API to forget "greet"', async () => !(await knownTypes()).includes('greet'));
+    // A worker that stopped no longer serves: the API, which looks every second, lists greet with no live
+    // worker, and still accepts it for a while, for the jobs to wait for a worker to come back.
+    await waitFor('the API to list greet with no live worker', async () => {
+      const { types } = (await (await fetch(`${stack.url}/job-types`)).json()) as { types: { name: string; workers: number }[] };
+      return types.some((type) => type.name === 'greet' && type.workers === 0);
+    });
   }, 60_000);
 
   it('a payload that does not match greet\'s schema is refused by the API, naming the field', async () => {
@@ -149,7 +152,7 @@ describe('examples/produce.sh', () => {
 
 describe('examples/worker-ts/worker.ts', () => {
   it('completes a resize job submitted over HTTP, with its history in PostgreSQL, dead-letters one its handler refuses, and stops cleanly on SIGTERM', async () => {
-    const worker = CommandProcess.start('example-ts', process.execPath, ['--import', 'tsx', 'examples/worker-ts/worker.ts'], { ...stack.env, WORKER_NAME: 'example-ts' });
+    const worker = ServiceProcess.command('example-ts', process.execPath, ['--import', 'tsx', 'examples/worker-ts/worker.ts'], { ...stack.env, WORKER_NAME: 'example-ts' });
     try {
       await worker.waitForOutput('worker started');
       const id = await submitWhenServed('resize', { width: 4000, height: 3000, maxSide: 800 });

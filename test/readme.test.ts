@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertBuildCurrent } from './support/built-package';
-import { CommandProcess } from './support/command-process';
 import { waitFor } from './support/context';
+import { ServiceProcess } from './support/processes';
 import { startStack, type Stack } from './support/stack';
 
 /**
@@ -89,8 +89,8 @@ afterAll(async () => {
 });
 
 /** Starts the JavaScript example's worker as its README says, and waits until the API accepts `greet`. */
-async function startExampleWorker(): Promise<CommandProcess> {
-  const worker = CommandProcess.start('example-worker', process.execPath, ['examples/worker-js/worker.js'], { ...stack.env, WORKER_NAME: 'readme-example' });
+async function startExampleWorker(): Promise<ServiceProcess> {
+  const worker = ServiceProcess.command('example-worker', process.execPath, ['examples/worker-js/worker.js'], { ...stack.env, WORKER_NAME: 'readme-example' });
   await worker.waitForOutput('worker started');
   await waitFor('the API to accept greet', async () => {
     const { types } = (await (await fetch(`${stack.url}/job-types`)).json()) as { types: { name: string }[] };

@@ -25,7 +25,15 @@ export class ServiceProcess {
    * environment, through tsx, with the workspace packages resolved to their sources.
    */
   static start(name: string, file: string, env: Record<string, string>, args: readonly string[] = []): ServiceProcess {
-    const child = spawn(process.execPath, ['--conditions=sluice-source', '--import', 'tsx', file, ...args], {
+    return ServiceProcess.command(name, process.execPath, ['--conditions=sluice-source', '--import', 'tsx', file, ...args], env);
+  }
+
+  /**
+   * Runs `command` with `args` from the repository's root, as a person would type it (`node
+   * examples/worker-js/worker.js`, which takes the built packages), with `env` added to this process's environment.
+   */
+  static command(name: string, command: string, args: readonly string[], env: Record<string, string>): ServiceProcess {
+    const child = spawn(command, args, {
       cwd: ROOT,
       env: { ...process.env, LOG_LEVEL: 'info', LOG_PRETTY: '0', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -6,80 +6,14 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
-import {
-  catalogKeys, closeRedis, createRedis, DeadLetters, defineJobType, InvalidConfigError, JobTypeCatalog, JobTypeRegistry, loadDeclaredJobTypes, Queue,
-  queueKeys, waitForRedis, Worker, WORKER_GROUP, type Job, type JobHandler, type JobTypeDefinition, type ScriptedRedis, type SluiceConfig,
-  type WorkerConfig,
-} from '@sluice/core';
+import { catalogKeys, DeadLetters, defineJobType, InvalidConfigError, loadDeclaredJobTypes, WORKER_GROUP } from '@sluice/core';
 import { JobTransitions, typeList } from '../src/job-runner';
-import { dropRedisKeys, isolatedConfig, waitFor } from '../../../test/support/context';
+import { waitFor } from '../../../test/support/context';
+import { greet, greetLoosely, keysOf, noop, routingSystems, status, unserved, type System } from './support/type-routing';
 
-const noop = defineJobType({ name: 'noop', payload: Type.Object({}) });
-const greet = defineJobType({ name: 'greet', payload: Type.Object({ name: Type.String() }, { additionalProperties: false }) });
-const greetLoosely = defineJobType({ name: 'greet', payload: Type.Object({}) });
-const everyType = new JobTypeRegistry([noop, greet]);
-
-interface System {
-  config: SluiceConfig;
-  redis: ScriptedRedis;
-  queue: Queue;
-  workers: Worker[];
-  catalogs: JobTypeCatalog[];
-}
-const systems: System[] = [];
-
-async function connect(env: Record<string, string> = {}): Promise<System> {
-  const config = isolatedConfig('type-adversity', env);
-  const redis = createRedis(config.redis);
-  await waitForRedis(redis, 5000);
-  const system: System = { config, redis, queue: new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry: everyType }), workers: [], catalogs: [] };
-  systems.push(system);
-  return system;
-}
-
-async function startWorker(
-  system: System, name: string, types: JobTypeDefinition[], handlers: Record<string, JobHandler<never>>,
-  options: { now?: () => number; worker?: Partial<WorkerConfig> } = {},
-): Promise<Worker> {
-  const { config } = system;
-  const worker = new Worker({
-    redis: config.redis, queue: config.queue, worker: { ...config.worker, consumerName: name, ...options.worker }, registry: new JobTypeRegistry(types), handlers,
-    ...(options.now && { now: options.now }),
-  });
-  system.workers.push(worker);
-  await worker.start();
-  return worker;
-}
-
-function catalogOf(system: System): JobTypeCatalog {
-  const catalog = new JobTypeCatalog({ redis: system.redis, prefix: system.config.redis.prefix });
-  system.catalogs.push(catalog);
-  return catalog;
-}
-
-afterEach(async () => {
-  for (const { config, redis, workers, catalogs } of systems.splice(0)) {
-    for (const catalog of catalogs) catalog.stop();
-    await Promise.all(workers.map((worker) => worker.close(1000)));
-    await closeRedis(redis);
-    await dropRedisKeys(config);
-  }
-});
-
-const keysOf = (system: System) => queueKeys(system.config.redis.prefix, 'default');
-
-function status(queue: Queue, id: string, wanted: Job['status'], timeoutMs = 20_000): Promise<Job> {
-  return waitFor(`job ${id} to be ${wanted}`, async () => {
-    const job = await queue.getJob(id);
-    return job?.status === wanted ? job : null;
-  }, timeoutMs);
-}
-
-async function unserved(system: System): Promise<Record<string, string>> {
-  return system.redis.hgetall(keysOf(system).unserved);
-}
+const { connect, startWorker, catalogOf } = routingSystems('type-adversity');
 
 /** Stores a publication as a worker of another build (or anything else that can write Redis) would, live by Redis's clock. */
 async function publishRaw(system: System, worker: string, json: string): Promise<void> {

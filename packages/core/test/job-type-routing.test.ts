@@ -1,72 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { Type } from 'typebox';
-import {
-  closeRedis, createRedis, defineJobType, JobTypeCatalog, JobTypeRegistry, Queue, queueKeys, queueStats, waitForRedis, Worker, type Job,
-  type JobHandler, type ScriptedRedis, type SluiceConfig,
-} from '@sluice/core';
-import { dropRedisKeys, isolatedConfig, waitFor } from '../../../test/support/context';
+import { describe, expect, it } from 'vitest';
+import { JobTypeRegistry, Queue, queueKeys, queueStats, Worker, type JobTypeCatalog, type JobTypeDefinition } from '@sluice/core';
+import { waitFor } from '../../../test/support/context';
+import { greet, greetLoosely, noop, routingSystems, status, unserved, type System } from './support/type-routing';
 
-const noop = defineJobType({ name: 'noop', payload: Type.Object({}) });
-const greet = defineJobType({ name: 'greet', payload: Type.Object({ name: Type.String() }, { additionalProperties: false }) });
-/** The same name with another schema, as a second team's worker might publish it. */
-const greetLoosely = defineJobType({ name: 'greet', payload: Type.Object({}) });
-const everyType = new JobTypeRegistry([noop, greet]);
+const { connect, startWorker, catalogOf: newCatalog } = routingSystems('type-routing');
 
-interface System {
-  config: SluiceConfig;
-  redis: ScriptedRedis;
-  queue: Queue;
-  workers: Worker[];
-  catalogs: JobTypeCatalog[];
-}
-const systems: System[] = [];
-
-async function connect(env: Record<string, string> = {}): Promise<System> {
-  const config = isolatedConfig('type-routing', env);
-  const redis = createRedis(config.redis);
-  await waitForRedis(redis, 5000);
-  const system: System = { config, redis, queue: new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry: everyType }), workers: [], catalogs: [] };
-  systems.push(system);
-  return system;
-}
-
-async function startWorker(
-  system: System, name: string, types: Parameters<typeof defineJobType>[0][], handlers: Record<string, JobHandler<never>>,
-): Promise<Worker> {
-  const { config } = system;
-  const worker = new Worker({
-    redis: config.redis, queue: config.queue, worker: { ...config.worker, consumerName: name }, registry: new JobTypeRegistry(types), handlers,
-  });
-  system.workers.push(worker);
-  await worker.start();
-  return worker;
-}
-
-async function catalogOf(system: System, declared: Parameters<typeof defineJobType>[0][] = []): Promise<JobTypeCatalog> {
-  const catalog = new JobTypeCatalog({ redis: system.redis, prefix: system.config.redis.prefix, declared });
-  system.catalogs.push(catalog);
+async function catalogOf(system: System, declared: JobTypeDefinition[] = []): Promise<JobTypeCatalog> {
+  const catalog = newCatalog(system, declared);
   await catalog.refresh();
   return catalog;
-}
-
-afterEach(async () => {
-  for (const { config, redis, workers, catalogs } of systems.splice(0)) {
-    for (const catalog of catalogs) catalog.stop();
-    await Promise.all(workers.map((worker) => worker.close(1000)));
-    await closeRedis(redis);
-    await dropRedisKeys(config);
-  }
-});
-
-function status(queue: Queue, id: string, wanted: Job['status']): Promise<Job> {
-  return waitFor(`job ${id} to be ${wanted}`, async () => {
-    const job = await queue.getJob(id);
-    return job?.status === wanted ? job : null;
-  }, 20_000);
-}
-
-async function unserved(system: System): Promise<Record<string, string>> {
-  return system.redis.hgetall(queueKeys(system.config.redis.prefix, 'default').unserved);
 }
 
 describe('a worker meets a job type it does not serve', () => {
@@ -125,20 +67,21 @@ describe('a worker meets a job type it does not serve', () => {
 });
 
 describe('the types live workers publish', () => {
-  it('lists each type with its queues and workers while they run, and forgets them soon after they stop', async () => {
+  it('lists each type with its queues and workers while they run, keeps it known a while after they stop, then forgets it', async () => {
     const system = await connect();
     const worker = await startWorker(system, 'greeter', [greet], { greet: () => 'hi' });
-    const catalog = await catalogOf(system);
+    const catalog = newCatalog(system, [], { knownForMs: 2000 });
+    await catalog.refresh();
     expect(catalog.list()).toEqual([
       expect.objectContaining({ name: 'greet', queues: ['default'], workers: 1, declared: false, conflicts: [], maxAttempts: 3 }),
     ]);
     await worker.close(1000);
-    // A stopping worker's types stay known to producers for a few seconds, for its replacement to
-    // start, but no worker hands it jobs any more.
+    // A stopped worker's types stay known to producers (the jobs wait for a worker to come back), but
+    // it serves nothing: no worker hands it jobs.
     await catalog.refresh();
     expect(catalog.list()).toEqual([expect.objectContaining({ name: 'greet', queues: [], workers: 0 })]);
     expect(catalog.servedIn('default').size).toBe(0);
-    await waitFor('greet to be forgotten', async () => {
+    await waitFor('greet to be forgotten once no worker has published it for knownForMs', async () => {
       await catalog.refresh();
       return catalog.list().length === 0;
     });
