@@ -8,12 +8,14 @@ import type { RetryPolicy } from './retry-policy.js';
 
 /** How often a worker publishes what it serves; a publication also says the worker is live. */
 export const PUBLISH_INTERVAL_MS = 5000;
-/** A worker that has not published for this long is not live: its types no longer count. */
+/** A worker that has not published for this long is not live: no worker hands it jobs. */
 export const PUBLICATION_LIVE_MS = 3 * PUBLISH_INTERVAL_MS;
-/** How long producers still accept the types of a worker that has begun to stop, for its replacement to start. */
-export const DRAINING_KNOWN_MS = PUBLISH_INTERVAL_MS;
-/** Publications silent this long are removed from Redis altogether. */
-const PUBLICATION_KEPT_MS = 10 * 60_000;
+/**
+ * How long producers still accept the types of a worker that stopped, or stopped publishing: a queue
+ * takes work while its workers restart or are down a while, and the jobs wait for them. Publications
+ * silent this long are removed from Redis altogether.
+ */
+export const PUBLICATION_KEPT_MS = 10 * 60_000;
 
 /** A job type as a worker publishes it: what a producer needs to validate and describe a submission. */
 export interface PublishedJobType {
@@ -31,9 +33,14 @@ export interface WorkerPublication {
   queues: string[];
   /** When the worker started (ms): the newest worker's definition wins a conflict. */
   startedAt: number;
-  /** The worker is stopping: producers still know its types for a while, but no worker hands it jobs. */
+  /** The worker is stopping: producers still know its types, but no worker hands it jobs. */
   draining?: boolean;
   types: PublishedJobType[];
+}
+
+/** A publication as the catalog read it: whether its worker serves now (live and not stopping). */
+interface KnownPublication extends WorkerPublication {
+  serving: boolean;
 }
 
 /** One variant of a type's definition, and the live workers that publish it. */
@@ -74,14 +81,10 @@ export function publishedType(type: RegisteredJobType): PublishedJobType {
   };
 }
 
-/**
- * publishJobTypes: stores a worker's publication and marks it live; a draining one (the worker is
- * stopping) stays known to producers for DRAINING_KNOWN_MS only.
- */
+/** publishJobTypes: stores a worker's publication and marks it live. */
 export async function publishJobTypes(redis: ScriptedRedis, prefix: string, worker: string, publication: WorkerPublication): Promise<void> {
   const keys = catalogKeys(prefix);
-  const age = publication.draining ? PUBLICATION_LIVE_MS - DRAINING_KNOWN_MS : 0;
-  await runScript(redis, 'publishJobTypes', [keys.publications, keys.seen, keys.version], [worker, JSON.stringify(publication), PUBLICATION_KEPT_MS, age]);
+  await runScript(redis, 'publishJobTypes', [keys.publications, keys.seen, keys.version], [worker, JSON.stringify(publication), PUBLICATION_KEPT_MS]);
 }
 
 /** Dependencies and settings of a `JobTypeCatalog`. */
@@ -90,14 +93,18 @@ export interface JobTypeCatalogOptions {
   prefix: string;
   /** Types known whether or not a worker publishes them (a producer that runs before any worker). They win a conflict. */
   declared?: readonly JobTypeDefinition[];
+  /** How long the types of a worker that stopped publishing stay known. Default PUBLICATION_KEPT_MS (10 minutes). */
+  knownForMs?: number;
   logger?: Logger;
 }
 
 /**
- * The job types live workers publish to Redis, with any declared to this process: what a producer
- * validates submissions against. It reads Redis only when the publications' version or the set of
- * live workers has changed, and rebuilds (compiles the schemas) only then. A type published with
- * differing definitions is a conflict: declared wins, else the newest worker's.
+ * The job types workers publish to Redis, with any declared to this process: what a producer
+ * validates submissions against. A type stays known for `knownForMs` after its last worker stopped
+ * publishing; only live workers (PUBLICATION_LIVE_MS) serve, count as its workers and get jobs handed
+ * on. It reads Redis only when the publications' version or the set of workers has changed, and
+ * rebuilds (compiles the schemas) only then. A type published with differing definitions is a
+ * conflict: declared wins, else the newest worker's.
  */
 export class JobTypeCatalog implements JobTypeLookup {
   private readonly keys: CatalogKeys;
@@ -177,11 +184,15 @@ export class JobTypeCatalog implements JobTypeLookup {
 
   private async read(): Promise<void> {
     const { redis } = this.options;
-    const [version, ...live] = (await runScript(redis, 'livePublishers', [this.keys.seen, this.keys.version], [PUBLICATION_LIVE_MS])) as [string | null, ...string[]];
-    const workers = [...live].sort().join('\n');
+    const [version, ...flat] = (await runScript(redis, 'livePublishers', [this.keys.seen, this.keys.version], [
+      PUBLICATION_LIVE_MS, this.options.knownForMs ?? PUBLICATION_KEPT_MS,
+    ])) as [string | null, ...(string | number)[]];
+    const known: { worker: string; live: boolean }[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) known.push({ worker: String(flat[i]), live: Number(flat[i + 1]) === 1 });
+    const workers = known.map(({ worker, live }) => `${worker}:${live}`).sort().join('\n');
     if (version === this.seenVersion && workers === this.seenWorkers) return;
-    const raw = live.length > 0 ? await redis.hmget(this.keys.publications, ...live) : [];
-    const publications = raw.flatMap((json, index) => this.parse(json, live[index] ?? ''));
+    const raw = known.length > 0 ? await redis.hmget(this.keys.publications, ...known.map(({ worker }) => worker)) : [];
+    const publications = raw.flatMap((json, index) => this.parse(json, known[index]?.worker ?? '', known[index]?.live ?? false));
     this.rebuild(publications);
     this.seenVersion = version;
     this.seenWorkers = workers;
@@ -192,7 +203,7 @@ export class JobTypeCatalog implements JobTypeLookup {
    * during an upgrade, say), so each type entry is checked on its own and a bad one is left out with
    * a warning; one bad entry must not stop a catalog, nor the workers that read one.
    */
-  private parse(json: string | null, worker: string): WorkerPublication[] {
+  private parse(json: string | null, worker: string, live: boolean): KnownPublication[] {
     if (json === null) return [];
     let publication: Partial<WorkerPublication>;
     try {
@@ -211,7 +222,7 @@ export class JobTypeCatalog implements JobTypeLookup {
       return usable;
     });
     const queues = publication.queues.filter((queue: unknown): queue is string => typeof queue === 'string' && QUEUE_NAME_PATTERN.test(queue));
-    return [{ worker, queues, startedAt: Number(publication.startedAt) || 0, draining: publication.draining === true, types }];
+    return [{ worker, queues, startedAt: Number(publication.startedAt) || 0, serving: live && publication.draining !== true, types }];
   }
 
   /**
@@ -231,20 +242,20 @@ export class JobTypeCatalog implements JobTypeLookup {
     return variants.length > 1 ? variants : [];
   }
 
-  private rebuild(publications: readonly WorkerPublication[]): void {
+  private rebuild(publications: readonly KnownPublication[]): void {
     // Newest first: the first variant met of each type is the one that wins a conflict.
     const newestFirst = [...publications].sort((a, b) => b.startedAt - a.startedAt);
     const variants = new Map<string, Map<string, { type: PublishedJobType; workers: string[] }>>();
     const queuesOf = new Map<string, Set<string>>();
     const servedByQueue = new Map<string, Set<string>>();
-    // A draining worker's types stay known to producers, but it serves nothing: no worker hands it jobs.
-    const drainingOnly = new Map<string, PublishedJobType>();
-    for (const publication of newestFirst.filter((candidate) => candidate.draining)) {
-      for (const type of publication.types) if (!drainingOnly.has(type.name)) drainingOnly.set(type.name, type);
+    // The types of a worker that is stopping, stopped or silent stay known to producers, but it serves nothing.
+    const knownOnly = new Map<string, PublishedJobType>();
+    for (const publication of newestFirst.filter((candidate) => !candidate.serving)) {
+      for (const type of publication.types) if (!knownOnly.has(type.name)) knownOnly.set(type.name, type);
     }
-    for (const publication of newestFirst.filter((candidate) => !candidate.draining)) {
+    for (const publication of newestFirst.filter((candidate) => candidate.serving)) {
       for (const type of publication.types) {
-        drainingOnly.delete(type.name);
+        knownOnly.delete(type.name);
         const byFingerprint = variants.get(type.name) ?? new Map<string, { type: PublishedJobType; workers: string[] }>();
         variants.set(type.name, byFingerprint);
         const fingerprint = fingerprintOf(type);
@@ -268,7 +279,7 @@ export class JobTypeCatalog implements JobTypeLookup {
       const winner = [...byFingerprint.values()][0];
       if (!declaredNames.has(name) && winner) definitions.push(definitionOf(winner.type));
     }
-    for (const [name, type] of drainingOnly) if (!declaredNames.has(name)) definitions.push(definitionOf(type));
+    for (const [name, type] of knownOnly) if (!declaredNames.has(name)) definitions.push(definitionOf(type));
     this.registry = new JobTypeRegistry(definitions, (definition, error) =>
       this.logger.warn({ jobType: definition.name, err: messageOf(error) }, 'ignoring a published job type whose payload schema does not compile'),
     );

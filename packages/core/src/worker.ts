@@ -216,7 +216,7 @@ export class Worker extends WorkerEventEmitter {
     const deadline = this.now() + timeoutMs;
     this.stopping.abort();
     // Said first: while this worker drains, others must not hand it jobs of its types, nor count on it;
-    // producers still accept its types for a few seconds, for a replacement to start.
+    // producers still accept its types (see PUBLICATION_KEPT_MS), and the jobs wait for a replacement.
     this.publishStopping.abort();
     const withdrawn = this.publishLoop
       ? within(this.publishLoop.then(() => publishJobTypes(this.commands, this.options.redis.prefix, this.name, { ...this.publication(), draining: true })), CLOSE_STEP_MS)

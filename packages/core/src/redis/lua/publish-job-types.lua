@@ -5,12 +5,8 @@
   so readers rebuild what they know only then. Liveness is measured on Redis's clock, which every
   worker and producer shares whatever their own clocks say.
 
-  A stopping worker publishes once more, as draining, dated `age` ms in the past: it stays known to
-  producers for the rest of the live window (a replacement usually starts within it), but workers no
-  longer hand it jobs.
-
   KEYS[1] publications   KEYS[2] seen   KEYS[3] version
-  ARGV[1] worker   ARGV[2] publication (JSON)   ARGV[3] kept (ms)   ARGV[4] age (ms)
+  ARGV[1] worker   ARGV[2] publication (JSON)   ARGV[3] kept (ms)
 
   Returns the version.
 ]]
@@ -28,6 +24,6 @@ if redis.call('HGET', KEYS[1], worker) ~= publication then
   redis.call('HSET', KEYS[1], worker, publication)
   changed = true
 end
-redis.call('ZADD', KEYS[2], now - tonumber(ARGV[4]), worker)
+redis.call('ZADD', KEYS[2], now, worker)
 if changed then return redis.call('INCR', KEYS[3]) end
 return tonumber(redis.call('GET', KEYS[3]) or '0')
