@@ -106,6 +106,30 @@ describe('types the API learns from live workers', () => {
     }
   });
 
+  it('refuses a published type on a queue none of its workers read, naming the queues that are read', async () => {
+    const queuesConfig = isolatedConfig('api-type-queues', { QUEUES: 'default,images' });
+    const app = await startApp(queuesConfig);
+    const worker = new Worker({
+      redis: queuesConfig.redis, queue: { ...queuesConfig.queue, queues: ['images'] }, worker: { ...queuesConfig.worker, consumerName: 'greeter-images' },
+      registry: new JobTypeRegistry([greet]), handlers: { greet: () => 'hi' },
+    });
+    try {
+      await worker.start();
+      const wrong = await waitFor('greet to be known', async () => {
+        const response = await app.app.inject({ method: 'POST', url: '/jobs', payload: { type: 'greet', payload: { name: 'x' } } });
+        return response.statusCode === 400 && (response.json() as { error: { code: string } }).error.code !== 'UNKNOWN_JOB_TYPE' ? response : null;
+      });
+      expect(wrong.json()).toEqual({ error: { code: 'TYPE_NOT_ON_QUEUE', message: 'Job type "greet" is served on queue images, not "default": set queue to "images".' } });
+      const right = await app.app.inject({ method: 'POST', url: '/jobs', payload: { type: 'greet', payload: { name: 'x' }, queue: 'images' } });
+      expect(right.statusCode).toBe(202);
+      // A declared type goes to any queue.
+      expect((await app.app.inject({ method: 'POST', url: '/jobs', payload: { type: 'noop', payload: {}, queue: 'images' } })).statusCode).toBe(202);
+    } finally {
+      await worker.close(1000);
+      await app.close();
+    }
+  });
+
   it('shows two live workers that publish differing definitions of a type as a conflict', async () => {
     const strict = greeter('greeter-strict');
     const loose = greeter('greeter-loose', Type.Object({ name: Type.String() }) as typeof greet.payload);

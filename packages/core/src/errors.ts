@@ -2,6 +2,7 @@
 export type SluiceErrorCode =
   | 'INVALID_JOB'
   | 'UNKNOWN_JOB_TYPE'
+  | 'TYPE_NOT_ON_QUEUE'
   | 'UNKNOWN_QUEUE'
   | 'JOB_NOT_FOUND'
   | 'INVALID_STATE'
@@ -25,7 +26,7 @@ export class SluiceError extends Error {
 
 /** A submission that does not fit its type, the limits, or the registry. */
 export class InvalidJobError extends SluiceError {
-  constructor(message: string, code: 'INVALID_JOB' | 'UNKNOWN_JOB_TYPE' = 'INVALID_JOB') {
+  constructor(message: string, code: 'INVALID_JOB' | 'UNKNOWN_JOB_TYPE' | 'TYPE_NOT_ON_QUEUE' = 'INVALID_JOB') {
     super(code, message);
   }
 }

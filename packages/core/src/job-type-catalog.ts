@@ -1,4 +1,4 @@
-import { messageOf } from './errors.js';
+import { InvalidJobError, messageOf } from './errors.js';
 import { catalogKeys, type CatalogKeys } from './keys.js';
 import { QUEUE_NAME_PATTERN } from './limits.js';
 import { silentLogger, type Logger } from './logger.js';
@@ -113,6 +113,8 @@ export class JobTypeCatalog implements JobTypeLookup {
   private registry: JobTypeRegistry;
   private types: CatalogJobType[] = [];
   private servedByQueue = new Map<string, Set<string>>();
+  /** The queues known workers of each published, undeclared type read, live or not. */
+  private queuesOfPublished = new Map<string, Set<string>>();
   private seenVersion: string | null = null;
   private seenWorkers = '';
   private refreshing: Promise<void> | undefined;
@@ -157,6 +159,21 @@ export class JobTypeCatalog implements JobTypeLookup {
 
   get(name: string): RegisteredJobType {
     return this.registry.get(name);
+  }
+
+  /**
+   * A job of a published type sent to a queue none of its workers read would wait there for nothing,
+   * then be dead-lettered: refused instead, naming the queues that are read. A declared type may go
+   * to any queue.
+   */
+  assertOnQueue(type: string, queue: string, field: string): void {
+    const queues = this.queuesOfPublished.get(type);
+    if (!queues || queues.has(queue)) return;
+    const list = [...queues].sort();
+    throw new InvalidJobError(
+      `Job type "${type}" is served on ${list.length === 1 ? 'queue' : 'queues'} ${list.join(', ')}, not "${queue}": set ${field} to ${list.length === 1 ? `"${list[0]}"` : 'one of them'}.`,
+      'TYPE_NOT_ON_QUEUE',
+    );
   }
 
   /** Types some live worker serves for `queue`. */
@@ -250,8 +267,14 @@ export class JobTypeCatalog implements JobTypeLookup {
     const servedByQueue = new Map<string, Set<string>>();
     // The types of a worker that is stopping, stopped or silent stay known to producers, but it serves nothing.
     const knownOnly = new Map<string, PublishedJobType>();
-    for (const publication of newestFirst.filter((candidate) => !candidate.serving)) {
-      for (const type of publication.types) if (!knownOnly.has(type.name)) knownOnly.set(type.name, type);
+    const queuesOfPublished = new Map<string, Set<string>>();
+    for (const publication of newestFirst) {
+      for (const type of publication.types) {
+        if (!publication.serving && !knownOnly.has(type.name)) knownOnly.set(type.name, type);
+        const queues = queuesOfPublished.get(type.name) ?? new Set<string>();
+        queuesOfPublished.set(type.name, queues);
+        for (const queue of publication.queues) queues.add(queue);
+      }
     }
     for (const publication of newestFirst.filter((candidate) => candidate.serving)) {
       for (const type of publication.types) {
@@ -284,6 +307,8 @@ export class JobTypeCatalog implements JobTypeLookup {
       this.logger.warn({ jobType: definition.name, err: messageOf(error) }, 'ignoring a published job type whose payload schema does not compile'),
     );
     this.servedByQueue = servedByQueue;
+    for (const name of declaredNames) queuesOfPublished.delete(name);
+    this.queuesOfPublished = queuesOfPublished;
     this.rebuilds += 1;
     this.types = this.registry.names().map((name): CatalogJobType => {
       const type = this.registry.get(name);

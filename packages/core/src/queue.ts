@@ -148,6 +148,7 @@ export class Queue {
     const queue = job.queue ?? this.queues[0] ?? 'default';
     this.assertServed(queue, where ? field('queue') : undefined);
     const type = this.deps.registry.get(job.type);
+    this.deps.registry.assertOnQueue?.(job.type, queue, field('queue'));
     if (job.payload === null || typeof job.payload !== 'object' || Array.isArray(job.payload)) {
       throw new InvalidJobError(`${payloadPath} must be a JSON object`);
     }

@@ -51,6 +51,8 @@ export interface JobTypeLookup {
   get(name: string): RegisteredJobType;
   /** Lets a lookup that can learn types (a catalog) look for those of `names` it does not know yet. */
   learn?(names: readonly string[]): Promise<void>;
+  /** Refuses (TYPE_NOT_ON_QUEUE) a job of `type` for a queue no worker of the type reads, when the lookup knows where they read. */
+  assertOnQueue?(type: string, queue: string, field: string): void;
 }
 
 /** A set of job types, their schemas compiled: a worker runs from one, and a producer may validate against one. */
