@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { apiCommand } from './commands/api.js';
 import { dlqCommands } from './commands/dlq.js';
 import { jobCommands } from './commands/jobs.js';
@@ -19,6 +20,12 @@ const GROUPS: Readonly<Record<string, string>> = {
 };
 
 const HELP_WORDS = new Set(['--help', '-h', 'help']);
+const VERSION_WORDS = new Set(['--version', '-V']);
+
+/** This package's version, as npm installed it. */
+function version(): string {
+  return (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+}
 
 function commandList(commands: readonly Command[]): string {
   const label = (command: Command) => `${command.name}${command.arguments ? ` ${command.arguments}` : ''}`;
@@ -33,7 +40,8 @@ Sluice, a background job queue on Redis Streams with its history in PostgreSQL.
 Commands:
 ${commandList(COMMANDS)}
 
-Every command takes --help, and --json for machine-readable output. Commands that talk to the API
+Every command takes --help, and --json for machine-readable output; sluice --version says which
+version this is. Commands that talk to the API
 find it at --url, else SLUICE_URL, else http://127.0.0.1:$PORT (PORT defaulting to 3000), and send
 the key of --api-key, else SLUICE_API_KEY. Exit codes: 0 done, 1 the API refused or failed, 2 the
 command line is wrong.
@@ -60,6 +68,10 @@ function helpOrUsage(word: string | undefined, help: string, unknown: string, co
 export async function runCli(argv: readonly string[], context: CommandContext = processContext()): Promise<number> {
   // `sluice help jobs` is `sluice jobs --help`, and `sluice help jobs add` is `sluice jobs add --help`.
   if (argv[0] === 'help' && argv.length > 1) return runCli([...argv.slice(1), '--help'], context);
+  if (argv.length === 1 && VERSION_WORDS.has(argv[0] ?? '')) {
+    context.stdout.write(`sluice ${version()}\n`);
+    return EXIT.ok;
+  }
   const [first, second] = argv;
   const single = COMMANDS.find((command) => command.name === first);
   if (single) return runCommand(single, argv.slice(1), context);

@@ -32,6 +32,11 @@ describe('help', () => {
     expect(outcome.stdout).not.toContain('dlq list');
   });
 
+  it('says its version for sluice --version', async () => {
+    const outcome = await sluice(['--version']);
+    expect(outcome).toMatchObject({ code: 0, stdout: 'sluice 0.1.0\n' });
+  });
+
   it('answers sluice help <command> as <command> --help, and takes no inherited name for a command', async () => {
     const group = await sluice(['help', 'jobs']);
     expect(group.code).toBe(0);
