@@ -4,10 +4,22 @@ import { DEFAULT_PAYLOAD_MAX_DEPTH, QUEUE_NAME_PATTERN } from './limits.js';
 
 /** Where Redis is and how Sluice names its keys there. */
 export interface RedisConfig {
-  /** Connection URL. Default `redis://127.0.0.1:6379`. Env `REDIS_URL`. */
+  /**
+   * Connection URL. Default `redis://127.0.0.1:6379`. With Sentinel, only its credentials, database
+   * number and scheme (`rediss:` for TLS) count: the sentinels say where the master is. Env `REDIS_URL`.
+   */
   url: string;
   /** Prefix of every key, so several deployments (or test runs) share one Redis. Default `sluice`. Env `REDIS_PREFIX`. */
   prefix: string;
+  /**
+   * Sentinels (`host:port`) that say which node is the master, which connections follow through a
+   * failover. Empty (the default): REDIS_URL's node. Env `REDIS_SENTINELS` (comma-separated).
+   */
+  sentinels: { host: string; port: number }[];
+  /** Name of the master the sentinels watch; required with `sentinels`. Env `REDIS_SENTINEL_MASTER`. */
+  sentinelMaster: string | undefined;
+  /** Password of the sentinels themselves, if they require one. Env `REDIS_SENTINEL_PASSWORD`. */
+  sentinelPassword: string | undefined;
 }
 
 /** Where PostgreSQL is. */
@@ -216,6 +228,9 @@ export function loadConfig(env: Env): SluiceConfig {
     redis: {
       url: read.url('REDIS_URL', DEFAULTS.redisUrl, ['redis:', 'rediss:']),
       prefix: read.matching('REDIS_PREFIX', DEFAULTS.redisPrefix, /^[A-Za-z0-9_.:-]{1,64}$/, 'letters, digits and _.:- (1-64)'),
+      sentinels: read.list('REDIS_SENTINELS', [], HOST_WITH_PORT).map(hostAndPort),
+      sentinelMaster: read.optionalString('REDIS_SENTINEL_MASTER'),
+      sentinelPassword: read.optionalString('REDIS_SENTINEL_PASSWORD'),
     },
     postgres: {
       url: read.url('DATABASE_URL', DEFAULTS.databaseUrl, ['postgres:', 'postgresql:']),
@@ -264,6 +279,10 @@ export function loadConfig(env: Env): SluiceConfig {
       pretty: read.flag('LOG_PRETTY'),
     },
   };
+  if ((config.redis.sentinels.length > 0) !== (config.redis.sentinelMaster !== undefined)) {
+    problems.push('REDIS_SENTINELS and REDIS_SENTINEL_MASTER go together: the sentinels (host:port, comma-separated) and the name of the master they watch');
+  }
+  if (config.redis.sentinels.some((sentinel) => sentinel.port === 0)) problems.push('REDIS_SENTINELS must give each sentinel a port (host:port)');
   config.worker.recycleAfterAbandoned = read.int('RECYCLE_AFTER_ABANDONED', config.worker.concurrency, 0, 10_000);
   // A dead job retried from Redis after PostgreSQL dropped its day would have no history row to return to.
   if (config.postgres.historyRetentionDays * 24 * HOUR_MS < config.queue.deadRetentionMs) {
@@ -274,6 +293,12 @@ export function loadConfig(env: Env): SluiceConfig {
   }
   if (problems.length > 0) throw new InvalidConfigError(problems);
   return config;
+}
+
+/** `host:port` (an IPv6 host in brackets) as its parts; a missing port is 0, for the caller to refuse. */
+function hostAndPort(value: string): { host: string; port: number } {
+  const match = /^\[?([^\]]+?)\]?(?::(\d{1,5}))?$/.exec(value);
+  return { host: match?.[1] ?? value, port: Number(match?.[2] ?? 0) };
 }
 
 /**

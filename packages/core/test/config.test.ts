@@ -4,7 +4,7 @@ import { DEFAULTS, InvalidConfigError, loadConfig } from '@sluice/core';
 describe('loadConfig', () => {
   it('falls back to the defaults for this machine when nothing is set', () => {
     const config = loadConfig({});
-    expect(config.redis).toEqual({ url: DEFAULTS.redisUrl, prefix: 'sluice' });
+    expect(config.redis).toEqual({ url: DEFAULTS.redisUrl, prefix: 'sluice', sentinels: [], sentinelMaster: undefined, sentinelPassword: undefined });
     expect(config.postgres).toEqual({ url: DEFAULTS.databaseUrl, schema: 'public', poolSize: 5, historyRetentionDays: 30 });
     expect(config.queue).toEqual({
       queues: ['default'], idempotencyTtlMs: 86_400_000, retentionMs: 3_600_000, deadRetentionMs: 604_800_000, deadMaxJobs: 10_000, payloadMaxDepth: 256,
@@ -21,7 +21,8 @@ describe('loadConfig', () => {
 
   it('reads every variable it documents', () => {
     const config = loadConfig({
-      REDIS_URL: 'redis://cache:6380/2', REDIS_PREFIX: 'acme', DATABASE_URL: 'postgresql://u:p@db/acme', DATABASE_SCHEMA: 'jobs_v1',
+      REDIS_URL: 'redis://cache:6380/2', REDIS_PREFIX: 'acme', REDIS_SENTINELS: 'sentinel-1:26379, [fd00::5]:26380', REDIS_SENTINEL_MASTER: 'jobs',
+      REDIS_SENTINEL_PASSWORD: 's3ntinel', DATABASE_URL: 'postgresql://u:p@db/acme', DATABASE_SCHEMA: 'jobs_v1',
       DATABASE_POOL_SIZE: '9', HISTORY_RETENTION_DAYS: '90', QUEUES: 'emails, reports ,emails', IDEMPOTENCY_TTL_MS: '60000', JOB_RETENTION_MS: '5000',
       DEAD_JOB_RETENTION_MS: '86400000', DEAD_JOBS_MAX: '500', PAYLOAD_MAX_DEPTH: '64', RECYCLE_AFTER_ABANDONED: '4',
       CONCURRENCY: '32', WORKER_NAME: 'w-1', WORKER_BLOCK_MS: '250', VISIBILITY_TIMEOUT_MS: '5000', MAX_DELIVERIES: '3', SHUTDOWN_TIMEOUT_MS: '0', NO_HANDLER_TIMEOUT_MS: '90000', METRICS_PORT: '9464', METRICS_HOST: '0.0.0.0', METRICS_KEY: 'm-0123456789abcdef',
@@ -30,7 +31,10 @@ describe('loadConfig', () => {
       REQUEST_TIMEOUT_MS: '5000', HISTORY_LAG_READY_MS: '0', JOB_TYPES_FILE: '/etc/sluice/types.json', DASHBOARD_DIR: '/srv/sluice-dashboard', LOG_LEVEL: 'debug', LOG_PRETTY: 'true',
     });
     expect(config).toEqual({
-      redis: { url: 'redis://cache:6380/2', prefix: 'acme' },
+      redis: {
+        url: 'redis://cache:6380/2', prefix: 'acme', sentinels: [{ host: 'sentinel-1', port: 26379 }, { host: 'fd00::5', port: 26380 }], sentinelMaster: 'jobs',
+        sentinelPassword: 's3ntinel',
+      },
       postgres: { url: 'postgresql://u:p@db/acme', schema: 'jobs_v1', poolSize: 9, historyRetentionDays: 90 },
       queue: { queues: ['emails', 'reports'], idempotencyTtlMs: 60_000, retentionMs: 5000, deadRetentionMs: 86_400_000, deadMaxJobs: 500, payloadMaxDepth: 64 },
       worker: { concurrency: 32, consumerName: 'w-1', blockMs: 250, visibilityTimeoutMs: 5000, maxDeliveries: 3, shutdownTimeoutMs: 0, noHandlerTimeoutMs: 90_000, recycleAfterAbandoned: 4, metricsPort: 9464, metricsHost: '0.0.0.0', metricsKey: 'm-0123456789abcdef' },
@@ -65,6 +69,21 @@ describe('loadConfig', () => {
     expect(problems.join('\n')).toContain('HISTORY_RETENTION_DAYS must be an integer from 1 to 3650 (got "0")');
     expect((error as Error).message).toContain('DATABASE_URL must be a URL starting with postgres:// or postgresql://');
     expect((error as Error).message).not.toContain('hunter2');
+  });
+
+  it('takes REDIS_SENTINELS and REDIS_SENTINEL_MASTER together only, each sentinel with its port', () => {
+    const problemsOf = (env: Record<string, string>): string => {
+      try {
+        loadConfig(env);
+        return '';
+      } catch (error) {
+        return (error as InvalidConfigError).problems.join('\n');
+      }
+    };
+    expect(problemsOf({ REDIS_SENTINELS: '127.0.0.1:26379' })).toContain('REDIS_SENTINELS and REDIS_SENTINEL_MASTER go together');
+    expect(problemsOf({ REDIS_SENTINEL_MASTER: 'jobs' })).toContain('REDIS_SENTINELS and REDIS_SENTINEL_MASTER go together');
+    expect(problemsOf({ REDIS_SENTINELS: 'sentinel-1', REDIS_SENTINEL_MASTER: 'jobs' })).toContain('REDIS_SENTINELS must give each sentinel a port');
+    expect(problemsOf({ REDIS_SENTINELS: 'a:1,b:2', REDIS_SENTINEL_MASTER: 'jobs' })).toBe('');
   });
 
   it('refuses origins with a path, hosts that are not names, and short or zero security values, never echoing a key', () => {

@@ -33,8 +33,29 @@ export function createRedis(config: RedisConfig, options: RedisConnectionOptions
     ...(options.commandTimeoutMs !== 0 && { commandTimeout: options.commandTimeoutMs ?? 1500 }),
     ...(options.connectionName !== undefined && { connectionName: options.connectionName }),
     ...(options.autoPipelining && { enableAutoPipelining: true }),
+    // A node demoted by a failover answers writes with READONLY: reconnect, to the new master, and resend.
+    reconnectOnError: (error) => (error.message.startsWith('READONLY') ? 2 : false),
   };
-  return defineScripts(new Redis(config.url, redisOptions));
+  if (config.sentinels.length === 0) return defineScripts(new Redis(config.url, redisOptions));
+  return defineScripts(new Redis(sentinelOptions(config, redisOptions)));
+}
+
+/** The options of a connection to the master the sentinels name, with REDIS_URL's credentials, database and TLS. */
+function sentinelOptions(config: RedisConfig, base: RedisOptions): RedisOptions {
+  const url = new URL(config.url);
+  const db = Number(url.pathname.slice(1) || 0);
+  return {
+    ...base,
+    sentinels: config.sentinels,
+    name: config.sentinelMaster,
+    ...(config.sentinelPassword !== undefined && { sentinelPassword: config.sentinelPassword }),
+    ...(url.username !== '' && { username: decodeURIComponent(url.username) }),
+    ...(url.password !== '' && { password: decodeURIComponent(url.password) }),
+    ...(db > 0 && { db }),
+    ...(url.protocol === 'rediss:' && { tls: {}, enableTLSForSentinelMode: true }),
+    // Told of a failover by the sentinels themselves, rather than only when the old master stops answering.
+    failoverDetector: true,
+  };
 }
 
 /** Waits until the connection is ready, or throws `RedisUnavailableError` after `timeoutMs`. */

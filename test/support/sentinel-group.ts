@@ -1,0 +1,96 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { waitFor } from './context';
+import { freePort, RedisServer } from './redis-server';
+
+/** The name the sentinels give the master they watch. */
+export const SENTINEL_MASTER = 'sluice-test';
+
+/**
+ * A master, a replica and three sentinels on loopback ports of a test's own: the smallest setup that
+ * fails over by itself (a quorum of two sentinels). Stopped by PID.
+ */
+export class SentinelGroup {
+  private constructor(
+    readonly master: RedisServer,
+    readonly replica: RedisServer,
+    readonly sentinelPorts: number[],
+    private readonly sentinels: ChildProcess[],
+    private readonly dir: string,
+  ) {}
+
+  /** Starts the group and waits until every sentinel knows the master and its replica. */
+  static async start(): Promise<SentinelGroup> {
+    const master = await RedisServer.start();
+    const replica = await RedisServer.start(['--replicaof', '127.0.0.1', String(master.port)]);
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-sentinels-'));
+    const ports = [await freePort(), await freePort(), await freePort()];
+    const sentinels: ChildProcess[] = [];
+    for (const port of ports) {
+      // A sentinel rewrites its file as it learns the topology: each gets one of its own.
+      const file = join(dir, `sentinel-${port}.conf`);
+      await writeFile(file, [
+        `port ${port}`,
+        'bind 127.0.0.1',
+        `sentinel monitor ${SENTINEL_MASTER} 127.0.0.1 ${master.port} 2`,
+        `sentinel down-after-milliseconds ${SENTINEL_MASTER} 1000`,
+        `sentinel failover-timeout ${SENTINEL_MASTER} 10000`,
+        '',
+      ].join('\n'));
+      sentinels.push(spawn('redis-server', [file, '--sentinel'], { stdio: 'ignore' }));
+    }
+    const group = new SentinelGroup(master, replica, ports, sentinels, dir);
+    await waitFor('every sentinel to know the master, its replica and the other sentinels', async () => {
+      const views = await Promise.all(ports.map((port) => group.ask(port, ['SENTINEL', 'MASTER', SENTINEL_MASTER]).catch(() => null)));
+      return views.every((view) => {
+        const fields = fieldsOf(view);
+        return fields['num-slaves'] === '1' && fields['num-other-sentinels'] === '2';
+      });
+    }, 30_000, 100);
+    return group;
+  }
+
+  /** `host:port` of each sentinel, as REDIS_SENTINELS takes them. */
+  get addresses(): string {
+    return this.sentinelPorts.map((port) => `127.0.0.1:${port}`).join(',');
+  }
+
+  /** The port of the node the sentinels call master now. */
+  async masterPort(): Promise<number> {
+    const [, port] = (await this.ask(this.sentinelPorts[0] ?? 0, ['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', SENTINEL_MASTER])) as [string, string];
+    return Number(port);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.sentinels.map((sentinel) => new Promise<void>((resolve) => {
+      if (sentinel.exitCode !== null || sentinel.signalCode !== null) return resolve();
+      sentinel.once('exit', () => resolve());
+      sentinel.kill('SIGKILL');
+    })));
+    await this.master.stop();
+    await this.replica.stop();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+
+  private async ask(port: number, command: string[]): Promise<unknown> {
+    const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      return await client.call(command[0] ?? '', ...command.slice(1));
+    } finally {
+      client.disconnect();
+    }
+  }
+}
+
+/** A flat [field, value, …] reply as an object. */
+function fieldsOf(reply: unknown): Record<string, string> {
+  const list = Array.isArray(reply) ? (reply as string[]) : [];
+  const fields: Record<string, string> = {};
+  for (let i = 0; i + 1 < list.length; i += 2) fields[String(list[i])] = String(list[i + 1]);
+  return fields;
+}
