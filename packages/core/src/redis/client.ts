@@ -33,8 +33,6 @@ export function createRedis(config: RedisConfig, options: RedisConnectionOptions
     ...(options.commandTimeoutMs !== 0 && { commandTimeout: options.commandTimeoutMs ?? 1500 }),
     ...(options.connectionName !== undefined && { connectionName: options.connectionName }),
     ...(options.autoPipelining && { enableAutoPipelining: true }),
-    // A node demoted by a failover answers writes with READONLY: reconnect, to the new master, and resend.
-    reconnectOnError: (error) => (error.message.startsWith('READONLY') ? 2 : false),
   };
   if (config.sentinels.length === 0) return defineScripts(new Redis(config.url, redisOptions));
   return defineScripts(new Redis(sentinelOptions(config, redisOptions)));
@@ -55,6 +53,8 @@ function sentinelOptions(config: RedisConfig, base: RedisOptions): RedisOptions 
     ...(url.protocol === 'rediss:' && { tls: {}, enableTLSForSentinelMode: true }),
     // Told of a failover by the sentinels themselves, rather than only when the old master stops answering.
     failoverDetector: true,
+    // A node demoted by a failover answers writes with READONLY: reconnect, to the master the sentinels name now, and resend.
+    reconnectOnError: (error) => (error.message.startsWith('READONLY') ? 2 : false),
   };
 }
 
