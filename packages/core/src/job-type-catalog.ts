@@ -112,7 +112,8 @@ export class JobTypeCatalog implements JobTypeLookup {
   private readonly declared: readonly JobTypeDefinition[];
   private registry: JobTypeRegistry;
   private types: CatalogJobType[] = [];
-  private servedByQueue = new Map<string, Set<string>>();
+  /** The queues live workers of each type read. */
+  private servingQueues = new Map<string, Set<string>>();
   /** The queues known workers of each published, undeclared type read, live or not. */
   private queuesOfPublished = new Map<string, Set<string>>();
   private seenVersion: string | null = null;
@@ -178,7 +179,7 @@ export class JobTypeCatalog implements JobTypeLookup {
 
   /** Types some live worker serves for `queue`. */
   servedIn(queue: string): ReadonlySet<string> {
-    return this.servedByQueue.get(queue) ?? new Set();
+    return new Set([...this.servingQueues].filter(([, queues]) => queues.has(queue)).map(([name]) => name));
   }
 
   /**
@@ -263,8 +264,7 @@ export class JobTypeCatalog implements JobTypeLookup {
     // Newest first: the first variant met of each type is the one that wins a conflict.
     const newestFirst = [...publications].sort((a, b) => b.startedAt - a.startedAt);
     const variants = new Map<string, Map<string, { type: PublishedJobType; workers: string[] }>>();
-    const queuesOf = new Map<string, Set<string>>();
-    const servedByQueue = new Map<string, Set<string>>();
+    const servingQueues = new Map<string, Set<string>>();
     // The types of a worker that is stopping, stopped or silent stay known to producers, but it serves nothing.
     const knownOnly = new Map<string, PublishedJobType>();
     const queuesOfPublished = new Map<string, Set<string>>();
@@ -285,14 +285,9 @@ export class JobTypeCatalog implements JobTypeLookup {
         const variant = byFingerprint.get(fingerprint) ?? { type, workers: [] };
         variant.workers.push(publication.worker);
         byFingerprint.set(fingerprint, variant);
-        const queues = queuesOf.get(type.name) ?? new Set<string>();
-        queuesOf.set(type.name, queues);
-        for (const queue of publication.queues) {
-          queues.add(queue);
-          const served = servedByQueue.get(queue) ?? new Set<string>();
-          servedByQueue.set(queue, served);
-          served.add(type.name);
-        }
+        const queues = servingQueues.get(type.name) ?? new Set<string>();
+        servingQueues.set(type.name, queues);
+        for (const queue of publication.queues) queues.add(queue);
       }
     }
 
@@ -306,7 +301,7 @@ export class JobTypeCatalog implements JobTypeLookup {
     this.registry = new JobTypeRegistry(definitions, (definition, error) =>
       this.logger.warn({ jobType: definition.name, err: messageOf(error) }, 'ignoring a published job type whose payload schema does not compile'),
     );
-    this.servedByQueue = servedByQueue;
+    this.servingQueues = servingQueues;
     for (const name of declaredNames) queuesOfPublished.delete(name);
     this.queuesOfPublished = queuesOfPublished;
     this.rebuilds += 1;
@@ -315,7 +310,7 @@ export class JobTypeCatalog implements JobTypeLookup {
       const published = [...(variants.get(name)?.values() ?? [])];
       return {
         ...declaredView(type),
-        queues: [...(queuesOf.get(name) ?? [])].sort(),
+        queues: [...(servingQueues.get(name) ?? [])].sort(),
         workers: published.reduce((sum, variant) => sum + variant.workers.length, 0),
         declared: declaredNames.has(name),
         conflicts: this.conflictsOf(name, declaredNames.has(name), published),

@@ -67,8 +67,6 @@ interface QueueRuntime {
   suspectsWaiting: number;
   /** How long each read of this queue waits first, after reads that only handed jobs on (see noteHandOns). */
   handOnWaitMs: number;
-  /** Types only other live workers of this queue serve, as the start scripts take them, and the catalog generation they come from. */
-  servedElsewhere: { list: string; generation: number };
 }
 
 /** A running attempt, with what stopping or heartbeating it needs. */
@@ -184,7 +182,6 @@ export class Worker extends WorkerEventEmitter {
         running: 0,
         isolatedEntry: undefined,
         suspectsWaiting: 0,
-        servedElsewhere: { list: ',', generation: -1 },
         handOnWaitMs: 0,
       };
       this.runtimes.push(runtime);
@@ -534,22 +531,23 @@ export class Worker extends WorkerEventEmitter {
     for (const { attempt } of this.running) attempt.abortIfOverdue(now);
   }
 
-  /** How this worker's start scripts tell its types from those it parks for others (see TypeRouting). */
+  /**
+   * How this worker's start scripts tell its types from those it parks for others (see TypeRouting).
+   * The types only other live workers of `queue` serve are worked out again only when the catalog changes.
+   */
   private routing(queue: string): TypeRouting {
-    return {
-      served: typeList(this.servedTypes),
-      elsewhere: () => this.servedElsewhere(queue),
-    };
-  }
-
-  /** Types only other live workers serve for `queue`, worked out again only when the catalog has changed. */
-  private servedElsewhere(queue: string): string {
-    const cached = this.runtimes.find((runtime) => runtime.queue === queue)?.servedElsewhere;
-    if (cached?.generation === this.catalog.generation) return cached.list;
     const here = new Set(this.servedTypes);
-    const list = typeList([...this.catalog.servedIn(queue)].filter((name) => !here.has(name)));
-    if (cached) Object.assign(cached, { list, generation: this.catalog.generation });
-    return list;
+    let elsewhere = { list: ',', generation: -1 };
+    return {
+      served: typeList(here),
+      elsewhere: () => {
+        if (elsewhere.generation !== this.catalog.generation) {
+          const list = typeList([...this.catalog.servedIn(queue)].filter((name) => !here.has(name)));
+          elsewhere = { list, generation: this.catalog.generation };
+        }
+        return elsewhere.list;
+      },
+    };
   }
 
   private publication(): WorkerPublication {
