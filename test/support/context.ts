@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { applyMigrations, createDatabase, createPool, loadConfig, type Database, type SluiceConfig } from '@sluice/core';
 
+export { waitFor } from './wait-for';
+
 /**
  * A configuration isolated for one test file: its own Redis key prefix and its own PostgreSQL
  * schema, on the servers named by REDIS_URL / DATABASE_URL (this machine's defaults otherwise).
@@ -67,23 +69,5 @@ export async function dropRedisKeys(config: SluiceConfig): Promise<void> {
     } while (cursor !== '0');
   } finally {
     redis.disconnect();
-  }
-}
-
-/** Polls `check` until it returns a truthy value, failing with `what` after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 10_000, intervalMs = 25): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value as NonNullable<T>;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
