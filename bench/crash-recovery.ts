@@ -117,7 +117,7 @@ async function watch(target: Kill): Promise<void> {
   while (open.length > 0) {
     await sleep(SAMPLE_MS);
     const pipeline = redis.pipeline();
-    for (const id of open) pipeline.hget(keys.jobPrefix + id, 'status');
+    for (const id of open) pipeline.hget(keys.job(id), 'status');
     const statuses = ((await pipeline.exec()) ?? []).map(([, status]) => status);
     open = open.filter((_, i) => statuses[i] !== 'completed' && statuses[i] !== 'dead');
   }

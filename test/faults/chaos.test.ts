@@ -50,7 +50,7 @@ async function pendingOf(consumer: string): Promise<string[]> {
 /** How many of the jobs are in each status, as their Redis hashes say. */
 async function statusesInRedis(ids: readonly string[]): Promise<Record<string, number>> {
   const pipeline = redis.pipeline();
-  for (const id of ids) pipeline.hget(keys.jobPrefix + id, 'status');
+  for (const id of ids) pipeline.hget(keys.job(id), 'status');
   const tally: Record<string, number> = {};
   for (const [, status] of (await pipeline.exec()) ?? []) {
     const key = typeof status === 'string' ? status : 'missing';

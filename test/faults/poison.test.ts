@@ -76,7 +76,7 @@ afterAll(async () => {
 
 describe(`a job that kills its worker every time, with MAX_DELIVERIES=${MAX_DELIVERIES}`, () => {
   it('is dead-lettered as poison, in the job hash, the DLQ stream and the PostgreSQL history', async () => {
-    expect(await redis.hmget(keys.jobPrefix + crashId, 'status', 'deadReason')).toEqual(['dead', 'poison']);
+    expect(await redis.hmget(keys.job(crashId), 'status', 'deadReason')).toEqual(['dead', 'poison']);
     const dlq = await redis.xrange(keys.dlq, '-', '+');
     const entries = dlq.map(([, fields]) => Object.fromEntries(Array.from({ length: fields.length / 2 }, (_, i) => [fields[2 * i], fields[2 * i + 1]])));
     expect(entries.filter((entry) => entry.id === crashId)).toEqual([expect.objectContaining({ id: crashId, reason: 'poison' })]);

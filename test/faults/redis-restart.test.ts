@@ -134,8 +134,8 @@ describe('Redis with AOF is killed and restarted while jobs flow', () => {
       const check = await probe();
       try {
         reloadedDir = String(((await check.config('GET', 'dir')) as string[])[1]);
-        const jobPrefix = queueKeys(config.redis.prefix, 'default').jobPrefix;
-        const exists = await Promise.all(persistedBeforeRestart.map((id) => check.exists(jobPrefix + id)));
+        const keys = queueKeys(config.redis.prefix, 'default');
+        const exists = await Promise.all(persistedBeforeRestart.map((id) => check.exists(keys.job(id))));
         missingAfterRestart = persistedBeforeRestart.filter((_, index) => exists[index] !== 1);
       } finally {
         check.disconnect();

@@ -55,7 +55,7 @@ class Scenario {
   /** Status and worker of each job, as Redis holds them now. */
   async live(ids: readonly string[]): Promise<{ status: string | null; worker: string | null }[]> {
     const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.hmget(this.keys.jobPrefix + id, 'status', 'worker');
+    for (const id of ids) pipeline.hmget(this.keys.job(id), 'status', 'worker');
     const replies = (await pipeline.exec()) ?? [];
     return replies.map(([, fields]) => {
       const [status = null, worker = null] = fields as (string | null)[];

@@ -67,7 +67,7 @@ export class RedisWatcher {
 
   constructor(
     private readonly redis: Redis,
-    private readonly jobPrefix: string,
+    private readonly jobKey: (id: string) => string,
     /** The jobs to watch: those the API accepted. */
     private readonly jobs: ReadonlyMap<string, unknown>,
   ) {}
@@ -97,7 +97,7 @@ export class RedisWatcher {
     for (let offset = 0; offset < due.length; offset += READ_CHUNK) {
       const chunk = due.slice(offset, offset + READ_CHUNK);
       const pipeline = this.redis.pipeline();
-      for (const id of chunk) pipeline.hgetall(this.jobPrefix + id);
+      for (const id of chunk) pipeline.hgetall(this.jobKey(id));
       const replies = (await pipeline.exec()) ?? [];
       chunk.forEach((id, index) => {
         const [error, hash] = replies[index] ?? [new Error('no reply'), null];

@@ -240,7 +240,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const { redis, keys, pool, api, client } = system;
     const baseline = await redisFootprint(redis, system.prefix, keys);
     const accepted = new Map<string, AcceptedJob>();
-    const watcher = new RedisWatcher(redis, keys.jobPrefix, accepted);
+    const watcher = new RedisWatcher(redis, keys.job, accepted);
     const traffic = new Traffic({ client, idempotencyTtlMs: IDEMPOTENCY_TTL_MS, maxUnfinished: MAX_UNFINISHED, unfinished: () => watcher.unfinished() }, accepted);
     const busy = async (name: string): Promise<boolean> => ((await redis.xpending(keys.stream, WORKER_GROUP, '-', '+', 1, name)) as unknown[]).length > 0;
     const faults = new FaultRunner({ pool, redis: system.redisServer, proxy: system.proxy, slowLink: system.slowLink, termBoundMs: TERM_BOUND_MS, busy, log });

@@ -5,10 +5,23 @@ import { DEFAULT_PAYLOAD_MAX_DEPTH, QUEUE_NAME_PATTERN } from './limits.js';
 /** Where Redis is and how Sluice names its keys there. */
 export interface RedisConfig {
   /**
-   * Connection URL. Default `redis://127.0.0.1:6379`. With Sentinel, only its credentials, database
-   * number and scheme (`rediss:` for TLS) count: the sentinels say where the master is. Env `REDIS_URL`.
+   * Connection URL. Default `redis://127.0.0.1:6379`. With a cluster or Sentinel, only its credentials,
+   * database number and scheme (`rediss:` for TLS) count: the seed nodes or the sentinels say where
+   * the nodes are. Env `REDIS_URL`.
    */
   url: string;
+  /** PEM file of the certificate authorities a `rediss:` connection trusts, for a private CA. Env `REDIS_TLS_CA_FILE`. */
+  tlsCaFile: string | undefined;
+  /**
+   * Seed nodes (`host:port`) of a Redis Cluster; connections learn the rest of the cluster from them
+   * and follow its slots as they move. Empty (the default): not a cluster. Env `REDIS_CLUSTER_NODES`.
+   */
+  clusterNodes: { host: string; port: number }[];
+  /**
+   * Addresses the cluster announces, mapped to the ones this process reaches them at (`host:port=host:port`,
+   * comma-separated), for nodes behind NAT or in containers. Env `REDIS_CLUSTER_NAT_MAP`.
+   */
+  clusterNatMap: Record<string, { host: string; port: number }>;
   /** Prefix of every key, so several deployments (or test runs) share one Redis. Default `sluice`. Env `REDIS_PREFIX`. */
   prefix: string;
   /**
@@ -228,6 +241,9 @@ export function loadConfig(env: Env): SluiceConfig {
     redis: {
       url: read.url('REDIS_URL', DEFAULTS.redisUrl, ['redis:', 'rediss:']),
       prefix: read.matching('REDIS_PREFIX', DEFAULTS.redisPrefix, /^[A-Za-z0-9_.:-]{1,64}$/, 'letters, digits and _.:- (1-64)'),
+      tlsCaFile: read.optionalString('REDIS_TLS_CA_FILE'),
+      clusterNodes: read.list('REDIS_CLUSTER_NODES', [], HOST_WITH_PORT).map(hostAndPort),
+      clusterNatMap: natMap(read.list('REDIS_CLUSTER_NAT_MAP', [], NAT_MAPPING), problems),
       sentinels: read.list('REDIS_SENTINELS', [], HOST_WITH_PORT).map(hostAndPort),
       sentinelMaster: read.optionalString('REDIS_SENTINEL_MASTER'),
       sentinelPassword: read.optionalString('REDIS_SENTINEL_PASSWORD'),
@@ -283,6 +299,16 @@ export function loadConfig(env: Env): SluiceConfig {
     problems.push('REDIS_SENTINELS and REDIS_SENTINEL_MASTER go together: the sentinels (host:port, comma-separated) and the name of the master they watch');
   }
   if (config.redis.sentinels.some((sentinel) => sentinel.port === 0)) problems.push('REDIS_SENTINELS must give each sentinel a port (host:port)');
+  if (config.redis.clusterNodes.some((node) => node.port === 0)) problems.push('REDIS_CLUSTER_NODES must give each node a port (host:port)');
+  if (config.redis.clusterNodes.length > 0 && config.redis.sentinels.length > 0) {
+    problems.push('REDIS_CLUSTER_NODES and REDIS_SENTINELS exclude each other: a cluster fails over by itself, without sentinels');
+  }
+  if (config.redis.clusterNodes.length === 0 && Object.keys(config.redis.clusterNatMap).length > 0) {
+    problems.push('REDIS_CLUSTER_NAT_MAP applies to a cluster only: set REDIS_CLUSTER_NODES too');
+  }
+  if (config.redis.clusterNodes.length > 0 && /^\/[1-9]/.test(new URL(config.redis.url).pathname)) {
+    problems.push('REDIS_URL may not name a database other than 0 with REDIS_CLUSTER_NODES: a Redis Cluster has database 0 only');
+  }
   config.worker.recycleAfterAbandoned = read.int('RECYCLE_AFTER_ABANDONED', config.worker.concurrency, 0, 10_000);
   // A dead job retried from Redis after PostgreSQL dropped its day would have no history row to return to.
   if (config.postgres.historyRetentionDays * 24 * HOUR_MS < config.queue.deadRetentionMs) {
@@ -293,6 +319,20 @@ export function loadConfig(env: Env): SluiceConfig {
   }
   if (problems.length > 0) throw new InvalidConfigError(problems);
   return config;
+}
+
+/** One REDIS_CLUSTER_NAT_MAP mapping: the address a node announces, `=`, the one to reach it at. */
+const NAT_MAPPING = /^[^=,\s]+:\d{1,5}=[^=,\s]+:\d{1,5}$/;
+
+/** REDIS_CLUSTER_NAT_MAP's mappings, as ioredis takes them. */
+function natMap(mappings: string[], problems: string[]): Record<string, { host: string; port: number }> {
+  const map: Record<string, { host: string; port: number }> = {};
+  for (const mapping of mappings) {
+    const [announced, reached] = mapping.split('=') as [string, string];
+    if (announced in map) problems.push(`REDIS_CLUSTER_NAT_MAP maps ${announced} twice`);
+    map[announced] = hostAndPort(reached);
+  }
+  return map;
 }
 
 /** `host:port` (an IPv6 host in brackets) as its parts; a missing port is 0, for the caller to refuse. */

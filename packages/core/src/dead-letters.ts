@@ -5,7 +5,8 @@ import { queueKeys, type QueueKeys } from './keys.js';
 import { LIST_PAGE_MAX_BYTES, LIST_VALUE_MAX_BYTES } from './limits.js';
 import { takeWithinBytes } from './list-page.js';
 import { toRedisError } from './redis/client.js';
-import { runOnJobInAnyQueue, runScript, type ScriptedRedis } from './redis/scripts.js';
+import { entryFields } from './redis/entries.js';
+import { runTransition, type ScriptedRedis } from './redis/scripts.js';
 
 /** A job in the dead-letter stream: the job as listings carry it (see `ListedJob`), why it died and when. */
 export interface DeadJob extends ListedJob {
@@ -56,7 +57,7 @@ export class DeadLetters {
       const pages = await Promise.all(
         queues.map(async (queue) => {
           const entries = await this.redis.xrevrange(queueKeys(this.redisConfig.prefix, queue).dlq, end, '-', 'COUNT', options.limit + 1);
-          return entries.map(([entryId, fields]) => ({ queue, entryId, fields: pairs(fields) }));
+          return entries.map(([entryId, fields]) => ({ queue, entryId, fields: entryFields(fields) }));
         }),
       );
       const entries = pages.flat().sort((a, b) => compareIds(b.entryId, a.entryId)).slice(0, options.limit + 1);
@@ -80,29 +81,22 @@ export class DeadLetters {
    * trips, the first learning every payload's and result's size so that a large one never leaves Redis.
    */
   private async listedJobs(jobs: readonly { queue: string; id: string }[]): Promise<(ListedJob | undefined)[]> {
-    const keys = jobs.map((job) => queueKeys(this.redisConfig.prefix, job.queue).jobPrefix + job.id);
-    const sizes = this.redis.pipeline();
-    for (const key of keys) sizes.hmget(key, ...LISTED_FIELDS).hstrlen(key, 'payload').hstrlen(key, 'result');
-    const sized = (await sizes.exec()) ?? [];
-    const found = keys.map((key, index) => ({
-      key,
-      fields: sized[3 * index]?.[1] as (string | null)[] | undefined,
-      payloadBytes: Number(sized[3 * index + 1]?.[1] ?? 0),
-      resultBytes: Number(sized[3 * index + 2]?.[1] ?? 0),
-      hash: {} as Record<string, string>,
+    // Commands sent all at once rather than in one pipeline: the jobs of several queues sit in several cluster slots.
+    const { redis } = this;
+    const keys = jobs.map((job) => queueKeys(this.redisConfig.prefix, job.queue).job(job.id));
+    const found = await Promise.all(keys.map(async (key) => {
+      const [fields, payloadBytes, resultBytes] = await Promise.all([redis.hmget(key, ...LISTED_FIELDS), redis.hstrlen(key, 'payload'), redis.hstrlen(key, 'result')]);
+      return { key, fields, payloadBytes, resultBytes, hash: {} as Record<string, string> };
     }));
-    const reads: { hash: Record<string, string>; field: 'payload' | 'result' }[] = [];
-    const values = this.redis.pipeline();
+    const reads: { hash: Record<string, string>; key: string; field: 'payload' | 'result' }[] = [];
     for (const job of found) {
       for (const [field, bytes] of [['payload', job.payloadBytes], ['result', job.resultBytes]] as const) {
-        if (bytes === 0 || bytes > LIST_VALUE_MAX_BYTES) continue;
-        values.hget(job.key, field);
-        reads.push({ hash: job.hash, field });
+        if (bytes > 0 && bytes <= LIST_VALUE_MAX_BYTES) reads.push({ hash: job.hash, key: job.key, field });
       }
     }
-    const read = reads.length > 0 ? ((await values.exec()) ?? []) : [];
+    const read = await Promise.all(reads.map(({ key, field }) => redis.hget(key, field)));
     reads.forEach(({ hash, field }, index) => {
-      const value = read[index]?.[1];
+      const value = read[index];
       if (typeof value === 'string') hash[field] = value;
     });
     return found.map(({ fields, payloadBytes, resultBytes, hash }) => {
@@ -119,12 +113,15 @@ export class DeadLetters {
 
   /** Sends a dead job back to its queue with its attempts reset. 404 unknown, 409 not dead. */
   async retry(id: string): Promise<void> {
-    let reply: unknown;
+    let reply: unknown = 0;
     try {
-      reply = await runOnJobInAnyQueue(this.redis, 'retryDeadJob', this.queues, (queue) => {
+      const found = await Promise.all(this.queues.map((queue) => this.redis.exists(queueKeys(this.redisConfig.prefix, queue).job(id))));
+      const queue = this.queues[found.indexOf(1)];
+      if (queue !== undefined) {
         const keys = queueKeys(this.redisConfig.prefix, queue);
-        return [keys.stream, keys.events, keys.jobPrefix + id, keys.dlq];
-      }, [id, this.now()]);
+        const now = this.now();
+        reply = await runTransition(this.redis, 'retryDeadJob', keys, now, [keys.stream, keys.job(id), keys.dlq], [id, now]);
+      }
     } catch (error) {
       throw toRedisError(error);
     }
@@ -145,14 +142,17 @@ export class DeadLetters {
         // Up to the end as it is now: a job that dies again while this runs stays dead.
         const end = (await this.redis.xrevrange(keys.dlq, '+', '-', 'COUNT', 1))[0]?.[0];
         if (end === undefined) continue;
-        let after = '';
-        do {
-          const [count, last] = (await runScript(this.redis, 'retryDeadJobs', [keys.stream, keys.events, keys.dlq], [
-            this.now(), filter.type ?? '', RETRY_BATCH, after, keys.jobPrefix, end,
-          ])) as [number, string];
-          retried += count;
-          after = last;
-        } while (after !== '');
+        let start = '-';
+        for (;;) {
+          const entries = await this.redis.xrange(keys.dlq, start, end, 'COUNT', RETRY_BATCH);
+          if (entries.length === 0) break;
+          const now = this.now();
+          retried += Number(await runTransition(this.redis, 'retryDeadJobs', keys, now,
+            [keys.stream, keys.dlq, ...entries.map(([, fields]) => keys.job(entryFields(fields).id ?? ''))],
+            [now, filter.type ?? '', ...entries.map(([entryId]) => entryId)]));
+          if (entries.length < RETRY_BATCH) break;
+          start = `(${entries.at(-1)?.[0]}`;
+        }
       }
     } catch (error) {
       throw toRedisError(error);
@@ -185,7 +185,7 @@ export class DeadLetters {
     for (;;) {
       const entries = await this.redis.xrange(keys.dlq, start, '+', 'COUNT', COUNT_BATCH);
       const pipeline = this.redis.pipeline();
-      for (const [, fields] of entries) pipeline.hmget(keys.jobPrefix + (pairs(fields).id ?? ''), 'status', 'type');
+      for (const [, fields] of entries) pipeline.hmget(keys.job(entryFields(fields).id ?? ''), 'status', 'type');
       const jobs = (await pipeline.exec()) ?? [];
       // The same test as retryDeadJobs: a job still dead, of the wanted type.
       count += jobs.filter(([, job]) => (job as (string | null)[])[0] === 'dead' && (job as (string | null)[])[1] === type).length;
@@ -193,12 +193,6 @@ export class DeadLetters {
       start = `(${entries.at(-1)?.[0]}`;
     }
   }
-}
-
-function pairs(flat: string[]): Record<string, string> {
-  const record: Record<string, string> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) record[flat[i] as string] = flat[i + 1] as string;
-  return record;
 }
 
 function compareIds(a: string, b: string): number {

@@ -3,7 +3,8 @@ import { messageOf, PermanentJobError } from './errors.js';
 import type { JobContext, JobHandler } from './handler.js';
 import type { QueueConfig } from './config.js';
 import { WORKER_GROUP, type QueueKeys } from './keys.js';
-import { runScript, type ScriptedRedis } from './redis/scripts.js';
+import { trimDeadLetters } from './dead-letter-trim.js';
+import { runTransition, type ScriptedRedis } from './redis/scripts.js';
 import type { RegisteredJobType } from './registry.js';
 import { DEFAULT_RETRY_POLICY, nextRetryDelay } from './retry-policy.js';
 import { allFulfilled, TurnBatch } from './turn-batch.js';
@@ -64,25 +65,28 @@ export function serializeResult(result: unknown, maxDepth: number): string {
 }
 
 /**
- * One entry's reply from startJobs or readAndStartJobs: the entry id alone when it was stale or parked
- * to wait for a worker of its type, the entry id and 0 when handed on to another live worker.
+ * One entry's reply from startJobs: the entry id alone when it was stale or handed back, then 0 when
+ * handed on to another live worker, 1 and the type when no live worker serves the type (the caller
+ * parks it), or the job to run.
  */
 type StartItem = (string | number)[];
 
-/** What a start script did with the entries it was given. */
+/** What startJobs did with the entries it was given. */
 export interface StartOutcome {
   started: StartedJob[];
   /** Entries whose jobs this worker does not serve, handed on to another live worker that does. */
   handedOn: number;
 }
 
-function startOutcome(queue: string, items: readonly StartItem[]): StartOutcome {
-  return { started: startedJobs(queue, items), handedOn: items.filter((item) => item.length === 2).length };
+/** The stream entries of the jobs of one type that no live worker serves, to park. */
+interface UnservedEntries {
+  type: string;
+  entries: { entryId: string; jobId: string }[];
 }
 
 function startedJobs(queue: string, items: readonly StartItem[]): StartedJob[] {
   return items
-    .filter((item) => item.length > 2)
+    .filter((item) => item.length === 7)
     .map(([entryId, id, type, payload, attempt, maxAttempts, runAt]) => ({
       queue,
       entryId: String(entryId),
@@ -95,14 +99,14 @@ function startedJobs(queue: string, items: readonly StartItem[]): StartedJob[] {
     }));
 }
 
-/** Per completion, the script arguments completeJobs and readAndStartJobs take: stream entry id, attempt, result. */
+/** Per completion, the script arguments completeJobs and readJobs take: stream entry id, attempt, result. */
 function completionArgs(batch: readonly Completion[]): (string | number)[] {
   return batch.flatMap(({ job, resultJson }) => [job.entryId, job.attempt, resultJson]);
 }
 
 /**
  * Which job types a worker starts from a queue's entries; entries of other types are parked for a
- * worker that serves them (see parkEntry in start-entry.lua).
+ * worker that serves them (see handOnEntry in start-entry.lua and park-unserved.lua).
  */
 export interface TypeRouting {
   /** Types this worker serves, as the scripts take them: ",a,b,". */
@@ -146,12 +150,6 @@ export class JobTransitions {
     private readonly routing: TypeRouting,
   ) {}
 
-  /** The keys every start script takes first. */
-  private startKeys(): string[] {
-    const { keys } = this;
-    return [keys.stream, keys.events, keys.paused, keys.delayed, keys.unserved];
-  }
-
   /**
    * completeJobs: true when this call completed the job, false when the attempt was stale. Completions
    * arriving in the same turn of the event loop go to Redis together: with the worker's next read
@@ -162,28 +160,30 @@ export class JobTransitions {
   }
 
   private async completeJobs(batch: readonly Completion[]): Promise<boolean[]> {
-    const done = (await runScript(this.redis, 'completeJobs', [this.keys.stream, this.keys.events, ...this.jobKeysOf(batch)], [
-      WORKER_GROUP, Math.max(...batch.map(({ now }) => now)), this.worker, this.queueConfig.retentionMs, ...completionArgs(batch),
+    const now = Math.max(...batch.map((completion) => completion.now));
+    const done = (await runTransition(this.redis, 'completeJobs', this.keys, now, [this.keys.stream, ...this.jobKeysOf(batch)], [
+      WORKER_GROUP, now, this.worker, this.queueConfig.retentionMs, ...completionArgs(batch),
     ])) as number[];
     return done.map((flag) => flag === 1);
   }
 
   private jobKeysOf(batch: readonly Completion[]): string[] {
-    return batch.map(({ job }) => this.keys.jobPrefix + job.id);
+    return batch.map(({ job }) => this.keys.job(job.id));
   }
 
   /** failJob: retries at once, after a backoff, or dead-letters, per the policy. Null when the attempt was stale. */
   async fail(job: StartedJob, type: RegisteredJobType | undefined, error: unknown, now: number, random: () => number): Promise<{ next: NextAfterFailure; message: string } | null> {
     const { keys } = this;
     // Cut first, then made storable: a cut may split a surrogate pair.
-    const message = storableText(messageOf(error).slice(0, MAX_ERROR_LENGTH)) || 'failed without a message';
+    const message = storableText(messageOf(error).slice(0, MAX_ERROR_LENGTH));
     const reason = error instanceof PermanentJobError ? 'permanent' : job.attempt >= job.maxAttempts ? 'exhausted' : '';
     const retryAt = now + nextRetryDelay(job.attempt, type?.retry ?? DEFAULT_RETRY_POLICY, random);
-    const next = await runScript(this.redis, 'failJob', [keys.stream, keys.delayed, keys.events, keys.jobPrefix + job.id, keys.dlq], [
+    const next = await runTransition(this.redis, 'failJob', keys, now, [keys.stream, keys.delayed, keys.job(job.id), keys.dlq], [
       WORKER_GROUP, job.entryId, job.attempt, now, this.worker, message, retryAt, reason,
-      keys.jobPrefix, this.queueConfig.deadRetentionMs, this.queueConfig.deadMaxJobs,
     ]);
-    return next === 0 ? null : { next: next as NextAfterFailure, message };
+    if (next === 0) return null;
+    if (next === 'dead') await trimDeadLetters(this.redis, keys, this.queueConfig, now);
+    return { next: next as NextAfterFailure, message };
   }
 
   /** updateProgress: stores a running attempt's progress report. False when the attempt was stale. */
@@ -191,14 +191,14 @@ export class JobTransitions {
     const json = storableJson(JSON.stringify(value) ?? 'null');
     const bytes = Buffer.byteLength(json);
     if (bytes > MAX_PROGRESS_BYTES) throw new RangeError(`progress is ${bytes} bytes of JSON; at most ${MAX_PROGRESS_BYTES} are stored`);
-    const stored = await runScript(this.redis, 'updateProgress', [this.keys.jobPrefix + job.id], [job.entryId, job.attempt, this.worker, json, now]);
+    const stored = await runTransition(this.redis, 'updateProgress', this.keys, now, [this.keys.job(job.id)], [job.entryId, job.attempt, this.worker, json, now]);
     return stored === 1;
   }
 
   /** releaseJob: hands an unfinished attempt back to the stream for another worker. False when the attempt was stale. */
   async release(job: StartedJob, now: number): Promise<boolean> {
     const { keys } = this;
-    const released = await runScript(this.redis, 'releaseJob', [keys.stream, keys.events, keys.jobPrefix + job.id], [
+    const released = await runTransition(this.redis, 'releaseJob', keys, now, [keys.stream, keys.job(job.id)], [
       WORKER_GROUP, job.entryId, job.attempt, now, this.worker,
     ]);
     return released === 1;
@@ -212,77 +212,105 @@ export class JobTransitions {
     return (await this.startEntries(queue, entries, now)).started;
   }
 
-  /** startJobs, with how many entries were handed on to another worker. */
-  async startEntries(queue: string, entries: readonly { entryId: string; jobId: string }[], now: number): Promise<StartOutcome> {
-    if (entries.length === 0) return { started: [], handedOn: 0 };
+  /**
+   * startJobs, with how many entries were handed on to another worker. Entries of types no live
+   * worker serves come back from it untouched, to be parked here (parkUnserved).
+   */
+  async startEntries(queue: string, entries: readonly { entryId: string; jobId: string }[], now: number): Promise<StartOutcome & { paused: boolean }> {
+    if (entries.length === 0) return { started: [], handedOn: 0, paused: false };
+    const { keys, routing } = this;
+    const [items, paused] = (await runTransition(this.redis, 'startJobs', keys, now,
+      [keys.stream, keys.paused, keys.delayed, ...entries.map((entry) => keys.job(entry.jobId))], [
+        WORKER_GROUP, this.worker, now, routing.served, routing.elsewhere(), ...entries.map((entry) => entry.entryId),
+      ])) as [StartItem[], number];
+    const unserved = new Map<string, UnservedEntries>();
+    items.forEach((item, index) => {
+      if (item.length !== 3) return;
+      const type = String(item[2]);
+      const group = unserved.get(type) ?? { type, entries: [] };
+      group.entries.push(entries[index] as { entryId: string; jobId: string });
+      unserved.set(type, group);
+    });
+    for (const group of unserved.values()) await this.parkUnserved(group, now);
+    return { started: startedJobs(queue, items), handedOn: items.filter((item) => item.length === 2).length, paused: paused === 1 };
+  }
+
+  /** parkUnserved: the jobs of entries whose type no live worker serves wait in the type's unserved set. */
+  private async parkUnserved({ type, entries }: UnservedEntries, now: number): Promise<void> {
     const { keys } = this;
-    const { routing } = this;
-    const items = (await runScript(this.redis, 'startJobs', [...this.startKeys(), ...entries.map((entry) => keys.jobPrefix + entry.jobId)], [
-      WORKER_GROUP, this.worker, now, routing.served, routing.elsewhere(), ...entries.map((entry) => entry.entryId),
-    ])) as StartItem[];
-    return startOutcome(queue, items);
+    await runTransition(this.redis, 'parkUnserved', keys, now,
+      [keys.stream, keys.unserved, keys.unservedOf(type), ...entries.map((entry) => keys.job(entry.jobId))],
+      [WORKER_GROUP, now, type, ...entries.map((entry) => entry.entryId)]);
   }
 
   /**
-   * readAndStartJobs: completes the jobs finished since the last call, then reads up to `count` new
-   * entries without blocking and starts them, in one call. `read` is how many entries there were
-   * (0: the stream had nothing new, or the queue is `paused`), `started` the jobs to run.
+   * readJobs then startJobs: completes the jobs finished since the last call and reads up to `count`
+   * new entries without blocking, then starts them. `read` is how many entries there were (0: the
+   * stream had nothing new, or the queue is `paused`), `started` the jobs to run.
    */
   async readAndStart(queue: string, count: number, now: number): Promise<StartOutcome & { read: number; paused: boolean }> {
-    const { keys, routing, queueConfig } = this;
+    const { keys } = this;
     const completions = this.completions.take();
-    let reply: [number[], StartItem[], number];
+    let reply: [number[], string[], number];
     try {
-      reply = (await runScript(this.redis, 'readAndStartJobs', [...this.startKeys(), ...this.jobKeysOf(completions.items)], [
-        WORKER_GROUP, this.worker, now, count, keys.jobPrefix, queueConfig.retentionMs, routing.served, routing.elsewhere(),
-        ...completionArgs(completions.items),
-      ])) as [number[], StartItem[], number];
+      reply = (await runTransition(this.redis, 'readJobs', keys, now, [keys.stream, keys.paused, ...this.jobKeysOf(completions.items)], [
+        WORKER_GROUP, this.worker, now, count, this.queueConfig.retentionMs, ...completionArgs(completions.items),
+      ])) as [number[], string[], number];
     } catch (error) {
       completions.reject(error);
       throw error;
     }
-    const [completed, items, paused] = reply;
+    const [completed, flat, paused] = reply;
     completions.resolve(completed.map((flag) => flag === 1));
-    return { read: items.length, ...startOutcome(queue, items), paused: paused === 1 };
+    if (paused === 1) return { read: 0, started: [], handedOn: 0, paused: true };
+    const entries: { entryId: string; jobId: string }[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) entries.push({ entryId: flat[i] as string, jobId: flat[i + 1] as string });
+    return { read: entries.length, ...(await this.startEntries(queue, entries, now)) };
   }
 
-  /** The queue's jobs waiting for a worker of their type, per type (see parkEntry in start-entry.lua). */
+  /** The queue's jobs waiting for a worker of their type, per type (see parkUnserved in park-unserved.lua). */
   async unserved(): Promise<Record<string, number>> {
     const counts = await this.redis.hgetall(this.keys.unserved);
     return Object.fromEntries(Object.entries(counts).map(([type, count]) => [type, Number(count)]));
   }
 
-  /** releaseUnserved: sends every job of `type` waiting for a worker of its type back to the stream. Returns how many. */
-  async releaseUnserved(type: string): Promise<number> {
+  /** releaseUnserved: sends every job of `type` waiting for a worker of its type back to the stream, oldest first. Returns how many. */
+  async releaseUnserved(type: string, now: number): Promise<number> {
+    const { keys } = this;
     let released = 0;
     for (;;) {
-      const batch = Number(await runScript(this.redis, 'releaseUnserved', [this.keys.stream, this.keys.unserved], [type, UNSERVED_BATCH, this.keys.jobPrefix]));
-      released += batch;
-      if (batch < UNSERVED_BATCH) return released;
+      const ids = await this.redis.zrange(keys.unservedOf(type), 0, UNSERVED_BATCH - 1);
+      if (ids.length === 0) return released;
+      released += Number(await runTransition(this.redis, 'releaseUnserved', keys, now,
+        [keys.stream, keys.unserved, keys.unservedOf(type), ...ids.map((id) => keys.job(id))], [type, ...ids]));
+      if (ids.length < UNSERVED_BATCH) return released;
     }
   }
 
   /** expireUnserved: dead-letters (no-handler) the jobs of `type` that have waited `timeoutMs` for a worker of their type. Returns how many. */
   async expireUnserved(type: string, now: number, timeoutMs: number): Promise<number> {
-    const { keys, queueConfig } = this;
+    const { keys } = this;
     let expired = 0;
     for (;;) {
-      const batch = Number(await runScript(this.redis, 'expireUnserved', [keys.events, keys.unserved, keys.dlq], [
-        type, now, timeoutMs, UNSERVED_BATCH, keys.jobPrefix, queueConfig.deadRetentionMs, queueConfig.deadMaxJobs,
-      ]));
+      const ids = await this.redis.zrange(keys.unservedOf(type), 0, UNSERVED_BATCH - 1);
+      if (ids.length === 0) break;
+      const batch = Number(await runTransition(this.redis, 'expireUnserved', keys, now,
+        [keys.unserved, keys.unservedOf(type), keys.dlq, ...ids.map((id) => keys.job(id))], [type, now, timeoutMs, ...ids]));
       expired += batch;
-      if (batch < UNSERVED_BATCH) return expired;
+      if (batch < ids.length) break;
     }
+    if (expired > 0) await trimDeadLetters(this.redis, keys, this.queueConfig, now);
+    return expired;
   }
 
   /**
    * heartbeatJobs: resets the idle time of running attempts' entries so no other worker reclaims
    * them. Returns the jobs whose attempts are no longer current: another worker has taken them over.
    */
-  async heartbeat(jobs: readonly StartedJob[]): Promise<StartedJob[]> {
+  async heartbeat(jobs: readonly StartedJob[], now: number): Promise<StartedJob[]> {
     if (jobs.length === 0) return [];
     const { keys } = this;
-    const fresh = (await runScript(this.redis, 'heartbeatJobs', [keys.stream, ...jobs.map((job) => keys.jobPrefix + job.id)], [
+    const fresh = (await runTransition(this.redis, 'heartbeatJobs', keys, now, [keys.stream, ...jobs.map((job) => keys.job(job.id))], [
       WORKER_GROUP, this.worker, ...jobs.flatMap((job) => [job.entryId, job.attempt]),
     ])) as number[];
     return jobs.filter((_, index) => fresh[index] !== 1);

@@ -1,4 +1,7 @@
-/** The Redis keys of one queue. Every key carries the hash tag `{queue}` so one queue lives in one cluster slot. */
+/**
+ * The Redis keys of one queue. Every key carries the hash tag `{queue}` so one queue lives in one
+ * cluster slot. Keys are made here only: the scripts touch no key they are not given.
+ */
 export interface QueueKeys {
   /** Stream of ready jobs, read by the workers' consumer group. */
   stream: string;
@@ -10,8 +13,6 @@ export interface QueueKeys {
   events: string;
   /** Hash of job counts per state; the scripts keep it in step with every transition. */
   counts: string;
-  /** Prefix of the per-second throughput buckets; a bucket's key is `throughputPrefix + epochSecond`. */
-  throughputPrefix: string;
   /** Set while the queue is paused: workers take no new jobs from it. */
   paused: string;
   /** Lease of the history recorder that drains `events`. */
@@ -20,10 +21,14 @@ export interface QueueKeys {
   historySetAside: string;
   /** Hash of job type -> jobs of that type waiting because no live worker serves the type. */
   unserved: string;
-  /** Prefix of the per-job hashes; a job's key is `jobPrefix + id`. */
-  jobPrefix: string;
-  /** Prefix of the idempotency keys; a key's Redis key is `idempotencyPrefix + key`. */
-  idempotencyPrefix: string;
+  /** Hash of one job's fields and history lines. */
+  job(id: string): string;
+  /** The id of the job an idempotency key names, while its window lasts. */
+  idempotency(key: string): string;
+  /** Hash of the jobs completed and failed in the second of `ms` (epoch ms), kept 65 s. */
+  throughput(ms: number): string;
+  /** ZSET of the jobs of `type` waiting because no live worker serves it, scored by when they began to wait. */
+  unservedOf(type: string): string;
 }
 
 /** Builds every key of `queue` under `prefix`; the only place key names are made. */
@@ -36,12 +41,13 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
     events: `${base}events`,
     counts: `${base}counts`,
     paused: `${base}paused`,
-    throughputPrefix: `${base}throughput:`,
     recorderLease: `${base}recorder`,
     historySetAside: `${base}history-set-aside`,
     unserved: `${base}unserved`,
-    jobPrefix: `${base}job:`,
-    idempotencyPrefix: `${base}idem:`,
+    job: (id) => `${base}job:${id}`,
+    idempotency: (key) => `${base}idem:${key}`,
+    throughput: (ms) => `${base}throughput:${Math.floor(ms / 1000)}`,
+    unservedOf: (type) => `${base}unserved:${type}`,
   };
 }
 

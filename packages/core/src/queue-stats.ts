@@ -37,24 +37,25 @@ export interface ThroughputSecond {
 const THROUGHPUT_WINDOW_SECONDS = 60;
 
 /**
- * Reads every queue's statistics from Redis in one pipelined round trip: the per-state counts the
- * transition scripts keep, the group's consumers, and the per-second throughput buckets. Nothing
- * here scans the history.
+ * Reads every queue's statistics from Redis in one round trip, a pipeline per queue (each queue is a
+ * cluster slot of its own): the per-state counts the transition scripts keep, the group's
+ * consumers, and the per-second throughput buckets. Nothing here scans the history.
  */
 export async function queueStats(redis: ScriptedRedis, config: RedisConfig, queues: readonly string[], now = Date.now()): Promise<Record<string, QueueStats>> {
-  const pipeline = redis.pipeline();
   const second = Math.floor(now / 1000);
-  for (const queue of queues) {
+  const pipelines = queues.map((queue) => {
     const keys = queueKeys(config.prefix, queue);
+    const pipeline = redis.pipeline();
     pipeline.hgetall(keys.counts);
     pipeline.exists(keys.paused);
     pipeline.xinfo('CONSUMERS', keys.stream, WORKER_GROUP);
     pipeline.hgetall(keys.unserved);
-    for (let s = second - THROUGHPUT_WINDOW_SECONDS + 1; s <= second; s += 1) pipeline.hmget(keys.throughputPrefix + s, 'completed', 'failed');
-  }
+    for (let s = second - THROUGHPUT_WINDOW_SECONDS + 1; s <= second; s += 1) pipeline.hmget(keys.throughput(s * 1000), 'completed', 'failed');
+    return pipeline;
+  });
   let replies: [Error | null, unknown][];
   try {
-    replies = (await pipeline.exec()) ?? [];
+    replies = (await Promise.all(pipelines.map(async (pipeline) => (await pipeline.exec()) ?? []))).flat();
   } catch (error) {
     throw toRedisError(error);
   }

@@ -7,7 +7,7 @@ import { queueKeys } from './keys.js';
 import { MAX_ATTEMPTS, MAX_BULK_JOBS, MAX_DELAY_MS, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_PRIORITY, MIN_ATTEMPTS, MIN_PRIORITY } from './limits.js';
 import { validatePayload, type JobTypeLookup } from './registry.js';
 import { toRedisError } from './redis/client.js';
-import { runOnJobInAnyQueue, runScript, type ScriptedRedis } from './redis/scripts.js';
+import { runTransition, type ScriptedRedis } from './redis/scripts.js';
 import { TurnBatch } from './turn-batch.js';
 import { assertStorable } from './validation.js';
 
@@ -110,15 +110,15 @@ export class Queue {
 
   /** The job as Redis holds it now, or null once it has left Redis (PostgreSQL still has it). */
   async getJob(id: string): Promise<Job | null> {
-    const pipeline = this.deps.redis.pipeline();
-    for (const queue of this.queues) pipeline.hgetall(queueKeys(this.deps.redisConfig.prefix, queue).jobPrefix + id);
-    const replies = await this.exec(pipeline);
-    for (const [error, hash] of replies) {
-      if (error) throw toRedisError(error);
-      const fields = hash as Record<string, string>;
-      if (fields.id) return jobFromHash(fields);
+    // One read per queue, all at once: each queue is a cluster slot of its own.
+    let hashes: Record<string, string>[];
+    try {
+      hashes = await Promise.all(this.queues.map((queue) => this.deps.redis.hgetall(queueKeys(this.deps.redisConfig.prefix, queue).job(id))));
+    } catch (error) {
+      throw toRedisError(error);
     }
-    return null;
+    const fields = hashes.find((hash) => hash.id);
+    return fields ? jobFromHash(fields) : null;
   }
 
   /**
@@ -127,12 +127,18 @@ export class Queue {
    */
   async cancel(id: string): Promise<void> {
     const { redis, redisConfig, queueConfig } = this.deps;
-    let reply: unknown;
+    let reply: unknown = 0;
     try {
-      reply = await runOnJobInAnyQueue(redis, 'cancelJob', this.queues, (queue) => {
-        const keys = queueKeys(redisConfig.prefix, queue);
-        return [keys.stream, keys.delayed, keys.events, keys.jobPrefix + id, keys.unserved];
-      }, [id, this.now(), queueConfig.retentionMs]);
+      // The job's queue and type name the keys cancelJob touches (the type, the set it may wait in).
+      const types = await Promise.all(this.queues.map((queue) => redis.hget(queueKeys(redisConfig.prefix, queue).job(id), 'type')));
+      const index = types.findIndex((type) => type !== null);
+      if (index >= 0) {
+        const keys = queueKeys(redisConfig.prefix, this.queues[index] as string);
+        const type = types[index] as string;
+        const now = this.now();
+        reply = await runTransition(redis, 'cancelJob', keys, now,
+          [keys.stream, keys.delayed, keys.job(id), keys.unserved, keys.unservedOf(type)], [id, now, queueConfig.retentionMs, type]);
+      }
     } catch (error) {
       throw toRedisError(error);
     }
@@ -201,34 +207,30 @@ export class Queue {
       else byQueue.set(job.queue, [job]);
     }
     const batches = [...byQueue.values()];
-    const { redis } = this.deps;
-    let replies: [Error | null, unknown][];
-    if (batches.length === 1) {
-      replies = [await this.enqueueScript(redis, batches[0] as PreparedJob[], now).then((reply) => [null, reply], (error: unknown) => [error as Error, null])];
-    } else {
-      const pipeline = redis.pipeline() as unknown as ScriptedRedis;
-      for (const batch of batches) void this.enqueueScript(pipeline, batch, now);
-      replies = await this.exec(pipeline as unknown as ReturnType<ScriptedRedis['pipeline']>);
-    }
+    // One call per queue, all at once: each queue is a cluster slot of its own, and one queue's
+    // failed call fails only that queue's jobs.
+    const replies = await Promise.allSettled(batches.map((batch) => this.enqueueScript(batch, now)));
     const added = new Map<PreparedJob, Promise<AddedJob>>();
     batches.forEach((batch, index) => {
-      const [error, reply] = replies[index] ?? [new Error('no reply'), null];
-      batch.forEach((job, position) => added.set(job, error ? Promise.reject(toRedisError(error)) : this.added(job, (reply as unknown[])[position])));
+      const reply = replies[index] as PromiseSettledResult<unknown>;
+      batch.forEach((job, position) => added.set(job, reply.status === 'rejected'
+        ? Promise.reject(toRedisError(reply.reason))
+        : this.added(job, (reply.value as unknown[])[position])));
     });
     return Promise.allSettled(jobs.map((job) => added.get(job) as Promise<AddedJob>));
   }
 
-  private enqueueScript(redis: ScriptedRedis, jobs: readonly PreparedJob[], now: number): Promise<unknown> {
+  private enqueueScript(jobs: readonly PreparedJob[], now: number): Promise<unknown> {
     const keys = queueKeys(this.deps.redisConfig.prefix, (jobs[0] as PreparedJob).queue);
-    const scriptKeys = [keys.stream, keys.delayed, keys.events];
+    const scriptKeys = [keys.stream, keys.delayed];
     const args: (string | number)[] = [now, (jobs[0] as PreparedJob).queue, this.deps.queueConfig.idempotencyTtlMs];
     for (const job of jobs) {
       // Without a key of its own, the job hash stands in: the script never reads it as one.
-      scriptKeys.push(keys.jobPrefix + job.id, job.idempotencyKey ? keys.idempotencyPrefix + job.idempotencyKey : keys.jobPrefix + job.id);
+      scriptKeys.push(keys.job(job.id), job.idempotencyKey ? keys.idempotency(job.idempotencyKey) : keys.job(job.id));
       const runAt = 'atMs' in job.due ? Math.max(job.due.atMs, now) : now + job.due.delayMs;
       args.push(job.id, job.type, job.payloadJson, job.maxAttempts, job.priority, runAt, job.idempotencyKey);
     }
-    return runScript(redis, 'enqueueJobs', scriptKeys, args);
+    return runTransition(this.deps.redis, 'enqueueJobs', keys, now, scriptKeys, args);
   }
 
   private async added(job: PreparedJob, reply: unknown): Promise<AddedJob> {
@@ -237,14 +239,6 @@ export class Queue {
     // A first job no longer in Redis has finished and been retained past JOB_RETENTION_MS.
     const first = await this.getJob(id);
     return { id, queue: job.queue, type: first?.type ?? job.type, status: first?.status ?? 'completed', duplicate: true };
-  }
-
-  private async exec(pipeline: ReturnType<ScriptedRedis['pipeline']>): Promise<[Error | null, unknown][]> {
-    try {
-      return (await pipeline.exec()) ?? [];
-    } catch (error) {
-      throw toRedisError(error);
-    }
   }
 }
 

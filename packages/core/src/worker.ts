@@ -293,8 +293,8 @@ export class Worker extends WorkerEventEmitter {
           continue;
         }
         if (entries.length === 0) {
-          // While the stream has entries, reading and starting them is one script call; only an
-          // empty stream costs the blocking read and a separate start.
+          // While the stream has entries, a batch is read without blocking (with the completions
+          // since the last one) and started; only an empty stream costs the blocking read.
           const batch = await runtime.transitions.readAndStart(runtime.queue, wanted, this.now());
           runtime.paused = batch.paused;
           runtime.busy = batch.read > 0;
@@ -577,7 +577,7 @@ export class Worker extends WorkerEventEmitter {
   }
 
   /**
-   * Jobs wait for a worker of their type at no cost (see parkEntry): this worker sends those of its
+   * Jobs wait for a worker of their type at no cost (see parkUnserved): this worker sends those of its
    * own types back to the stream, and dead-letters (no-handler) those of other types that have
    * waited NO_HANDLER_TIMEOUT_MS, which any live worker may do.
    */
@@ -586,7 +586,7 @@ export class Worker extends WorkerEventEmitter {
     for (const runtime of this.runtimes) {
       for (const type of Object.keys(await runtime.transitions.unserved())) {
         if (mine.has(type)) {
-          const released = await runtime.transitions.releaseUnserved(type);
+          const released = await runtime.transitions.releaseUnserved(type, this.now());
           if (released > 0) this.logger.info({ worker: this.name, queue: runtime.queue, jobType: type, released }, 'took up jobs that waited for a worker of their type');
         } else {
           const expired = await runtime.transitions.expireUnserved(type, this.now(), this.options.worker.noHandlerTimeoutMs);
@@ -622,7 +622,7 @@ export class Worker extends WorkerEventEmitter {
       for (const runtime of this.runtimes) {
         const attempts = [...this.running].filter((running) => running.runtime === runtime && !running.lost);
         try {
-          const lost = new Set(await runtime.transitions.heartbeat(attempts.map((running) => running.job)));
+          const lost = new Set(await runtime.transitions.heartbeat(attempts.map((running) => running.job), this.now()));
           for (const running of attempts.filter(({ job }) => lost.has(job))) {
             running.lost = true;
             running.attempt.abort(new Error('the attempt was taken over by another worker'));

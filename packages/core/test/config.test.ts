@@ -4,7 +4,9 @@ import { DEFAULTS, InvalidConfigError, loadConfig } from '@sluice/core';
 describe('loadConfig', () => {
   it('falls back to the defaults for this machine when nothing is set', () => {
     const config = loadConfig({});
-    expect(config.redis).toEqual({ url: DEFAULTS.redisUrl, prefix: 'sluice', sentinels: [], sentinelMaster: undefined, sentinelPassword: undefined });
+    expect(config.redis).toEqual({
+      url: DEFAULTS.redisUrl, prefix: 'sluice', tlsCaFile: undefined, clusterNodes: [], clusterNatMap: {}, sentinels: [], sentinelMaster: undefined, sentinelPassword: undefined,
+    });
     expect(config.postgres).toEqual({ url: DEFAULTS.databaseUrl, schema: 'public', poolSize: 5, historyRetentionDays: 30 });
     expect(config.queue).toEqual({
       queues: ['default'], idempotencyTtlMs: 86_400_000, retentionMs: 3_600_000, deadRetentionMs: 604_800_000, deadMaxJobs: 10_000, payloadMaxDepth: 256,
@@ -21,7 +23,7 @@ describe('loadConfig', () => {
 
   it('reads every variable it documents', () => {
     const config = loadConfig({
-      REDIS_URL: 'redis://cache:6380/2', REDIS_PREFIX: 'acme', REDIS_SENTINELS: 'sentinel-1:26379, [fd00::5]:26380', REDIS_SENTINEL_MASTER: 'jobs',
+      REDIS_URL: 'redis://cache:6380/2', REDIS_PREFIX: 'acme', REDIS_TLS_CA_FILE: '/etc/ssl/redis-ca.pem', REDIS_SENTINELS: 'sentinel-1:26379, [fd00::5]:26380', REDIS_SENTINEL_MASTER: 'jobs',
       REDIS_SENTINEL_PASSWORD: 's3ntinel', DATABASE_URL: 'postgresql://u:p@db/acme', DATABASE_SCHEMA: 'jobs_v1',
       DATABASE_POOL_SIZE: '9', HISTORY_RETENTION_DAYS: '90', QUEUES: 'emails, reports ,emails', IDEMPOTENCY_TTL_MS: '60000', JOB_RETENTION_MS: '5000',
       DEAD_JOB_RETENTION_MS: '86400000', DEAD_JOBS_MAX: '500', PAYLOAD_MAX_DEPTH: '64', RECYCLE_AFTER_ABANDONED: '4',
@@ -32,7 +34,7 @@ describe('loadConfig', () => {
     });
     expect(config).toEqual({
       redis: {
-        url: 'redis://cache:6380/2', prefix: 'acme', sentinels: [{ host: 'sentinel-1', port: 26379 }, { host: 'fd00::5', port: 26380 }], sentinelMaster: 'jobs',
+        url: 'redis://cache:6380/2', prefix: 'acme', tlsCaFile: '/etc/ssl/redis-ca.pem', clusterNodes: [], clusterNatMap: {}, sentinels: [{ host: 'sentinel-1', port: 26379 }, { host: 'fd00::5', port: 26380 }], sentinelMaster: 'jobs',
         sentinelPassword: 's3ntinel',
       },
       postgres: { url: 'postgresql://u:p@db/acme', schema: 'jobs_v1', poolSize: 9, historyRetentionDays: 90 },
@@ -84,6 +86,28 @@ describe('loadConfig', () => {
     expect(problemsOf({ REDIS_SENTINEL_MASTER: 'jobs' })).toContain('REDIS_SENTINELS and REDIS_SENTINEL_MASTER go together');
     expect(problemsOf({ REDIS_SENTINELS: 'sentinel-1', REDIS_SENTINEL_MASTER: 'jobs' })).toContain('REDIS_SENTINELS must give each sentinel a port');
     expect(problemsOf({ REDIS_SENTINELS: 'a:1,b:2', REDIS_SENTINEL_MASTER: 'jobs' })).toBe('');
+  });
+
+  it('reads a cluster\'s seed nodes and NAT map, and refuses them with sentinels, a database other than 0 or a node without a port', () => {
+    const config = loadConfig({
+      REDIS_URL: 'rediss://app:pw@ignored:6379', REDIS_CLUSTER_NODES: 'redis-1:7000, [fd00::7]:7001',
+      REDIS_CLUSTER_NAT_MAP: '10.0.0.5:7000=127.0.0.1:17000,10.0.0.6:7001=redis-2.example:17001',
+    });
+    expect(config.redis.clusterNodes).toEqual([{ host: 'redis-1', port: 7000 }, { host: 'fd00::7', port: 7001 }]);
+    expect(config.redis.clusterNatMap).toEqual({ '10.0.0.5:7000': { host: '127.0.0.1', port: 17000 }, '10.0.0.6:7001': { host: 'redis-2.example', port: 17001 } });
+    const problemsOf = (env: Record<string, string>): string => {
+      try {
+        loadConfig(env);
+        return '';
+      } catch (error) {
+        return (error as InvalidConfigError).problems.join('\n');
+      }
+    };
+    expect(problemsOf({ REDIS_CLUSTER_NODES: 'a:1', REDIS_SENTINELS: 'b:2', REDIS_SENTINEL_MASTER: 'jobs' })).toContain('REDIS_CLUSTER_NODES and REDIS_SENTINELS exclude each other');
+    expect(problemsOf({ REDIS_CLUSTER_NODES: 'a:1', REDIS_URL: 'redis://h:6379/3' })).toContain('database other than 0');
+    expect(problemsOf({ REDIS_CLUSTER_NODES: 'a' })).toContain('REDIS_CLUSTER_NODES must give each node a port');
+    expect(problemsOf({ REDIS_CLUSTER_NODES: 'a:1', REDIS_CLUSTER_NAT_MAP: '10.0.0.5:7000' })).toContain('REDIS_CLUSTER_NAT_MAP must be');
+    expect(problemsOf({ REDIS_CLUSTER_NAT_MAP: '10.0.0.5:7000=127.0.0.1:1' })).toContain('REDIS_CLUSTER_NAT_MAP applies to a cluster only');
   });
 
   it('refuses origins with a path, hosts that are not names, and short or zero security values, never echoing a key', () => {

@@ -85,7 +85,7 @@ describe('fencing: a worker taken over after a stall cannot change the job again
   it('refuses its heartbeat, which would take the entry back from the live worker', async () => {
     const job = await startAsStalledWorker();
     await takenOver(job);
-    expect(await stale.transitions.heartbeat([job])).toEqual([job]);
+    expect(await stale.transitions.heartbeat([job], Date.now())).toEqual([job]);
     expect(await entryOwner(job.entryId)).toBe('live-worker');
     const done = await completedByLiveWorker(job.id);
     expect(done.result).toBe('live result');

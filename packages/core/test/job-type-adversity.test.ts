@@ -44,13 +44,13 @@ describe('job type routing under adversity', () => {
          local sid = redis.call('XADD', KEYS[1], '*', 'id', ARGV[1])
          redis.call('HSET', KEYS[2], 'sid', sid)
          return redis.call('XREADGROUP', 'GROUP', ARGV[2], ARGV[3], 'COUNT', 1, 'STREAMS', KEYS[1], '>')[1][2][1][1]`,
-        4, keys.stream, keys.jobPrefix + id, `${keys.unserved}:greet`, keys.unserved, id, WORKER_GROUP, name,
+        4, keys.stream, keys.job(id), keys.unservedOf('greet'), keys.unserved, id, WORKER_GROUP, name,
       )) as string;
       const transitions = new JobTransitions(system.redis, keys, name, system.config.queue, { served: typeList(['greet']), elsewhere: () => ',' });
       runs += (await transitions.start('default', [{ entryId: entry, jobId: id }], Date.now())).length;
     };
     const parkedOrDead = (after: number): Promise<string> => waitFor(`job ${id} to be taken over after crash ${after}`, async () => {
-      const fields = await system.redis.hmget(keys.jobPrefix + id, 'status', 'sid');
+      const fields = await system.redis.hmget(keys.job(id), 'status', 'sid');
       return fields[0] === 'dead' || (fields[0] === 'pending' && fields[1] === '') ? fields[0] : null;
     });
     const first = (await system.redis.xreadgroup('GROUP', WORKER_GROUP, 'greeter-1', 'COUNT', 1, 'STREAMS', keys.stream, '>')) as [string, [string, string[]][]][];
@@ -80,7 +80,7 @@ describe('job type routing under adversity', () => {
       now: () => Date.now() + 11 * 60_000,
     });
     const job = await system.queue.getJob(id);
-    expect({ status: job?.status, reason: job?.status === 'dead' ? await system.redis.hget(keysOf(system).jobPrefix + id, 'deadReason') : null })
+    expect({ status: job?.status, reason: job?.status === 'dead' ? await system.redis.hget(keysOf(system).job(id), 'deadReason') : null })
       .toEqual({ status: 'pending', reason: null });
   });
 
@@ -156,7 +156,7 @@ describe('job type routing under adversity', () => {
     let mostParks = 0;
     const until = Date.now() + 3000;
     while (Date.now() < until) {
-      const parks = await Promise.all(waiting.map((job) => system.redis.hget(keys.jobPrefix + job.id, 'parks')));
+      const parks = await Promise.all(waiting.map((job) => system.redis.hget(keys.job(job.id), 'parks')));
       mostParks = Math.max(mostParks, ...parks.map((value) => Number(value ?? 0)));
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
@@ -211,7 +211,7 @@ describe('jobs waiting for a worker of their type', () => {
     expect(final.filter((state) => state === 'cancelled')).toHaveLength(outcomes.filter((outcome) => outcome === 'cancelled').length);
     const keys = keysOf(system);
     expect(await unserved(system)).toEqual({});
-    expect(await system.redis.exists(`${keys.unserved}:greet`)).toBe(0);
+    expect(await system.redis.exists(keys.unservedOf('greet'))).toBe(0);
     expect(await system.redis.zcard(keys.delayed)).toBe(0);
   });
 });

@@ -48,7 +48,7 @@ describe('a worker meets a job type it does not serve', () => {
     const { id } = await system.queue.add('greet', { name: 'nobody' });
     const dead = await status(system.queue, id, 'dead');
     expect(dead).toMatchObject({ attempts: 0 });
-    const fields = await system.redis.hmget(queueKeys(system.config.redis.prefix, 'default').jobPrefix + id, 'deadReason', 'lastError');
+    const fields = await system.redis.hmget(queueKeys(system.config.redis.prefix, 'default').job(id), 'deadReason', 'lastError');
     expect(fields[0]).toBe('no-handler');
     expect(fields[1]).toContain('no live worker served job type "greet"');
     expect(await unserved(system)).toEqual({});

@@ -4,7 +4,7 @@ import {
   closeRedis, createRedis, defineJobType, JobTypeRegistry, loadConfig, Queue, QueueAdmin, queueKeys, waitForRedis, Worker, type Job, type ScriptedRedis,
   type SluiceConfig,
 } from '@sluice/core';
-import { dropRedisKeys, isolatedConfig, waitFor } from '../../../test/support/context';
+import { dropRedisKeys, isolatedConfig, serversOf, singleNodeConfig, waitFor } from '../../../test/support/context';
 import { HoldingProxy } from '../../../test/support/holding-proxy';
 import { freePort, RedisServer } from '../../../test/support/redis-server';
 
@@ -113,7 +113,7 @@ describe('pausing a queue', () => {
       const info = Object.fromEntries((fields ?? []).flatMap((value, index, all) => (index % 2 === 0 ? [[value, all[index + 1]]] : [])));
       return Number(info['entries-read']) >= 1 && Number(info.pending) === 0 ? info : null;
     }, 10_000);
-    expect(await redis.hget(keys.jobPrefix + id, 'sid')).not.toBe(group['last-delivered-id']);
+    expect(await redis.hget(keys.job(id), 'sid')).not.toBe(group['last-delivered-id']);
     const held = await queue.getJob(id);
     expect(held?.status).toBe('pending');
     expect(held?.history.map((event) => event.status)).toEqual(['pending']);
@@ -122,6 +122,8 @@ describe('pausing a queue', () => {
   });
 });
 
+// On a server of the test's own even in the cluster project: the test turns it into a replica of
+// nothing, which a cluster's node cannot be made; a cluster's own failover is a test of its own.
 describe('a Redis that cannot write for a moment', () => {
   it('does not turn a success into a failure: the completion is sent again once Redis writes again', async () => {
     const { server, config, redis, worker, queue } = await startOnPrivateRedis('readonly');
@@ -152,8 +154,10 @@ describe('a Redis that cannot write for a moment', () => {
 });
 
 describe('closing a worker', () => {
+  // On REDIS_URL's node even in the cluster project: the worker's traffic must pass the proxy, and a
+  // cluster connection goes to whichever nodes the cluster names, round any proxy.
   it('starts no job that a read in flight when the stop began brings back: it goes back to the stream', async () => {
-    const config = isolatedConfig('close-in-flight', { WORKER_BLOCK_MS: '5000' });
+    const config = singleNodeConfig('close-in-flight', { WORKER_BLOCK_MS: '5000' });
     const proxy = await HoldingProxy.start(Number(new URL(config.redis.url).port || 6379));
     try {
       const redis = createRedis(config.redis);
@@ -166,9 +170,9 @@ describe('closing a worker', () => {
       await waitForBlockingRead(redis, config);
       // The job's id is chosen here, so that the start call naming it can be held on its way to Redis.
       const jobId = '01900000-0000-7000-8000-00000000c105';
-      const held = proxy.holdOnClientData(keys.jobPrefix + jobId, 10_000);
+      const held = proxy.holdOnClientData(keys.job(jobId), 10_000);
       const now = Date.now();
-      await system.redis.enqueueJobs(5, keys.stream, keys.delayed, keys.events, keys.jobPrefix + jobId, keys.jobPrefix + jobId,
+      await system.redis.enqueueJobs(7, keys.events, keys.counts, keys.throughput(now), keys.stream, keys.delayed, keys.job(jobId), keys.job(jobId),
         now, 'default', 60_000, jobId, 'quick', '{}', 3, 0, now, '');
       await held;
       const closed = worker.close(1000);
@@ -183,6 +187,7 @@ describe('closing a worker', () => {
     }
   });
 
+  // On a server of the test's own even in the cluster project: it kills that server, and the cluster is every test's.
   it('ends within its bounds while Redis is down', async () => {
     const { server, redis, worker, queue } = await startOnPrivateRedis('close-down');
     try {
@@ -203,7 +208,7 @@ describe('closing a worker', () => {
 /** A worker and a producer on a Redis server of the test's own, to kill or turn into a replica. */
 async function startOnPrivateRedis(label: string) {
   const server = await RedisServer.start();
-  const config = loadConfig({ ...envOf(isolatedConfig(label)), REDIS_URL: server.url });
+  const config = loadConfig({ ...envOf(singleNodeConfig(label)), REDIS_URL: server.url });
   const redis = createRedis(config.redis);
   redis.on('error', () => undefined);
   const worker = new Worker({ redis: config.redis, queue: config.queue, worker: config.worker, registry, handlers });
@@ -215,7 +220,9 @@ async function startOnPrivateRedis(label: string) {
 /** Resolves once the worker of `config` waits in its blocking read of the default queue. */
 async function waitForBlockingRead(redis: ScriptedRedis, config: SluiceConfig): Promise<void> {
   await waitFor('the worker to wait in its blocking read', async () => {
-    const clients = String(await redis.client('LIST')).split('\n');
+    // On a cluster, the read waits on the node of the queue's slot.
+    const lists = await Promise.all(serversOf(redis).map(async (server) => String(await server.client('LIST'))));
+    const clients = lists.join('\n').split('\n');
     return clients.some((client) => client.includes(`name=${config.worker.consumerName}:default `) && / flags=b /.test(client));
   });
 }

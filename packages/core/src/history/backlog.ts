@@ -13,21 +13,20 @@ export interface HistoryBacklog {
   setAside: number;
 }
 
-/** Reads every queue's history backlog from Redis in one pipelined round trip. */
+/** Reads every queue's history backlog from Redis in one round trip, a pipeline per queue (a cluster slot each). */
 export async function historyBacklog(
   redis: ScriptedRedis,
   redisConfig: RedisConfig,
   queues: readonly string[],
   now = Date.now(),
 ): Promise<Record<string, HistoryBacklog>> {
-  const pipeline = redis.pipeline();
-  for (const queue of queues) {
+  const pipelines = queues.map((queue) => {
     const keys = queueKeys(redisConfig.prefix, queue);
-    pipeline.xlen(keys.events).xrange(keys.events, '-', '+', 'COUNT', 1).xlen(keys.historySetAside);
-  }
+    return redis.pipeline().xlen(keys.events).xrange(keys.events, '-', '+', 'COUNT', 1).xlen(keys.historySetAside);
+  });
   let replies: [Error | null, unknown][];
   try {
-    replies = (await pipeline.exec()) ?? [];
+    replies = (await Promise.all(pipelines.map(async (pipeline) => (await pipeline.exec()) ?? []))).flat();
   } catch (error) {
     throw toRedisError(error);
   }

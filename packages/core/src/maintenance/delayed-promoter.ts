@@ -1,7 +1,7 @@
 import { messageOf } from '../errors.js';
 import { queueKeys } from '../keys.js';
 import { silentLogger, type Logger } from '../logger.js';
-import { runScript, type ScriptedRedis } from '../redis/scripts.js';
+import { runTransition, type ScriptedRedis } from '../redis/scripts.js';
 import { jitter, sleep } from '../sleep.js';
 
 /** Settings of a `DelayedPromoter`. */
@@ -51,13 +51,21 @@ export class DelayedPromoter {
     this.napping?.abort();
   }
 
-  /** Promotes one batch of due jobs. Returns how many were promoted and when the next job is due (ms, or null). */
+  /**
+   * Promotes one batch of due jobs. Returns how many were promoted and when the next job is due (ms,
+   * or null). The due jobs are read first, so that promoteDueJobs names their hashes.
+   */
   async runOnce(): Promise<{ promoted: number; nextDueAt: number | null }> {
     const { redis, prefix, queue } = this.options;
     const keys = queueKeys(prefix, queue);
-    const [promoted, nextDue] = (await runScript(redis, 'promoteDueJobs', [keys.stream, keys.delayed, keys.events], [
-      this.now(), this.options.batchSize ?? 500, keys.jobPrefix,
-    ])) as [number, string];
+    const now = this.now();
+    const [due, first] = await Promise.all([
+      redis.zrangebyscore(keys.delayed, '-inf', now, 'LIMIT', 0, this.options.batchSize ?? 500),
+      redis.zrange(keys.delayed, 0, 0, 'WITHSCORES'),
+    ]);
+    if (due.length === 0) return { promoted: 0, nextDueAt: first[1] === undefined ? null : Number(first[1]) };
+    const [promoted, nextDue] = (await runTransition(redis, 'promoteDueJobs', keys, now,
+      [keys.stream, keys.delayed, ...due.map((id) => keys.job(id))], [now, ...due])) as [number, string];
     const nextDueAt = Number(nextDue);
     return { promoted, nextDueAt: nextDueAt < 0 ? null : nextDueAt };
   }

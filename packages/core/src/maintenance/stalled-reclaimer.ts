@@ -3,11 +3,12 @@ import type { TypeRouting } from '../job-runner.js';
 import { messageOf } from '../errors.js';
 import { WORKER_GROUP, type QueueKeys } from '../keys.js';
 import { silentLogger, type Logger } from '../logger.js';
-import { runScript, type ScriptedRedis } from '../redis/scripts.js';
+import { DEAD_TRIM_BATCH, trimDeadLetters } from '../dead-letter-trim.js';
+import { runScript, runTransition, type ScriptedRedis } from '../redis/scripts.js';
 import { jitter } from '../sleep.js';
 
-/** Dead-letter entries trimmed per script call: each call stays short. */
-const DEAD_TRIM_BATCH = 500;
+/** Entries looked at per pass beyond the `count` wanted: those left to other workers or waiting as suspects. */
+const EXTRA_CANDIDATES = 100;
 
 /** A stream entry taken over from a silent worker: its id and its job's id. */
 export interface ClaimedEntry {
@@ -92,17 +93,40 @@ export class StalledReclaimer {
     }
   }
 
-  /** Claims up to `count` entries idle past the visibility timeout, dead-lettering poison ones. */
+  /**
+   * Claims up to `count` entries idle past the visibility timeout, dead-lettering poison ones. The
+   * candidates and their jobs' ids are read first, so that reclaimStalled names the job hashes it
+   * touches; it checks each candidate again. An idle entry deleted from the stream has no job to run
+   * from it: it is only acknowledged.
+   */
   async runOnce(count: number, idle: boolean): Promise<ReclaimPass> {
     const { redis, keys, consumer, visibilityTimeoutMs, maxDeliveries } = this.options;
-    const [flat, poisoned, deleted, isolated, suspects] = (await runScript(redis, 'reclaimStalled', [keys.stream, keys.events, keys.dlq], [
-      WORKER_GROUP, consumer, visibilityTimeoutMs, count, this.now(), maxDeliveries, keys.jobPrefix, idle ? '1' : '0',
-      this.options.deadLetters.deadRetentionMs, this.options.deadLetters.deadMaxJobs, this.options.routing.served, this.options.routing.elsewhere(),
-    ])) as [string[], number, number, number, number];
+    const pending = (await redis.xpending(keys.stream, WORKER_GROUP, 'IDLE', visibilityTimeoutMs, '-', '+', count + EXTRA_CANDIDATES)) as [string, ...unknown[]][];
+    if (pending.length === 0) return { claimed: [], isolated: false, suspectsWaiting: 0 };
+    const entries = await Promise.all(pending.map(([entryId]) => redis.xrange(keys.stream, entryId, entryId)));
+    const candidates: ClaimedEntry[] = [];
+    const gone: string[] = [];
+    entries.forEach((found, index) => {
+      const entryId = (pending[index] as [string])[0];
+      const jobId = found[0]?.[1][1];
+      if (jobId === undefined) gone.push(entryId);
+      else candidates.push({ entryId, jobId });
+    });
+    if (gone.length > 0) await redis.xack(keys.stream, WORKER_GROUP, ...gone);
+    const now = this.now();
+    const [flat, poisoned, deleted, isolated, suspects] = (await runTransition(redis, 'reclaimStalled', keys, now,
+      [keys.stream, keys.dlq, ...candidates.map((entry) => keys.job(entry.jobId))], [
+        WORKER_GROUP, consumer, visibilityTimeoutMs, count, now, maxDeliveries, idle ? '1' : '0',
+        this.options.routing.served, this.options.routing.elsewhere(),
+        ...candidates.flatMap((entry) => [entry.entryId, entry.jobId]),
+      ])) as [string[], number, number, number, number];
+    if (poisoned > 0) await trimDeadLetters(redis, keys, this.options.deadLetters, now);
     const claimed: ClaimedEntry[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) claimed.push({ entryId: flat[i] as string, jobId: flat[i + 1] as string });
-    if (claimed.length + poisoned + deleted > 0) {
-      this.logger.info({ queue: this.options.queue, claimed: claimed.length, isolated: isolated === 1, poisoned, deleted, suspects }, 'reclaimed stalled jobs');
+    if (claimed.length + poisoned + deleted + gone.length > 0) {
+      this.logger.info({
+        queue: this.options.queue, claimed: claimed.length, isolated: isolated === 1, poisoned, deleted: deleted + gone.length, suspects,
+      }, 'reclaimed stalled jobs');
     }
     return { claimed, isolated: isolated === 1, suspectsWaiting: suspects };
   }
@@ -116,9 +140,7 @@ export class StalledReclaimer {
     let trimmed = 0;
     let batch: number;
     do {
-      batch = Number(await runScript(redis, 'trimDeadLetters', [keys.dlq, keys.events], [
-        keys.jobPrefix, this.now(), deadLetters.deadRetentionMs, deadLetters.deadMaxJobs, DEAD_TRIM_BATCH,
-      ]));
+      batch = await trimDeadLetters(redis, keys, deadLetters, this.now());
       trimmed += batch;
     } while (batch === DEAD_TRIM_BATCH);
     return trimmed;

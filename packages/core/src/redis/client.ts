@@ -1,7 +1,8 @@
-import { Redis, ReplyError, type RedisOptions } from 'ioredis';
+import { readFileSync } from 'node:fs';
+import { Cluster, Redis, ReplyError, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { RedisConfig } from '../config.js';
 import { RedisUnavailableError } from '../errors.js';
-import { defineScripts, type ScriptedRedis } from './scripts.js';
+import { defineScripts, type RedisClient, type ScriptedRedis } from './scripts.js';
 
 /** How a connection behaves when Redis goes away. */
 export interface RedisConnectionOptions {
@@ -21,7 +22,10 @@ export interface RedisConnectionOptions {
   autoPipelining?: boolean;
 }
 
-/** Opens a connection with Sluice's scripts defined on it. It reconnects by itself with capped backoff. */
+/**
+ * Opens a connection with Sluice's scripts defined on it: to REDIS_URL's node, to the master the
+ * sentinels name, or to a Redis Cluster. It reconnects by itself with capped backoff.
+ */
 export function createRedis(config: RedisConfig, options: RedisConnectionOptions = {}): ScriptedRedis {
   const failFast = options.failFast ?? true;
   const redisOptions: RedisOptions = {
@@ -34,8 +38,42 @@ export function createRedis(config: RedisConfig, options: RedisConnectionOptions
     ...(options.connectionName !== undefined && { connectionName: options.connectionName }),
     ...(options.autoPipelining && { enableAutoPipelining: true }),
   };
-  if (config.sentinels.length === 0) return defineScripts(new Redis(config.url, redisOptions));
-  return defineScripts(new Redis(sentinelOptions(config, redisOptions)));
+  if (config.clusterNodes.length > 0) return defineScripts(new Cluster(config.clusterNodes, clusterOptions(config, redisOptions)));
+  if (config.sentinels.length > 0) return defineScripts(new Redis(sentinelOptions(config, redisOptions)));
+  return defineScripts(new Redis(config.url, { ...redisOptions, ...tlsOptions(config) }));
+}
+
+/** REDIS_URL's credentials, for connections whose nodes come from elsewhere. */
+function credentialsOf(url: URL): RedisOptions {
+  return {
+    ...(url.username !== '' && { username: decodeURIComponent(url.username) }),
+    ...(url.password !== '' && { password: decodeURIComponent(url.password) }),
+  };
+}
+
+/** TLS settings for a `rediss:` REDIS_URL: ioredis turns TLS on from the URL, and REDIS_TLS_CA_FILE adds a private CA. */
+function tlsOptions(config: RedisConfig): RedisOptions {
+  if (new URL(config.url).protocol !== 'rediss:') return {};
+  return { tls: config.tlsCaFile === undefined ? {} : { ca: readFileSync(config.tlsCaFile) } };
+}
+
+/**
+ * The options of a cluster connection: every node connection gets REDIS_URL's credentials and TLS,
+ * and the per-command options of `base`.
+ */
+function clusterOptions(config: RedisConfig, base: RedisOptions): ClusterOptions {
+  const { retryStrategy, maxRetriesPerRequest, enableOfflineQueue, enableAutoPipelining, ...perNode } = base;
+  return {
+    redisOptions: { ...perNode, maxRetriesPerRequest, ...credentialsOf(new URL(config.url)), ...tlsOptions(config) },
+    clusterRetryStrategy: retryStrategy,
+    ...(enableOfflineQueue !== undefined && { enableOfflineQueue }),
+    ...(enableAutoPipelining !== undefined && { enableAutoPipelining }),
+    // A command sent while the cluster moves a slot or fails over is sent again, where the cluster says.
+    retryDelayOnFailover: 100,
+    retryDelayOnClusterDown: 100,
+    retryDelayOnTryAgain: 100,
+    ...(Object.keys(config.clusterNatMap).length > 0 && { natMap: config.clusterNatMap }),
+  };
 }
 
 /** The options of a connection to the master the sentinels name, with REDIS_URL's credentials, database and TLS. */
@@ -47,10 +85,9 @@ function sentinelOptions(config: RedisConfig, base: RedisOptions): RedisOptions 
     sentinels: config.sentinels,
     name: config.sentinelMaster,
     ...(config.sentinelPassword !== undefined && { sentinelPassword: config.sentinelPassword }),
-    ...(url.username !== '' && { username: decodeURIComponent(url.username) }),
-    ...(url.password !== '' && { password: decodeURIComponent(url.password) }),
+    ...credentialsOf(url),
     ...(db > 0 && { db }),
-    ...(url.protocol === 'rediss:' && { tls: {}, enableTLSForSentinelMode: true }),
+    ...(url.protocol === 'rediss:' && { ...tlsOptions(config), enableTLSForSentinelMode: true }),
     // Told of a failover by the sentinels themselves, rather than only when the old master stops answering.
     failoverDetector: true,
     // A node demoted by a failover answers writes with READONLY: reconnect, to the master the sentinels name now, and resend.
@@ -59,7 +96,7 @@ function sentinelOptions(config: RedisConfig, base: RedisOptions): RedisOptions 
 }
 
 /** Waits until the connection is ready, or throws `RedisUnavailableError` after `timeoutMs`. */
-export async function waitForRedis(redis: Redis, timeoutMs: number): Promise<void> {
+export async function waitForRedis(redis: RedisClient, timeoutMs: number): Promise<void> {
   if (redis.status === 'ready') return;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -79,7 +116,7 @@ export async function waitForRedis(redis: Redis, timeoutMs: number): Promise<voi
 }
 
 /** Closes a connection, politely if it is up and at once if not. */
-export async function closeRedis(redis: Redis): Promise<void> {
+export async function closeRedis(redis: RedisClient): Promise<void> {
   if (redis.status === 'end') return;
   if (redis.status !== 'ready') {
     redis.disconnect();

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
+import type { QueueKeys } from '../keys.js';
 
 const read = (file: string): string => readFileSync(new URL(`./lua/${file}.lua`, import.meta.url), 'utf8');
 
@@ -10,8 +11,9 @@ function lua(name: string, includes: readonly string[] = []): string {
 
 /**
  * A script that moves jobs: its body runs as a function after the shared transition functions
- * (recordEvent, moveCount, countThroughput) and steps (currentAttempt, requeue, moveToDead…), and what it gathered is written once it returns, on
- * every return path.
+ * (recordEvent, moveCount, countThroughput) and steps (currentAttempt, requeue, moveToDead…), and
+ * what it gathered is written once it returns, on every return path, to the queue's keys it gets
+ * first (see runTransition).
  */
 function transition(name: string, includes: readonly string[] = []): string {
   return [
@@ -27,7 +29,8 @@ function transition(name: string, includes: readonly string[] = []): string {
 const SCRIPTS = {
   enqueueJobs: transition('enqueue-jobs'),
   startJobs: transition('start-jobs', ['start-entry']),
-  readAndStartJobs: transition('read-and-start-jobs', ['start-entry', 'complete-entries']),
+  readJobs: transition('read-jobs', ['complete-entries']),
+  parkUnserved: transition('park-unserved'),
   completeJobs: transition('complete-jobs', ['complete-entries']),
   failJob: transition('fail-job'),
   promoteDueJobs: transition('promote-due-jobs'),
@@ -52,11 +55,14 @@ const SCRIPTS = {
 export type ScriptName = keyof typeof SCRIPTS;
 type ScriptCommand = (numberOfKeys: number, ...keysAndArgs: (string | number)[]) => Promise<unknown>;
 
+/** A connection to one node (itself, or the master Sentinel names) or to a Redis Cluster. */
+export type RedisClient = Redis | Cluster;
+
 /** A connection on which every Sluice script is defined (EVALSHA, falling back to EVAL once). */
-export type ScriptedRedis = Redis & Record<ScriptName, ScriptCommand>;
+export type ScriptedRedis = RedisClient & Record<ScriptName, ScriptCommand>;
 
 /** Defines Sluice's scripts on a connection. */
-export function defineScripts(redis: Redis): ScriptedRedis {
+export function defineScripts(redis: RedisClient): ScriptedRedis {
   for (const [name, source] of Object.entries(SCRIPTS)) {
     redis.defineCommand(name, { lua: source });
   }
@@ -69,23 +75,16 @@ export function runScript(redis: ScriptedRedis, name: ScriptName, keys: readonly
 }
 
 /**
- * Runs `name` once per queue against the job's keys there, in one round trip, and returns the first
- * reply that is not 0 ("no such job here"), or 0 when no queue has the job. Scripts called this way
- * treat a missing job hash as "not here" and change nothing.
+ * Runs a transition script of one queue: its events stream, counts hash and the throughput bucket
+ * of `now` go first, as KEYS[1..3], where every transition writes what it gathered.
  */
-export async function runOnJobInAnyQueue(
+export function runTransition(
   redis: ScriptedRedis,
   name: ScriptName,
-  queues: readonly string[],
-  keysFor: (queue: string) => readonly string[],
+  queue: QueueKeys,
+  now: number,
+  keys: readonly string[],
   args: readonly (string | number)[],
 ): Promise<unknown> {
-  const pipeline = redis.pipeline() as unknown as ScriptedRedis;
-  for (const queue of queues) void runScript(pipeline, name, keysFor(queue), args);
-  const replies = (await (pipeline as unknown as ReturnType<ScriptedRedis['pipeline']>).exec()) ?? [];
-  for (const [error, reply] of replies) {
-    if (error) throw error;
-    if (reply !== 0) return reply;
-  }
-  return 0;
+  return runScript(redis, name, [queue.events, queue.counts, queue.throughput(now), ...keys], args);
 }

@@ -1,5 +1,5 @@
 --[[
-  completeEntries (included by completeJobs and readAndStartJobs): records the successful attempts
+  completeEntries (included by completeJobs and readJobs): records the successful attempts
   of a batch of jobs of one queue, acknowledges and deletes their stream entries, and lets each
   job's hash expire after the retention period (PostgreSQL keeps it for good). Each job's
   transition is the same as if it were completed alone; batching only saves round trips.
@@ -10,7 +10,7 @@
   Returns one number per job: 1 when completed, 0 when the attempt was no longer the job's current
   one (see currentAttempt; its entry is dropped unless another attempt runs from it).
 ]]
-local function completeEntries(streamKey, eventsKey, group, now, worker, retention, jobKeys, sids, attempts, results)
+local function completeEntries(streamKey, group, now, worker, retention, jobKeys, sids, attempts, results)
   local done, dropped = {}, {}
   for i, jobKey in ipairs(jobKeys) do
     local sid, result = sids[i], results[i]
@@ -18,10 +18,10 @@ local function completeEntries(streamKey, eventsKey, group, now, worker, retenti
     if current then
       local details = {'worker', worker}
       if result ~= '' then details = {'worker', worker, 'result', result} end
-      local seq, line = nextEvent(eventsKey, job[5], job[6], 'completed', job[3], now, details, {})
+      local seq, line = nextEvent(job[5], job[6], 'completed', job[3], now, details, {})
       redis.call('HSET', jobKey, 'status', 'completed', 'updatedAt', now, 'finishedAt', now, 'result', result, 'seq', seq, 'h' .. seq, line)
-      moveCount(eventsKey, 'processing', 'completed')
-      countThroughput(eventsKey, now, 'completed')
+      moveCount('processing', 'completed')
+      countThroughput('completed')
       redis.call('PEXPIRE', jobKey, retention)
       dropped[#dropped + 1] = sid
       done[i] = 1

@@ -2,7 +2,7 @@
   enqueueJobs: adds jobs to one queue, each ready now (stream) or due later (delayed ZSET), with its
   first history event. Each job is added as if alone; one call for many only saves round trips.
 
-  KEYS[1] stream   KEYS[2] delayed   KEYS[3] events
+  KEYS[1..3] events, counts, throughput   KEYS[4] stream   KEYS[5] delayed
   then per job: job hash, idempotency key (any key of the queue's slot when the job has none)
   ARGV[1] now (ms)   ARGV[2] queue   ARGV[3] idempotency window (ms)
   then per job, 7 values: id, type, payload (JSON), maxAttempts, priority, runAt (ms),
@@ -17,8 +17,8 @@ local now, queue, window = ARGV[1], ARGV[2], ARGV[3]
 local nowMs = tonumber(now)
 local replies = {}
 
-for i = 1, (#KEYS - 3) / 2 do
-  local jobKey, idempotencyKey = KEYS[2 + 2 * i], KEYS[3 + 2 * i]
+for i = 1, (#KEYS - 5) / 2 do
+  local jobKey, idempotencyKey = KEYS[4 + 2 * i], KEYS[5 + 2 * i]
   local a = 3 + 7 * (i - 1)
   local jobId, jobType, payload, maxAttempts, priority, runAt, key =
     ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7]
@@ -39,19 +39,19 @@ for i = 1, (#KEYS - 3) / 2 do
     if tonumber(runAt) > nowMs then status = 'scheduled' end
     local sid = ''
     if status == 'pending' then
-      sid = redis.call('XADD', KEYS[1], '*', 'id', jobId)
+      sid = redis.call('XADD', KEYS[4], '*', 'id', jobId)
     else
-      redis.call('ZADD', KEYS[2], runAt, jobId)
-      announceIfEarliest(KEYS[2], jobId, runAt)
+      redis.call('ZADD', KEYS[5], runAt, jobId)
+      announceIfEarliest(KEYS[5], jobId, runAt)
     end
-    local seq, line = nextEvent(KEYS[3], jobId, false, status, 0, now, {}, {
+    local seq, line = nextEvent(jobId, false, status, 0, now, {}, {
       'queue', queue, 'type', jobType, 'payload', payload, 'maxAttempts', maxAttempts,
       'priority', priority, 'runAt', runAt, 'idempotencyKey', key})
     redis.call('HSET', jobKey,
       'id', jobId, 'queue', queue, 'type', jobType, 'payload', payload, 'status', status, 'sid', sid,
       'attempts', '0', 'maxAttempts', maxAttempts, 'priority', priority, 'idempotencyKey', key,
       'runAt', runAt, 'createdAt', now, 'updatedAt', now, 'seq', seq, 'h' .. seq, line)
-    moveCount(KEYS[3], false, status)
+    moveCount(false, status)
     replies[i] = {1, jobId, status}
   end
 end

@@ -54,14 +54,6 @@ local function redisTimeMs()
 end
 
 --[[
-  unservedSet: the ZSET of a queue's jobs of `jobType` waiting for a worker of their type, scored by
-  when they began to wait (redisTimeMs); `unservedKey`, the queue's unserved hash, counts them per type.
-]]
-local function unservedSet(unservedKey, jobType)
-  return unservedKey .. ':' .. jobType
-end
-
---[[
   countUnserved: moves a type's count of waiting jobs by `by`; the field goes with the last job.
 ]]
 local function countUnserved(unservedKey, jobType, by)
@@ -72,54 +64,23 @@ end
   requeue: puts a job back in the stream under a new entry, pending, and records the event.
   `fields` are further job hash fields to set (a flat list), `details` the event's.
 ]]
-local function requeue(streamKey, eventsKey, jobKey, jobId, from, attempts, now, fields, details)
+local function requeue(streamKey, jobKey, jobId, from, attempts, now, fields, details)
   local sid = redis.call('XADD', streamKey, '*', 'id', jobId)
   redis.call('HSET', jobKey, 'status', 'pending', 'sid', sid, 'updatedAt', now, unpack(fields))
-  moveCount(eventsKey, from, 'pending')
-  recordEvent(eventsKey, jobKey, jobId, 'pending', attempts, now, details, {})
+  moveCount(from, 'pending')
+  recordEvent(jobKey, jobId, 'pending', attempts, now, details, {})
   return sid
 end
 
 --[[
-  trimDeadLetters: keeps the dead-letter stream within its bounds: at most `maxLength` entries, none
-  older than `retention` ms. A trimmed entry's job hash goes with it (PostgreSQL keeps the job), so
-  the bound holds for memory, not only for the stream. At most `most` entries go per call, which
-  keeps every call short; each death and each maintenance pass trims again.
-
-  Returns how many entries were trimmed.
+  moveToDead: dead-letters a job (reason exhausted, permanent, poison or no-handler) and records the
+  event. The dead-letter stream is then over its bounds by at most this entry: the caller trims it
+  (trimDeadLetters) in a step of its own, as the job hashes trimmed with it are not known beforehand.
 ]]
-local function trimDeadLetters(dlqKey, eventsKey, jobPrefix, now, retention, maxLength, most)
-  local over = redis.call('XLEN', dlqKey) - maxLength
-  local byCount = {}
-  if over > 0 then byCount = redis.call('XRANGE', dlqKey, '-', '+', 'COUNT', math.min(over, most)) end
-  local byAge = redis.call('XRANGE', dlqKey, '-', tostring(tonumber(now) - tonumber(retention)), 'COUNT', most)
-  local entries = byAge
-  if #byCount > #byAge then entries = byCount end
-  if #entries == 0 then return 0 end
-  local ids = {}
-  for i, entry in ipairs(entries) do
-    ids[i] = entry[1]
-    local jobKey = jobPrefix .. entry[2][2]
-    local job = redis.call('HMGET', jobKey, 'status', 'dlqId')
-    if job[1] == 'dead' and job[2] == entry[1] then
-      redis.call('DEL', jobKey)
-      moveCount(eventsKey, 'dead', false)
-    end
-  end
-  redis.call('XDEL', dlqKey, unpack(ids))
-  return #ids
-end
-
---[[
-  moveToDead: dead-letters a job (reason exhausted, permanent or poison) and records the event; the
-  dead-letter stream is trimmed to its bounds in the same step. `dead` is {dlqKey, jobPrefix,
-  retention, maxLength}.
-]]
-local function moveToDead(dead, eventsKey, jobKey, jobId, from, attempts, reason, err, now)
-  local dlqId = redis.call('XADD', dead[1], '*', 'id', jobId, 'reason', reason, 'attempts', attempts, 'error', err, 'at', now)
+local function moveToDead(dlqKey, jobKey, jobId, from, attempts, reason, err, now)
+  local dlqId = redis.call('XADD', dlqKey, '*', 'id', jobId, 'reason', reason, 'attempts', attempts, 'error', err, 'at', now)
   redis.call('HSET', jobKey, 'status', 'dead', 'sid', '', 'lastError', err, 'updatedAt', now, 'finishedAt', now,
     'deadReason', reason, 'dlqId', dlqId)
-  moveCount(eventsKey, from, 'dead')
-  recordEvent(eventsKey, jobKey, jobId, 'dead', attempts, now, {'reason', reason, 'error', err}, {})
-  trimDeadLetters(dead[1], eventsKey, dead[2], now, dead[3], dead[4], 100)
+  moveCount(from, 'dead')
+  recordEvent(jobKey, jobId, 'dead', attempts, now, {'reason', reason, 'error', err}, {})
 end

@@ -2,11 +2,19 @@
   Included at the top of every script that moves a job between states. Such a script's body runs
   inside a function, and `flushTransitions` runs after it, whatever it returned (see scripts.ts):
   the events, counts and throughput a script gathers go to Redis once per call, not once per job.
+]]
+local transitionEvents, transitionCounts, transitionThroughput = {}, {}, {}
 
-  nextEvent
+--[[
+  queueKeys: the keys of the one queue a call moves jobs in, where flushTransitions writes: its
+  events stream, its counts hash and this second's throughput bucket. Every transition script gets
+  them as KEYS[1..3] (see `transition` in scripts.ts).
+]]
+local queueKeys = {events = KEYS[1], counts = KEYS[2], throughput = KEYS[3]}
 
-  Adds one transition to the call's batch for the queue's events stream, which the history recorder
-  drains into PostgreSQL, and returns the job's new `seq` and the event's history line for the
+--[[
+  nextEvent: adds one transition to the call's batch for the queue's events stream, which the
+  history recorder drains into PostgreSQL, and returns the job's new `seq` and the event's history line for the
   caller to write with the job's other fields, in its own HSET, as field `h<seq>` (read by
   GET /jobs/:id before PostgreSQL has the event): a transition and its record are one atomic step,
   and no event reads or rewrites the ones before it. `seq` numbers a job's events from 1;
@@ -17,18 +25,7 @@
             to the events stream only, the job hash holding it already
   snapshot: flat list stored in the events stream only (the job's fields, on its first event)
 ]]
-local transitionEvents, transitionCounts, transitionThroughput = {}, {}, {}
-
-local function pendingFor(batches, key)
-  local batch = batches[key]
-  if not batch then
-    batch = {}
-    batches[key] = batch
-  end
-  return batch
-end
-
-local function nextEvent(eventsKey, jobId, seqBefore, status, attempt, at, details, snapshot)
+local function nextEvent(jobId, seqBefore, status, attempt, at, details, snapshot)
   local seq = (tonumber(seqBefore) or 0) + 1
   local event = {job = jobId, seq = seq, status = status, attempt = tonumber(attempt), at = tonumber(at)}
   -- Status, attempt and time need no escaping; only the details' values go through cjson.
@@ -39,56 +36,48 @@ local function nextEvent(eventsKey, jobId, seqBefore, status, attempt, at, detai
   end
   line[#line + 1] = '}'
   for i = 1, #snapshot, 2 do event[snapshot[i]] = snapshot[i + 1] end
-  local events = pendingFor(transitionEvents, eventsKey)
-  events[#events + 1] = event
+  transitionEvents[#transitionEvents + 1] = event
   return seq, table.concat(line)
 end
 
 --[[
   recordEvent: nextEvent for scripts off the hot path, reading and writing `seq` and the line itself.
 ]]
-local function recordEvent(eventsKey, jobKey, jobId, status, attempt, at, details, snapshot)
-  local seq, line = nextEvent(eventsKey, jobId, redis.call('HGET', jobKey, 'seq'), status, attempt, at, details, snapshot)
+local function recordEvent(jobKey, jobId, status, attempt, at, details, snapshot)
+  local seq, line = nextEvent(jobId, redis.call('HGET', jobKey, 'seq'), status, attempt, at, details, snapshot)
   redis.call('HSET', jobKey, 'seq', seq, 'h' .. seq, line)
   return seq
 end
 
 --[[
-  moveCount: keeps the queue's per-state job counts (hash `…{queue}:counts`, next to the events
-  stream, so in the same slot) in step with a transition. `from` is false for a new job, `to` false
-  for one that leaves Redis.
+  moveCount: keeps the queue's per-state job counts in step with a transition. `from` is false for a
+  new job, `to` false for one that leaves Redis.
 ]]
-local function moveCount(eventsKey, from, to)
-  local counts = pendingFor(transitionCounts, string.sub(eventsKey, 1, -7) .. 'counts')
-  if from then counts[from] = (counts[from] or 0) - 1 end
-  if to then counts[to] = (counts[to] or 0) + 1 end
+local function moveCount(from, to)
+  if from then transitionCounts[from] = (transitionCounts[from] or 0) - 1 end
+  if to then transitionCounts[to] = (transitionCounts[to] or 0) + 1 end
 end
 
 --[[
-  countThroughput: adds one to this second's bucket (hash `…{queue}:throughput:<second>`, kept 65 s)
-  under `field` (completed or failed), from which the last minute's rate is summed.
+  countThroughput: adds one to this second's bucket (kept 65 s) under `field` (completed or failed),
+  from which the last minute's rate is summed.
 ]]
-local function countThroughput(eventsKey, now, field)
-  local bucket = pendingFor(transitionThroughput, string.sub(eventsKey, 1, -7) .. 'throughput:' .. math.floor(tonumber(now) / 1000))
-  bucket[field] = (bucket[field] or 0) + 1
+local function countThroughput(field)
+  transitionThroughput[field] = (transitionThroughput[field] or 0) + 1
 end
 
 --[[
-  flushTransitions: writes what the call gathered: one events-stream entry per queue (field `events`,
-  a JSON array of the call's events in order), the count changes and the throughput buckets.
+  flushTransitions: writes what the call gathered: one events-stream entry (field `events`, a JSON
+  array of the call's events in order), the count changes and the throughput bucket.
 ]]
 local function flushTransitions()
-  for eventsKey, events in pairs(transitionEvents) do
-    redis.call('XADD', eventsKey, '*', 'events', cjson.encode(events))
+  if #transitionEvents > 0 then redis.call('XADD', queueKeys.events, '*', 'events', cjson.encode(transitionEvents)) end
+  for state, change in pairs(transitionCounts) do
+    if change ~= 0 then redis.call('HINCRBY', queueKeys.counts, state, change) end
   end
-  for countsKey, counts in pairs(transitionCounts) do
-    for state, change in pairs(counts) do
-      if change ~= 0 then redis.call('HINCRBY', countsKey, state, change) end
-    end
-  end
-  for bucketKey, bucket in pairs(transitionThroughput) do
-    for field, added in pairs(bucket) do redis.call('HINCRBY', bucketKey, field, added) end
-    redis.call('EXPIRE', bucketKey, 65)
+  if next(transitionThroughput) then
+    for field, added in pairs(transitionThroughput) do redis.call('HINCRBY', queueKeys.throughput, field, added) end
+    redis.call('EXPIRE', queueKeys.throughput, 65)
   end
 end
 

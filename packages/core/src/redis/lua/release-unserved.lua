@@ -1,22 +1,24 @@
 --[[
-  releaseUnserved: a worker serving `type` has come: up to `most` of the queue's jobs waiting for one
-  (see parkEntry) go back to the stream, oldest first, unchanged and with no event.
+  releaseUnserved: a worker serving `type` has come: the given jobs waiting for one (see
+  parkUnserved; the caller read the oldest from the type's set) go back to the stream, unchanged and
+  with no event. A job no longer in the set (released or cancelled meanwhile) is left alone.
 
-  KEYS[1] stream   KEYS[2] unserved
-  ARGV[1] type   ARGV[2] most   ARGV[3] job hash key prefix
+  KEYS[1..3] events, counts, throughput   KEYS[4] stream   KEYS[5] unserved hash   KEYS[6] the type's unserved set
+  KEYS[7..n] job hashes
+  ARGV[1] type   ARGV[2..n] job ids, one per job hash
 
   Returns how many jobs left the unserved set.
 ]]
-local set = unservedSet(KEYS[2], ARGV[1])
-local ids = redis.call('ZRANGE', set, 0, tonumber(ARGV[2]) - 1)
-if #ids == 0 then return 0 end
-redis.call('ZREM', set, unpack(ids))
-countUnserved(KEYS[2], ARGV[1], -#ids)
-for _, jobId in ipairs(ids) do
-  local jobKey = ARGV[3] .. jobId
-  local job = redis.call('HMGET', jobKey, 'status', 'sid')
-  if job[1] == 'pending' and job[2] == '' then
-    redis.call('HSET', jobKey, 'sid', redis.call('XADD', KEYS[1], '*', 'id', jobId))
+local released = 0
+for i = 7, #KEYS do
+  local jobId, jobKey = ARGV[i - 5], KEYS[i]
+  if redis.call('ZREM', KEYS[6], jobId) == 1 then
+    countUnserved(KEYS[5], ARGV[1], -1)
+    released = released + 1
+    local job = redis.call('HMGET', jobKey, 'status', 'sid')
+    if job[1] == 'pending' and job[2] == '' then
+      redis.call('HSET', jobKey, 'sid', redis.call('XADD', KEYS[4], '*', 'id', jobId))
+    end
   end
 end
-return #ids
+return released

@@ -1,57 +1,46 @@
 --[[
-  startEntry (included by startJobs and readAndStartJobs): marks the job of a freshly read stream
-  entry `processing` and counts the attempt. An entry whose job is gone, finished, cancelled, or
-  re-enqueued under another entry is stale: it is acknowledged and deleted, never run. A job of a
-  type this worker does not serve is parked instead (see parkEntry).
+  startEntry (included by startJobs): marks the job of a freshly read stream entry `processing` and
+  counts the attempt. An entry whose job is gone, finished, cancelled, or re-enqueued under another
+  entry is stale: it is acknowledged and deleted, never run. A job of a type this worker does not
+  serve is handed on to a live worker that does (see handOnEntry), or, while none is live, left for
+  the caller to park (parkUnserved, which names the type's set of waiting jobs).
 
-  The including script first calls setRouting(served, elsewhere, delayed, unserved): `served` and
-  `elsewhere` are type lists as ",a,b," (the types this worker serves, and those only other live
-  workers of the queue serve), then the queue's delayed ZSET and unserved hash.
+  The including script first calls setRouting(served, elsewhere, delayed): `served` and `elsewhere`
+  are type lists as ",a,b," (the types this worker serves, and those only other live workers of the
+  queue serve), then the queue's delayed ZSET.
 
-  Returns {entryId} when skipped or parked to wait for a worker of its type, {entryId, 0} when handed
-  on to another live worker of its type, {entryId, jobId, type, payload, attempt, maxAttempts, runAt}
-  when the job is to run.
+  Returns {entryId} when skipped, {entryId, 0} when handed on, {entryId, 1, type} when it waits to be
+  parked, {entryId, jobId, type, payload, attempt, maxAttempts, runAt} when the job is to run.
 ]]
 
 local routing = {}
 
-local function setRouting(served, elsewhere, delayed, unserved)
-  routing = {served = typeSet(served), elsewhere = typeSet(elsewhere), delayed = delayed, unserved = unserved}
+local function setRouting(served, elsewhere, delayed)
+  routing = {served = typeSet(served), elsewhere = typeSet(elsewhere), delayed = delayed}
 end
 
 --[[
-  parkEntry: a job whose type this worker does not serve goes back for a worker that does, without
-  spending an attempt: its entry is dropped and the job stays pending with no entry (`sid` empty) and
-  no history event. While another live worker of the queue serves the type, the job waits in the
-  delayed ZSET for promoteDueJobs to put it back in the stream, each time twice as long as the last,
-  from 50 ms up to 2 s (the consumer group hands the entry to any reader, so it may take a few tries,
-  and more while the workers of its type are busy). While none does, it waits in the type's unserved set (see unservedSet), at no cost, until a
-  worker of its type releases it (releaseUnserved) or it has waited NO_HANDLER_TIMEOUT_MS (expireUnserved).
-  Returns true when the job was handed on to another live worker.
+  handOnEntry: a job whose type this worker does not serve, but another live worker of the queue
+  does, goes back for it without spending an attempt: its entry is dropped and the job waits in the
+  delayed ZSET, with no entry (`sid` empty) and no history event, for promoteDueJobs to put it back
+  in the stream, each time twice as long as the last, from 50 ms up to 2 s (the consumer group hands
+  the entry to any reader, so it may take a few tries, and more while the workers of its type are busy).
 ]]
-local function parkEntry(streamKey, eventsKey, group, now, jobKey, sid, job)
-  local status, jobId, jobType, attempts, parks = job[1], job[3], job[4], job[6], tonumber(job[10] or '0')
+local function handOnEntry(streamKey, group, now, jobKey, sid, job)
+  local status, jobId, attempts, parks = job[1], job[3], job[6], tonumber(job[10] or '0') + 1
   dropEntry(streamKey, group, {sid})
   if status == 'processing' then
     -- A crashed worker's attempt, reclaimed here: it becomes pending, as a hand-back would make it.
-    moveCount(eventsKey, 'processing', 'pending')
-    recordEvent(eventsKey, jobKey, jobId, 'pending', attempts, now, {'error', 'interrupted: its worker stopped while running it'}, {})
+    moveCount('processing', 'pending')
+    recordEvent(jobKey, jobId, 'pending', attempts, now, {'error', 'interrupted: its worker stopped while running it'}, {})
   end
-  if not routing.elsewhere[jobType] then
-    redis.call('HSET', jobKey, 'status', 'pending', 'sid', '')
-    redis.call('HDEL', jobKey, 'parks')
-    if redis.call('ZADD', unservedSet(routing.unserved, jobType), 'NX', redisTimeMs(), jobId) == 1 then countUnserved(routing.unserved, jobType, 1) end
-    return false
-  end
-  parks = parks + 1
   redis.call('HSET', jobKey, 'status', 'pending', 'sid', '', 'parks', parks)
   local dueAt = tonumber(now) + math.min(50 * 2 ^ (parks - 1), 2000)
   redis.call('ZADD', routing.delayed, dueAt, jobId)
   announceIfEarliest(routing.delayed, jobId, dueAt)
-  return true
 end
 
-local function startEntry(streamKey, eventsKey, group, consumer, now, jobKey, sid)
+local function startEntry(streamKey, group, consumer, now, jobKey, sid)
   local job = redis.call('HMGET', jobKey, 'status', 'sid', 'id', 'type', 'payload', 'attempts', 'maxAttempts', 'runAt', 'seq', 'parks')
   local status = job[1]
   if job[2] ~= sid or (status ~= 'pending' and status ~= 'processing') then
@@ -60,15 +49,16 @@ local function startEntry(streamKey, eventsKey, group, consumer, now, jobKey, si
     return {sid}
   end
   if not routing.served[job[4]] then
-    if parkEntry(streamKey, eventsKey, group, now, jobKey, sid, job) then return {sid, 0} end
-    return {sid}
+    if not routing.elsewhere[job[4]] then return {sid, 1, job[4]} end
+    handOnEntry(streamKey, group, now, jobKey, sid, job)
+    return {sid, 0}
   end
   if job[10] then redis.call('HDEL', jobKey, 'parks') end
   local attempt = tonumber(job[6]) + 1
-  local seq, line = nextEvent(eventsKey, job[3], job[9], 'processing', attempt, now, {'worker', consumer}, {})
+  local seq, line = nextEvent(job[3], job[9], 'processing', attempt, now, {'worker', consumer}, {})
   redis.call('HSET', jobKey, 'status', 'processing', 'attempts', tostring(attempt),
     'worker', consumer, 'startedAt', now, 'updatedAt', now, 'seq', seq, 'h' .. seq, line)
-  if status == 'pending' then moveCount(eventsKey, 'pending', 'processing') end
+  if status == 'pending' then moveCount('pending', 'processing') end
   return {sid, job[3], job[4], job[5], attempt, tonumber(job[7]), job[8]}
 end
 
@@ -78,14 +68,14 @@ end
   is set, not even one a worker's blocking read was already waiting for. A pending job keeps its
   state (it moves to a new entry); a job whose worker died while running it becomes pending again.
 ]]
-local function handBackEntry(streamKey, eventsKey, group, now, jobKey, sid)
+local function handBackEntry(streamKey, group, now, jobKey, sid)
   local job = redis.call('HMGET', jobKey, 'status', 'sid', 'id', 'attempts')
   dropEntry(streamKey, group, {sid})
   if job[2] ~= sid then return end
   if job[1] == 'pending' then
     redis.call('HSET', jobKey, 'sid', redis.call('XADD', streamKey, '*', 'id', job[3]))
   elseif job[1] == 'processing' then
-    requeue(streamKey, eventsKey, jobKey, job[3], 'processing', job[4], now, {},
+    requeue(streamKey, jobKey, job[3], 'processing', job[4], now, {},
       {'error', 'interrupted: its worker stopped while running it'})
   end
 end
