@@ -33,6 +33,13 @@ export interface RedisConfig {
   sentinelMaster: string | undefined;
   /** Password of the sentinels themselves, if they require one. Env `REDIS_SENTINEL_PASSWORD`. */
   sentinelPassword: string | undefined;
+  /**
+   * Replicas that must have a submission's jobs before it is answered (Redis WAIT); 0, the default,
+   * answers once the master has them. Env `REDIS_WAIT_REPLICAS`.
+   */
+  waitReplicas: number;
+  /** How long a submission waits for those replicas before it is answered 503 NOT_REPLICATED. Default 1000. Env `REDIS_WAIT_TIMEOUT_MS`. */
+  waitTimeoutMs: number;
 }
 
 /** Where PostgreSQL is. */
@@ -204,6 +211,7 @@ const HOST_WITH_PORT = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/;
 export const DEFAULTS = {
   redisUrl: 'redis://127.0.0.1:6379',
   redisPrefix: 'sluice',
+  redisWaitTimeoutMs: 1000,
   databaseUrl: 'postgres://postgres@127.0.0.1:5432/sluice',
   databaseSchema: 'public',
   databasePoolSize: 5,
@@ -247,6 +255,8 @@ export function loadConfig(env: Env): SluiceConfig {
       sentinels: read.list('REDIS_SENTINELS', [], HOST_WITH_PORT).map(hostAndPort),
       sentinelMaster: read.optionalString('REDIS_SENTINEL_MASTER'),
       sentinelPassword: read.optionalString('REDIS_SENTINEL_PASSWORD'),
+      waitReplicas: read.int('REDIS_WAIT_REPLICAS', 0, 0, 16),
+      waitTimeoutMs: read.int('REDIS_WAIT_TIMEOUT_MS', DEFAULTS.redisWaitTimeoutMs, 10, 60_000),
     },
     postgres: {
       url: read.url('DATABASE_URL', DEFAULTS.databaseUrl, ['postgres:', 'postgresql:']),

@@ -7,6 +7,7 @@ export type SluiceErrorCode =
   | 'JOB_NOT_FOUND'
   | 'INVALID_STATE'
   | 'REDIS_UNAVAILABLE'
+  | 'NOT_REPLICATED'
   | 'POSTGRES_UNAVAILABLE'
   | 'SCHEMA_BEHIND'
   | 'INVALID_CONFIG';
@@ -58,6 +59,19 @@ export class JobStateConflictError extends SluiceError {
 export class RedisUnavailableError extends SluiceError {
   constructor(cause: unknown) {
     super('REDIS_UNAVAILABLE', `Redis is unavailable: ${messageOf(cause)}`, { cause });
+  }
+}
+
+/**
+ * Redis took a submission, but fewer replicas than REDIS_WAIT_REPLICAS confirmed it in time: a
+ * failover now could lose it. The jobs exist on the master; a client that submits again should send
+ * the same idempotency key, so that it does not add them twice.
+ */
+export class NotReplicatedError extends SluiceError {
+  constructor(confirmed: number, wanted: number, timeoutMs: number) {
+    super('NOT_REPLICATED',
+      `Redis took the submission but only ${confirmed} of ${wanted} replicas confirmed it within ${timeoutMs} ms (REDIS_WAIT_REPLICAS), ` +
+        'so a failover could lose it; submit again with the same Idempotency-Key to be sure it is kept without adding it twice');
   }
 }
 

@@ -1,5 +1,5 @@
 import type { QueueConfig, RedisConfig } from './config.js';
-import { InvalidJobError, JobNotFoundError, JobStateConflictError, QueueNotFoundError } from './errors.js';
+import { InvalidJobError, JobNotFoundError, JobStateConflictError, NotReplicatedError, QueueNotFoundError } from './errors.js';
 import { jobFromHash, type Job } from './job.js';
 import { newJobId } from './job-id.js';
 import type { JobState } from './job-state.js';
@@ -220,7 +220,7 @@ export class Queue {
     return Promise.allSettled(jobs.map((job) => added.get(job) as Promise<AddedJob>));
   }
 
-  private enqueueScript(jobs: readonly PreparedJob[], now: number): Promise<unknown> {
+  private async enqueueScript(jobs: readonly PreparedJob[], now: number): Promise<unknown> {
     const keys = queueKeys(this.deps.redisConfig.prefix, (jobs[0] as PreparedJob).queue);
     const scriptKeys = [keys.stream, keys.delayed];
     const args: (string | number)[] = [now, (jobs[0] as PreparedJob).queue, this.deps.queueConfig.idempotencyTtlMs];
@@ -230,7 +230,18 @@ export class Queue {
       const runAt = 'atMs' in job.due ? Math.max(job.due.atMs, now) : now + job.due.delayMs;
       args.push(job.id, job.type, job.payloadJson, job.maxAttempts, job.priority, runAt, job.idempotencyKey);
     }
-    return runTransition(this.deps.redis, 'enqueueJobs', keys, now, scriptKeys, args);
+    const { waitReplicas, waitTimeoutMs } = this.deps.redisConfig;
+    if (waitReplicas === 0) return runTransition(this.deps.redis, 'enqueueJobs', keys, now, scriptKeys, args);
+    // WAIT counts the replicas that have every write this connection sent before it: sent right
+    // behind the script in one pipeline, it reaches the same node and covers these jobs.
+    const pipeline = this.deps.redis.pipeline();
+    void runTransition(pipeline as unknown as ScriptedRedis, 'enqueueJobs', keys, now, scriptKeys, args);
+    pipeline.wait(waitReplicas, waitTimeoutMs);
+    const [[scriptError, reply], [waitError, confirmed]] = (await pipeline.exec()) as [[Error | null, unknown], [Error | null, number]];
+    if (scriptError) throw scriptError;
+    if (waitError) throw waitError;
+    if (confirmed < waitReplicas) throw new NotReplicatedError(confirmed, waitReplicas, waitTimeoutMs);
+    return reply;
   }
 
   private async added(job: PreparedJob, reply: unknown): Promise<AddedJob> {

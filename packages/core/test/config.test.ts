@@ -6,6 +6,7 @@ describe('loadConfig', () => {
     const config = loadConfig({});
     expect(config.redis).toEqual({
       url: DEFAULTS.redisUrl, prefix: 'sluice', tlsCaFile: undefined, clusterNodes: [], clusterNatMap: {}, sentinels: [], sentinelMaster: undefined, sentinelPassword: undefined,
+      waitReplicas: 0, waitTimeoutMs: 1000,
     });
     expect(config.postgres).toEqual({ url: DEFAULTS.databaseUrl, schema: 'public', poolSize: 5, historyRetentionDays: 30 });
     expect(config.queue).toEqual({
@@ -23,7 +24,7 @@ describe('loadConfig', () => {
 
   it('reads every variable it documents', () => {
     const config = loadConfig({
-      REDIS_URL: 'redis://cache:6380/2', REDIS_PREFIX: 'acme', REDIS_TLS_CA_FILE: '/etc/ssl/redis-ca.pem', REDIS_SENTINELS: 'sentinel-1:26379, [fd00::5]:26380', REDIS_SENTINEL_MASTER: 'jobs',
+      REDIS_URL: 'redis://cache:6380/2', REDIS_PREFIX: 'acme', REDIS_TLS_CA_FILE: '/etc/ssl/redis-ca.pem', REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '250', REDIS_SENTINELS: 'sentinel-1:26379, [fd00::5]:26380', REDIS_SENTINEL_MASTER: 'jobs',
       REDIS_SENTINEL_PASSWORD: 's3ntinel', DATABASE_URL: 'postgresql://u:p@db/acme', DATABASE_SCHEMA: 'jobs_v1',
       DATABASE_POOL_SIZE: '9', HISTORY_RETENTION_DAYS: '90', QUEUES: 'emails, reports ,emails', IDEMPOTENCY_TTL_MS: '60000', JOB_RETENTION_MS: '5000',
       DEAD_JOB_RETENTION_MS: '86400000', DEAD_JOBS_MAX: '500', PAYLOAD_MAX_DEPTH: '64', RECYCLE_AFTER_ABANDONED: '4',
@@ -35,7 +36,7 @@ describe('loadConfig', () => {
     expect(config).toEqual({
       redis: {
         url: 'redis://cache:6380/2', prefix: 'acme', tlsCaFile: '/etc/ssl/redis-ca.pem', clusterNodes: [], clusterNatMap: {}, sentinels: [{ host: 'sentinel-1', port: 26379 }, { host: 'fd00::5', port: 26380 }], sentinelMaster: 'jobs',
-        sentinelPassword: 's3ntinel',
+        sentinelPassword: 's3ntinel', waitReplicas: 1, waitTimeoutMs: 250,
       },
       postgres: { url: 'postgresql://u:p@db/acme', schema: 'jobs_v1', poolSize: 9, historyRetentionDays: 90 },
       queue: { queues: ['emails', 'reports'], idempotencyTtlMs: 60_000, retentionMs: 5000, deadRetentionMs: 86_400_000, deadMaxJobs: 500, payloadMaxDepth: 64 },

@@ -1,4 +1,4 @@
-import { InvalidJobError, JobNotFoundError, JobStateConflictError, PostgresUnavailableError, QueueNotFoundError, RedisUnavailableError, SluiceError, describeSchemaError } from '@sluice/core';
+import { InvalidJobError, JobNotFoundError, JobStateConflictError, NotReplicatedError, PostgresUnavailableError, QueueNotFoundError, RedisUnavailableError, SluiceError, describeSchemaError } from '@sluice/core';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaValidationError, preHandlerAsyncHookHandler } from 'fastify';
 import { describeDependencyFailure } from '../dependency-failure.js';
 
@@ -31,7 +31,7 @@ function statusOf(error: SluiceError): number {
   if (error instanceof InvalidJobError) return 400;
   if (error instanceof JobNotFoundError || error instanceof QueueNotFoundError) return 404;
   if (error instanceof JobStateConflictError) return 409;
-  if (error instanceof RedisUnavailableError || error instanceof PostgresUnavailableError) return 503;
+  if (error instanceof RedisUnavailableError || error instanceof PostgresUnavailableError || error instanceof NotReplicatedError) return 503;
   return 500;
 }
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Cluster, Redis, ReplyError, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { RedisConfig } from '../config.js';
-import { RedisUnavailableError } from '../errors.js';
+import { RedisUnavailableError, SluiceError } from '../errors.js';
 import { defineScripts, type RedisClient, type ScriptedRedis } from './scripts.js';
 
 /** How a connection behaves when Redis goes away. */
@@ -34,7 +34,8 @@ export function createRedis(config: RedisConfig, options: RedisConnectionOptions
     maxRetriesPerRequest: failFast ? 1 : null,
     connectTimeout: 2000,
     retryStrategy: (times) => Math.min(50 * 2 ** times, 2000) + Math.floor(Math.random() * 100),
-    ...(options.commandTimeoutMs !== 0 && { commandTimeout: options.commandTimeoutMs ?? 1500 }),
+    // A submission's WAIT for replicas may take up to REDIS_WAIT_TIMEOUT_MS: its reply is not late before then.
+    ...(options.commandTimeoutMs !== 0 && { commandTimeout: Math.max(options.commandTimeoutMs ?? 1500, config.waitReplicas > 0 ? config.waitTimeoutMs + 500 : 0) }),
     ...(options.connectionName !== undefined && { connectionName: options.connectionName }),
     ...(options.autoPipelining && { enableAutoPipelining: true }),
   };
@@ -134,11 +135,11 @@ const TRANSIENT_REPLIES = ['LOADING', 'READONLY', 'MASTERDOWN', 'CLUSTERDOWN', '
 
 /**
  * Maps what a Redis call threw to what callers act on: connection loss, timeouts and transient
- * replies become `RedisUnavailableError` (a 503, retried later); any other reply error is a bug and
- * is passed through unchanged.
+ * replies become `RedisUnavailableError` (a 503, retried later); Sluice's own errors and any other
+ * reply error (a bug) are passed through unchanged.
  */
 export function toRedisError(error: unknown): unknown {
-  if (error instanceof RedisUnavailableError) return error;
+  if (error instanceof SluiceError) return error;
   if (error instanceof ReplyError && !TRANSIENT_REPLIES.some((code) => (error as Error).message.startsWith(code))) return error;
   return new RedisUnavailableError(error);
 }

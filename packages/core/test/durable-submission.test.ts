@@ -1,0 +1,76 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Type } from 'typebox';
+import { Redis } from 'ioredis';
+import { closeRedis, createRedis, defineJobType, JobTypeRegistry, NotReplicatedError, Queue, queueKeys, waitForRedis, type ScriptedRedis, type SluiceConfig } from '@sluice/core';
+import { singleNodeConfig, waitFor } from '../../../test/support/context';
+import { RedisServer } from '../../../test/support/redis-server';
+
+// A master and a replica of this file's own: the test stops the replica, which no shared server may lose.
+const WAIT_TIMEOUT_MS = 300;
+const registry = new JobTypeRegistry([defineJobType({ name: 'noop', payload: Type.Object({}) })]);
+
+let master: RedisServer;
+let replica: RedisServer;
+let config: SluiceConfig;
+let redis: ScriptedRedis;
+let queue: Queue;
+
+async function linkedReplicas(server: RedisServer): Promise<number> {
+  const probe = new Redis(server.url, { maxRetriesPerRequest: 0, retryStrategy: () => null });
+  try {
+    // A replica counts once its first sync is over: WAIT counts none before.
+    return (await probe.info('replication')).match(/^slave\d+:.*state=online/gm)?.length ?? 0;
+  } finally {
+    probe.disconnect();
+  }
+}
+
+beforeAll(async () => {
+  master = await RedisServer.start();
+  replica = await RedisServer.start(['--replicaof', '127.0.0.1', String(master.port)]);
+  await waitFor('the replica to be linked to its master', async () => (await linkedReplicas(master)) === 1, 10_000, 50);
+  config = singleNodeConfig('durable-submission', {
+    REDIS_URL: master.url, REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: String(WAIT_TIMEOUT_MS),
+  });
+  redis = createRedis(config.redis);
+  await waitForRedis(redis, 5000);
+  queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry });
+});
+
+afterAll(async () => {
+  await closeRedis(redis);
+  await replica.stop();
+  await master.stop();
+});
+
+describe('REDIS_WAIT_REPLICAS: a submission is answered once replicas have it', () => {
+  it('answers only once the replica holds the job, so a failover to it keeps every job that was answered', async () => {
+    const reader = new Redis(replica.url, { maxRetriesPerRequest: 0 });
+    try {
+      for (let i = 0; i < 20; i += 1) {
+        const { id } = await queue.add('noop', {});
+        // Read at once from the replica, with no wait: WAIT already saw it there.
+        expect(await reader.hget(queueKeys(config.redis.prefix, 'default').job(id), 'status')).toBe('pending');
+      }
+    } finally {
+      reader.disconnect();
+    }
+  });
+
+  it('refuses with NOT_REPLICATED, saying what to do, when the replica does not confirm within the timeout', async () => {
+    await replica.stop();
+    await waitFor('the master to see its replica gone', async () => (await linkedReplicas(master)) === 0, 10_000, 50);
+    const started = Date.now();
+    const error = await queue.add('noop', {}, { idempotencyKey: 'kept-once' }).then(() => null, (caught: unknown) => caught);
+    expect(error).toBeInstanceOf(NotReplicatedError);
+    expect((error as NotReplicatedError).code).toBe('NOT_REPLICATED');
+    expect((error as Error).message).toContain('only 0 of 1 replicas confirmed it within 300 ms');
+    expect((error as Error).message).toContain('same Idempotency-Key');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(WAIT_TIMEOUT_MS - 20);
+    // The master has the job: sent again with the same key, it is found, not added twice.
+    const again = await queue.add('noop', {}, { idempotencyKey: 'kept-once' }).then(() => null, (caught: unknown) => caught);
+    expect(again).toBeInstanceOf(NotReplicatedError);
+    const keys = queueKeys(config.redis.prefix, 'default');
+    expect(await redis.hget(keys.counts, 'pending')).toBe('21');
+  });
+});
