@@ -25,7 +25,8 @@ export class SentinelGroup {
   /** Starts the group and waits until every sentinel knows the master and its replica. */
   static async start(): Promise<SentinelGroup> {
     const master = await RedisServer.start();
-    const replica = await RedisServer.start(['--replicaof', '127.0.0.1', String(master.port)]);
+    // Loaded straight from the master's socket: a replica's sync would otherwise leave dump.rdb in the working directory.
+    const replica = await RedisServer.start(['--replicaof', '127.0.0.1', String(master.port), '--repl-diskless-load', 'on-empty-db']);
     const dir = await mkdtemp(join(tmpdir(), 'sluice-sentinels-'));
     const ports = [await freePort(), await freePort(), await freePort()];
     const sentinels: ChildProcess[] = [];

@@ -6,6 +6,7 @@ import { singleNodeConfig, waitFor } from '../../../test/support/context';
 import { RedisServer } from '../../../test/support/redis-server';
 
 // A master and a replica of this file's own: the test stops the replica, which no shared server may lose.
+// The replica loads straight from the master's socket: a sync to disk would leave dump.rdb in the working directory.
 const WAIT_TIMEOUT_MS = 300;
 const registry = new JobTypeRegistry([defineJobType({ name: 'noop', payload: Type.Object({}) })]);
 
@@ -27,7 +28,7 @@ async function linkedReplicas(server: RedisServer): Promise<number> {
 
 beforeAll(async () => {
   master = await RedisServer.start();
-  replica = await RedisServer.start(['--replicaof', '127.0.0.1', String(master.port)]);
+  replica = await RedisServer.start(['--replicaof', '127.0.0.1', String(master.port), '--repl-diskless-load', 'on-empty-db']);
   await waitFor('the replica to be linked to its master', async () => (await linkedReplicas(master)) === 1, 10_000, 50);
   config = singleNodeConfig('durable-submission', {
     REDIS_URL: master.url, REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: String(WAIT_TIMEOUT_MS),
