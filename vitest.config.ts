@@ -8,10 +8,28 @@ export default defineConfig({
   // Tests run in Vite's server environment: its conditions, not the browser's, pick a package's entry.
   ssr: { resolve: { conditions: [SOURCE_CONDITION, ...defaultServerConditions] } },
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts', 'test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
-    globalSetup: ['test/support/global-setup.ts'],
+    // Each project extends the settings above; its name prefixes its tests in every report.
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'single-node',
+          include: ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts', 'test/**/*.test.ts'],
+          globalSetup: ['test/support/global-setup.ts'],
+        },
+      },
+      {
+        // The core library's tests again, on a Redis Cluster of three masters and three replicas started for the run.
+        extends: true,
+        test: {
+          name: 'cluster',
+          include: ['packages/core/test/**/*.test.ts'],
+          globalSetup: ['test/support/global-setup.ts', 'test/support/cluster-setup.ts'],
+        },
+      },
+    ],
   },
 });

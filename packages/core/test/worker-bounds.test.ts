@@ -122,8 +122,8 @@ describe('pausing a queue', () => {
   });
 });
 
-// On a server of the test's own even in the cluster project: the test turns it into a replica of
-// nothing, which a cluster's node cannot be made; a cluster's own failover is a test of its own.
+// On a server of the test's own even in the cluster project: the test makes it a replica of a master
+// that is not there, which would take a node out of the cluster every test of the run shares.
 describe('a Redis that cannot write for a moment', () => {
   it('does not turn a success into a failure: the completion is sent again once Redis writes again', async () => {
     const { server, config, redis, worker, queue } = await startOnPrivateRedis('readonly');
@@ -187,7 +187,7 @@ describe('closing a worker', () => {
     }
   });
 
-  // On a server of the test's own even in the cluster project: it kills that server, and the cluster is every test's.
+  // On a server of the test's own even in the cluster project: it kills that server, and every test of the run shares the cluster.
   it('ends within its bounds while Redis is down', async () => {
     const { server, redis, worker, queue } = await startOnPrivateRedis('close-down');
     try {
