@@ -1004,6 +1004,13 @@ describe('the key analysis', () => {
     expect(found).toEqual(['snippet.lua:3 NOSUCHCOMMAND: Redis does not know this command [in snippet]']);
   });
 
+  it('flags what would hide a key from the analysis: redis.call kept in a name, KEYS written to', async () => {
+    expect(await check(snippet("local call = redis.call\ncall('DEL', ARGV[1])\nKEYS[1] = ARGV[2]"))).toEqual([
+      'snippet.lua:1 redis.call is used as a value, so the calls made through it cannot be checked [in snippet]',
+      'snippet.lua:3 KEYS is written to, so KEYS[…] may no longer be a declared key [in snippet]',
+    ]);
+  });
+
   it('passes KEYS[i] in a loop, a local from KEYS, and a parameter passed KEYS[2] at every call site', async () => {
     expect(await check(snippet([
       "for i = 1, #KEYS do redis.call('DEL', KEYS[i]) end",
