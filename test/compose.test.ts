@@ -1,31 +1,31 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
+import { tmpdir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { Cluster, Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '@sluice/core';
 import { buildPackages } from '../scripts/build-packages';
 import { workspaceDirs, workspaces } from '../scripts/workspaces';
-import { composeRedisDurabilityArgs } from './support/compose-file';
+import {
+  commandWords,
+  composeRedisDurabilityArgs,
+  configFileAt,
+  interpolateUnset,
+  readComposeFile,
+  redisSetting,
+  redisSettings,
+  type ComposeService as Service,
+} from './support/compose-file';
 import { copyOperands, readDockerfile, type DockerInstruction, type DockerStage } from './support/dockerfile';
 import { productionPackages, workspaceFolder } from './support/production-dependencies';
+import { freePort } from './support/redis-server';
+import { waitFor } from './support/wait-for';
 
 const ROOT = resolve(import.meta.dirname, '..');
 
-interface Service {
-  build?: string | { context?: string; dockerfile?: string };
-  command?: string | string[];
-  environment?: Record<string, string | number | null>;
-  ports?: string[];
-  depends_on?: string[] | Record<string, { condition?: string }>;
-  healthcheck?: { test?: string | string[]; disable?: boolean };
-  deploy?: { replicas?: number };
-  restart?: string;
-  stop_grace_period?: string;
-}
-
-// Compose reads `<<` merge keys; YAML 1.2, the parser's default, does not.
-const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
-  services: Record<string, Service>;
-};
+const compose = readComposeFile();
 const services = compose.services;
 const stages = readDockerfile();
 /** The stage the image runs: the Dockerfile's last. */
@@ -43,11 +43,6 @@ function dependencies(svc: Service): Record<string, string | undefined> {
   const deps = svc.depends_on ?? {};
   if (Array.isArray(deps)) return Object.fromEntries(deps.map((name) => [name, 'service_started']));
   return Object.fromEntries(Object.entries(deps).map(([name, dep]) => [name, dep.condition ?? 'service_started']));
-}
-
-function commandWords(svc: Service): string[] {
-  const command = svc.command ?? [];
-  return Array.isArray(command) ? command : command.split(/\s+/);
 }
 
 /** Compose durations such as `40s` or `1m30s`, in milliseconds. */
@@ -242,4 +237,362 @@ describe('what the containers run', () => {
       }
     }
   });
+});
+
+/** The profiles that run the stack on Redis set up otherwise than the default single node. */
+const PROFILES = ['cluster', 'sentinel'] as const;
+type Profile = (typeof PROFILES)[number];
+/** What the default stack builds and runs; each profile has its own of each, named `<role>-<profile>`. */
+const APPLICATION_ROLES = ['migrate', 'api', 'worker'] as const;
+/** Settings a profile's application services may hold otherwise than the default ones. */
+const REDIS_SETTINGS = ['REDIS_URL', 'REDIS_CLUSTER_NODES', 'REDIS_SENTINELS', 'REDIS_SENTINEL_MASTER', 'REDIS_WAIT_REPLICAS', 'QUEUE_PARTITIONS'];
+
+function servicesOf(profile: string): [string, Service][] {
+  return Object.entries(services).filter(([, svc]) => svc.profiles?.includes(profile));
+}
+
+function applicationServicesOf(profile: Profile): [string, Service][] {
+  return servicesOf(profile).filter(([, svc]) => svc.build !== undefined);
+}
+
+/** The cluster profile's Redis Cluster nodes: its services whose redis-server runs with cluster-enabled. */
+function clusterNodes(): [string, Service][] {
+  return servicesOf('cluster').filter(([, svc]) => redisSetting(redisSettings(compose, svc), 'cluster-enabled') === 'yes');
+}
+
+function sentinels(): [string, Service][] {
+  return servicesOf('sentinel').filter(([, svc]) => commandWords(svc).includes('--sentinel'));
+}
+
+/** The sentinel profile's Redis nodes (not sentinels), the master first. */
+function sentinelDataNodes(): [string, Service][] {
+  const nodes = servicesOf('sentinel').filter(([, svc]) => svc.image?.startsWith('redis:') && !commandWords(svc).includes('--sentinel'));
+  return nodes.sort(([, a], [, b]) => Number(redisSettings(compose, a).has('replicaof')) - Number(redisSettings(compose, b).has('replicaof')));
+}
+
+/** `name:port` of a Redis service, as clients on the compose network reach it. */
+function addressOf([name, svc]: [string, Service]): string {
+  return `${name}:${redisSetting(redisSettings(compose, svc), 'port') ?? '6379'}`;
+}
+
+/** A service's settings, `${…}` resolved as with nothing set in the environment. */
+function environmentOf(svc: Service): Record<string, string> {
+  return Object.fromEntries(Object.entries(svc.environment ?? {}).map(([name, value]) => [name, interpolateUnset(String(value ?? ''))]));
+}
+
+/** The services `docker compose up <names…>` starts: the named ones and, transitively, what they depend on. */
+function startedBy(names: string[]): Set<string> {
+  const started = new Set<string>();
+  const pending = [...names];
+  for (let name = pending.pop(); name !== undefined; name = pending.pop()) {
+    if (started.has(name)) continue;
+    started.add(name);
+    pending.push(...Object.keys(dependencies(service(name))));
+  }
+  return started;
+}
+
+/** The `docker compose --profile <profile> up --build <services…>` commands the file's header gives. */
+function documentedCommands(): { profile: string; names: string[] }[] {
+  const header = readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8').split('\n').filter((line) => line.startsWith('#'));
+  return header.flatMap((line) => {
+    const match = /docker compose --profile (\S+) up --build ((?:[\w-]+ ?)+)$/.exec(line);
+    return match ? [{ profile: match[1] as string, names: (match[2] as string).trim().split(' ') }] : [];
+  });
+}
+
+describe('docker-compose.yml profiles', () => {
+  it('starts exactly the default stack when no profile is given, and puts every other service in one profile', () => {
+    const always = Object.entries(services).filter(([, svc]) => svc.profiles === undefined).map(([name]) => name);
+    expect(always.sort()).toEqual(['api', 'migrate', 'postgres', 'redis', 'worker']);
+    for (const [name, svc] of Object.entries(services).filter(([, found]) => found.profiles !== undefined)) {
+      expect(svc.profiles, name).toHaveLength(1);
+      expect(PROFILES, name).toContain(svc.profiles?.[0]);
+    }
+  });
+
+  it('documents for each profile a command that starts its whole stack, and of the default one only PostgreSQL', () => {
+    const commands = documentedCommands();
+    expect(commands.map((command) => command.profile).sort()).toEqual([...PROFILES].sort());
+    for (const { profile, names } of commands) {
+      expect(names.sort(), profile).toEqual([`api-${profile}`, `worker-${profile}`]);
+      const own = servicesOf(profile).map(([name]) => name);
+      expect([...startedBy(names)].sort(), profile).toEqual([...own, 'postgres'].sort());
+    }
+  });
+
+  it('publishes only on the host\'s loopback, each port once, so that the profiles run beside the default stack', () => {
+    const published = Object.values(services).flatMap((svc) => (svc.ports ?? []).map(String));
+    expect(published.filter((port) => !port.startsWith('127.0.0.1:'))).toEqual([]);
+    const hostPorts = published.map((port) => port.split(':')[1]);
+    expect(new Set(hostPorts).size).toBe(hostPorts.length);
+    for (const profile of PROFILES) expect(service(`api-${profile}`).ports?.map(String)).toContainEqual(expect.stringMatching(/:3000$/));
+  });
+
+  it('runs each profile\'s migrate, api and worker as the default ones: same image, command, healthcheck and settings', () => {
+    for (const profile of PROFILES) {
+      expect(applicationServicesOf(profile).map(([name]) => name).sort()).toEqual(APPLICATION_ROLES.map((role) => `${role}-${profile}`).sort());
+      for (const role of APPLICATION_ROLES) {
+        // Its own dependencies and published port are checked below.
+        const { environment, depends_on: _, ports, profiles, ...rest } = service(`${role}-${profile}`);
+        const { environment: defaultEnvironment, depends_on: __, ports: ___, ...defaultRest } = service(role);
+        expect({ ...rest, profiles, hasPorts: ports !== undefined }, `${role}-${profile}`).toEqual({ ...defaultRest, profiles: [profile], hasPorts: role === 'api' });
+        // The stack's own Redis, history schema and, for the API, its own name on the network.
+        const own = [...REDIS_SETTINGS, 'DATABASE_SCHEMA', 'ALLOWED_HOSTS'];
+        const keep = (env: Record<string, unknown> = {}) => Object.fromEntries(Object.entries(env).filter(([name]) => !own.includes(name)));
+        expect(keep(environment), `${role}-${profile}`).toEqual(keep(defaultEnvironment));
+        if (role === 'api') expect(environmentOf(service(`api-${profile}`)).ALLOWED_HOSTS).toBe(`api-${profile}`);
+      }
+    }
+  });
+
+  it('gives each stack a history schema of its own, so that two migrations never run on one schema at once', () => {
+    const schemas = ['', ...PROFILES.map((profile) => `-${profile}`)].map((suffix) => environmentOf(service(`migrate${suffix}`)).DATABASE_SCHEMA ?? 'public');
+    expect(new Set(schemas).size).toBe(schemas.length);
+    for (const profile of PROFILES) {
+      for (const [name, svc] of applicationServicesOf(profile)) expect(environmentOf(svc).DATABASE_SCHEMA, name).toBe(environmentOf(service(`migrate-${profile}`)).DATABASE_SCHEMA);
+    }
+  });
+
+  it('gives every application service settings that Sluice accepts, naming no Redis of another stack', () => {
+    for (const [name, svc] of Object.entries(services).filter(([, found]) => found.build !== undefined)) {
+      const config = loadConfig(environmentOf(svc));
+      const profile = svc.profiles?.[0];
+      expect(config.redis.clusterNodes.length > 0, name).toBe(profile === 'cluster');
+      expect(config.redis.sentinels.length > 0, name).toBe(profile === 'sentinel');
+      const redisHost = new URL(config.redis.url).hostname;
+      expect(profile === undefined ? redisHost === 'redis' : servicesOf(profile).some(([own]) => own === redisHost), `${name}: REDIS_URL names ${redisHost}`).toBe(true);
+    }
+  });
+
+  it('mounts every file under deploy/ into the services, from files that exist', async () => {
+    const mounted = Object.values(compose.configs ?? {}).map((config) => resolve(ROOT, config.file ?? ''));
+    for (const file of mounted) expect(existsSync(file), file).toBe(true);
+    const shipped = (await readdir(join(ROOT, 'deploy'), { recursive: true, withFileTypes: true })).filter((entry) => entry.isFile()).map((entry) => join(entry.parentPath, entry.name));
+    expect(shipped.map((file) => relative(ROOT, file)).sort()).toEqual(mounted.map((file) => relative(ROOT, file)).sort());
+    for (const [name, svc] of Object.entries(services)) {
+      for (const config of svc.configs ?? []) expect(compose.configs?.[config.source], `${name} mounts ${config.source}`).toBeDefined();
+      // Every file a command names in the container is one the service is given.
+      for (const word of commandWords(svc).filter((found) => found.startsWith('/usr/local/'))) expect(configFileAt(compose, svc, word), `${name} runs ${word}`).toBeDefined();
+    }
+  });
+});
+
+describe('docker-compose.yml profile cluster', () => {
+  it('runs six Redis Cluster nodes, each appending every write to disk before it replies, as the single node does', () => {
+    const nodes = clusterNodes();
+    expect(nodes).toHaveLength(6);
+    const volumes = nodes.flatMap(([, svc]) => svc.volumes ?? []);
+    for (const [name, svc] of nodes) {
+      const settings = redisSettings(compose, svc);
+      expect(svc.image, name).toBe('redis:7-alpine');
+      expect(['--appendonly', redisSetting(settings, 'appendonly'), '--appendfsync', redisSetting(settings, 'appendfsync')], name).toEqual(composeRedisDurabilityArgs());
+      // Its data and the file it records the cluster in, in the working directory (the image's /data), a volume of its own.
+      expect(redisSetting(settings, 'dir'), name).toBeUndefined();
+      expect(redisSetting(settings, 'cluster-config-file'), name).toBeDefined();
+      expect(svc.volumes?.filter((volume) => volume.endsWith(':/data')), name).toHaveLength(1);
+      // Clients are sent to it by its service name, which every container of the network resolves.
+      expect(redisSetting(settings, 'cluster-announce-hostname'), name).toBe(name);
+      expect(redisSetting(settings, 'cluster-preferred-endpoint-type'), name).toBe('hostname');
+      expect(svc.healthcheck?.test, name).toBeDefined();
+      expect(svc.restart, name).toBe('unless-stopped');
+    }
+    expect(new Set(volumes).size).toBe(volumes.length);
+  });
+
+  it('creates the cluster, three masters with a replica each, once every node is healthy', async () => {
+    const init = service('redis-cluster-init');
+    expect(init.restart).toBe('no');
+    expect(dependencies(init)).toEqual(Object.fromEntries(clusterNodes().map(([name]) => [name, 'service_healthy'])));
+    const nodes = environmentOf(init).REDIS_CLUSTER_NODES?.split(',') ?? [];
+    expect(nodes.sort()).toEqual(clusterNodes().map(addressOf).sort());
+    const script = configFileAt(compose, init, commandWords(init).find((word) => word.endsWith('.sh')) ?? '');
+    const create = /redis-cli --cluster create (.+)$/m.exec(await readFile(script ?? '', 'utf8'))?.[1] ?? '';
+    expect(create).toMatch(/--cluster-replicas 1(?: |$)/);
+    expect(create).toContain('--cluster-yes');
+    // Six nodes, one replica per master: three masters.
+    expect(nodes.length / (1 + 1)).toBe(3);
+  });
+
+  it('points every cluster-mode service at exactly the six nodes', () => {
+    for (const [name, svc] of applicationServicesOf('cluster')) {
+      expect(environmentOf(svc).REDIS_CLUSTER_NODES?.split(',').sort(), name).toEqual(clusterNodes().map(addressOf).sort());
+      expect(environmentOf(svc).REDIS_SENTINELS, name).toBeUndefined();
+    }
+  });
+
+  it('starts the API and workers after every node is healthy, the cluster created and the schema migrated', () => {
+    expect(dependencies(service('migrate-cluster'))).toEqual({ postgres: 'service_healthy' });
+    for (const name of ['api-cluster', 'worker-cluster']) {
+      expect(dependencies(service(name)), name).toEqual({
+        ...Object.fromEntries(clusterNodes().map(([node]) => [node, 'service_healthy'])),
+        'redis-cluster-init': 'service_completed_successfully',
+        postgres: 'service_healthy',
+        'migrate-cluster': 'service_completed_successfully',
+      });
+    }
+  });
+});
+
+describe('docker-compose.yml profile sentinel', () => {
+  it('runs a master and its replica, each appending every write to disk before it replies, as the single node does', () => {
+    const nodes = sentinelDataNodes();
+    expect(nodes).toHaveLength(2);
+    const [[primary], [replicaName, replica]] = nodes as [[string, Service], [string, Service]];
+    expect(redisSettings(compose, replica).get('replicaof')).toEqual([[primary, '6379']]);
+    expect(addressOf(nodes[0] as [string, Service])).toBe(`${primary}:6379`);
+    expect(dependencies(replica)).toEqual({ [primary]: 'service_healthy' });
+    for (const [name, svc] of nodes) {
+      const settings = redisSettings(compose, svc);
+      expect(svc.image, name).toBe('redis:7-alpine');
+      expect(['--appendonly', redisSetting(settings, 'appendonly'), '--appendfsync', redisSetting(settings, 'appendfsync')], name).toEqual(composeRedisDurabilityArgs());
+      // The sentinels learn it, and tell clients of it, by its service name.
+      expect(redisSetting(settings, 'replica-announce-ip'), name).toBe(name);
+      expect(svc.volumes?.filter((volume) => volume.endsWith(':/data')), name).toHaveLength(1);
+    }
+    expect(replicaName).not.toBe(primary);
+  });
+
+  it('runs three sentinels that watch the master by name with a quorum of two, and are healthy once they can fail it over', () => {
+    const [primary] = sentinelDataNodes()[0] as [string, Service];
+    expect(sentinels()).toHaveLength(3);
+    for (const [name, svc] of sentinels()) {
+      const directives = (redisSettings(compose, svc).get('sentinel') ?? []).map((args) => args.join(' '));
+      const monitor = directives.findIndex((directive) => directive.startsWith('monitor '));
+      expect(directives[monitor], name).toBe(`monitor ${environmentOf(service('api-sentinel')).REDIS_SENTINEL_MASTER} ${primary} 6379 2`);
+      // Read in order: without it first, the master's name in `monitor` fails to resolve.
+      expect(directives.indexOf('resolve-hostnames yes'), name).toBeGreaterThanOrEqual(0);
+      expect(directives.indexOf('resolve-hostnames yes'), name).toBeLessThan(monitor);
+      expect(directives, name).toContain('announce-hostnames yes');
+      expect(String(svc.healthcheck?.test), name).toContain(`ckquorum ${environmentOf(service('api-sentinel')).REDIS_SENTINEL_MASTER}`);
+      expect(dependencies(svc), name).toEqual(Object.fromEntries(sentinelDataNodes().map(([node]) => [node, 'service_healthy'])));
+      expect(svc.volumes?.filter((volume) => volume.endsWith(':/data')), name).toHaveLength(1);
+    }
+  });
+
+  it('points every sentinel-mode service at exactly the three sentinels and the master they watch', () => {
+    const addresses = sentinels().map(([name, svc]) => `${name}:${redisSetting(redisSettings(compose, svc), 'port')}`).sort();
+    for (const [name, svc] of applicationServicesOf('sentinel')) {
+      const env = environmentOf(svc);
+      expect(env.REDIS_SENTINELS?.split(',').sort(), name).toEqual(addresses);
+      expect(env.REDIS_SENTINEL_MASTER, name).toBe('sluice');
+      expect(env.REDIS_CLUSTER_NODES, name).toBeUndefined();
+    }
+  });
+
+  it('starts the API and workers after the master, its replica and every sentinel are healthy and the schema migrated', () => {
+    expect(dependencies(service('migrate-sentinel'))).toEqual({ postgres: 'service_healthy' });
+    for (const name of ['api-sentinel', 'worker-sentinel']) {
+      expect(dependencies(service(name)), name).toEqual({
+        ...Object.fromEntries([...sentinelDataNodes(), ...sentinels()].map(([server]) => [server, 'service_healthy'])),
+        postgres: 'service_healthy',
+        'migrate-sentinel': 'service_completed_successfully',
+      });
+    }
+  });
+
+  it('starts each server on a copy of its template made on the first start only, so what the sentinels wrote survives a restart', async () => {
+    const [name, svc] = sentinels()[0] as [string, Service];
+    const [shell, script, template, ...args] = commandWords(svc).map((word) => configFileAt(compose, svc, word) ?? word);
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-sentinel-start-'));
+    try {
+      // The image's entrypoint, standing in here: it prints what it would run.
+      await writeFile(join(dir, 'docker-entrypoint.sh'), '#!/bin/sh\necho "$@"\n');
+      await chmod(join(dir, 'docker-entrypoint.sh'), 0o755);
+      const start = () => runToEnd(shell ?? '', [script ?? '', template ?? '', ...args], { cwd: dir, env: { ...process.env, PATH: `${dir}:${process.env.PATH}` } });
+      const copy = join(dir, 'sentinel.conf');
+      expect((await start()).trim(), name).toBe(['redis-server', copy, ...args].join(' '));
+      expect(await readFile(copy, 'utf8')).toBe(await readFile(template ?? '', 'utf8'));
+      await writeFile(copy, 'sentinel monitor learned-by-the-sentinel\n');
+      await start();
+      expect(await readFile(copy, 'utf8')).toBe('sentinel monitor learned-by-the-sentinel\n');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** Runs a program to its end and returns what it printed; fails with that output unless it exits 0. */
+function runToEnd(program: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
+  const child = spawn(program, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  return new Promise((resolvePromise, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code, signal) => (code === 0 ? resolvePromise(output) : reject(new Error(`${program} ${args.join(' ')} ended with ${signal ?? `exit code ${code}`}:\n${output}`))));
+  });
+}
+
+describe('docker-compose.yml profile cluster, run on loopback', () => {
+  const started: ChildProcess[] = [];
+  let dir = '';
+
+  afterAll(async () => {
+    await Promise.all(started.map((child) => {
+      if (child.exitCode !== null || child.signalCode !== null) return undefined;
+      const exited = new Promise((resolveExit) => child.once('exit', resolveExit));
+      child.kill('SIGKILL');
+      return exited;
+    }));
+    if (dir !== '') await rm(dir, { recursive: true, force: true });
+  });
+
+  it('makes the shipped node commands one cluster in state ok with the init service\'s script, run again without harm', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sluice-compose-cluster-'));
+    const ports = new Set<number>();
+    while (ports.size < clusterNodes().length * 2) ports.add(await freePort());
+    const [...free] = ports;
+    // Service names resolve only on the compose network. `localhost` is a name as well, so the nodes still
+    // announce a name, redis-cli still resolves names to introduce them, and clients still follow names.
+    const local = clusterNodes().map(([name, svc], i) => ({ name, svc, port: free[2 * i] as number, bus: free[2 * i + 1] as number }));
+    for (const { name, svc, port, bus } of local) {
+      await mkdir(join(dir, name));
+      const [program = '', ...args] = commandWords(svc).map((word) => configFileAt(compose, svc, word) ?? (word === name ? 'localhost' : word));
+      // A container has its own address for port 6379 and the bus port beside it; here each node needs ports and a folder of its own.
+      const child = spawn(program, [...args, '--port', String(port), '--cluster-port', String(bus), '--bind', '127.0.0.1', '--dir', join(dir, name)], { stdio: 'ignore' });
+      started.push(child);
+    }
+    const ask = async (port: number, ...command: string[]): Promise<unknown> => {
+      const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+      client.on('error', () => undefined);
+      try {
+        await client.connect();
+        return await client.call(command[0] ?? '', ...command.slice(1));
+      } finally {
+        client.disconnect();
+      }
+    };
+    await waitFor('every node to answer', async () => (await Promise.all(local.map(({ port }) => ask(port, 'PING')))).every((reply) => reply === 'PONG'), 10_000, 50);
+
+    const init = service('redis-cluster-init');
+    const seeds = (environmentOf(init).REDIS_CLUSTER_NODES ?? '').split(',').map((address) => {
+      const node = local.find(({ name }) => address === `${name}:6379`);
+      if (!node) throw new Error(`REDIS_CLUSTER_NODES names ${address}, which is no node on port 6379`);
+      return `localhost:${node.port}`;
+    });
+    const [program = '', ...args] = commandWords(init).map((word) => configFileAt(compose, init, word) ?? word);
+    const env = { ...process.env, ...environmentOf(init), REDIS_CLUSTER_NODES: seeds.join(',') };
+    // The first run creates the cluster, the second finds it and introduces its nodes to each other again.
+    for (let run = 0; run < 2; run++) expect(await runToEnd(program, args, { env })).toContain('every node says the cluster is ok');
+
+    for (const { name, port } of local) expect(String(await ask(port, 'CLUSTER', 'INFO')), name).toMatch(/^cluster_state:ok\r?$/m);
+    const roles = String(await ask(local[0]?.port ?? 0, 'CLUSTER', 'NODES')).trim().split('\n').map((line) => line.split(' ')[2] ?? '');
+    expect(roles.filter((flags) => flags.includes('master'))).toHaveLength(3);
+    expect(roles.filter((flags) => flags.includes('slave'))).toHaveLength(3);
+    const slots = (await ask(local[0]?.port ?? 0, 'CLUSTER', 'SLOTS')) as [number, number, [string, number]][];
+    expect(new Set(slots.map(([, , [host]]) => host))).toEqual(new Set(['localhost']));
+
+    // A cluster client, as Sluice's, reaches every master by the names the nodes announce.
+    const client = new Cluster(seeds.map((seed) => ({ host: 'localhost', port: Number(seed.split(':')[1]) })), { clusterRetryStrategy: () => null });
+    client.on('error', () => undefined);
+    try {
+      const keys = Array.from({ length: 30 }, (_, i) => `compose-test-${i}`);
+      await Promise.all(keys.map((key) => client.set(key, key)));
+      expect(await Promise.all(keys.map((key) => client.get(key)))).toEqual(keys);
+      expect(client.nodes('master')).toHaveLength(3);
+    } finally {
+      client.disconnect();
+    }
+  }, 45_000);
 });
