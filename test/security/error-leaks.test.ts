@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { closeRedis, createDatabase, createPool, createRedis, DeadLetters, JobTypeCatalog, loadConfig, PostgresUnavailableError, Queue, QueueAdmin, RedisUnavailableError } from '@sluice/core';
+import { closeRedis, createDatabase, createPool, createRedis, DeadLetters, JobTypeCatalog, loadConfig, PostgresUnavailableError, Queue, QueueAdmin, QueueLayouts, RedisUnavailableError } from '@sluice/core';
 import { builtinJobTypes } from '@sluice/jobs';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
@@ -46,11 +46,12 @@ describe('the API with Redis and PostgreSQL down', () => {
     redis.on('error', () => undefined);
     const pool = createPool(config.postgres);
     const types = new JobTypeCatalog({ redis, prefix: config.redis.prefix, declared: builtinJobTypes });
+    const layouts = new QueueLayouts(redis, config.redis.prefix, config.queue.partitions);
     const deps = {
       queue: new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry: types }),
-      deadLetters: new DeadLetters(redis, config.redis, config.queue.queues),
-      queueAdmin: new QueueAdmin(redis, config.redis, config.queue.queues),
-      redis, redisConfig: config.redis, pool, db: createDatabase(pool), types,
+      deadLetters: new DeadLetters(redis, layouts, config.queue.queues),
+      queueAdmin: new QueueAdmin(redis, layouts, config.queue.queues),
+      redis, redisConfig: config.redis, layouts, pool, db: createDatabase(pool), types,
     };
     app = await buildApp(config, deps, { logger: log.logger });
     await app.ready();

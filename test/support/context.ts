@@ -48,7 +48,7 @@ export function envFor(config: SluiceConfig): Record<string, string> {
     REDIS_PREFIX: config.redis.prefix,
     DATABASE_URL: config.postgres.url,
     DATABASE_SCHEMA: config.postgres.schema,
-    QUEUES: config.queue.queues.join(','),
+    QUEUES: config.queue.queues.map((queue) => `${queue}:${config.queue.partitions[queue] ?? 1}`).join(','),
     WORKER_BLOCK_MS: String(config.worker.blockMs),
     ...(config.redis.clusterNodes.length > 0 && { REDIS_CLUSTER_NODES: config.redis.clusterNodes.map(addressOf).join(',') }),
   };

@@ -25,7 +25,7 @@ export async function startInProcess(
   const queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry });
   const worker = new Worker({ redis: config.redis, queue: config.queue, worker: config.worker, registry, handlers });
   const recorder = options.pool
-    ? new HistoryRecorder({ redis, pool: options.pool, prefix: config.redis.prefix, queues: config.queue.queues, owner: 'test' })
+    ? new HistoryRecorder({ redis, pool: options.pool, prefix: config.redis.prefix, queues: config.queue.queues, layouts: worker.layouts, owner: 'test' })
     : undefined;
   await worker.start();
   recorder?.start();

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { queueStats, type Database, type DeadLetters, type JobTypeCatalog, type Queue, type QueueAdmin, type ScriptedRedis, type SluiceConfig } from '@sluice/core';
+import { queueStats, type Database, type DeadLetters, type JobTypeCatalog, type Queue, type QueueAdmin, type QueueLayouts, type ScriptedRedis, type SluiceConfig } from '@sluice/core';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type pg from 'pg';
@@ -28,6 +28,8 @@ export interface AppDeps {
   queueAdmin: QueueAdmin;
   redis: ScriptedRedis;
   redisConfig: SluiceConfig['redis'];
+  /** The partitions of each queue, those of an earlier partition count included while they drain. */
+  layouts: QueueLayouts;
   pool: pg.Pool;
   db: Database;
   /** The job types the API accepts: those live workers publish, and any declared to it. */
@@ -106,7 +108,7 @@ export async function buildApp(config: SluiceConfig, deps: AppDeps, options: App
   await app.register(jobListRoutes, { deps });
   await app.register(queueRoutes, { deps });
   await app.register(jobTypeRoutes, { deps });
-  const statsHub = new StatsHub(async () => snapshotView(await queueStats(deps.redis, deps.redisConfig, deps.queue.queues), new Date()), options.statsIntervalMs);
+  const statsHub = new StatsHub(async () => snapshotView(await queueStats(deps.redis, deps.layouts, deps.queue.queues), new Date()), options.statsIntervalMs);
   app.decorate('statsHub', statsHub);
   // Before the server waits for connections to finish: an open stream would hold app.close() forever.
   app.addHook('preClose', async () => statsHub.close());

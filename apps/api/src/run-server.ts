@@ -1,9 +1,12 @@
 import {
   checkSchema, closeRedis, createDatabase, createLogger, DeadLetters, HistoryMaintenance, JobTypeCatalog, loadDeclaredJobTypes, QueueAdmin, createPool,
-  createRedis, loadConfig, messageOf, openApiRefusal, Queue, waitForRedis,
+  createRedis, loadConfig, messageOf, openApiRefusal, Queue, QueueLayouts, waitForRedis,
 } from '@sluice/core';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
+
+/** How often the API learns partition counts other processes have used (a queue repartitioned while it runs). */
+const LAYOUT_REFRESH_MS = 10_000;
 
 /**
  * Starts the HTTP producer: config from the environment, checks, listen, and a graceful close on
@@ -20,11 +23,14 @@ export async function runApiServer(env: NodeJS.ProcessEnv = process.env): Promis
   const redis = createRedis(config.redis, { connectionName: 'sluice-api', autoPipelining: true });
   redis.on('error', (error) => logger.debug({ err: messageOf(error) }, 'redis connection error'));
   const types = new JobTypeCatalog({ redis, prefix: config.redis.prefix, declared, logger });
+  const layouts = new QueueLayouts(redis, config.redis.prefix, config.queue.partitions);
+  let layoutRefresh: NodeJS.Timeout | undefined;
   // Partitions are kept by whichever process gets there first; an API alone keeps them too.
   const maintenance = new HistoryMaintenance({ pool, retentionDays: config.postgres.historyRetentionDays, logger });
   let app: FastifyInstance | undefined;
   const release = async (): Promise<void> => {
     await app?.close();
+    clearInterval(layoutRefresh);
     types.stop();
     await maintenance.stop();
     await closeRedis(redis);
@@ -36,10 +42,12 @@ export async function runApiServer(env: NodeJS.ProcessEnv = process.env): Promis
     // Without Redis the API still starts: submissions answer 503 until it is back.
     await waitForRedis(redis, 5000).catch((error: unknown) => logger.warn({ err: messageOf(error) }, 'Redis is unavailable at start'));
     await types.start();
+    await layouts.refresh().catch((error: unknown) => logger.warn({ err: messageOf(error) }, 'partition counts not read at start; reading them again shortly'));
+    layoutRefresh = setInterval(() => void layouts.refresh().catch((error: unknown) => logger.debug({ err: messageOf(error) }, 'partition counts not read')), LAYOUT_REFRESH_MS);
     const queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry: types });
-    const deadLetters = new DeadLetters(redis, config.redis, config.queue.queues);
-    const queueAdmin = new QueueAdmin(redis, config.redis, config.queue.queues);
-    app = await buildApp(config, { queue, deadLetters, queueAdmin, redis, redisConfig: config.redis, pool, db: createDatabase(pool), types }, { logger });
+    const deadLetters = new DeadLetters(redis, layouts, config.queue.queues);
+    const queueAdmin = new QueueAdmin(redis, layouts, config.queue.queues);
+    app = await buildApp(config, { queue, deadLetters, queueAdmin, redis, redisConfig: config.redis, layouts, pool, db: createDatabase(pool), types }, { logger });
     await app.listen({ port: config.api.port, host: config.api.host });
   } catch (error) {
     await release().catch(() => undefined);

@@ -1,4 +1,4 @@
-import { closeRedis, createRedis, DeadLetters, JobTypeCatalog, QueueAdmin, Queue, waitForRedis, type JobTypeDefinition, type SluiceConfig } from '@sluice/core';
+import { closeRedis, createRedis, DeadLetters, JobTypeCatalog, type JobTypeDefinition, Queue, QueueAdmin, QueueLayouts, type SluiceConfig, waitForRedis } from '@sluice/core';
 import { builtinJobTypes } from '@sluice/jobs';
 import type { FastifyInstance } from 'fastify';
 import { expect } from 'vitest';
@@ -27,9 +27,10 @@ export async function startApp(config: SluiceConfig, options: AppOptions & { dat
   const types = new JobTypeCatalog({ redis, prefix: config.redis.prefix, declared: [...builtinJobTypes, ...(options.declared ?? [])] });
   await types.start();
   const queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry: types });
-  const deadLetters = new DeadLetters(redis, config.redis, config.queue.queues);
-  const queueAdmin = new QueueAdmin(redis, config.redis, config.queue.queues);
-  const app = await buildApp(config, { queue, deadLetters, queueAdmin, redis, redisConfig: config.redis, pool: database.pool, db: database.db, types }, options);
+  const layouts = new QueueLayouts(redis, config.redis.prefix, config.queue.partitions);
+  const deadLetters = new DeadLetters(redis, layouts, config.queue.queues);
+  const queueAdmin = new QueueAdmin(redis, layouts, config.queue.queues);
+  const app = await buildApp(config, { queue, deadLetters, queueAdmin, redis, redisConfig: config.redis, layouts, pool: database.pool, db: database.db, types }, options);
   await app.ready();
   return {
     app,

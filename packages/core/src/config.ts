@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { InvalidConfigError } from './errors.js';
 import { DEFAULT_PAYLOAD_MAX_DEPTH, QUEUE_NAME_PATTERN } from './limits.js';
+import { MAX_PARTITIONS } from './partitions.js';
 
 /** Where Redis is and how Sluice names its keys there. */
 export interface RedisConfig {
@@ -59,8 +60,18 @@ export interface PostgresConfig {
 
 /** Behaviour shared by producers and workers. */
 export interface QueueConfig {
-  /** Queues this process serves; submissions to other queues are refused. Default `["default"]`. Env `QUEUES` (comma-separated). */
+  /**
+   * Queues this process serves; submissions to other queues are refused. Default `["default"]`. Env
+   * `QUEUES` (comma-separated; `name:N` gives a queue N partitions, so a queue name cannot end in `:`
+   * and digits).
+   */
   queues: string[];
+  /**
+   * Partitions of each queue: its jobs spread over that many streams, each under a hash tag of its
+   * own, which a Redis Cluster places on its masters. Default 1. Env `QUEUE_PARTITIONS` (every queue
+   * QUEUES does not give a number), 1 to 64.
+   */
+  partitions: Record<string, number>;
   /** How long an idempotency key maps to its first job. Default 24 h. Env `IDEMPOTENCY_TTL_MS`. */
   idempotencyTtlMs: number;
   /** How long a finished job stays readable from Redis before only PostgreSQL has it. Default 1 h. Env `JOB_RETENTION_MS`. */
@@ -265,7 +276,7 @@ export function loadConfig(env: Env): SluiceConfig {
       historyRetentionDays: read.int('HISTORY_RETENTION_DAYS', DEFAULTS.historyRetentionDays, 1, 3650),
     },
     queue: {
-      queues: read.list('QUEUES', DEFAULTS.queues, QUEUE_NAME_PATTERN),
+      ...queuesAndPartitions(read.list('QUEUES', DEFAULTS.queues, QUEUE_NAME_PATTERN), read.int('QUEUE_PARTITIONS', 1, 1, MAX_PARTITIONS), problems),
       idempotencyTtlMs: read.int('IDEMPOTENCY_TTL_MS', DEFAULTS.idempotencyTtlMs, 1000, 365 * 24 * HOUR_MS),
       retentionMs: read.int('JOB_RETENTION_MS', DEFAULTS.retentionMs, 1000, 365 * 24 * HOUR_MS),
       deadRetentionMs: read.int('DEAD_JOB_RETENTION_MS', DEFAULTS.deadRetentionMs, 1000, 365 * 24 * HOUR_MS),
@@ -329,6 +340,20 @@ export function loadConfig(env: Env): SluiceConfig {
   }
   if (problems.length > 0) throw new InvalidConfigError(problems);
   return config;
+}
+
+/** QUEUES' names, and each queue's partitions (`name:N`, else `defaultCount`). */
+function queuesAndPartitions(items: string[], defaultCount: number, problems: string[]): { queues: string[]; partitions: Record<string, number> } {
+  const partitions: Record<string, number> = {};
+  for (const item of items) {
+    const match = /^(.+):(\d+)$/.exec(item);
+    const name = match?.[1] ?? item;
+    const count = match ? Number(match[2]) : defaultCount;
+    if (count < 1 || count > MAX_PARTITIONS) problems.push(`QUEUES gives queue "${name}" ${count} partitions; a queue has 1 to ${MAX_PARTITIONS}`);
+    if (name in partitions) problems.push(`QUEUES names queue "${name}" twice`);
+    partitions[name] = count;
+  }
+  return { queues: Object.keys(partitions), partitions };
 }
 
 /** One REDIS_CLUSTER_NAT_MAP mapping: the address a node announces, `=`, the one to reach it at. */

@@ -53,7 +53,7 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Sluice
   recorderRedis.on('error', (error) => logger.debug({ err: messageOf(error) }, 'redis connection error'));
   const worker = new Worker({ redis: config.redis, queue: config.queue, worker: config.worker, registry, handlers: options.handlers, logger });
   const recorder = new HistoryRecorder({
-    redis: recorderRedis, pool, prefix: config.redis.prefix, queues: config.queue.queues, owner: config.worker.consumerName, logger,
+    redis: recorderRedis, pool, prefix: config.redis.prefix, queues: config.queue.queues, layouts: worker.layouts, owner: config.worker.consumerName, logger,
   });
   const maintenance = new HistoryMaintenance({ pool, retentionDays: config.postgres.historyRetentionDays, logger });
 

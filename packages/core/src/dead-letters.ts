@@ -1,9 +1,9 @@
-import type { RedisConfig } from './config.js';
 import { InvalidJobError, JobNotFoundError, JobStateConflictError } from './errors.js';
 import { isoFromMs, jobFromHash, type ListedJob } from './job.js';
-import { queueKeys, type QueueKeys } from './keys.js';
+import type { QueueKeys } from './keys.js';
 import { LIST_PAGE_MAX_BYTES, LIST_VALUE_MAX_BYTES } from './limits.js';
 import { takeWithinBytes } from './list-page.js';
+import { placesOfJob, type QueueLayouts } from './partitions.js';
 import { toRedisError } from './redis/client.js';
 import { entryFields } from './redis/entries.js';
 import { runTransition, type ScriptedRedis } from './redis/scripts.js';
@@ -36,7 +36,7 @@ const COUNT_BATCH = 1000;
 export class DeadLetters {
   constructor(
     private readonly redis: ScriptedRedis,
-    private readonly redisConfig: RedisConfig,
+    private readonly layouts: QueueLayouts,
     private readonly queues: readonly string[],
     private readonly now: () => number = Date.now,
   ) {}
@@ -55,13 +55,13 @@ export class DeadLetters {
     const end = options.cursor === undefined ? '+' : `(${options.cursor}`;
     try {
       const pages = await Promise.all(
-        queues.map(async (queue) => {
-          const entries = await this.redis.xrevrange(queueKeys(this.redisConfig.prefix, queue).dlq, end, '-', 'COUNT', options.limit + 1);
-          return entries.map(([entryId, fields]) => ({ queue, entryId, fields: entryFields(fields) }));
+        queues.flatMap((queue) => this.layouts.all(queue)).map(async (partition) => {
+          const entries = await this.redis.xrevrange(partition.keys.dlq, end, '-', 'COUNT', options.limit + 1);
+          return entries.map(([entryId, fields]) => ({ partition, entryId, fields: entryFields(fields) }));
         }),
       );
       const entries = pages.flat().sort((a, b) => compareIds(b.entryId, a.entryId)).slice(0, options.limit + 1);
-      const listed = await this.listedJobs(entries.slice(0, options.limit).map((entry) => ({ queue: entry.queue, id: entry.fields.id ?? '' })));
+      const listed = await this.listedJobs(entries.slice(0, options.limit).map((entry) => entry.partition.keys.job(entry.fields.id ?? '')));
       // A job whose hash has expired is left out; its entry still counts for where the page ends.
       const rows = entries.slice(0, options.limit).flatMap((entry, index) => {
         const job = listed[index];
@@ -80,10 +80,9 @@ export class DeadLetters {
    * The jobs as listings carry them, in order (undefined for a job whose hash is gone): two round
    * trips, the first learning every payload's and result's size so that a large one never leaves Redis.
    */
-  private async listedJobs(jobs: readonly { queue: string; id: string }[]): Promise<(ListedJob | undefined)[]> {
-    // Commands sent all at once rather than in one pipeline: the jobs of several queues sit in several cluster slots.
+  private async listedJobs(keys: readonly string[]): Promise<(ListedJob | undefined)[]> {
+    // Commands sent all at once rather than in one pipeline: the jobs of several partitions sit in several cluster slots.
     const { redis } = this;
-    const keys = jobs.map((job) => queueKeys(this.redisConfig.prefix, job.queue).job(job.id));
     const found = await Promise.all(keys.map(async (key) => {
       const [fields, payloadBytes, resultBytes] = await Promise.all([redis.hmget(key, ...LISTED_FIELDS), redis.hstrlen(key, 'payload'), redis.hstrlen(key, 'result')]);
       return { key, fields, payloadBytes, resultBytes, hash: {} as Record<string, string> };
@@ -115,10 +114,11 @@ export class DeadLetters {
   async retry(id: string): Promise<void> {
     let reply: unknown = 0;
     try {
-      const found = await Promise.all(this.queues.map((queue) => this.redis.exists(queueKeys(this.redisConfig.prefix, queue).job(id))));
-      const queue = this.queues[found.indexOf(1)];
-      if (queue !== undefined) {
-        const keys = queueKeys(this.redisConfig.prefix, queue);
+      const places = this.queues.flatMap((queue) => placesOfJob(this.layouts.prefix, queue, id));
+      const found = await Promise.all(places.map(({ keys }) => this.redis.exists(keys.job(id))));
+      const place = places[found.indexOf(1)];
+      if (place !== undefined) {
+        const { keys } = place;
         const now = this.now();
         reply = await runTransition(this.redis, 'retryDeadJob', keys, now, [keys.stream, keys.job(id), keys.dlq], [id, now]);
       }
@@ -137,8 +137,7 @@ export class DeadLetters {
     const queues = filter.queue === undefined ? this.queues : [filter.queue];
     let retried = 0;
     try {
-      for (const queue of queues) {
-        const keys = queueKeys(this.redisConfig.prefix, queue);
+      for (const { keys } of queues.flatMap((queue) => this.layouts.all(queue))) {
         // Up to the end as it is now: a job that dies again while this runs stays dead.
         const end = (await this.redis.xrevrange(keys.dlq, '+', '-', 'COUNT', 1))[0]?.[0];
         if (end === undefined) continue;
@@ -169,8 +168,7 @@ export class DeadLetters {
     const queues = filter.queue === undefined ? this.queues : [filter.queue];
     try {
       let total = 0;
-      for (const queue of queues) {
-        const keys = queueKeys(this.redisConfig.prefix, queue);
+      for (const { keys } of queues.flatMap((queue) => this.layouts.all(queue))) {
         total += filter.type === undefined ? Math.max(0, Number((await this.redis.hget(keys.counts, 'dead')) ?? 0)) : await this.countOfType(keys, filter.type);
       }
       return total;

@@ -8,6 +8,7 @@ export * from './keys.js';
 export * from './limits.js';
 export * from './logger.js';
 export * from './queue.js';
+export * from './partitions.js';
 export * from './registry.js';
 export * from './job-type-catalog.js';
 export * from './retry-policy.js';

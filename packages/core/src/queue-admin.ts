@@ -1,14 +1,13 @@
-import type { RedisConfig } from './config.js';
 import { QueueNotFoundError } from './errors.js';
-import { queueKeys } from './keys.js';
+import type { QueueLayouts } from './partitions.js';
 import { toRedisError } from './redis/client.js';
 import type { ScriptedRedis } from './redis/scripts.js';
 
-/** Pausing and resuming queues. A pause is a key in Redis, so it outlives worker restarts. */
+/** Pausing and resuming queues. A pause is a key in each partition, so it outlives worker restarts. */
 export class QueueAdmin {
   constructor(
     private readonly redis: ScriptedRedis,
-    private readonly redisConfig: RedisConfig,
+    private readonly layouts: QueueLayouts,
     private readonly queues: readonly string[],
   ) {}
 
@@ -25,7 +24,7 @@ export class QueueAdmin {
   private async run(queue: string, command: (pausedKey: string) => Promise<unknown>): Promise<void> {
     if (!this.queues.includes(queue)) throw new QueueNotFoundError(queue, this.queues);
     try {
-      await command(queueKeys(this.redisConfig.prefix, queue).paused);
+      await Promise.all(this.layouts.all(queue).map(({ keys }) => command(keys.paused)));
     } catch (error) {
       throw toRedisError(error);
     }

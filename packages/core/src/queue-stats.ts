@@ -1,6 +1,6 @@
-import type { RedisConfig } from './config.js';
 import { JOB_STATES, type JobState } from './job-state.js';
-import { queueKeys, WORKER_GROUP } from './keys.js';
+import { WORKER_GROUP } from './keys.js';
+import type { Partition, QueueLayouts } from './partitions.js';
 import { toRedisError } from './redis/client.js';
 import type { ScriptedRedis } from './redis/scripts.js';
 
@@ -13,10 +13,24 @@ export interface ConsumerStats {
   idleMs: number;
 }
 
-/** What a queue is doing: jobs per state, its consumers, its rate over the last minute. */
-export interface QueueStats {
+/** What one partition of a queue is doing (see QUEUE_PARTITIONS). */
+export interface PartitionStats {
+  /** The partition's index, of `of`. */
+  index: number;
+  of: number;
   counts: Record<JobState, number>;
   paused: boolean;
+  consumers: ConsumerStats[];
+  lastMinute: { completed: number; failed: number };
+  unservedTypes: Record<string, number>;
+}
+
+/** What a queue is doing: jobs per state, its consumers, its rate over the last minute, across its partitions. */
+export interface QueueStats {
+  counts: Record<JobState, number>;
+  /** Whether workers take no new jobs from it (every partition paused). */
+  paused: boolean;
+  /** Each consumer once, its pending entries summed over the partitions and its idle time the least. */
   consumers: ConsumerStats[];
   /** Attempts that completed and failed in the last 60 seconds. */
   lastMinute: { completed: number; failed: number };
@@ -24,6 +38,8 @@ export interface QueueStats {
   perSecond: ThroughputSecond[];
   /** Jobs waiting because no live worker serves their type, per type (see NO_HANDLER_TIMEOUT_MS). */
   unservedTypes: Record<string, number>;
+  /** The same per partition, the current partitions first, then any of an earlier count still draining. */
+  partitions: PartitionStats[];
 }
 
 /** Attempts that completed and failed within one second. */
@@ -37,50 +53,86 @@ export interface ThroughputSecond {
 const THROUGHPUT_WINDOW_SECONDS = 60;
 
 /**
- * Reads every queue's statistics from Redis in one round trip, a pipeline per queue (each queue is a
- * cluster slot of its own): the per-state counts the transition scripts keep, the group's
- * consumers, and the per-second throughput buckets. Nothing here scans the history.
+ * Reads every queue's statistics from Redis in one round trip, a pipeline per partition (each is a
+ * cluster slot of its own): the per-state counts the transition scripts keep, the group's consumers,
+ * and the per-second throughput buckets. Nothing here scans the history.
  */
-export async function queueStats(redis: ScriptedRedis, config: RedisConfig, queues: readonly string[], now = Date.now()): Promise<Record<string, QueueStats>> {
+export async function queueStats(redis: ScriptedRedis, layouts: QueueLayouts, queues: readonly string[], now = Date.now()): Promise<Record<string, QueueStats>> {
   const second = Math.floor(now / 1000);
-  const pipelines = queues.map((queue) => {
-    const keys = queueKeys(config.prefix, queue);
-    const pipeline = redis.pipeline();
-    pipeline.hgetall(keys.counts);
-    pipeline.exists(keys.paused);
-    pipeline.xinfo('CONSUMERS', keys.stream, WORKER_GROUP);
-    pipeline.hgetall(keys.unserved);
-    for (let s = second - THROUGHPUT_WINDOW_SECONDS + 1; s <= second; s += 1) pipeline.hmget(keys.throughput(s * 1000), 'completed', 'failed');
-    return pipeline;
-  });
-  let replies: [Error | null, unknown][];
+  let perQueue: PartitionReading[][];
   try {
-    replies = (await Promise.all(pipelines.map(async (pipeline) => (await pipeline.exec()) ?? []))).flat();
+    perQueue = await Promise.all(queues.map((queue) => Promise.all(layouts.all(queue).map((partition) => readPartition(redis, partition, second)))));
   } catch (error) {
     throw toRedisError(error);
   }
-  const perQueue = 4 + THROUGHPUT_WINDOW_SECONDS;
   const stats: Record<string, QueueStats> = {};
   queues.forEach((queue, index) => {
-    const [counts, paused, consumers, unserved, ...buckets] = replies.slice(index * perQueue, (index + 1) * perQueue);
-    for (const reply of [counts, paused, unserved]) if (reply?.[0]) throw toRedisError(reply[0]);
-    const perSecond = buckets.map((bucket, offset): ThroughputSecond => {
-      const [completed, failed] = (bucket[1] ?? []) as (string | null)[];
-      return { second: second - THROUGHPUT_WINDOW_SECONDS + 1 + offset, completed: Number(completed ?? 0), failed: Number(failed ?? 0) };
-    });
-    stats[queue] = {
-      counts: countsFrom((counts?.[1] ?? {}) as Record<string, string>),
-      paused: paused?.[1] === 1,
-      // A queue no worker has joined yet has no group: no consumers.
-      consumers: consumers?.[0] ? [] : consumersFrom(consumers?.[1] as (string | number)[][]),
-      lastMinute: perSecond.reduce((sum, bucket) => ({ completed: sum.completed + bucket.completed, failed: sum.failed + bucket.failed }), { completed: 0, failed: 0 }),
-      perSecond,
-      unservedTypes: Object.fromEntries(Object.entries((unserved?.[1] ?? {}) as Record<string, string>).map(([type, count]) => [type, Number(count)])),
-    };
+    stats[queue] = combine(perQueue[index] as PartitionReading[]);
   });
   return stats;
 }
 
+interface PartitionReading extends PartitionStats {
+  perSecond: ThroughputSecond[];
+}
+
+async function readPartition(redis: ScriptedRedis, { keys, index, count }: Partition, second: number): Promise<PartitionReading> {
+  const pipeline = redis.pipeline();
+  pipeline.hgetall(keys.counts);
+  pipeline.exists(keys.paused);
+  pipeline.xinfo('CONSUMERS', keys.stream, WORKER_GROUP);
+  pipeline.hgetall(keys.unserved);
+  for (let s = second - THROUGHPUT_WINDOW_SECONDS + 1; s <= second; s += 1) pipeline.hmget(keys.throughput(s * 1000), 'completed', 'failed');
+  const [counts, paused, consumers, unserved, ...buckets] = (await pipeline.exec()) ?? [];
+  for (const reply of [counts, paused, unserved]) if (reply?.[0]) throw toRedisError(reply[0]);
+  const perSecond = buckets.map((bucket, offset): ThroughputSecond => {
+    const [completed, failed] = (bucket[1] ?? []) as (string | null)[];
+    return { second: second - THROUGHPUT_WINDOW_SECONDS + 1 + offset, completed: Number(completed ?? 0), failed: Number(failed ?? 0) };
+  });
+  return {
+    index,
+    of: count,
+    counts: countsFrom((counts?.[1] ?? {}) as Record<string, string>),
+    paused: paused?.[1] === 1,
+    // A partition no worker has joined yet has no group: no consumers.
+    consumers: consumers?.[0] ? [] : consumersFrom(consumers?.[1] as (string | number)[][]),
+    lastMinute: sumOf(perSecond),
+    perSecond,
+    unservedTypes: Object.fromEntries(Object.entries((unserved?.[1] ?? {}) as Record<string, string>).map(([type, count]) => [type, Number(count)])),
+  };
+}
+
+function sumOf(seconds: readonly { completed: number; failed: number }[]): { completed: number; failed: number } {
+  return seconds.reduce((sum, bucket) => ({ completed: sum.completed + bucket.completed, failed: sum.failed + bucket.failed }), { completed: 0, failed: 0 });
+}
+
+/** A queue's figures from its partitions'. */
+function combine(partitions: readonly PartitionReading[]): QueueStats {
+  const counts = countsFrom({});
+  const unservedTypes: Record<string, number> = {};
+  const consumers = new Map<string, ConsumerStats>();
+  for (const partition of partitions) {
+    for (const state of JOB_STATES) counts[state] += partition.counts[state];
+    for (const [type, count] of Object.entries(partition.unservedTypes)) unservedTypes[type] = (unservedTypes[type] ?? 0) + count;
+    for (const consumer of partition.consumers) {
+      const seen = consumers.get(consumer.name);
+      consumers.set(consumer.name, seen ? { name: consumer.name, pending: seen.pending + consumer.pending, idleMs: Math.min(seen.idleMs, consumer.idleMs) } : { ...consumer });
+    }
+  }
+  const perSecond = (partitions[0]?.perSecond ?? []).map((bucket, offset) => ({
+    second: bucket.second,
+    ...sumOf(partitions.map((partition) => partition.perSecond[offset] ?? { completed: 0, failed: 0 })),
+  }));
+  return {
+    counts,
+    paused: partitions.length > 0 && partitions.every((partition) => partition.paused),
+    consumers: [...consumers.values()],
+    lastMinute: sumOf(perSecond),
+    perSecond,
+    unservedTypes,
+    partitions: partitions.map(({ perSecond: _perSecond, ...partition }) => partition),
+  };
+}
 function countsFrom(hash: Record<string, string>): Record<JobState, number> {
   return Object.fromEntries(JOB_STATES.map((state) => [state, Math.max(0, Number(hash[state] ?? 0))])) as Record<JobState, number>;
 }

@@ -2,8 +2,8 @@ import type { QueueConfig, RedisConfig } from './config.js';
 import { InvalidJobError, JobNotFoundError, JobStateConflictError, NotReplicatedError, QueueNotFoundError } from './errors.js';
 import { jobFromHash, type Job } from './job.js';
 import { newJobId } from './job-id.js';
+import { partitionIndexOfKey, placesOfJob, queuePartition, withPartition, type Partition } from './partitions.js';
 import type { JobState } from './job-state.js';
-import { queueKeys } from './keys.js';
 import { MAX_ATTEMPTS, MAX_BULK_JOBS, MAX_DELAY_MS, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_PRIORITY, MIN_ATTEMPTS, MIN_PRIORITY } from './limits.js';
 import { validatePayload, type JobTypeLookup } from './registry.js';
 import { toRedisError } from './redis/client.js';
@@ -25,6 +25,11 @@ export interface AddJobOptions {
   maxAttempts?: number;
   /** A repeat within the idempotency window returns the first job and adds nothing. */
   idempotencyKey?: string;
+  /**
+   * Jobs with the same partition key go to the same partition of a partitioned queue (QUEUE_PARTITIONS),
+   * so they keep their order among themselves; others are spread evenly. Default: the idempotency key.
+   */
+  partitionKey?: string;
 }
 
 /** One job of a bulk submission. */
@@ -57,6 +62,7 @@ export interface QueueDeps {
 interface PreparedJob {
   id: string;
   queue: string;
+  partition: Partition;
   type: string;
   payloadJson: string;
   maxAttempts: number;
@@ -69,6 +75,8 @@ interface PreparedJob {
 /** The producer side: validates and adds jobs to the configured queues, and reads a job's live state. */
 export class Queue {
   private readonly now: () => number;
+  /** Per queue, the partition the next job without a partition key goes to. */
+  private readonly nextPartition = new Map<string, number>();
   /** Single submissions of this turn of the event loop, sent together. */
   private readonly submissions = new TurnBatch<PreparedJob, AddedJob>(MAX_BULK_JOBS, (jobs) => this.enqueueAll(jobs, this.now()));
 
@@ -79,6 +87,11 @@ export class Queue {
   /** Names of the queues this producer may add to. */
   get queues(): readonly string[] {
     return this.deps.queueConfig.queues;
+  }
+
+  /** Every place a job with this id can be, in any of the queues. */
+  private placesOf(id: string): Partition[] {
+    return this.queues.flatMap((queue) => placesOfJob(this.deps.redisConfig.prefix, queue, id));
   }
 
   /** Throws `QueueNotFoundError` (UNKNOWN_QUEUE) unless `queue` is one of this producer's queues; `field`, if given, names it in the message. */
@@ -110,10 +123,10 @@ export class Queue {
 
   /** The job as Redis holds it now, or null once it has left Redis (PostgreSQL still has it). */
   async getJob(id: string): Promise<Job | null> {
-    // One read per queue, all at once: each queue is a cluster slot of its own.
+    // One read per place the job can be, all at once: each is a cluster slot of its own.
     let hashes: Record<string, string>[];
     try {
-      hashes = await Promise.all(this.queues.map((queue) => this.deps.redis.hgetall(queueKeys(this.deps.redisConfig.prefix, queue).job(id))));
+      hashes = await Promise.all(this.placesOf(id).map(({ keys }) => this.deps.redis.hgetall(keys.job(id))));
     } catch (error) {
       throw toRedisError(error);
     }
@@ -126,14 +139,15 @@ export class Queue {
    * afterwards. Throws `JobNotFoundError`, or `JobStateConflictError` once it is processing or finished.
    */
   async cancel(id: string): Promise<void> {
-    const { redis, redisConfig, queueConfig } = this.deps;
+    const { redis, queueConfig } = this.deps;
     let reply: unknown = 0;
     try {
       // The job's queue and type name the keys cancelJob touches (the type, the set it may wait in).
-      const types = await Promise.all(this.queues.map((queue) => redis.hget(queueKeys(redisConfig.prefix, queue).job(id), 'type')));
+      const places = this.placesOf(id);
+      const types = await Promise.all(places.map(({ keys }) => redis.hget(keys.job(id), 'type')));
       const index = types.findIndex((type) => type !== null);
       if (index >= 0) {
-        const keys = queueKeys(redisConfig.prefix, this.queues[index] as string);
+        const { keys } = places[index] as Partition;
         const type = types[index] as string;
         const now = this.now();
         reply = await runTransition(redis, 'cancelJob', keys, now,
@@ -169,9 +183,15 @@ export class Queue {
       throw new InvalidJobError(`${field('idempotencyKey')} must be at most ${MAX_IDEMPOTENCY_KEY_LENGTH} characters (got ${idempotencyKey.length})`);
     }
     assertStorable(idempotencyKey, field('idempotencyKey'));
+    const partitionKey = job.partitionKey ?? idempotencyKey;
+    if (partitionKey.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
+      throw new InvalidJobError(`${field('partitionKey')} must be at most ${MAX_IDEMPOTENCY_KEY_LENGTH} characters (got ${partitionKey.length})`);
+    }
+    const partition = this.partitionFor(queue, partitionKey);
     return {
-      id: newJobId(),
+      id: withPartition(newJobId(), partition.count, partition.index),
       queue,
+      partition,
       type: job.type,
       payloadJson: JSON.stringify(job.payload),
       maxAttempts,
@@ -179,6 +199,21 @@ export class Queue {
       due: this.due(job, field, now),
       idempotencyKey,
     };
+  }
+
+  /**
+   * The partition a job goes to: its key's, so that one key's jobs (and one idempotency key's
+   * repeats) meet in one partition; without a key, each partition in turn.
+   */
+  private partitionFor(queue: string, partitionKey: string): Partition {
+    const count = this.deps.queueConfig.partitions[queue] ?? 1;
+    let index = 0;
+    if (count > 1 && partitionKey !== '') index = partitionIndexOfKey(partitionKey, count);
+    else if (count > 1) {
+      index = this.nextPartition.get(queue) ?? 0;
+      this.nextPartition.set(queue, (index + 1) % count);
+    }
+    return queuePartition(this.deps.redisConfig.prefix, queue, count, index);
   }
 
   private due(job: AddJobOptions, field: (name: string) => string, now: number): PreparedJob['due'] {
@@ -194,21 +229,21 @@ export class Queue {
   }
 
   /**
-   * One enqueueJobs call per queue, the calls pipelined. A lone call is sent as a plain command, not
-   * a pipeline of one: a connection with auto-pipelining then batches concurrent submissions into
-   * one write. Each job's outcome is its queue's: a call that fails for one queue fails only that
-   * queue's jobs, the others having been added.
+   * One enqueueJobs call per partition, sent at once as plain commands: a connection with
+   * auto-pipelining batches them (and concurrent submissions) into one write per node. Each job's
+   * outcome is its partition's: a call that fails for one fails only its jobs, the others having
+   * been added.
    */
   private async enqueueAll(jobs: readonly PreparedJob[], now: number): Promise<PromiseSettledResult<AddedJob>[]> {
-    const byQueue = new Map<string, PreparedJob[]>();
+    const byPartition = new Map<string, PreparedJob[]>();
     for (const job of jobs) {
-      const batch = byQueue.get(job.queue);
+      const batch = byPartition.get(job.partition.keys.stream);
       if (batch) batch.push(job);
-      else byQueue.set(job.queue, [job]);
+      else byPartition.set(job.partition.keys.stream, [job]);
     }
-    const batches = [...byQueue.values()];
-    // One call per queue, all at once: each queue is a cluster slot of its own, and one queue's
-    // failed call fails only that queue's jobs.
+    const batches = [...byPartition.values()];
+    // One call per partition, all at once: each is a cluster slot of its own, and one partition's
+    // failed call fails only that partition's jobs.
     const replies = await Promise.allSettled(batches.map((batch) => this.enqueueScript(batch, now)));
     const added = new Map<PreparedJob, Promise<AddedJob>>();
     batches.forEach((batch, index) => {
@@ -221,7 +256,7 @@ export class Queue {
   }
 
   private async enqueueScript(jobs: readonly PreparedJob[], now: number): Promise<unknown> {
-    const keys = queueKeys(this.deps.redisConfig.prefix, (jobs[0] as PreparedJob).queue);
+    const { keys } = (jobs[0] as PreparedJob).partition;
     const scriptKeys = [keys.stream, keys.delayed];
     const args: (string | number)[] = [now, (jobs[0] as PreparedJob).queue, this.deps.queueConfig.idempotencyTtlMs];
     for (const job of jobs) {

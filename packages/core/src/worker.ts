@@ -4,9 +4,10 @@ import { messageOf } from './errors.js';
 import type { JobHandler } from './handler.js';
 import { JobTransitions, runHandler, serializeResult, typeList, type StartedJob, type StartOutcome, type TypeRouting } from './job-runner.js';
 import { JobTypeCatalog, publishedType, PUBLISH_INTERVAL_MS, publishJobTypes, type WorkerPublication } from './job-type-catalog.js';
-import { queueKeys, WORKER_GROUP, type QueueKeys } from './keys.js';
+import { WORKER_GROUP, type QueueKeys } from './keys.js';
 import { silentLogger, type Logger } from './logger.js';
 import { DelayedPromoter } from './maintenance/delayed-promoter.js';
+import { QueueLayouts, type Partition } from './partitions.js';
 import { StalledReclaimer, type ClaimedEntry } from './maintenance/stalled-reclaimer.js';
 import { closeRedis, createRedis } from './redis/client.js';
 import type { ScriptedRedis } from './redis/scripts.js';
@@ -46,7 +47,7 @@ export interface WorkerOptions {
   random?: () => number;
 }
 
-/** What the worker runs for one queue. */
+/** What the worker runs for one partition of a queue (the queue itself, when it has one). */
 interface QueueRuntime {
   queue: string;
   keys: QueueKeys;
@@ -109,6 +110,8 @@ export class Worker extends WorkerEventEmitter {
   private readonly served: RegisteredJobType[];
   /** What live workers publish, read after each of this worker's own publications. */
   private readonly catalog: JobTypeCatalog;
+  /** The partitions of this worker's queues: it reads every one, those of an earlier partition count too, until they drain. */
+  readonly layouts: QueueLayouts;
   private readonly publishStopping = new AbortController();
   private publishLoop: Promise<void> | undefined;
   private startedAt = 0;
@@ -126,6 +129,7 @@ export class Worker extends WorkerEventEmitter {
     this.announcements.on('error', () => undefined);
     this.served = Object.keys(options.handlers).map((type) => options.registry.get(type));
     this.catalog = new JobTypeCatalog({ redis: this.commands, prefix: options.redis.prefix, logger: this.logger });
+    this.layouts = new QueueLayouts(this.commands, options.redis.prefix, options.queue.partitions);
   }
 
   /** Names of the job types this worker serves, sorted. */
@@ -153,40 +157,17 @@ export class Worker extends WorkerEventEmitter {
    * and starts reading, promoting, reclaiming and heartbeating.
    */
   async start(): Promise<void> {
-    const { redis, worker, queue: queueConfig } = this.options;
+    const { queue: queueConfig } = this.options;
     // On Redis's clock, which every worker shares: the newest worker's definition wins a conflict.
     const [seconds, micros] = await this.commands.time();
     this.startedAt = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
     await this.publish();
     await this.catalog.refresh();
     this.warnOfConflicts();
+    await this.layouts.refresh();
     for (const queue of queueConfig.queues) {
-      const keys = queueKeys(redis.prefix, queue);
       const routing = this.routing(queue);
-      await this.ensureGroup(keys);
-      const reader = createRedis(redis, { failFast: false, commandTimeoutMs: 0, connectionName: `${this.name}:${queue}` });
-      reader.on('error', () => undefined);
-      const runtime: QueueRuntime = {
-        queue,
-        keys,
-        reader,
-        transitions: new JobTransitions(this.commands, keys, this.name, queueConfig, routing),
-        promoter: new DelayedPromoter({ redis: this.commands, prefix: redis.prefix, queue, logger: this.logger, now: this.now }),
-        reclaimer: new StalledReclaimer({
-          redis: this.commands, keys, queue, consumer: this.name, visibilityTimeoutMs: worker.visibilityTimeoutMs,
-          maxDeliveries: worker.maxDeliveries, deadLetters: queueConfig, routing, logger: this.logger, now: this.now,
-        }),
-        paused: false,
-        pauseCheckedAt: Number.NEGATIVE_INFINITY,
-        busy: true,
-        running: 0,
-        isolatedEntry: undefined,
-        suspectsWaiting: 0,
-        handOnWaitMs: 0,
-      };
-      this.runtimes.push(runtime);
-      runtime.promoter.start();
-      this.loops.push(this.consume(runtime));
+      for (const partition of this.layouts.all(queue)) await this.addPartition(partition, routing);
     }
     const promoters = new Map(this.runtimes.map((runtime) => [runtime.keys.delayed, runtime.promoter]));
     this.announcements.on('message', (channel: string) => promoters.get(channel)?.wake());
@@ -196,6 +177,39 @@ export class Worker extends WorkerEventEmitter {
     this.publishLoop = this.keepInTouch();
     this.deadlineSweep = setInterval(() => this.abortOverdue(), DEADLINE_SWEEP_MS);
     this.logger.info({ worker: this.name, queues: queueConfig.queues, concurrency: this.slots.capacity }, 'worker started');
+  }
+
+  /**
+   * Starts consuming one partition of a queue, with a blocking reader of its own: a blocking read
+   * holds its connection, and a cluster serves each partition from the master that holds it.
+   */
+  private async addPartition(partition: Partition, routing: TypeRouting): Promise<void> {
+    const { redis, worker, queue: queueConfig } = this.options;
+    const { queue, keys } = partition;
+    await this.ensureGroup(keys);
+    const reader = createRedis(redis, { failFast: false, commandTimeoutMs: 0, connectionName: partition.count === 1 ? `${this.name}:${queue}` : `${this.name}:${queue}:${partition.index}` });
+    reader.on('error', () => undefined);
+    const runtime: QueueRuntime = {
+      queue,
+      keys,
+      reader,
+      transitions: new JobTransitions(this.commands, keys, this.name, queueConfig, routing),
+      promoter: new DelayedPromoter({ redis: this.commands, keys, queue, logger: this.logger, now: this.now }),
+      reclaimer: new StalledReclaimer({
+        redis: this.commands, keys, queue, consumer: this.name, visibilityTimeoutMs: worker.visibilityTimeoutMs,
+        maxDeliveries: worker.maxDeliveries, deadLetters: queueConfig, routing, logger: this.logger, now: this.now,
+      }),
+      paused: false,
+      pauseCheckedAt: Number.NEGATIVE_INFINITY,
+      busy: true,
+      running: 0,
+      isolatedEntry: undefined,
+      suspectsWaiting: 0,
+      handOnWaitMs: 0,
+    };
+    this.runtimes.push(runtime);
+    runtime.promoter.start();
+    this.loops.push(this.consume(runtime));
   }
 
   /**

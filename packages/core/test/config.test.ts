@@ -10,7 +10,7 @@ describe('loadConfig', () => {
     });
     expect(config.postgres).toEqual({ url: DEFAULTS.databaseUrl, schema: 'public', poolSize: 5, historyRetentionDays: 30 });
     expect(config.queue).toEqual({
-      queues: ['default'], idempotencyTtlMs: 86_400_000, retentionMs: 3_600_000, deadRetentionMs: 604_800_000, deadMaxJobs: 10_000, payloadMaxDepth: 256,
+      queues: ['default'], partitions: { default: 1 }, idempotencyTtlMs: 86_400_000, retentionMs: 3_600_000, deadRetentionMs: 604_800_000, deadMaxJobs: 10_000, payloadMaxDepth: 256,
     });
     expect(config.worker).toMatchObject({
       concurrency: 10, blockMs: 1000, visibilityTimeoutMs: 30_000, maxDeliveries: 5, shutdownTimeoutMs: 30_000, noHandlerTimeoutMs: 600_000, recycleAfterAbandoned: 10,
@@ -26,7 +26,7 @@ describe('loadConfig', () => {
     const config = loadConfig({
       REDIS_URL: 'redis://cache:6380/2', REDIS_PREFIX: 'acme', REDIS_TLS_CA_FILE: '/etc/ssl/redis-ca.pem', REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '250', REDIS_SENTINELS: 'sentinel-1:26379, [fd00::5]:26380', REDIS_SENTINEL_MASTER: 'jobs',
       REDIS_SENTINEL_PASSWORD: 's3ntinel', DATABASE_URL: 'postgresql://u:p@db/acme', DATABASE_SCHEMA: 'jobs_v1',
-      DATABASE_POOL_SIZE: '9', HISTORY_RETENTION_DAYS: '90', QUEUES: 'emails, reports ,emails', IDEMPOTENCY_TTL_MS: '60000', JOB_RETENTION_MS: '5000',
+      DATABASE_POOL_SIZE: '9', HISTORY_RETENTION_DAYS: '90', QUEUES: 'emails:4, reports ,emails:4', QUEUE_PARTITIONS: '2', IDEMPOTENCY_TTL_MS: '60000', JOB_RETENTION_MS: '5000',
       DEAD_JOB_RETENTION_MS: '86400000', DEAD_JOBS_MAX: '500', PAYLOAD_MAX_DEPTH: '64', RECYCLE_AFTER_ABANDONED: '4',
       CONCURRENCY: '32', WORKER_NAME: 'w-1', WORKER_BLOCK_MS: '250', VISIBILITY_TIMEOUT_MS: '5000', MAX_DELIVERIES: '3', SHUTDOWN_TIMEOUT_MS: '0', NO_HANDLER_TIMEOUT_MS: '90000', METRICS_PORT: '9464', METRICS_HOST: '0.0.0.0', METRICS_KEY: 'm-0123456789abcdef',
       PORT: '8080', HOST: '0.0.0.0', BODY_LIMIT: '2048', API_KEYS: 'k-0123456789abcdef', RATE_LIMIT_PER_MINUTE: '600',
@@ -39,7 +39,7 @@ describe('loadConfig', () => {
         sentinelPassword: 's3ntinel', waitReplicas: 1, waitTimeoutMs: 250,
       },
       postgres: { url: 'postgresql://u:p@db/acme', schema: 'jobs_v1', poolSize: 9, historyRetentionDays: 90 },
-      queue: { queues: ['emails', 'reports'], idempotencyTtlMs: 60_000, retentionMs: 5000, deadRetentionMs: 86_400_000, deadMaxJobs: 500, payloadMaxDepth: 64 },
+      queue: { queues: ['emails', 'reports'], partitions: { emails: 4, reports: 2 }, idempotencyTtlMs: 60_000, retentionMs: 5000, deadRetentionMs: 86_400_000, deadMaxJobs: 500, payloadMaxDepth: 64 },
       worker: { concurrency: 32, consumerName: 'w-1', blockMs: 250, visibilityTimeoutMs: 5000, maxDeliveries: 3, shutdownTimeoutMs: 0, noHandlerTimeoutMs: 90_000, recycleAfterAbandoned: 4, metricsPort: 9464, metricsHost: '0.0.0.0', metricsKey: 'm-0123456789abcdef' },
       api: {
         port: 8080, host: '0.0.0.0', bodyLimit: 2048, apiKeys: ['k-0123456789abcdef'], rateLimitPerMinute: 600, authFailuresPerMinute: 5, allowOpenApi: true,
@@ -109,6 +109,23 @@ describe('loadConfig', () => {
     expect(problemsOf({ REDIS_CLUSTER_NODES: 'a' })).toContain('REDIS_CLUSTER_NODES must give each node a port');
     expect(problemsOf({ REDIS_CLUSTER_NODES: 'a:1', REDIS_CLUSTER_NAT_MAP: '10.0.0.5:7000' })).toContain('REDIS_CLUSTER_NAT_MAP must be');
     expect(problemsOf({ REDIS_CLUSTER_NAT_MAP: '10.0.0.5:7000=127.0.0.1:1' })).toContain('REDIS_CLUSTER_NAT_MAP applies to a cluster only');
+  });
+
+  it('gives each queue its partitions, from QUEUES (name:N) or QUEUE_PARTITIONS, 1 to 64, and refuses a queue named twice', () => {
+    expect(loadConfig({ QUEUES: 'default:8,emails,a:b:3' }).queue.partitions).toEqual({ default: 8, emails: 1, 'a:b': 3 });
+    expect(loadConfig({ QUEUES: 'default:8,emails', QUEUE_PARTITIONS: '6' }).queue).toMatchObject({ queues: ['default', 'emails'], partitions: { default: 8, emails: 6 } });
+    const problemsOf = (env: Record<string, string>): string => {
+      try {
+        loadConfig(env);
+        return '';
+      } catch (error) {
+        return (error as InvalidConfigError).problems.join('\n');
+      }
+    };
+    expect(problemsOf({ QUEUES: 'default:0' })).toContain('QUEUES gives queue "default" 0 partitions; a queue has 1 to 64');
+    expect(problemsOf({ QUEUES: 'default:65' })).toContain('a queue has 1 to 64');
+    expect(problemsOf({ QUEUES: 'default:2,default:3' })).toContain('QUEUES names queue "default" twice');
+    expect(problemsOf({ QUEUE_PARTITIONS: '65' })).toContain('QUEUE_PARTITIONS must be an integer from 1 to 64');
   });
 
   it('refuses origins with a path, hosts that are not names, and short or zero security values, never echoing a key', () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
-import { DeadLetters, defineJobType, jobsFindWithHistory, JobTypeRegistry, PermanentJobError, queueKeys, type Job } from '@sluice/core';
+import { DeadLetters, defineJobType, type Job, jobsFindWithHistory, JobTypeRegistry, PermanentJobError, queueKeys, QueueLayouts } from '@sluice/core';
 import { StalledReclaimer } from '../src/maintenance/stalled-reclaimer';
 import { createTestDatabase, isolatedConfig, waitFor, type TestDatabase } from '../../../test/support/context';
 import { startInProcess, type InProcess } from '../../../test/support/in-process';
@@ -81,7 +81,7 @@ describe('retrying every dead job', () => {
     const bulk = () => retrySystem.queue.addBulk(Array.from({ length: 600 }, () => ({ type: 'doomed', payload: {} })));
     const jobs = [...(await bulk()), ...(await bulk())];
     await waitFor('every job to be dead', async () => Number(await retrySystem.redis.hget(retryKeys.counts, 'dead')) === jobs.length, 30_000, 50);
-    const deadLetters = new DeadLetters(retrySystem.redis, retryConfig.redis, retryConfig.queue.queues);
+    const deadLetters = new DeadLetters(retrySystem.redis, new QueueLayouts(retrySystem.redis, retryConfig.redis.prefix, retryConfig.queue.partitions), retryConfig.queue.queues);
     expect(await deadLetters.retryAll({})).toBe(jobs.length);
     await waitFor('every job to be dead again', async () => Number(await retrySystem.redis.hget(retryKeys.counts, 'dead')) === jobs.length, 30_000, 50);
     const histories = await Promise.all(jobs.map(async ({ id }) => (await retrySystem.queue.getJob(id))?.history ?? []));

@@ -1,9 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
-import {
-  closeRedis, createRedis, defineJobType, HistoryRecorder, historyBacklog, jobsFindWithHistory, JobTypeRegistry, PermanentJobError, Queue, queueKeys,
-  waitForRedis, type JobContext, type ScriptedRedis,
-} from '@sluice/core';
+import { closeRedis, createRedis, defineJobType, historyBacklog, HistoryRecorder, type JobContext, jobsFindWithHistory, JobTypeRegistry, PermanentJobError, Queue, queueKeys, QueueLayouts, type ScriptedRedis, waitForRedis } from '@sluice/core';
 import { newJobId } from '../src/job-id';
 import { createTestDatabase, dropRedisKeys, isolatedConfig, waitFor, type TestDatabase } from '../../../test/support/context';
 import { startInProcess, type InProcess } from '../../../test/support/in-process';
@@ -83,7 +80,7 @@ describe('an event PostgreSQL refuses', () => {
     const fields = setAside[0]?.[1] ?? [];
     expect(fields[fields.indexOf('jobs') + 1]).toBe(bad);
     expect(fields[fields.indexOf('error') + 1]).toMatch(/json/i);
-    expect((await historyBacklog(redis, config.redis, ['default'])).default).toEqual({ entries: 0, lagMs: 0, setAside: 1 });
+    expect((await historyBacklog(redis, new QueueLayouts(redis, config.redis.prefix, config.queue.partitions), ['default'])).default).toEqual({ entries: 0, lagMs: 0, setAside: 1 });
   });
 
   it('is taken out of a script call\'s entry alone: the other jobs of that entry are recorded', async () => {
@@ -135,7 +132,7 @@ describe('what handlers produce', () => {
   it('leaves nothing unrecorded behind them, and nothing more set aside', async () => {
     await waitFor('the events stream to drain', async () => (await redis.xlen(keys.events)) === 0);
     // The two events set aside on purpose above, and no other.
-    expect((await historyBacklog(redis, config.redis, ['default'])).default?.setAside).toBe(2);
+    expect((await historyBacklog(redis, new QueueLayouts(redis, config.redis.prefix, config.queue.partitions), ['default'])).default?.setAside).toBe(2);
   });
 });
 

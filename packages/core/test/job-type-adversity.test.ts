@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
-import { catalogKeys, DeadLetters, defineJobType, InvalidConfigError, loadDeclaredJobTypes, WORKER_GROUP } from '@sluice/core';
+import { catalogKeys, DeadLetters, defineJobType, InvalidConfigError, loadDeclaredJobTypes, QueueLayouts, WORKER_GROUP } from '@sluice/core';
 import { JobTransitions, typeList } from '../src/job-runner';
 import { waitFor } from '../../../test/support/context';
 import { greet, greetLoosely, keysOf, noop, routingSystems, status, unserved, type System } from './support/type-routing';
@@ -186,7 +186,7 @@ describe('jobs waiting for a worker of their type', () => {
     await startWorker(system, 'builtin', [noop], { noop: () => undefined });
     const { id } = await system.queue.add('greet', { name: 'again' });
     await status(system.queue, id, 'dead');
-    const deadLetters = new DeadLetters(system.redis, system.config.redis, system.config.queue.queues);
+    const deadLetters = new DeadLetters(system.redis, new QueueLayouts(system.redis, system.config.redis.prefix, system.config.queue.partitions), system.config.queue.queues);
     await deadLetters.retry(id);
     await waitFor('greet to wait again', async () => ((await unserved(system)).greet === '1' ? true : null));
     await startWorker(system, 'greeter', [greet], { greet: () => 'hi' });

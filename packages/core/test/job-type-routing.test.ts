@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { JobTypeRegistry, Queue, queueKeys, queueStats, Worker, type JobTypeCatalog, type JobTypeDefinition } from '@sluice/core';
+import { type JobTypeCatalog, type JobTypeDefinition, JobTypeRegistry, Queue, queueKeys, QueueLayouts, queueStats, Worker } from '@sluice/core';
 import { waitFor } from '../../../test/support/context';
 import { greet, greetLoosely, noop, routingSystems, status, unserved, type System } from './support/type-routing';
 
@@ -20,7 +20,7 @@ describe('a worker meets a job type it does not serve', () => {
     const jobs = await Promise.all(ids.map((id) => status(system.queue, id, 'completed')));
     expect(jobs.map((job) => job.attempts)).toEqual(Array(20).fill(1));
     expect(jobs.map((job) => job.result)).toEqual(ids.map((_, i) => `hello n${i}`));
-    expect((await queueStats(system.redis, system.config.redis, ['default'])).default?.counts.dead).toBe(0);
+    expect((await queueStats(system.redis, new QueueLayouts(system.redis, system.config.redis.prefix, system.config.queue.partitions), ['default'])).default?.counts.dead).toBe(0);
   });
 
   it('keeps a job no worker serves waiting, counted per type, until a worker of its type starts', async () => {
@@ -35,7 +35,7 @@ describe('a worker meets a job type it does not serve', () => {
     expect(await system.redis.zscore(`${keys.unserved}:greet`, id)).not.toBeNull();
     expect(await system.redis.zcard(keys.delayed)).toBe(0);
     expect(await system.redis.xlen(keys.stream)).toBe(0);
-    expect((await queueStats(system.redis, system.config.redis, ['default'])).default?.unservedTypes).toEqual({ greet: 1 });
+    expect((await queueStats(system.redis, new QueueLayouts(system.redis, system.config.redis.prefix, system.config.queue.partitions), ['default'])).default?.unservedTypes).toEqual({ greet: 1 });
 
     await startWorker(system, 'greeter', [greet], { greet: () => 'hi' });
     expect(await status(system.queue, id, 'completed')).toMatchObject({ attempts: 1, result: 'hi' });

@@ -1,9 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
-import {
-  closeRedis, createRedis, defineJobType, JobTypeRegistry, loadConfig, Queue, QueueAdmin, queueKeys, waitForRedis, Worker, type Job, type ScriptedRedis,
-  type SluiceConfig,
-} from '@sluice/core';
+import { closeRedis, createRedis, defineJobType, type Job, JobTypeRegistry, loadConfig, Queue, QueueAdmin, queueKeys, QueueLayouts, type ScriptedRedis, type SluiceConfig, waitForRedis, Worker } from '@sluice/core';
 import { dropRedisKeys, isolatedConfig, serversOf, singleNodeConfig, waitFor } from '../../../test/support/context';
 import { HoldingProxy } from '../../../test/support/holding-proxy';
 import { freePort, RedisServer } from '../../../test/support/redis-server';
@@ -102,7 +99,7 @@ describe('pausing a queue', () => {
     const config = isolatedConfig('pause-read', { WORKER_BLOCK_MS: '60000' });
     const { redis, queue } = await startSystem(config);
     const keys = queueKeys(config.redis.prefix, 'default');
-    const admin = new QueueAdmin(redis, config.redis, config.queue.queues);
+    const admin = new QueueAdmin(redis, new QueueLayouts(redis, config.redis.prefix, config.queue.partitions), config.queue.queues);
     await waitForBlockingRead(redis, config);
     await admin.pause('default');
     const { id } = await queue.add('quick', {});

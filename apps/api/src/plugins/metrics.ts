@@ -1,4 +1,4 @@
-import { historyBacklog, queueKeys, queueStats, type AddedJob } from '@sluice/core';
+import { historyBacklog, queueStats, type AddedJob } from '@sluice/core';
 import type { FastifyInstance } from 'fastify';
 import { collectProcessMetrics } from '@sluice/core';
 import { Counter, Gauge, Registry } from 'prom-client';
@@ -10,6 +10,7 @@ export class ApiMetrics {
   private readonly enqueued: Counter<'queue' | 'type'>;
   private readonly gauges: Record<'depth' | 'delayed' | 'processing' | 'dlq' | 'historyBacklog' | 'historyLag' | 'historySetAside', Gauge<'queue'>>;
   private readonly waitingWithoutWorker: Gauge<'queue' | 'type'>;
+  private readonly partitionDepth: Gauge<'queue' | 'partition'>;
   private readonly scrapeSuccess: Gauge;
 
   constructor(private readonly deps: AppDeps) {
@@ -33,6 +34,12 @@ export class ApiMetrics {
         registers: [this.registry],
       }),
     };
+    this.partitionDepth = new Gauge({
+      name: 'sluice_queue_partition_depth',
+      help: 'Jobs waiting to run now (pending), per partition of the queue (see QUEUE_PARTITIONS); partition is "index/count".',
+      labelNames: ['queue', 'partition'],
+      registers: [this.registry],
+    });
     this.waitingWithoutWorker = new Gauge({
       name: 'sluice_jobs_waiting_without_worker',
       help: 'Jobs waiting because no live worker serves their type (dead-lettered as no-handler after NO_HANDLER_TIMEOUT_MS).',
@@ -42,20 +49,22 @@ export class ApiMetrics {
     this.scrapeSuccess = new Gauge({ name: 'sluice_queue_scrape_success', help: 'Whether the queue gauges were read from Redis at this scrape (1) or not (0).', registers: [this.registry] });
   }
 
-  /** The metrics text, with the queue gauges read from Redis first (in one round trip). */
+  /** The metrics text, with the queue gauges read from Redis first (in one round trip, all partitions at once). */
   async render(): Promise<string> {
     try {
       const queues = this.deps.queue.queues;
-      const { redis, redisConfig } = this.deps;
+      const { redis, layouts } = this.deps;
       const [stats, dlqSizes, history] = await Promise.all([
-        queueStats(redis, redisConfig, queues),
-        Promise.all(queues.map((queue) => redis.xlen(queueKeys(redisConfig.prefix, queue).dlq))),
-        historyBacklog(redis, redisConfig, queues),
+        queueStats(redis, layouts, queues),
+        Promise.all(queues.map(async (queue) => (await Promise.all(layouts.all(queue).map(({ keys }) => redis.xlen(keys.dlq)))).reduce((sum, size) => sum + size, 0))),
+        historyBacklog(redis, layouts, queues),
       ]);
-      // Types come and go: only those waiting now are reported.
+      // Types and partitions come and go: only those there now are reported.
       this.waitingWithoutWorker.reset();
+      this.partitionDepth.reset();
       queues.forEach((queue, index) => {
         for (const [type, count] of Object.entries(stats[queue]?.unservedTypes ?? {})) this.waitingWithoutWorker.set({ queue, type }, count);
+        for (const partition of stats[queue]?.partitions ?? []) this.partitionDepth.set({ queue, partition: `${partition.index}/${partition.of}` }, partition.counts.pending);
         const counts = stats[queue]?.counts;
         this.gauges.depth.set({ queue }, counts?.pending ?? 0);
         this.gauges.delayed.set({ queue }, (counts?.scheduled ?? 0) + (counts?.retrying ?? 0));

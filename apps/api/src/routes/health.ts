@@ -70,7 +70,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; historyLag
 async function historyCheck(deps: AppDeps, lagReadyMs: number): Promise<{ status: 'up' | 'behind' | 'unknown'; lagMs?: number; backlog?: number; setAside?: number }> {
   let backlog: Awaited<ReturnType<typeof historyBacklog>> | undefined;
   const result = await check(async () => {
-    backlog = await historyBacklog(deps.redis, deps.redisConfig, deps.queue.queues);
+    backlog = await historyBacklog(deps.redis, deps.layouts, deps.queue.queues);
   });
   if (result.status === 'down' || !backlog) return { status: 'unknown' };
   const queues = Object.values(backlog);

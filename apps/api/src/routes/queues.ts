@@ -20,7 +20,7 @@ export const queueRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
   const queues = () => deps.queue.queues;
 
   app.get('/queues', { schema: { summary: 'Queues with their depth', response: { 200: Type.Object({ queues: Type.Array(QueueSummary) }), 503: ErrorBody } } }, async () => {
-    const stats = await queueStats(deps.redis, deps.redisConfig, queues());
+    const stats = await queueStats(deps.redis, deps.layouts, queues());
     return { queues: queues().map((name) => ({ name, paused: stats[name]?.paused ?? false, depth: stats[name]?.counts.pending ?? 0, counts: stats[name]?.counts ?? {} })) };
   });
 
@@ -39,7 +39,7 @@ export const queueRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
     '/stats',
     { schema: { summary: 'Per queue: jobs per state, consumers, throughput', response: { 200: Type.Object({ queues: Type.Record(Type.String(), QueueStatsView) }), 503: ErrorBody } } },
     async () => {
-      const stats = await queueStats(deps.redis, deps.redisConfig, queues());
+      const stats = await queueStats(deps.redis, deps.layouts, queues());
       return { queues: Object.fromEntries(Object.entries(stats).map(([name, queueStat]) => [name, statsView(queueStat)])) };
     },
   );
@@ -50,7 +50,7 @@ export const queueRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
     async (request) => {
       const name = request.params.name;
       if (!queues().includes(name)) throw new QueueNotFoundError(name, queues());
-      const stats = await queueStats(deps.redis, deps.redisConfig, [name]);
+      const stats = await queueStats(deps.redis, deps.layouts, [name]);
       return statsView(stats[name] as QueueStats);
     },
   );

@@ -20,6 +20,10 @@ export const JobSubmission = Type.Object(
     priority: Type.Optional(Type.Integer({ minimum: MIN_PRIORITY, maximum: MAX_PRIORITY })),
     maxAttempts: Type.Optional(Type.Integer({ minimum: MIN_ATTEMPTS, maximum: MAX_ATTEMPTS })),
     idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_IDEMPOTENCY_KEY_LENGTH })),
+    partitionKey: Type.Optional(Type.String({
+      minLength: 1, maxLength: MAX_IDEMPOTENCY_KEY_LENGTH,
+      description: 'On a queue of several partitions (QUEUE_PARTITIONS), jobs with the same partitionKey go to the same partition, and so are taken in the order they were added. Default: the idempotencyKey; without either, jobs are spread evenly.',
+    })),
   },
   { additionalProperties: false },
 );

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { messageOf } from '../errors.js';
-import { queueKeys } from '../keys.js';
+import { queuePartition, type Partition, type QueueLayouts } from '../partitions.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { runScript, type ScriptedRedis } from '../redis/scripts.js';
 import { jitter, sleep } from '../sleep.js';
@@ -35,6 +35,8 @@ export interface HistoryRecorderOptions {
   pool: pg.Pool;
   prefix: string;
   queues: readonly string[];
+  /** Which partitions each queue has. Default: one each, the queue's own keys. */
+  layouts?: QueueLayouts;
   /** Unique name of this process, the lease holder's identity. */
   owner: string;
   logger?: Logger;
@@ -94,10 +96,10 @@ export class HistoryRecorder {
     await this.loop;
     this.loop = undefined;
     try {
-      for (const queue of this.options.queues) {
-        const keys = queueKeys(this.options.prefix, queue);
+      for (const partition of this.options.queues.flatMap((queue) => this.partitionsOf(queue))) {
+        const { keys } = partition;
         const last = (await this.options.redis.xrevrange(keys.events, '+', '-', 'COUNT', 1))[0]?.[0];
-        if (last !== undefined) while (await this.runOnce(queue, last));
+        if (last !== undefined) while (await this.recordPartition(partition, last));
         await runScript(this.options.redis, 'releaseLease', [keys.recorderLease], [this.options.owner]);
       }
     } catch (error) {
@@ -106,13 +108,27 @@ export class HistoryRecorder {
   }
 
   /**
-   * Records one batch of `queue`'s events if this process holds the queue's lease: whole stream
-   * entries (one per script call) up to `batchBytes` of events, and up to entry `until` when given.
-   * Returns whether entries are left.
+   * Records one batch of each of `queue`'s partitions' events where this process holds the
+   * partition's lease. Returns whether entries are left.
    */
-  async runOnce(queue: string, until = '+'): Promise<boolean> {
-    const { redis, prefix, owner } = this.options;
-    const keys = queueKeys(prefix, queue);
+  async runOnce(queue: string): Promise<boolean> {
+    let left = false;
+    for (const partition of this.partitionsOf(queue)) left = (await this.recordPartition(partition)) || left;
+    return left;
+  }
+
+  private partitionsOf(queue: string): Partition[] {
+    return this.options.layouts?.all(queue) ?? [queuePartition(this.options.prefix, queue, 1, 0)];
+  }
+
+  /**
+   * Records one batch of a partition's events if this process holds its lease: whole stream entries
+   * (one per script call) up to `batchBytes` of events, and up to entry `until` when given. Returns
+   * whether entries are left.
+   */
+  private async recordPartition(partition: Partition, until = '+'): Promise<boolean> {
+    const { redis, owner } = this.options;
+    const { keys } = partition;
     const held = await runScript(redis, 'acquireLease', [keys.recorderLease], [owner, this.leaseMs]);
     if (held !== 1) return false;
     const entries = await redis.xrange(keys.events, '-', until, 'COUNT', ENTRIES_PER_READ);
@@ -127,7 +143,7 @@ export class HistoryRecorder {
       entryIds.push(id);
       eventArrays.push(events);
     }
-    await this.recordOrSetAside(queue, eventArrays);
+    await this.recordOrSetAside(partition, eventArrays);
     await redis.xdel(keys.events, ...entryIds);
     return entryIds.length < entries.length || entries.length === ENTRIES_PER_READ;
   }
@@ -137,7 +153,7 @@ export class HistoryRecorder {
    * halves the batch, and then an entry's events one by one, until each refused event is alone, and
    * sets those aside. Any other error is thrown: the batch is tried again later, whole.
    */
-  private async recordOrSetAside(queue: string, eventArrays: readonly string[]): Promise<void> {
+  private async recordOrSetAside(partition: Partition, eventArrays: readonly string[]): Promise<void> {
     try {
       await jobEventsInsertBatch(this.options.pool, eventArrays);
       return;
@@ -145,17 +161,16 @@ export class HistoryRecorder {
       if (!isContentError(error)) throw error;
       if (eventArrays.length === 1) {
         const events = JSON.parse(eventArrays[0] as string) as unknown[];
-        if (events.length <= 1) return this.setAsideEvents(queue, eventArrays[0] as string, error);
-        return this.recordOrSetAside(queue, events.map((event) => `[${JSON.stringify(event)}]`));
+        if (events.length <= 1) return this.setAsideEvents(partition, eventArrays[0] as string, error);
+        return this.recordOrSetAside(partition, events.map((event) => `[${JSON.stringify(event)}]`));
       }
     }
     const half = Math.ceil(eventArrays.length / 2);
-    await this.recordOrSetAside(queue, eventArrays.slice(0, half));
-    await this.recordOrSetAside(queue, eventArrays.slice(half));
+    await this.recordOrSetAside(partition, eventArrays.slice(0, half));
+    await this.recordOrSetAside(partition, eventArrays.slice(half));
   }
 
-  private async setAsideEvents(queue: string, events: string, error: unknown): Promise<void> {
-    const keys = queueKeys(this.options.prefix, queue);
+  private async setAsideEvents({ queue, keys }: Partition, events: string, error: unknown): Promise<void> {
     const jobs = jobIdsIn(events);
     await this.options.redis.xadd(keys.historySetAside, 'MAXLEN', '~', SET_ASIDE_MAX_ENTRIES, '*',
       'jobs', jobs.join(','), 'error', messageOf(error), 'events', events, 'at', String(Date.now()));

@@ -1,5 +1,5 @@
 import { messageOf } from '../errors.js';
-import { queueKeys } from '../keys.js';
+import type { QueueKeys } from '../keys.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { runTransition, type ScriptedRedis } from '../redis/scripts.js';
 import { jitter, sleep } from '../sleep.js';
@@ -7,7 +7,9 @@ import { jitter, sleep } from '../sleep.js';
 /** Settings of a `DelayedPromoter`. */
 export interface DelayedPromoterOptions {
   redis: ScriptedRedis;
-  prefix: string;
+  /** The keys of the queue's partition it promotes in. */
+  keys: QueueKeys;
+  /** The queue's name, for the log. */
   queue: string;
   logger?: Logger;
   /** Jobs promoted per script call. Default 500. */
@@ -56,8 +58,7 @@ export class DelayedPromoter {
    * or null). The due jobs are read first, so that promoteDueJobs names their hashes.
    */
   async runOnce(): Promise<{ promoted: number; nextDueAt: number | null }> {
-    const { redis, prefix, queue } = this.options;
-    const keys = queueKeys(prefix, queue);
+    const { redis, keys } = this.options;
     const now = this.now();
     const [due, first] = await Promise.all([
       redis.zrangebyscore(keys.delayed, '-inf', now, 'LIMIT', 0, this.options.batchSize ?? 500),
