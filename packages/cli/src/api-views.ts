@@ -60,6 +60,8 @@ export interface QueueStats extends Counts {
   throughput: { completedLastMinute: number; failedLastMinute: number; completedPerSecond: number };
   /** Jobs per type waiting because no live worker serves their type. */
   waitingWithoutWorker: Record<string, number>;
+  /** The queue per partition; one item for a queue of one partition. */
+  partitions?: (Counts & { index: number; of: number; paused: boolean; consumers: number; completedLastMinute: number })[];
 }
 
 export interface Stats {

@@ -15,7 +15,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
 import {
-  closeRedis, createRedis, DeadLetters, defineJobType, HistoryRecorder, JobTypeRegistry, PermanentJobError, Queue, queueKeys, waitForRedis,
+  closeRedis, createRedis, DeadLetters, defineJobType, HistoryRecorder, JobTypeRegistry, PermanentJobError, Queue, QueueLayouts, queueKeys, waitForRedis,
   Worker, WORKER_GROUP, type Job, type JobContext, type JobHandler, type ScriptedRedis, type SluiceConfig,
 } from '@sluice/core';
 import { defineScripts } from '../src/redis/scripts';
@@ -235,7 +235,7 @@ describe('the scripts touch only the keys their calls declare, as MONITOR sees t
     // One dead job is retried alone, then with all the others; the next death, past DEAD_JOBS_MAX, trims the dead-letter stream.
     const deaths = (times: number) => (job: Job) => job.status === 'dead' && job.history.filter((event) => event.status === 'dead').length === times;
     await inState(queue, dead.id, deaths(1), 'to be dead');
-    const deadLetters = new DeadLetters(redis, config.redis, config.queue.queues);
+    const deadLetters = new DeadLetters(redis, new QueueLayouts(redis, config.redis.prefix, config.queue.partitions), config.queue.queues);
     await deadLetters.retry(dead.id);
     await inState(queue, dead.id, deaths(2), 'to be dead again');
     expect(await deadLetters.retryAll({})).toBe(1);

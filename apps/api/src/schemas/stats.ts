@@ -18,6 +18,21 @@ export const QueueStatsView = Type.Object({
     description:
       'Jobs per type that wait because no live worker serves their type; each is dead-lettered (reason no-handler) once none has for NO_HANDLER_TIMEOUT_MS.',
   }),
+  partitions: Type.Array(
+    Type.Object({
+      index: Type.Integer({ minimum: 0 }),
+      of: Type.Integer({ minimum: 1, description: 'The partition count this partition belongs to.' }),
+      ...Counts.properties,
+      paused: Type.Boolean(),
+      consumers: Type.Integer({ minimum: 0, description: 'Workers reading this partition.' }),
+      completedLastMinute: Type.Integer(),
+      failedLastMinute: Type.Integer(),
+    }),
+    {
+      description:
+        'The queue per partition (QUEUE_PARTITIONS): the current partitions first, then those of an earlier partition count still known to hold jobs. One item for a queue of one partition.',
+    },
+  ),
 });
 export type QueueStatsView = Static<typeof QueueStatsView>;
 
@@ -49,6 +64,15 @@ export function statsView(stats: QueueStats): QueueStatsView {
       completedPerSecond: Math.round((stats.lastMinute.completed / 60) * 100) / 100,
     },
     waitingWithoutWorker: stats.unservedTypes,
+    partitions: stats.partitions.map((partition) => ({
+      index: partition.index,
+      of: partition.of,
+      ...partition.counts,
+      paused: partition.paused,
+      consumers: partition.consumers.length,
+      completedLastMinute: partition.lastMinute.completed,
+      failedLastMinute: partition.lastMinute.failed,
+    })),
   };
 }
 

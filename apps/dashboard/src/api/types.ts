@@ -29,6 +29,17 @@ export type QueueSnapshot = Record<JobState, number> & {
   perSecond: ThroughputSecond[];
   /** Jobs per type waiting because no live worker serves their type. */
   waitingWithoutWorker: Record<string, number>;
+  /** The queue per partition (one item for a queue of one partition). */
+  partitions: PartitionSnapshot[];
+};
+
+export type PartitionSnapshot = Record<JobState, number> & {
+  index: number;
+  of: number;
+  paused: boolean;
+  consumers: number;
+  completedLastMinute: number;
+  failedLastMinute: number;
 };
 
 /** One event of GET /stats/stream. */

@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { JOB_STATES, type QueueSnapshot } from '../api/types';
+import { JOB_STATES, type PartitionSnapshot, type QueueSnapshot } from '../api/types';
 import { StatusBadge } from '../components/status-badge';
 import { useDashboard } from '../context';
 import { formatCount } from '../format';
@@ -46,11 +46,54 @@ export function QueueCard({ name, queue }: { name: string; queue: QueueSnapshot 
         ))}
       </dl>
       <WaitingWithoutWorker waiting={queue.waitingWithoutWorker} />
+      <Partitions name={name} partitions={queue.partitions ?? []} />
       <p className="card-foot">
         {formatCount(queue.throughput.completedLastMinute)} completed and {formatCount(queue.throughput.failedLastMinute)} failed in the last minute ·{' '}
         {queue.consumers.length} {queue.consumers.length === 1 ? 'worker' : 'workers'}
       </p>
     </article>
+  );
+}
+
+/** A queue of several partitions, one row each: where its jobs wait and run, and whether work spreads evenly. */
+function Partitions({ name, partitions }: { name: string; partitions: PartitionSnapshot[] }) {
+  if (partitions.length < 2) return null;
+  return (
+    <details className="partitions" data-partitions={partitions.length}>
+      <summary>{partitions.length} partitions</summary>
+      <div className="table-wrap">
+        <table>
+          <caption className="sr-only">Partitions of queue {name}</caption>
+          <thead>
+            <tr>
+              <th scope="col">Partition</th>
+              <th scope="col">Pending</th>
+              <th scope="col">Processing</th>
+              <th scope="col">Delayed</th>
+              <th scope="col">Dead</th>
+              <th scope="col">Done last minute</th>
+              <th scope="col">Workers</th>
+            </tr>
+          </thead>
+          <tbody>
+            {partitions.map((partition) => (
+              <tr key={`${partition.of}-${partition.index}`} data-partition={`${partition.index}/${partition.of}`}>
+                <th scope="row">
+                  {partition.index}/{partition.of}
+                  {partition.paused && ' (paused)'}
+                </th>
+                <td>{formatCount(partition.pending)}</td>
+                <td>{formatCount(partition.processing)}</td>
+                <td>{formatCount(partition.scheduled + partition.retrying)}</td>
+                <td>{formatCount(partition.dead)}</td>
+                <td>{formatCount(partition.completedLastMinute)}</td>
+                <td>{formatCount(partition.consumers)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </details>
   );
 }
 

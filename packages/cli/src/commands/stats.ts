@@ -12,14 +12,30 @@ const MIN_INTERVAL_MS = 100;
 /** Moves the cursor home and clears the screen. */
 const CLEAR_SCREEN = '\u001b[H\u001b[2J';
 
-/** Each queue's counts, its state, its consumers and its rate, one row per queue; then the job types no live worker serves. */
+/**
+ * Each queue's counts, its state, its consumers and its rate, one row per queue; then the partitions
+ * of queues that have several; then the job types no live worker serves.
+ */
 export function statsTable(stats: Stats): string {
-  const rows = table(
+  let rows = table(
     ['QUEUE', ...STATES.map((state) => state.toUpperCase()), 'STATE', 'CONSUMERS', 'DONE/S'],
     Object.entries(stats.queues).map(([name, queue]) => [
       name, ...STATES.map((state) => queue[state]), queue.paused ? 'paused' : 'running', queue.consumers.length, queue.throughput.completedPerSecond,
     ]),
   );
+  const partitioned = Object.entries(stats.queues).flatMap(([name, queue]) =>
+    (queue.partitions ?? []).length > 1
+      ? (queue.partitions ?? []).map((partition) => [
+        name, `${partition.index}/${partition.of}`, ...STATES.map((state) => partition[state]), partition.paused ? 'paused' : 'running', partition.consumers,
+        partition.completedLastMinute,
+      ])
+      : [],
+  );
+  if (partitioned.length > 0) {
+    rows += `
+Partitions:
+${table(['QUEUE', 'PARTITION', ...STATES.map((state) => state.toUpperCase()), 'STATE', 'CONSUMERS', 'DONE/MIN'], partitioned)}`;
+  }
   const waiting = Object.entries(stats.queues).flatMap(([name, queue]) =>
     Object.entries(queue.waitingWithoutWorker ?? {}).map(([type, count]) => `  ${name}: ${type} (${count} waiting)`),
   );
