@@ -32,6 +32,8 @@ export interface AppDeps {
   layouts: QueueLayouts;
   pool: pg.Pool;
   db: Database;
+  /** Where job lists and finished jobs are read: a read replica (DATABASE_READ_URL), or `db`. */
+  readDb?: Database;
   /** The job types the API accepts: those live workers publish, and any declared to it. */
   types: JobTypeCatalog;
 }

@@ -20,6 +20,7 @@ export async function runApiServer(env: NodeJS.ProcessEnv = process.env): Promis
   const declared = config.api.jobTypesFile ? await loadDeclaredJobTypes(config.api.jobTypesFile) : [];
   const logger = createLogger(config.log, 'api');
   const pool = createPool(config.postgres);
+  const readPool = config.postgres.readUrl === undefined ? undefined : createPool({ ...config.postgres, url: config.postgres.readUrl });
   const redis = createRedis(config.redis, { connectionName: 'sluice-api', autoPipelining: true });
   redis.on('error', (error) => logger.debug({ err: messageOf(error) }, 'redis connection error'));
   const types = new JobTypeCatalog({ redis, prefix: config.redis.prefix, declared, logger });
@@ -35,6 +36,7 @@ export async function runApiServer(env: NodeJS.ProcessEnv = process.env): Promis
     await maintenance.stop();
     await closeRedis(redis);
     await pool.end();
+    await readPool?.end();
   };
 
   try {
@@ -47,7 +49,7 @@ export async function runApiServer(env: NodeJS.ProcessEnv = process.env): Promis
     const queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry: types });
     const deadLetters = new DeadLetters(redis, layouts, config.queue.queues);
     const queueAdmin = new QueueAdmin(redis, layouts, config.queue.queues);
-    app = await buildApp(config, { queue, deadLetters, queueAdmin, redis, redisConfig: config.redis, layouts, pool, db: createDatabase(pool), types }, { logger });
+    app = await buildApp(config, { queue, deadLetters, queueAdmin, redis, redisConfig: config.redis, layouts, pool, db: createDatabase(pool), ...(readPool && { readDb: createDatabase(readPool) }), types }, { logger });
     await app.listen({ port: config.api.port, host: config.api.host });
   } catch (error) {
     await release().catch(() => undefined);

@@ -18,7 +18,11 @@ export interface AppFixture {
 }
 
 /** `declared`: types declared to the API besides the built-in ones, as JOB_TYPES_FILE would. */
-export async function startApp(config: SluiceConfig, options: AppOptions & { database?: TestDatabase; declared?: JobTypeDefinition[] } = {}): Promise<AppFixture> {
+/** `readDatabase`: where lists and finished jobs are read, as DATABASE_READ_URL's replica would be. */
+export async function startApp(
+  config: SluiceConfig,
+  options: AppOptions & { database?: TestDatabase; readDatabase?: TestDatabase; declared?: JobTypeDefinition[] } = {},
+): Promise<AppFixture> {
   const database = options.database ?? (await createTestDatabase(config));
   const redis = createRedis(config.redis);
   redis.on('error', () => undefined);
@@ -30,7 +34,9 @@ export async function startApp(config: SluiceConfig, options: AppOptions & { dat
   const layouts = new QueueLayouts(redis, config.redis.prefix, config.queue.partitions);
   const deadLetters = new DeadLetters(redis, layouts, config.queue.queues);
   const queueAdmin = new QueueAdmin(redis, layouts, config.queue.queues);
-  const app = await buildApp(config, { queue, deadLetters, queueAdmin, redis, redisConfig: config.redis, layouts, pool: database.pool, db: database.db, types }, options);
+  const app = await buildApp(config, {
+    queue, deadLetters, queueAdmin, redis, redisConfig: config.redis, layouts, pool: database.pool, db: database.db, ...(options.readDatabase && { readDb: options.readDatabase.db }), types,
+  }, options);
   await app.ready();
   return {
     app,

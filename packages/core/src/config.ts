@@ -49,6 +49,12 @@ export interface PostgresConfig {
   url: string;
   /** Schema holding Sluice's tables. Default `public`. Env `DATABASE_SCHEMA`. */
   schema: string;
+  /**
+   * A read replica's URL, for the API's job lists and reads of finished jobs (the dashboard's too);
+   * unset, the primary serves them. A job the replica has not caught up with is read from the
+   * primary. Env `DATABASE_READ_URL`.
+   */
+  readUrl: string | undefined;
   /** Connections in the pool of one process. Default 5. Env `DATABASE_POOL_SIZE`. */
   poolSize: number;
   /**
@@ -272,6 +278,7 @@ export function loadConfig(env: Env): SluiceConfig {
     postgres: {
       url: read.url('DATABASE_URL', DEFAULTS.databaseUrl, ['postgres:', 'postgresql:']),
       schema: read.matching('DATABASE_SCHEMA', DEFAULTS.databaseSchema, SCHEMA_NAME, 'a lowercase SQL identifier'),
+      readUrl: read.optionalUrl('DATABASE_READ_URL', ['postgres:', 'postgresql:']),
       poolSize: read.int('DATABASE_POOL_SIZE', DEFAULTS.databasePoolSize, 1, 100),
       historyRetentionDays: read.int('HISTORY_RETENTION_DAYS', DEFAULTS.historyRetentionDays, 1, 3650),
     },

@@ -8,7 +8,7 @@ describe('loadConfig', () => {
       url: DEFAULTS.redisUrl, prefix: 'sluice', tlsCaFile: undefined, clusterNodes: [], clusterNatMap: {}, sentinels: [], sentinelMaster: undefined, sentinelPassword: undefined,
       waitReplicas: 0, waitTimeoutMs: 1000,
     });
-    expect(config.postgres).toEqual({ url: DEFAULTS.databaseUrl, schema: 'public', poolSize: 5, historyRetentionDays: 30 });
+    expect(config.postgres).toEqual({ url: DEFAULTS.databaseUrl, schema: 'public', readUrl: undefined, poolSize: 5, historyRetentionDays: 30 });
     expect(config.queue).toEqual({
       queues: ['default'], partitions: { default: 1 }, idempotencyTtlMs: 86_400_000, retentionMs: 3_600_000, deadRetentionMs: 604_800_000, deadMaxJobs: 10_000, payloadMaxDepth: 256,
     });
@@ -25,7 +25,7 @@ describe('loadConfig', () => {
   it('reads every variable it documents', () => {
     const config = loadConfig({
       REDIS_URL: 'redis://cache:6380/2', REDIS_PREFIX: 'acme', REDIS_TLS_CA_FILE: '/etc/ssl/redis-ca.pem', REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '250', REDIS_SENTINELS: 'sentinel-1:26379, [fd00::5]:26380', REDIS_SENTINEL_MASTER: 'jobs',
-      REDIS_SENTINEL_PASSWORD: 's3ntinel', DATABASE_URL: 'postgresql://u:p@db/acme', DATABASE_SCHEMA: 'jobs_v1',
+      REDIS_SENTINEL_PASSWORD: 's3ntinel', DATABASE_URL: 'postgresql://u:p@db/acme', DATABASE_SCHEMA: 'jobs_v1', DATABASE_READ_URL: 'postgres://u:p@db-replica/acme',
       DATABASE_POOL_SIZE: '9', HISTORY_RETENTION_DAYS: '90', QUEUES: 'emails:4, reports ,emails:4', QUEUE_PARTITIONS: '2', IDEMPOTENCY_TTL_MS: '60000', JOB_RETENTION_MS: '5000',
       DEAD_JOB_RETENTION_MS: '86400000', DEAD_JOBS_MAX: '500', PAYLOAD_MAX_DEPTH: '64', RECYCLE_AFTER_ABANDONED: '4',
       CONCURRENCY: '32', WORKER_NAME: 'w-1', WORKER_BLOCK_MS: '250', VISIBILITY_TIMEOUT_MS: '5000', MAX_DELIVERIES: '3', SHUTDOWN_TIMEOUT_MS: '0', NO_HANDLER_TIMEOUT_MS: '90000', METRICS_PORT: '9464', METRICS_HOST: '0.0.0.0', METRICS_KEY: 'm-0123456789abcdef',
@@ -38,7 +38,7 @@ describe('loadConfig', () => {
         url: 'redis://cache:6380/2', prefix: 'acme', tlsCaFile: '/etc/ssl/redis-ca.pem', clusterNodes: [], clusterNatMap: {}, sentinels: [{ host: 'sentinel-1', port: 26379 }, { host: 'fd00::5', port: 26380 }], sentinelMaster: 'jobs',
         sentinelPassword: 's3ntinel', waitReplicas: 1, waitTimeoutMs: 250,
       },
-      postgres: { url: 'postgresql://u:p@db/acme', schema: 'jobs_v1', poolSize: 9, historyRetentionDays: 90 },
+      postgres: { url: 'postgresql://u:p@db/acme', schema: 'jobs_v1', readUrl: 'postgres://u:p@db-replica/acme', poolSize: 9, historyRetentionDays: 90 },
       queue: { queues: ['emails', 'reports'], partitions: { emails: 4, reports: 2 }, idempotencyTtlMs: 60_000, retentionMs: 5000, deadRetentionMs: 86_400_000, deadMaxJobs: 500, payloadMaxDepth: 64 },
       worker: { concurrency: 32, consumerName: 'w-1', blockMs: 250, visibilityTimeoutMs: 5000, maxDeliveries: 3, shutdownTimeoutMs: 0, noHandlerTimeoutMs: 90_000, recycleAfterAbandoned: 4, metricsPort: 9464, metricsHost: '0.0.0.0', metricsKey: 'm-0123456789abcdef' },
       api: {

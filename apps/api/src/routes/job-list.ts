@@ -49,7 +49,7 @@ export const jobListRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
         after: query.cursor === undefined ? undefined : decodeCursor(query.cursor),
       };
       try {
-        const page = await jobsList(deps.db, filter);
+        const page = await jobsList(deps.readDb ?? deps.db, filter);
         return { jobs: page.jobs, nextCursor: page.next ? encodeCursor(page.next) : null };
       } catch (error) {
         throw toPostgresError(error);

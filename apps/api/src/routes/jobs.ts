@@ -37,7 +37,8 @@ async function findJob(deps: AppDeps, id: string): Promise<Job> {
   }
   let stored: Job | null;
   try {
-    stored = await jobsFindWithHistory(deps.db, id);
+    // A read replica that has not caught up with the job yet sends the read on to the primary.
+    stored = (await jobsFindWithHistory(deps.readDb ?? deps.db, id)) ?? (deps.readDb ? await jobsFindWithHistory(deps.db, id) : null);
   } catch (error) {
     throw redisDown ?? toPostgresError(error);
   }
