@@ -86,7 +86,7 @@ export class RedisCluster {
   /** Port of the master serving `slotOrKey` (a slot number, or a key whose slot the cluster works out). */
   async masterOf(slotOrKey: number | string): Promise<number> {
     const slot = typeof slotOrKey === 'number' ? slotOrKey : Number(await this.askAnyNode(['CLUSTER', 'KEYSLOT', slotOrKey]));
-    const range = (await this.slotRanges(await this.anyRunningPort())).find(({ start, end }) => start <= slot && slot <= end);
+    const range = (await this.slotRanges(this.anyRunningPort())).find(({ start, end }) => start <= slot && slot <= end);
     if (!range) throw new Error(`no node serves slot ${slot}`);
     return range.master;
   }
