@@ -37,7 +37,9 @@ export function createRedis(config: RedisConfig, options: RedisConnectionOptions
     // A submission's WAIT for replicas may take up to REDIS_WAIT_TIMEOUT_MS: its reply is not late before then.
     ...(options.commandTimeoutMs !== 0 && { commandTimeout: Math.max(options.commandTimeoutMs ?? 1500, config.waitReplicas > 0 ? config.waitTimeoutMs + 500 : 0) }),
     ...(options.connectionName !== undefined && { connectionName: options.connectionName }),
-    ...(options.autoPipelining && { enableAutoPipelining: true }),
+    // Not on a cluster: ioredis routes an auto-pipelined script call by its first argument, the number
+    // of keys, not by its keys, and a batch then mixes nodes, which the cluster refuses.
+    ...(options.autoPipelining && config.clusterNodes.length === 0 && { enableAutoPipelining: true }),
   };
   if (config.clusterNodes.length > 0) return defineScripts(new Cluster(config.clusterNodes, clusterOptions(config, redisOptions)));
   if (config.sentinels.length > 0) return defineScripts(new Redis(sentinelOptions(config, redisOptions)));
