@@ -164,19 +164,29 @@ export class Worker extends WorkerEventEmitter {
     await this.publish();
     await this.catalog.refresh();
     this.warnOfConflicts();
+    this.announcements.on('message', (channel: string) => this.runtimes.find((runtime) => runtime.keys.delayed === channel)?.promoter.wake());
     await this.layouts.refresh();
-    for (const queue of queueConfig.queues) {
-      const routing = this.routing(queue);
-      for (const partition of this.layouts.all(queue)) await this.addPartition(partition, routing);
-    }
-    const promoters = new Map(this.runtimes.map((runtime) => [runtime.keys.delayed, runtime.promoter]));
-    this.announcements.on('message', (channel: string) => promoters.get(channel)?.wake());
-    await this.announcements.subscribe(...promoters.keys());
+    await this.addNewPartitions();
     this.heartbeatLoop = this.heartbeat();
     await this.tendUnserved().catch((error: unknown) => this.reportError(error, 'tending jobs that wait for a worker of their type'));
     this.publishLoop = this.keepInTouch();
     this.deadlineSweep = setInterval(() => this.abortOverdue(), DEADLINE_SWEEP_MS);
     this.logger.info({ worker: this.name, queues: queueConfig.queues, concurrency: this.slots.capacity }, 'worker started');
+  }
+
+  /**
+   * Starts consuming the partitions of this worker's queues it does not read yet: all of them at the
+   * start, then those of a partition count another process began to use (see QueueLayouts).
+   */
+  private async addNewPartitions(): Promise<void> {
+    const reading = new Set(this.runtimes.map((runtime) => runtime.keys.stream));
+    for (const queue of this.options.queue.queues) {
+      const routing = this.routing(queue);
+      const fresh = this.layouts.all(queue).filter((partition) => !reading.has(partition.keys.stream));
+      for (const partition of fresh) await this.addPartition(partition, routing);
+      // Told of a job due sooner than its promoter planned for (see announceIfEarliest).
+      if (fresh.length > 0) await this.announcements.subscribe(...fresh.map((partition) => partition.keys.delayed));
+    }
   }
 
   /**
@@ -187,6 +197,8 @@ export class Worker extends WorkerEventEmitter {
     const { redis, worker, queue: queueConfig } = this.options;
     const { queue, keys } = partition;
     await this.ensureGroup(keys);
+    // A stop that began meanwhile has closed the readers it knew of: this one would stay open.
+    if (this.stopping.signal.aborted) return;
     const reader = createRedis(redis, { failFast: false, commandTimeoutMs: 0, connectionName: partition.count === 1 ? `${this.name}:${queue}` : `${this.name}:${queue}:${partition.index}` });
     reader.on('error', () => undefined);
     const runtime: QueueRuntime = {
@@ -587,7 +599,17 @@ export class Worker extends WorkerEventEmitter {
       if (tick % publishEvery === 0) await this.publish().catch((error: unknown) => this.reportError(error, 'publishing its job types'));
       await this.catalog.refresh().catch((error: unknown) => this.reportError(error, 'reading the job types others serve'));
       await this.tendUnserved().catch((error: unknown) => this.reportError(error, 'tending jobs that wait for a worker of their type'));
+      if (tick % publishEvery === 0) await this.followLayouts().catch((error: unknown) => this.reportError(error, 'reading the partition counts in use'));
     }
+  }
+
+  /** Starts reading the partitions of a partition count a producer began to use since this worker started. */
+  private async followLayouts(): Promise<void> {
+    await this.layouts.refresh();
+    if (this.stopping.signal.aborted) return;
+    const before = this.runtimes.length;
+    await this.addNewPartitions();
+    if (this.runtimes.length > before) this.logger.info({ worker: this.name, partitions: this.runtimes.length }, 'reading the partitions of a new partition count');
   }
 
   /**

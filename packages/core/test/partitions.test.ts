@@ -172,3 +172,20 @@ describe('workers on a queue of several partitions', () => {
     await waitFor('the retried jobs to die again', async () => (await deadLetters.count({})) === 8);
   });
 });
+
+describe('a worker already running when a producer starts using another partition count', () => {
+  it('starts reading the new partitions by itself, within a publication interval', async () => {
+    const config = isolatedConfig('partitions', { QUEUES: 'default:2', CONCURRENCY: '8' });
+    const system = await startInProcess(config, registry, handlers);
+    systems.push(system);
+    const later = await producer(isolatedConfig('partitions', { REDIS_PREFIX: config.redis.prefix, QUEUES: 'default:4' }));
+    await new QueueLayouts(later.redis, config.redis.prefix, { default: 4 }).refresh();
+    const added = await later.queue.addBulk(Array.from({ length: 40 }, (_, n) => ({ type: 'echo', payload: { n } })));
+    expect(new Set(added.map(({ id }) => partitionOfId(id)?.count))).toEqual(new Set([4]));
+    await waitFor('the jobs in the new partitions to complete', async () => {
+      const jobs = await Promise.all(added.map(({ id }) => system.queue.getJob(id)));
+      return jobs.every((job) => job?.status === 'completed');
+    }, 20_000);
+    expect(system.worker.layouts.all('default')).toHaveLength(6);
+  });
+});
