@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeRedis, createRedis, queueKeys, type ScriptedRedis } from '@sluice/core';
+import { closeRedis, createRedis, queueKeys, waitForRedis, type ScriptedRedis } from '@sluice/core';
 import { isolatedConfig } from '../../../test/support/context';
 import { startApp, type AppFixture } from './fixture';
 
@@ -10,6 +10,8 @@ let redis: ScriptedRedis;
 beforeAll(async () => {
   fixture = await startApp(config);
   redis = createRedis(config.redis);
+  // A connection that fails fast refuses commands until it is ready.
+  await waitForRedis(redis, 5000);
 });
 afterAll(async () => {
   await closeRedis(redis);
