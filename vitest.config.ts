@@ -22,11 +22,11 @@ export default defineConfig({
         },
       },
       {
-        // The core library's tests again, on a Redis Cluster of three masters and three replicas started for the run.
+        // The core library's and the API's tests again, on a Redis Cluster of three masters and three replicas started for the run.
         extends: true,
         test: {
           name: 'cluster',
-          include: ['packages/core/test/**/*.test.ts'],
+          include: ['packages/core/test/**/*.test.ts', 'apps/api/test/**/*.test.ts'],
           globalSetup: ['test/support/global-setup.ts', 'test/support/cluster-setup.ts'],
         },
       },

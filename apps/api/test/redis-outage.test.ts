@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isolatedConfig, waitFor } from '../../../test/support/context';
+import { singleNodeConfig, waitFor } from '../../../test/support/context';
 import { RedisServer } from '../../../test/support/redis-server';
 import { startApp, type AppFixture } from './fixture';
 
@@ -8,7 +8,8 @@ let fixture: AppFixture;
 
 beforeAll(async () => {
   server = await RedisServer.start();
-  fixture = await startApp(isolatedConfig('api-outage', { REDIS_URL: server.url }));
+  // A server of this file's own, which it stops and freezes: on one node in every project.
+  fixture = await startApp(singleNodeConfig('api-outage', { REDIS_URL: server.url }));
 });
 afterAll(async () => {
   await fixture?.close();
