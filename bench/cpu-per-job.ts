@@ -1,5 +1,6 @@
 /**
- * CPU time per job, split by process: Redis, PostgreSQL (all its processes) and one Sluice worker.
+ * CPU time per job, split by process: Redis (the server REDIS_URL names), PostgreSQL (all its
+ * processes) and one Sluice worker.
  * A figure that the machine's other load hardly moves, unlike jobs/s, so it compares two versions
  * of Sluice run minutes apart.
  *
@@ -79,8 +80,10 @@ const pid = worker.child.pid as number;
 const backends = async (): Promise<number[]> =>
   (await database.pool.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [APP_NAME])).rows.map((row) => row.pid);
 const workerBackends = new Set(await backends());
+// The server this run talks to, by its pid: other Redis servers on the machine (a test's cluster) must not count.
+const redisPid = Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1]);
 const read = () => ({
-  redis: cpuSeconds({ name: 'redis-server' }), postgres: cpuSeconds({ name: 'postgres' }), worker: cpuSeconds({ pid }),
+  redis: cpuSeconds({ pid: redisPid }), postgres: cpuSeconds({ name: 'postgres' }), worker: cpuSeconds({ pid }),
   backends: [...workerBackends].reduce((sum, backend) => sum + cpuSeconds({ pid: backend }), 0),
 });
 const before = read();
