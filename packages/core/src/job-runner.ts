@@ -78,10 +78,16 @@ export interface StartOutcome {
   handedOn: number;
 }
 
+/** A stream entry read or claimed, and the job it names. */
+export interface StreamEntry {
+  entryId: string;
+  jobId: string;
+}
+
 /** The stream entries of the jobs of one type that no live worker serves, to park. */
 interface UnservedEntries {
   type: string;
-  entries: { entryId: string; jobId: string }[];
+  entries: StreamEntry[];
 }
 
 function startedJobs(queue: string, items: readonly StartItem[]): StartedJob[] {
@@ -99,7 +105,7 @@ function startedJobs(queue: string, items: readonly StartItem[]): StartedJob[] {
     }));
 }
 
-/** Per completion, the script arguments completeJobs and readJobs take: stream entry id, attempt, result. */
+/** Per completion, the script arguments completeJobs and takeJobs take: stream entry id, attempt, result. */
 function completionArgs(batch: readonly Completion[]): (string | number)[] {
   return batch.flatMap(({ job, resultJson }) => [job.entryId, job.attempt, resultJson]);
 }
@@ -153,7 +159,7 @@ export class JobTransitions {
   /**
    * completeJobs: true when this call completed the job, false when the attempt was stale. Completions
    * arriving in the same turn of the event loop go to Redis together: with the worker's next read
-   * (`readAndStart`) when it comes first, else in a script call of their own.
+   * (`take`) when it comes first, else in a script call of their own.
    */
   complete(job: StartedJob, resultJson: string, now: number): Promise<boolean> {
     return this.completions.add({ job, resultJson, now });
@@ -208,7 +214,7 @@ export class JobTransitions {
    * startJobs: marks read or claimed entries processing; returns the jobs to run (stale entries are
    * dropped; on a paused queue, every entry is handed back to the stream and none is run).
    */
-  async start(queue: string, entries: readonly { entryId: string; jobId: string }[], now: number): Promise<StartedJob[]> {
+  async start(queue: string, entries: readonly StreamEntry[], now: number): Promise<StartedJob[]> {
     return (await this.startEntries(queue, entries, now)).started;
   }
 
@@ -216,23 +222,28 @@ export class JobTransitions {
    * startJobs, with how many entries were handed on to another worker. Entries of types no live
    * worker serves come back from it untouched, to be parked here (parkUnserved).
    */
-  async startEntries(queue: string, entries: readonly { entryId: string; jobId: string }[], now: number): Promise<StartOutcome & { paused: boolean }> {
+  async startEntries(queue: string, entries: readonly StreamEntry[], now: number): Promise<StartOutcome & { paused: boolean }> {
     if (entries.length === 0) return { started: [], handedOn: 0, paused: false };
     const { keys, routing } = this;
     const [items, paused] = (await runTransition(this.redis, 'startJobs', keys, now,
       [keys.stream, keys.paused, keys.delayed, ...entries.map((entry) => keys.job(entry.jobId))], [
         WORKER_GROUP, this.worker, now, routing.served, routing.elsewhere(), ...entries.map((entry) => entry.entryId),
       ])) as [StartItem[], number];
+    return { ...(await this.startOutcome(queue, entries, items, now)), paused: paused === 1 };
+  }
+
+  /** The jobs a start script started, with the entries it left to park (see parkUnserved) parked. */
+  private async startOutcome(queue: string, entries: readonly StreamEntry[], items: readonly StartItem[], now: number): Promise<StartOutcome> {
     const unserved = new Map<string, UnservedEntries>();
     items.forEach((item, index) => {
       if (item.length !== 3) return;
       const type = String(item[2]);
       const group = unserved.get(type) ?? { type, entries: [] };
-      group.entries.push(entries[index] as { entryId: string; jobId: string });
+      group.entries.push(entries[index] as StreamEntry);
       unserved.set(type, group);
     });
     for (const group of unserved.values()) await this.parkUnserved(group, now);
-    return { started: startedJobs(queue, items), handedOn: items.filter((item) => item.length === 2).length, paused: paused === 1 };
+    return { started: startedJobs(queue, items), handedOn: items.filter((item) => item.length === 2).length };
   }
 
   /** parkUnserved: the jobs of entries whose type no live worker serves wait in the type's unserved set. */
@@ -244,28 +255,30 @@ export class JobTransitions {
   }
 
   /**
-   * readJobs then startJobs: completes the jobs finished since the last call and reads up to `count`
-   * new entries without blocking, then starts them. `read` is how many entries there were (0: the
-   * stream had nothing new, or the queue is `paused`), `started` the jobs to run.
+   * takeJobs: completes the jobs finished since the last call, starts the entries read `ahead` in the
+   * last call, and reads up to `count` new entries without blocking, to start in the next call.
+   * `read` is empty when the stream had nothing new, or the queue is `paused` (the entries ahead
+   * were then handed back).
    */
-  async readAndStart(queue: string, count: number, now: number): Promise<StartOutcome & { read: number; paused: boolean }> {
-    const { keys } = this;
+  async take(queue: string, ahead: readonly StreamEntry[], count: number, now: number): Promise<StartOutcome & { read: StreamEntry[]; paused: boolean }> {
+    const { keys, routing } = this;
     const completions = this.completions.take();
-    let reply: [number[], string[], number];
+    let reply: [number[], StartItem[], string[], number];
     try {
-      reply = (await runTransition(this.redis, 'readJobs', keys, now, [keys.stream, keys.paused, ...this.jobKeysOf(completions.items)], [
-        WORKER_GROUP, this.worker, now, count, this.queueConfig.retentionMs, ...completionArgs(completions.items),
-      ])) as [number[], string[], number];
+      reply = (await runTransition(this.redis, 'takeJobs', keys, now,
+        [keys.stream, keys.paused, keys.delayed, ...ahead.map((entry) => keys.job(entry.jobId)), ...this.jobKeysOf(completions.items)], [
+          WORKER_GROUP, this.worker, now, count, this.queueConfig.retentionMs, routing.served, routing.elsewhere(), ahead.length,
+          ...ahead.map((entry) => entry.entryId), ...completionArgs(completions.items),
+        ])) as [number[], StartItem[], string[], number];
     } catch (error) {
       completions.reject(error);
       throw error;
     }
-    const [completed, flat, paused] = reply;
+    const [completed, items, flat, paused] = reply;
     completions.resolve(completed.map((flag) => flag === 1));
-    if (paused === 1) return { read: 0, started: [], handedOn: 0, paused: true };
-    const entries: { entryId: string; jobId: string }[] = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) entries.push({ entryId: flat[i] as string, jobId: flat[i + 1] as string });
-    return { read: entries.length, ...(await this.startEntries(queue, entries, now)) };
+    const read: StreamEntry[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) read.push({ entryId: flat[i] as string, jobId: flat[i + 1] as string });
+    return { ...(await this.startOutcome(queue, ahead, items, now)), read, paused: paused === 1 };
   }
 
   /** The queue's jobs waiting for a worker of their type, per type (see parkUnserved in park-unserved.lua). */

@@ -68,6 +68,8 @@ interface QueueRuntime {
   suspectsWaiting: number;
   /** How long each read of this queue waits first, after reads that only handed jobs on (see noteHandOns). */
   handOnWaitMs: number;
+  /** Entries read by the last call, each holding a slot, that the next call starts (see takeJobs). */
+  readAhead: ClaimedEntry[];
 }
 
 /** A running attempt, with what stopping or heartbeating it needs. */
@@ -218,6 +220,7 @@ export class Worker extends WorkerEventEmitter {
       isolatedEntry: undefined,
       suspectsWaiting: 0,
       handOnWaitMs: 0,
+      readAhead: [],
     };
     this.runtimes.push(runtime);
     runtime.promoter.start();
@@ -301,38 +304,47 @@ export class Worker extends WorkerEventEmitter {
   private async consume(runtime: QueueRuntime): Promise<void> {
     const signal = this.stopping.signal;
     while (!signal.aborted) {
-      if (await this.isPaused(runtime)) {
+      // Entries read in the last call hold their slots already: they start now, whatever else waits.
+      const ahead = runtime.readAhead.splice(0);
+      if (ahead.length === 0 && (await this.isPaused(runtime))) {
         await sleep(jitter(PAUSE_POLL_MS), signal);
         continue;
       }
-      if (runtime.handOnWaitMs > 0) await sleep(runtime.handOnWaitMs, signal);
-      const wanted = await this.slots.take(this.share(), signal);
-      if (wanted === 0) break;
+      if (ahead.length === 0 && runtime.handOnWaitMs > 0) await sleep(runtime.handOnWaitMs, signal);
+      const wanted = ahead.length > 0 ? this.slots.tryTake(this.share()) : await this.slots.take(this.share(), signal);
+      if (wanted === 0 && ahead.length === 0) break;
       let held = wanted;
       let entries: ClaimedEntry[] = [];
       try {
-        if (runtime.isolatedEntry === undefined && (runtime.reclaimer.due || this.mayRunSuspect(runtime))) entries = await this.reclaim(runtime, wanted);
-        if (entries.length === 0 && this.holdingForSuspect(runtime)) {
+        if (ahead.length === 0 && runtime.isolatedEntry === undefined && (runtime.reclaimer.due || this.mayRunSuspect(runtime))) entries = await this.reclaim(runtime, wanted);
+        if (ahead.length === 0 && entries.length === 0 && this.holdingForSuspect(runtime)) {
           // Running this queue down to idle so a suspect can run alone; keep reclaiming, take nothing new.
           this.slots.release(held);
           await sleep(HOLD_POLL_MS, signal);
           continue;
         }
         if (entries.length === 0) {
-          // While the stream has entries, a batch is read without blocking (with the completions
-          // since the last one) and started; only an empty stream costs the blocking read.
-          const batch = await runtime.transitions.readAndStart(runtime.queue, wanted, this.now());
+          // While the stream has entries, one call per batch starts those read in the last call and
+          // reads the next (with the completions since); only an empty stream costs the blocking read.
+          const count = this.holdingForSuspect(runtime) ? 0 : wanted;
+          held += ahead.length;
+          const batch = await runtime.transitions.take(runtime.queue, ahead, count, this.now());
           runtime.paused = batch.paused;
-          runtime.busy = batch.read > 0;
-          if (batch.read > 0 || batch.paused) {
-            this.slots.release(held - batch.started.length);
-            this.launch(runtime, batch.started);
-            this.noteHandOns(runtime, batch);
-            continue;
-          }
-          this.slots.release(held - 1);
+          runtime.busy = batch.read.length > 0;
+          runtime.readAhead = batch.read;
+          const idle = ahead.length === 0 && batch.read.length === 0 && !batch.paused && count > 0;
+          // The slots of entries not run (stale, handed on or back) and of entries not read go back;
+          // an idle queue keeps one for its blocking read.
+          this.slots.release(held - batch.started.length - batch.read.length - (idle ? 1 : 0));
+          this.launch(runtime, batch.started);
+          this.noteHandOns(runtime, batch);
+          if (!idle) continue;
           held = 1;
           entries = await this.read(runtime, 1);
+          // Started by the next call, which reads any that came with it.
+          runtime.readAhead = entries;
+          this.slots.release(held - entries.length);
+          continue;
         }
       } catch (error) {
         this.slots.release(held);
@@ -350,6 +362,9 @@ export class Worker extends WorkerEventEmitter {
       });
       if (outcome) this.noteHandOns(runtime, outcome);
     }
+    // Read, but not started before the stop: started now, each is handed straight back (see launch).
+    const ahead = runtime.readAhead.splice(0);
+    if (ahead.length > 0) await this.startEntries(runtime, ahead).catch((error: unknown) => this.reportError(error, `handing back jobs of ${runtime.queue}`));
   }
 
   /**

@@ -29,7 +29,7 @@ function transition(name: string, includes: readonly string[] = []): string {
 const SCRIPTS = {
   enqueueJobs: transition('enqueue-jobs'),
   startJobs: transition('start-jobs', ['start-entry']),
-  readJobs: transition('read-jobs', ['complete-entries']),
+  takeJobs: transition('take-jobs', ['start-entry', 'complete-entries']),
   parkUnserved: transition('park-unserved'),
   completeJobs: transition('complete-jobs', ['complete-entries']),
   failJob: transition('fail-job'),

@@ -1,5 +1,5 @@
 --[[
-  completeEntries (included by completeJobs and readJobs): records the successful attempts
+  completeEntries (included by completeJobs and takeJobs): records the successful attempts
   of a batch of jobs of one queue, acknowledges and deletes their stream entries, and lets each
   job's hash expire after the retention period (PostgreSQL keeps it for good). Each job's
   transition is the same as if it were completed alone; batching only saves round trips.

@@ -1,9 +1,10 @@
 --[[
-  startEntry (included by startJobs): marks the job of a freshly read stream entry `processing` and
-  counts the attempt. An entry whose job is gone, finished, cancelled, or re-enqueued under another
-  entry is stale: it is acknowledged and deleted, never run. A job of a type this worker does not
-  serve is handed on to a live worker that does (see handOnEntry), or, while none is live, left for
-  the caller to park (parkUnserved, which names the type's set of waiting jobs).
+  startEntry (included by startJobs and takeJobs): marks the job of a freshly read stream entry
+  `processing` and counts the attempt. An entry whose job is gone, finished, cancelled, or
+  re-enqueued under another entry is stale: it is acknowledged and deleted, never run. A job of a
+  type this worker does not serve is handed on to a live worker that does (see handOnEntry), or,
+  while none is live, left for the caller to park (parkUnserved, which names the type's set of
+  waiting jobs).
 
   The including script first calls setRouting(served, elsewhere, delayed): `served` and `elsewhere`
   are type lists as ",a,b," (the types this worker serves, and those only other live workers of the
@@ -63,9 +64,9 @@ local function startEntry(streamKey, group, consumer, now, jobKey, sid)
 end
 
 --[[
-  handBackEntry (included by startJobs): for a paused queue, puts the job of an entry read or
-  claimed just now back at the stream's end instead of starting it, so no job starts once a pause
-  is set, not even one a worker's blocking read was already waiting for. A pending job keeps its
+  handBackEntry (included by startJobs and takeJobs): for a paused queue, puts the job of an entry
+  read or claimed just now back at the stream's end instead of starting it, so no job starts once a
+  pause is set, not even one a worker's blocking read was already waiting for. A pending job keeps its
   state (it moves to a new entry); a job whose worker died while running it becomes pending again.
 ]]
 local function handBackEntry(streamKey, group, now, jobKey, sid)
