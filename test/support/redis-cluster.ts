@@ -91,6 +91,12 @@ export class RedisCluster {
     return range.master;
   }
 
+  /** The slot ranges the master on `port` serves, lowest first, as a running node sees them. */
+  async slotsOf(port: number): Promise<{ start: number; end: number }[]> {
+    const ranges = await this.slotRanges(this.anyRunningPort());
+    return ranges.filter(({ master }) => master === port).map(({ start, end }) => ({ start, end })).sort((a, b) => a.start - b.start);
+  }
+
   /** Kills a master at once (SIGKILL), as a crash would; `waitForFailover` then waits for its replica to take over. */
   async killMaster(port: number): Promise<void> {
     if (!(await this.masters()).includes(port)) throw new Error(`127.0.0.1:${port} is not a master of the cluster`);

@@ -24,9 +24,11 @@ export class SentinelGroup {
 
   /** Starts the group and waits until every sentinel knows the master and its replica. */
   static async start(): Promise<SentinelGroup> {
-    const master = await RedisServer.start();
-    // Loaded straight from the master's socket: a replica's sync would otherwise leave dump.rdb in the working directory.
-    const replica = await RedisServer.start(['--replicaof', '127.0.0.1', String(master.port), '--repl-diskless-load', 'on-empty-db']);
+    // Loaded straight from the master's socket: a replica's sync would otherwise leave dump.rdb in the
+    // working directory. The master too, for when it is restarted and rejoins as the new master's replica.
+    const disklessLoad = ['--repl-diskless-load', 'on-empty-db'];
+    const master = await RedisServer.start(disklessLoad);
+    const replica = await RedisServer.start(['--replicaof', '127.0.0.1', String(master.port), ...disklessLoad]);
     const dir = await mkdtemp(join(tmpdir(), 'sluice-sentinels-'));
     const ports = [await freePort(), await freePort(), await freePort()];
     const sentinels: ChildProcess[] = [];
@@ -63,6 +65,23 @@ export class SentinelGroup {
   async masterPort(): Promise<number> {
     const [, port] = (await this.ask(this.sentinelPorts[0] ?? 0, ['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', SENTINEL_MASTER])) as [string, string];
     return Number(port);
+  }
+
+  /**
+   * Starts a killed node again as a replica of the master the sentinels name now, as a supervisor
+   * that asks them does, and waits until it has synced. Left to restart as a master, it would wait
+   * for the sentinels to demote it, which they do only after it has claimed the role for some
+   * seconds and they next read its INFO (up to 10 s apart).
+   */
+  async rejoin(server: RedisServer): Promise<void> {
+    const master = await this.masterPort();
+    if (master === server.port) throw new Error(`127.0.0.1:${server.port} is still the master the sentinels name`);
+    await server.start();
+    await this.ask(server.port, ['REPLICAOF', '127.0.0.1', String(master)]);
+    await waitFor(`127.0.0.1:${server.port} to sync as a replica of 127.0.0.1:${master}`, async () => {
+      const fields = Object.fromEntries(String(await this.ask(server.port, ['INFO', 'replication'])).split(/\r?\n/).map((line) => line.split(':')));
+      return fields.master_port === String(master) && fields.master_link_status === 'up';
+    }, 30_000, 100);
   }
 
   async stop(): Promise<void> {
