@@ -65,9 +65,9 @@ export function serializeResult(result: unknown, maxDepth: number): string {
 }
 
 /**
- * One entry's reply from startJobs: the entry id alone when it was stale or handed back, then 0 when
- * handed on to another live worker, 1 and the type when no live worker serves the type (the caller
- * parks it), or the job to run.
+ * One entry's reply from a start: the entry id alone when it was stale or handed back, then 0 when
+ * handed on to another live worker, 1, the type and the job's id when no live worker serves the type
+ * (the caller parks it), or the job to run.
  */
 type StartItem = (string | number)[];
 
@@ -82,6 +82,24 @@ export interface StartOutcome {
 export interface StreamEntry {
   entryId: string;
   jobId: string;
+}
+
+/** What one takeJobs call did. */
+export interface TakeOutcome extends StartOutcome {
+  /** Entries read, whether started or left. */
+  taken: number;
+  /** Entries read whose jobs were not named: the next call starts them. */
+  left: StreamEntry[];
+  /** The entries that follow: the next call names their jobs. */
+  next: StreamEntry[];
+  paused: boolean;
+}
+
+/** Entries from a script's flat list {entryId, jobId, ...}. */
+function entriesOf(flat: readonly string[]): StreamEntry[] {
+  const entries: StreamEntry[] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) entries.push({ entryId: flat[i] as string, jobId: flat[i + 1] as string });
+  return entries;
 }
 
 /** The stream entries of the jobs of one type that no live worker serves, to park. */
@@ -229,19 +247,19 @@ export class JobTransitions {
       [keys.stream, keys.paused, keys.delayed, ...entries.map((entry) => keys.job(entry.jobId))], [
         WORKER_GROUP, this.worker, now, routing.served, routing.elsewhere(), ...entries.map((entry) => entry.entryId),
       ])) as [StartItem[], number];
-    return { ...(await this.startOutcome(queue, entries, items, now)), paused: paused === 1 };
+    return { ...(await this.startOutcome(queue, items, now)), paused: paused === 1 };
   }
 
   /** The jobs a start script started, with the entries it left to park (see parkUnserved) parked. */
-  private async startOutcome(queue: string, entries: readonly StreamEntry[], items: readonly StartItem[], now: number): Promise<StartOutcome> {
+  private async startOutcome(queue: string, items: readonly StartItem[], now: number): Promise<StartOutcome> {
     const unserved = new Map<string, UnservedEntries>();
-    items.forEach((item, index) => {
-      if (item.length !== 3) return;
+    for (const item of items) {
+      if (item.length !== 4) continue;
       const type = String(item[2]);
       const group = unserved.get(type) ?? { type, entries: [] };
-      group.entries.push(entries[index] as StreamEntry);
+      group.entries.push({ entryId: String(item[0]), jobId: String(item[3]) });
       unserved.set(type, group);
-    });
+    }
     for (const group of unserved.values()) await this.parkUnserved(group, now);
     return { started: startedJobs(queue, items), handedOn: items.filter((item) => item.length === 2).length };
   }
@@ -255,30 +273,32 @@ export class JobTransitions {
   }
 
   /**
-   * takeJobs: completes the jobs finished since the last call, starts the entries read `ahead` in the
-   * last call, and reads up to `count` new entries without blocking, to start in the next call.
-   * `read` is empty when the stream had nothing new, or the queue is `paused` (the entries ahead
-   * were then handed back).
+   * takeJobs: completes the jobs finished since the last call, starts the entries `left` by it, reads
+   * up to `count` new entries and starts those whose jobs are among the `next` it looked at. Returns
+   * the jobs started, the entries read but left to the next call (each needing a slot meanwhile),
+   * and the `lookAhead` entries that follow, to name next (none when nothing was read). Nothing started, left or to name: the stream had nothing new, or
+   * the queue is `paused` (the entries left were then handed back).
    */
-  async take(queue: string, ahead: readonly StreamEntry[], count: number, now: number): Promise<StartOutcome & { read: StreamEntry[]; paused: boolean }> {
+  async take(queue: string, left: readonly StreamEntry[], next: readonly StreamEntry[], count: number, lookAhead: number, now: number): Promise<TakeOutcome> {
     const { keys, routing } = this;
     const completions = this.completions.take();
-    let reply: [number[], StartItem[], string[], number];
+    let reply: [number[], StartItem[], string[], string[], number];
     try {
-      reply = (await runTransition(this.redis, 'takeJobs', keys, now,
-        [keys.stream, keys.paused, keys.delayed, ...ahead.map((entry) => keys.job(entry.jobId)), ...this.jobKeysOf(completions.items)], [
-          WORKER_GROUP, this.worker, now, count, this.queueConfig.retentionMs, routing.served, routing.elsewhere(), ahead.length,
-          ...ahead.map((entry) => entry.entryId), ...completionArgs(completions.items),
-        ])) as [number[], StartItem[], string[], number];
+      reply = (await runTransition(this.redis, 'takeJobs', keys, now, [
+        keys.stream, keys.paused, keys.delayed, ...left.map((entry) => keys.job(entry.jobId)), ...next.map((entry) => keys.job(entry.jobId)),
+        ...this.jobKeysOf(completions.items),
+      ], [
+        WORKER_GROUP, this.worker, now, count, this.queueConfig.retentionMs, routing.served, routing.elsewhere(), left.length, next.length,
+        lookAhead, ...left.map((entry) => entry.entryId), ...next.map((entry) => entry.jobId), ...completionArgs(completions.items),
+      ])) as [number[], StartItem[], string[], string[], number];
     } catch (error) {
       completions.reject(error);
       throw error;
     }
-    const [completed, items, flat, paused] = reply;
+    const [completed, items, leftFlat, nextFlat, paused] = reply;
     completions.resolve(completed.map((flag) => flag === 1));
-    const read: StreamEntry[] = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) read.push({ entryId: flat[i] as string, jobId: flat[i + 1] as string });
-    return { ...(await this.startOutcome(queue, ahead, items, now)), read, paused: paused === 1 };
+    const leftNow = entriesOf(leftFlat);
+    return { ...(await this.startOutcome(queue, items, now)), taken: items.length - left.length + leftNow.length, left: leftNow, next: entriesOf(nextFlat), paused: paused === 1 };
   }
 
   /** The queue's jobs waiting for a worker of their type, per type (see parkUnserved in park-unserved.lua). */

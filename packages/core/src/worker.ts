@@ -68,8 +68,10 @@ interface QueueRuntime {
   suspectsWaiting: number;
   /** How long each read of this queue waits first, after reads that only handed jobs on (see noteHandOns). */
   handOnWaitMs: number;
-  /** Entries read by the last call, each holding a slot, that the next call starts (see takeJobs). */
-  readAhead: ClaimedEntry[];
+  /** Entries the last call read but could not start, each holding a slot: the next call starts them (see takeJobs). */
+  left: ClaimedEntry[];
+  /** The entries after those the last call read: the next call names their jobs, to start them as it reads them. */
+  next: ClaimedEntry[];
 }
 
 /** A running attempt, with what stopping or heartbeating it needs. */
@@ -220,7 +222,8 @@ export class Worker extends WorkerEventEmitter {
       isolatedEntry: undefined,
       suspectsWaiting: 0,
       handOnWaitMs: 0,
-      readAhead: [],
+      left: [],
+      next: [],
     };
     this.runtimes.push(runtime);
     runtime.promoter.start();
@@ -304,13 +307,16 @@ export class Worker extends WorkerEventEmitter {
   private async consume(runtime: QueueRuntime): Promise<void> {
     const signal = this.stopping.signal;
     while (!signal.aborted) {
-      // Entries read in the last call hold their slots already: they start now, whatever else waits.
-      const ahead = runtime.readAhead.splice(0);
+      // Entries the last call read but could not start hold their slots already: they start now.
+      const ahead = runtime.left.splice(0);
       if (ahead.length === 0 && (await this.isPaused(runtime))) {
         await sleep(jitter(PAUSE_POLL_MS), signal);
         continue;
       }
       if (ahead.length === 0 && runtime.handOnWaitMs > 0) await sleep(runtime.handOnWaitMs, signal);
+      // With entries left, the free slots are taken without waiting for one; but first the handlers
+      // just launched get a turn, so that those that finish at once give theirs back.
+      if (ahead.length > 0) await new Promise((resolve) => setImmediate(resolve));
       const wanted = ahead.length > 0 ? this.slots.tryTake(this.share()) : await this.slots.take(this.share(), signal);
       if (wanted === 0 && ahead.length === 0) break;
       let held = wanted;
@@ -324,25 +330,30 @@ export class Worker extends WorkerEventEmitter {
           continue;
         }
         if (entries.length === 0) {
-          // While the stream has entries, one call per batch starts those read in the last call and
-          // reads the next (with the completions since); only an empty stream costs the blocking read.
+          // While the stream has entries, one call per batch reads and starts them (with the
+          // completions since, and the entries the last call left); only an empty stream costs the
+          // blocking read.
           const count = this.holdingForSuspect(runtime) ? 0 : wanted;
           held += ahead.length;
-          const batch = await runtime.transitions.take(runtime.queue, ahead, count, this.now());
+          const next = runtime.next.splice(0);
+          // Looked at as far as the most a later call may read, so that it names every job it reads.
+          const batch = await runtime.transitions.take(runtime.queue, ahead, next, count, this.slots.capacity, this.now());
           runtime.paused = batch.paused;
-          runtime.busy = batch.read.length > 0;
-          runtime.readAhead = batch.read;
-          const idle = ahead.length === 0 && batch.read.length === 0 && !batch.paused && count > 0;
-          // The slots of entries not run (stale, handed on or back) and of entries not read go back;
-          // an idle queue keeps one for its blocking read.
-          this.slots.release(held - batch.started.length - batch.read.length - (idle ? 1 : 0));
+          runtime.busy = batch.taken > 0;
+          runtime.left = batch.left;
+          // A call that read nothing looked at nothing: the entries named before still come next.
+          runtime.next = count === 0 ? next : batch.next;
+          const idle = ahead.length === 0 && batch.taken === 0 && !batch.paused && count > 0;
+          // Started entries and entries left hold their slots; the rest go back (stale entries,
+          // those handed on or back, those not read), but an idle queue keeps one for its blocking read.
+          this.slots.release(held - batch.started.length - batch.left.length - (idle ? 1 : 0));
           this.launch(runtime, batch.started);
           this.noteHandOns(runtime, batch);
           if (!idle) continue;
           held = 1;
           entries = await this.read(runtime, 1);
-          // Started by the next call, which reads any that came with it.
-          runtime.readAhead = entries;
+          // Started by the next call, which reads any that came with them.
+          runtime.left = entries;
           this.slots.release(held - entries.length);
           continue;
         }
@@ -363,7 +374,7 @@ export class Worker extends WorkerEventEmitter {
       if (outcome) this.noteHandOns(runtime, outcome);
     }
     // Read, but not started before the stop: started now, each is handed straight back (see launch).
-    const ahead = runtime.readAhead.splice(0);
+    const ahead = runtime.left.splice(0);
     if (ahead.length > 0) await this.startEntries(runtime, ahead).catch((error: unknown) => this.reportError(error, `handing back jobs of ${runtime.queue}`));
   }
 

@@ -10,8 +10,8 @@
   are type lists as ",a,b," (the types this worker serves, and those only other live workers of the
   queue serve), then the queue's delayed ZSET.
 
-  Returns {entryId} when skipped, {entryId, 0} when handed on, {entryId, 1, type} when it waits to be
-  parked, {entryId, jobId, type, payload, attempt, maxAttempts, runAt} when the job is to run.
+  Returns {entryId} when skipped, {entryId, 0} when handed on, {entryId, 1, type, jobId} when it
+  waits to be parked, {entryId, jobId, type, payload, attempt, maxAttempts, runAt} when the job is to run.
 ]]
 
 local routing = {}
@@ -50,7 +50,7 @@ local function startEntry(streamKey, group, consumer, now, jobKey, sid)
     return {sid}
   end
   if not routing.served[job[4]] then
-    if not routing.elsewhere[job[4]] then return {sid, 1, job[4]} end
+    if not routing.elsewhere[job[4]] then return {sid, 1, job[4], job[3]} end
     handOnEntry(streamKey, group, now, jobKey, sid, job)
     return {sid, 0}
   end
