@@ -22,7 +22,10 @@ export async function runApiServer(env: NodeJS.ProcessEnv = process.env): Promis
   const pool = createPool(config.postgres);
   const readPool = config.postgres.readUrl === undefined ? undefined : createPool({ ...config.postgres, url: config.postgres.readUrl });
   const redis = createRedis(config.redis, { connectionName: 'sluice-api', autoPipelining: true });
+  // A WAIT holds its connection until the replicas answer: submissions that wait get one of their own.
+  const replicatedRedis = config.redis.waitReplicas > 0 ? createRedis(config.redis, { connectionName: 'sluice-api-replicated' }) : undefined;
   redis.on('error', (error) => logger.debug({ err: messageOf(error) }, 'redis connection error'));
+  replicatedRedis?.on('error', (error) => logger.debug({ err: messageOf(error) }, 'redis connection error'));
   const types = new JobTypeCatalog({ redis, prefix: config.redis.prefix, declared, logger });
   const layouts = new QueueLayouts(redis, config.redis.prefix, config.queue.partitions);
   let layoutRefresh: NodeJS.Timeout | undefined;
@@ -35,6 +38,7 @@ export async function runApiServer(env: NodeJS.ProcessEnv = process.env): Promis
     types.stop();
     await maintenance.stop();
     await closeRedis(redis);
+    if (replicatedRedis) await closeRedis(replicatedRedis);
     await pool.end();
     await readPool?.end();
   };
@@ -46,7 +50,7 @@ export async function runApiServer(env: NodeJS.ProcessEnv = process.env): Promis
     await types.start();
     await layouts.refresh().catch((error: unknown) => logger.warn({ err: messageOf(error) }, 'partition counts not read at start; reading them again shortly'));
     layoutRefresh = setInterval(() => void layouts.refresh().catch((error: unknown) => logger.debug({ err: messageOf(error) }, 'partition counts not read')), LAYOUT_REFRESH_MS);
-    const queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry: types });
+    const queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry: types, ...(replicatedRedis && { replicatedRedis }) });
     const deadLetters = new DeadLetters(redis, layouts, config.queue.queues);
     const queueAdmin = new QueueAdmin(redis, layouts, config.queue.queues);
     app = await buildApp(config, { queue, deadLetters, queueAdmin, redis, redisConfig: config.redis, layouts, pool, db: createDatabase(pool), ...(readPool && { readDb: createDatabase(readPool) }), types }, { logger });

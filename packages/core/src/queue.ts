@@ -1,5 +1,5 @@
 import type { QueueConfig, RedisConfig } from './config.js';
-import { InvalidJobError, JobNotFoundError, JobStateConflictError, NotReplicatedError, QueueNotFoundError } from './errors.js';
+import { InvalidJobError, JobNotFoundError, JobStateConflictError, QueueNotFoundError } from './errors.js';
 import { jobFromHash, type Job } from './job.js';
 import { newJobId } from './job-id.js';
 import { partitionIndexOfKey, placesOfJob, queuePartition, withPartition, type Partition } from './partitions.js';
@@ -8,6 +8,7 @@ import { MAX_ATTEMPTS, MAX_BULK_JOBS, MAX_DELAY_MS, MAX_IDEMPOTENCY_KEY_LENGTH, 
 import { validatePayload, type JobTypeLookup } from './registry.js';
 import { toRedisError } from './redis/client.js';
 import { runTransition, type ScriptedRedis } from './redis/scripts.js';
+import { ReplicatedSubmissions } from './replicated-submissions.js';
 import { TurnBatch } from './turn-batch.js';
 import { assertStorable } from './validation.js';
 
@@ -57,6 +58,11 @@ export interface QueueDeps {
   registry: JobTypeLookup;
   /** Clock, injectable for tests. Default `Date.now`. */
   now?: () => number;
+  /**
+   * A connection of its own for submissions that wait for replicas (REDIS_WAIT_REPLICAS), whose WAIT
+   * holds the connection it is sent on. Default `redis`, which then waits with them.
+   */
+  replicatedRedis?: ScriptedRedis;
 }
 
 interface PreparedJob {
@@ -80,8 +86,13 @@ export class Queue {
   /** Single submissions of this turn of the event loop, sent together. */
   private readonly submissions = new TurnBatch<PreparedJob, AddedJob>(MAX_BULK_JOBS, (jobs) => this.enqueueAll(jobs, this.now()));
 
+  /** Present when submissions wait for replicas (REDIS_WAIT_REPLICAS). */
+  private readonly replicated: ReplicatedSubmissions | undefined;
+
   constructor(private readonly deps: QueueDeps) {
     this.now = deps.now ?? Date.now;
+    const { waitReplicas, waitTimeoutMs } = deps.redisConfig;
+    if (waitReplicas > 0) this.replicated = new ReplicatedSubmissions(deps.replicatedRedis ?? deps.redis, waitReplicas, waitTimeoutMs);
   }
 
   /** Names of the queues this producer may add to. */
@@ -265,18 +276,8 @@ export class Queue {
       const runAt = 'atMs' in job.due ? Math.max(job.due.atMs, now) : now + job.due.delayMs;
       args.push(job.id, job.type, job.payloadJson, job.maxAttempts, job.priority, runAt, job.idempotencyKey);
     }
-    const { waitReplicas, waitTimeoutMs } = this.deps.redisConfig;
-    if (waitReplicas === 0) return runTransition(this.deps.redis, 'enqueueJobs', keys, now, scriptKeys, args);
-    // WAIT counts the replicas that have every write this connection sent before it: sent right
-    // behind the script in one pipeline, it reaches the same node and covers these jobs.
-    const pipeline = this.deps.redis.pipeline();
-    void runTransition(pipeline as unknown as ScriptedRedis, 'enqueueJobs', keys, now, scriptKeys, args);
-    pipeline.wait(waitReplicas, waitTimeoutMs);
-    const [[scriptError, reply], [waitError, confirmed]] = (await pipeline.exec()) as [[Error | null, unknown], [Error | null, number]];
-    if (scriptError) throw scriptError;
-    if (waitError) throw waitError;
-    if (confirmed < waitReplicas) throw new NotReplicatedError(confirmed, waitReplicas, waitTimeoutMs);
-    return reply;
+    if (!this.replicated) return runTransition(this.deps.redis, 'enqueueJobs', keys, now, scriptKeys, args);
+    return this.replicated.submit(keys, (redis) => runTransition(redis, 'enqueueJobs', keys, now, scriptKeys, args));
   }
 
   private async added(job: PreparedJob, reply: unknown): Promise<AddedJob> {

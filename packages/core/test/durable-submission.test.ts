@@ -14,6 +14,7 @@ let master: RedisServer;
 let replica: RedisServer;
 let config: SluiceConfig;
 let redis: ScriptedRedis;
+let replicatedRedis: ScriptedRedis;
 let queue: Queue;
 
 async function linkedReplicas(server: RedisServer): Promise<number> {
@@ -34,12 +35,14 @@ beforeAll(async () => {
     REDIS_URL: master.url, REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: String(WAIT_TIMEOUT_MS),
   });
   redis = createRedis(config.redis);
-  await waitForRedis(redis, 5000);
-  queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry });
+  replicatedRedis = createRedis(config.redis);
+  await Promise.all([waitForRedis(redis, 5000), waitForRedis(replicatedRedis, 5000)]);
+  queue = new Queue({ redis, replicatedRedis, redisConfig: config.redis, queueConfig: config.queue, registry });
 });
 
 afterAll(async () => {
   await closeRedis(redis);
+  await closeRedis(replicatedRedis);
   await replica.stop();
   await master.stop();
 });
@@ -73,5 +76,22 @@ describe('REDIS_WAIT_REPLICAS: a submission is answered once replicas have it', 
     expect(again).toBeInstanceOf(NotReplicatedError);
     const keys = queueKeys(config.redis.prefix, 'default');
     expect(await redis.hget(keys.counts, 'pending')).toBe('21');
+  });
+
+  it('answers every submission that waits behind an unanswered WAIT with NOT_REPLICATED in time, and holds up nothing else', async () => {
+    const started = Date.now();
+    const submissions: Promise<unknown>[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      submissions.push(queue.add('noop', {}, { idempotencyKey: `waiting-${i}` }).then(() => null, (caught: unknown) => caught));
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    // The job reads of the same producer go on meanwhile, on its other connection.
+    const readStarted = Date.now();
+    expect(await queue.getJob('01900000-0000-7000-8000-000000000000')).toBeNull();
+    expect(Date.now() - readStarted).toBeLessThan(WAIT_TIMEOUT_MS);
+    const errors = await Promise.all(submissions);
+    expect(errors.map((error) => (error as { code?: string }).code)).toEqual(Array(5).fill('NOT_REPLICATED'));
+    // The first waits alone; the others wait for it, then together: two timeouts, not five.
+    expect(Date.now() - started).toBeLessThan(4 * WAIT_TIMEOUT_MS);
   });
 });

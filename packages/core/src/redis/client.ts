@@ -132,8 +132,11 @@ export async function closeRedis(redis: RedisClient): Promise<void> {
   }
 }
 
-/** Replies that mean "Redis cannot serve right now", as opposed to a bug in a command or script. */
-const TRANSIENT_REPLIES = ['LOADING', 'READONLY', 'MASTERDOWN', 'CLUSTERDOWN', 'TRYAGAIN', 'BUSY'];
+/**
+ * Replies that mean "Redis cannot serve right now", as opposed to a bug in a command or script; a
+ * MOVED or ASK that reaches a caller is a slot that moved while a cluster failed over or resharded.
+ */
+const TRANSIENT_REPLIES = ['LOADING', 'READONLY', 'MASTERDOWN', 'CLUSTERDOWN', 'TRYAGAIN', 'BUSY', 'MOVED', 'ASK'];
 
 /**
  * Maps what a Redis call threw to what callers act on: connection loss, timeouts and transient
