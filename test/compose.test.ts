@@ -3,7 +3,7 @@ import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs
 import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import { Cluster, Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '@sluice/core';
 import { buildPackages } from '../scripts/build-packages';
@@ -20,7 +20,7 @@ import {
 } from './support/compose-file';
 import { copyOperands, readDockerfile, type DockerInstruction, type DockerStage } from './support/dockerfile';
 import { productionPackages, workspaceFolder } from './support/production-dependencies';
-import { freePort } from './support/redis-server';
+import { askRedis, freePort } from './support/redis-server';
 import { waitFor } from './support/wait-for';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -553,16 +553,7 @@ describe('docker-compose.yml profile cluster, run on loopback', () => {
       const child = spawn(program, [...args, '--port', String(port), '--cluster-port', String(bus), '--bind', '127.0.0.1', '--dir', join(dir, name)], { stdio: 'ignore' });
       started.push(child);
     }
-    const ask = async (port: number, ...command: string[]): Promise<unknown> => {
-      const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-      client.on('error', () => undefined);
-      try {
-        await client.connect();
-        return await client.call(command[0] ?? '', ...command.slice(1));
-      } finally {
-        client.disconnect();
-      }
-    };
+    const ask = (port: number, ...command: string[]): Promise<unknown> => askRedis(port, command);
     await waitFor('every node to answer', async () => (await Promise.all(local.map(({ port }) => ask(port, 'PING')))).every((reply) => reply === 'PONG'), 10_000, 50);
 
     const init = service('redis-cluster-init');

@@ -3,8 +3,7 @@ import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
-import { freePort } from './redis-server';
+import { askRedis, freePort } from './redis-server';
 // Not from ./context, which imports @sluice/core: a global setup runs in vitest's own process, where a
 // workspace package does not resolve to its sources.
 import { waitFor } from './wait-for';
@@ -228,15 +227,8 @@ export class RedisCluster {
     return this.ask(this.anyRunningPort(), command);
   }
 
-  private async ask(port: number, command: string[]): Promise<unknown> {
-    const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-      return await client.call(command[0] ?? '', ...command.slice(1));
-    } finally {
-      client.disconnect();
-    }
+  private ask(port: number, command: string[]): Promise<unknown> {
+    return askRedis(port, command);
   }
 
   /** Runs redis-cli to its end; fails with what it printed when it fails. */

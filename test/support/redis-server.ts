@@ -2,6 +2,18 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 
+/** Sends one command to the Redis server on a loopback port, over a connection of its own that gives up at once. */
+export async function askRedis(port: number, command: readonly string[]): Promise<unknown> {
+  const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    return await client.call(command[0] ?? '', ...command.slice(1));
+  } finally {
+    client.disconnect();
+  }
+}
+
 /** A free TCP port on loopback. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

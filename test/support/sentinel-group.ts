@@ -2,9 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { waitFor } from './context';
-import { freePort, RedisServer } from './redis-server';
+import { askRedis, freePort, RedisServer } from './redis-server';
 
 /** The name the sentinels give the master they watch. */
 export const SENTINEL_MASTER = 'sluice-test';
@@ -95,15 +94,8 @@ export class SentinelGroup {
     await rm(this.dir, { recursive: true, force: true });
   }
 
-  private async ask(port: number, command: string[]): Promise<unknown> {
-    const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-      return await client.call(command[0] ?? '', ...command.slice(1));
-    } finally {
-      client.disconnect();
-    }
+  private ask(port: number, command: string[]): Promise<unknown> {
+    return askRedis(port, command);
   }
 }
 

@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS, InvalidConfigError, loadConfig } from '@sluice/core';
 
+/** Every problem loadConfig lists for `env`, one per line; empty when it takes it. */
+function problemsOf(env: Record<string, string>): string {
+  try {
+    loadConfig(env);
+    return '';
+  } catch (error) {
+    return (error as InvalidConfigError).problems.join('\n');
+  }
+}
+
 describe('loadConfig', () => {
   it('falls back to the defaults for this machine when nothing is set', () => {
     const config = loadConfig({});
@@ -75,14 +85,6 @@ describe('loadConfig', () => {
   });
 
   it('takes REDIS_SENTINELS and REDIS_SENTINEL_MASTER together only, each sentinel with its port', () => {
-    const problemsOf = (env: Record<string, string>): string => {
-      try {
-        loadConfig(env);
-        return '';
-      } catch (error) {
-        return (error as InvalidConfigError).problems.join('\n');
-      }
-    };
     expect(problemsOf({ REDIS_SENTINELS: '127.0.0.1:26379' })).toContain('REDIS_SENTINELS and REDIS_SENTINEL_MASTER go together');
     expect(problemsOf({ REDIS_SENTINEL_MASTER: 'jobs' })).toContain('REDIS_SENTINELS and REDIS_SENTINEL_MASTER go together');
     expect(problemsOf({ REDIS_SENTINELS: 'sentinel-1', REDIS_SENTINEL_MASTER: 'jobs' })).toContain('REDIS_SENTINELS must give each sentinel a port');
@@ -96,14 +98,6 @@ describe('loadConfig', () => {
     });
     expect(config.redis.clusterNodes).toEqual([{ host: 'redis-1', port: 7000 }, { host: 'fd00::7', port: 7001 }]);
     expect(config.redis.clusterNatMap).toEqual({ '10.0.0.5:7000': { host: '127.0.0.1', port: 17000 }, '10.0.0.6:7001': { host: 'redis-2.example', port: 17001 } });
-    const problemsOf = (env: Record<string, string>): string => {
-      try {
-        loadConfig(env);
-        return '';
-      } catch (error) {
-        return (error as InvalidConfigError).problems.join('\n');
-      }
-    };
     expect(problemsOf({ REDIS_CLUSTER_NODES: 'a:1', REDIS_SENTINELS: 'b:2', REDIS_SENTINEL_MASTER: 'jobs' })).toContain('REDIS_CLUSTER_NODES and REDIS_SENTINELS exclude each other');
     expect(problemsOf({ REDIS_CLUSTER_NODES: 'a:1', REDIS_URL: 'redis://h:6379/3' })).toContain('database other than 0');
     expect(problemsOf({ REDIS_CLUSTER_NODES: 'a' })).toContain('REDIS_CLUSTER_NODES must give each node a port');
@@ -114,14 +108,6 @@ describe('loadConfig', () => {
   it('gives each queue its partitions, from QUEUES (name:N) or QUEUE_PARTITIONS, 1 to 64, and refuses a queue named twice', () => {
     expect(loadConfig({ QUEUES: 'default:8,emails,a:b:3' }).queue.partitions).toEqual({ default: 8, emails: 1, 'a:b': 3 });
     expect(loadConfig({ QUEUES: 'default:8,emails', QUEUE_PARTITIONS: '6' }).queue).toMatchObject({ queues: ['default', 'emails'], partitions: { default: 8, emails: 6 } });
-    const problemsOf = (env: Record<string, string>): string => {
-      try {
-        loadConfig(env);
-        return '';
-      } catch (error) {
-        return (error as InvalidConfigError).problems.join('\n');
-      }
-    };
     expect(problemsOf({ QUEUES: 'default:0' })).toContain('QUEUES gives queue "default" 0 partitions; a queue has 1 to 64');
     expect(problemsOf({ QUEUES: 'default:65' })).toContain('a queue has 1 to 64');
     expect(problemsOf({ QUEUES: 'default:2,default:3' })).toContain('QUEUES names queue "default" twice');
