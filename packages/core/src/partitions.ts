@@ -34,25 +34,35 @@ export function slotOfTag(tag: string): number {
   return crc16(tag) % CLUSTER_SLOTS;
 }
 
+/** The cluster slot of a key: its hash tag's (the text between its first `{` and the next `}`, if any), else the whole key's. */
+export function slotOfKey(key: string): number {
+  const tag = /\{([^}]+)\}/.exec(key)?.[1];
+  return slotOfTag(tag ?? key);
+}
+
 const tags = new Map<string, string>();
 
 /**
- * The hash tag of partition `index` of `count`: one whose slot falls in the index-th of `count` equal
- * slices of the slot space. A cluster whose masters hold equal ranges of slots (as `redis-cli
- * --cluster create` makes them) then holds equally many partitions on each master, when `count` is a
- * multiple of the masters. `~` cannot occur in a queue name, so no queue's tag is another's partition.
+ * The hash tag of partition `index` of `count`: one whose slot lies near the middle of the
+ * index-th of `count` equal slices of the slot space (within a sixteenth of a slice of it). A cluster
+ * whose masters hold equal ranges of slots (as `redis-cli --cluster create` makes them) then holds
+ * equally many partitions on each master when `count` is a multiple of the masters, and spreads
+ * other counts as evenly as the ranges allow (2 over 3 masters: the first and the last). `~` cannot
+ * occur in a queue name, so no queue's tag is another's partition.
  */
 export function partitionTag(queue: string, count: number, index: number): string {
+  if (!Number.isInteger(count) || !Number.isInteger(index) || count < 1 || count > MAX_PARTITIONS || index < 0 || index >= count) {
+    throw new RangeError(`no partition ${index} of ${count}: a queue has 1 to ${MAX_PARTITIONS} partitions`);
+  }
   if (count === 1) return queue;
   const name = `${queue}~${count}.${index}`;
   const known = tags.get(name);
   if (known !== undefined) return known;
-  const low = Math.floor((index * CLUSTER_SLOTS) / count);
-  const high = Math.floor(((index + 1) * CLUSTER_SLOTS) / count);
+  const middle = ((index + 0.5) * CLUSTER_SLOTS) / count;
+  const reach = CLUSTER_SLOTS / count / 16;
   for (let nonce = 0; ; nonce += 1) {
     const tag = `${name}.${nonce}`;
-    const slot = slotOfTag(tag);
-    if (slot >= low && slot < high) {
+    if (Math.abs(slotOfTag(tag) - middle) <= reach) {
       tags.set(name, tag);
       return tag;
     }
@@ -83,8 +93,9 @@ export function withPartition(id: string, count: number, index: number): string 
  * queue's own keys when the named partition does not have the job).
  */
 export function partitionOfId(id: string): { count: number; index: number } | null {
-  const value = Number.parseInt(id.slice(-4), 16);
-  if (!Number.isInteger(value)) return null;
+  const tail = id.slice(-4);
+  if (!/^[0-9a-f]{4}$/i.test(tail)) return null;
+  const value = Number.parseInt(tail, 16);
   const count = Math.floor(value / 256) + 1;
   const index = value % 256;
   return count <= MAX_PARTITIONS && index < count ? { count, index } : null;

@@ -1,5 +1,7 @@
+import { Cluster } from 'ioredis';
 import { NotReplicatedError } from './errors.js';
 import type { QueueKeys } from './keys.js';
+import { slotOfKey } from './partitions.js';
 import type { ScriptedRedis } from './redis/scripts.js';
 
 interface Waiting {
@@ -13,10 +15,10 @@ interface Waiting {
  * Submissions answered only once `replicas` replicas have them (REDIS_WAIT_REPLICAS). WAIT counts the
  * replicas that have every write its connection sent before it, and holds that connection until they
  * do: so these submissions go over a connection of their own, one batch at a time. Each batch sends
- * its scripts, then one WAIT per partition it wrote to (through a pipeline with a read of one of the
- * partition's keys, which takes it to the node that holds the partition, on a cluster), and answers;
- * what comes meanwhile waits for the next batch. While replicas lag, a submission waits for at most
- * the batch before it and its own, each up to `timeoutMs`.
+ * its scripts, then one WAIT per node it wrote to (on a cluster, in a pipeline with a read of a key
+ * the node holds, which takes it there; the nodes' WAITs run side by side), and answers; what comes
+ * meanwhile waits for the next batch. While replicas lag, a submission waits for at most the batch
+ * before it and its own, each up to `timeoutMs`.
  */
 export class ReplicatedSubmissions {
   private waiting: Waiting[] = [];
@@ -41,18 +43,29 @@ export class ReplicatedSubmissions {
     while (this.waiting.length > 0) {
       const batch = this.waiting.splice(0);
       const sent = await Promise.allSettled(batch.map((item) => item.send(this.redis)));
-      const streams = [...new Set(batch.filter((_, index) => sent[index]?.status === 'fulfilled').map((item) => item.keys.stream))];
-      const confirmed = new Map(await Promise.all(streams.map(async (stream) => [stream, await this.confirmed(stream)] as const)));
+      // A stream of each node written to stands for the node: its WAIT covers every write sent there before it.
+      const byNode = new Map<string, string>();
+      batch.forEach((item, index) => {
+        if (sent[index]?.status === 'fulfilled') byNode.set(this.nodeOf(item.keys.stream), item.keys.stream);
+      });
+      const confirmed = new Map(await Promise.all([...byNode].map(async ([node, stream]) => [node, await this.confirmed(stream)] as const)));
       batch.forEach((item, index) => {
         const outcome = sent[index] as PromiseSettledResult<unknown>;
         if (outcome.status === 'rejected') return item.reject(outcome.reason);
-        const replicas = confirmed.get(item.keys.stream);
+        const replicas = confirmed.get(this.nodeOf(item.keys.stream));
         if (replicas instanceof Error) return item.reject(replicas);
         if ((replicas ?? 0) < this.replicas) return item.reject(new NotReplicatedError(replicas ?? 0, this.replicas, this.timeoutMs));
         return item.resolve(outcome.value);
       });
     }
     this.flushing = false;
+  }
+
+  /** The node that holds `key`, as far as the connection knows: on one node (or Sentinel's master), that one. */
+  private nodeOf(key: string): string {
+    if (!(this.redis instanceof Cluster)) return 'master';
+    const slot = slotOfKey(key);
+    return this.redis.slots[slot]?.[0] ?? `slot ${slot}`;
   }
 
   /** How many replicas have this connection's writes to the node holding `stream`, or the error that says why none could be counted. */

@@ -336,8 +336,8 @@ export class Worker extends WorkerEventEmitter {
           const count = this.holdingForSuspect(runtime) ? 0 : wanted;
           held += ahead.length;
           const next = runtime.next.splice(0);
-          // Looked at as far as the most a later call may read, so that it names every job it reads.
-          const batch = await runtime.transitions.take(runtime.queue, ahead, next, count, this.slots.capacity, this.now());
+          // Looked at as far as a later call is likely to read (a share of the slots), so that it names the jobs it reads.
+          const batch = await runtime.transitions.take(runtime.queue, ahead, next, count, this.share(), this.now());
           runtime.paused = batch.paused;
           runtime.busy = batch.taken > 0;
           runtime.left = batch.left;

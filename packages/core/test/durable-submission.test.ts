@@ -94,4 +94,15 @@ describe('REDIS_WAIT_REPLICAS: a submission is answered once replicas have it', 
     // The first waits alone; the others wait for it, then together: two timeouts, not five.
     expect(Date.now() - started).toBeLessThan(4 * WAIT_TIMEOUT_MS);
   });
+
+  it('waits once per node, not once per partition, for a queue of several partitions', async () => {
+    const partitioned = singleNodeConfig('durable-submission', {
+      REDIS_URL: master.url, REDIS_PREFIX: config.redis.prefix, QUEUES: 'default:6', REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: String(WAIT_TIMEOUT_MS),
+    });
+    const producer = new Queue({ redis, replicatedRedis, redisConfig: partitioned.redis, queueConfig: partitioned.queue, registry });
+    const started = Date.now();
+    const errors = await Promise.all(Array.from({ length: 12 }, () => producer.add('noop', {}).then(() => null, (caught: unknown) => caught)));
+    expect(errors.map((error) => (error as { code?: string }).code)).toEqual(Array(12).fill('NOT_REPLICATED'));
+    expect(Date.now() - started).toBeLessThan(3 * WAIT_TIMEOUT_MS);
+  });
 });

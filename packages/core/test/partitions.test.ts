@@ -51,15 +51,22 @@ afterAll(async () => {
 });
 
 describe('the partitions of a queue', () => {
-  it('each sit in their own slice of the cluster\'s slots, so masters holding equal ranges hold equally many', () => {
+  it('each sit near the middle of their own slice of the cluster\'s slots, so masters holding equal ranges hold them evenly', () => {
     expect(partitionTag('default', 1, 0)).toBe('default');
-    for (const count of [2, 3, 6, 8]) {
+    for (const count of [2, 3, 4, 6, 8, 64]) {
       const slots = Array.from({ length: count }, (_, index) => slotOfTag(partitionTag('default', count, index)));
-      slots.forEach((slot, index) => {
-        expect(slot).toBeGreaterThanOrEqual(Math.floor((index * 16384) / count));
-        expect(slot).toBeLessThan(Math.floor(((index + 1) * 16384) / count));
-      });
+      slots.forEach((slot, index) => expect(Math.abs(slot - ((index + 0.5) * 16384) / count)).toBeLessThanOrEqual(16384 / count / 16));
     }
+    // The ranges redis-cli --cluster create gives three masters.
+    const masterOf = (slot: number): number => (slot <= 5460 ? 0 : slot <= 10922 ? 1 : 2);
+    const perMaster = (count: number): number[] => {
+      const masters = Array.from({ length: count }, (_, index) => masterOf(slotOfTag(partitionTag('emails', count, index))));
+      return [0, 1, 2].map((master) => masters.filter((held) => held === master).length);
+    };
+    expect(perMaster(2)).toEqual([1, 0, 1]);
+    expect(perMaster(3)).toEqual([1, 1, 1]);
+    expect(perMaster(4)).toEqual([1, 2, 1]);
+    expect(perMaster(6)).toEqual([2, 2, 2]);
   });
 
   it('are named by a job id, which keeps its UUID form', () => {
@@ -67,6 +74,13 @@ describe('the partitions of a queue', () => {
     expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(partitionOfId(id)).toEqual({ count: 6, index: 5 });
     expect(partitionOfId(withPartition(id, 1, 0))).toEqual({ count: 1, index: 0 });
+  });
+
+  it('are named by no id that does not end in four hex digits of a partition that can be, and any other asked for is refused at once', () => {
+    for (const id of ['abc-001', 'abc-1ff', 'x', '', '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3fff00']) expect(partitionOfId(id)).toBeNull();
+    expect(() => partitionTag('default', 0, 0)).toThrow(RangeError);
+    expect(() => partitionTag('default', 65, 0)).toThrow(RangeError);
+    expect(() => partitionTag('default', 4, 4)).toThrow(RangeError);
   });
 });
 
