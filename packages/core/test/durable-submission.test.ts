@@ -49,10 +49,12 @@ afterAll(async () => {
 
 describe('REDIS_WAIT_REPLICAS: a submission is answered once replicas have it', () => {
   it('answers only once the replica holds the job, so a failover to it keeps every job that was answered', async () => {
+    // Waiting long enough that a loaded machine's replica always answers in time.
+    const patient = new Queue({ redis, replicatedRedis, redisConfig: { ...config.redis, waitTimeoutMs: 10_000 }, queueConfig: config.queue, registry });
     const reader = new Redis(replica.url, { maxRetriesPerRequest: 0 });
     try {
       for (let i = 0; i < 20; i += 1) {
-        const { id } = await queue.add('noop', {});
+        const { id } = await patient.add('noop', {});
         // Read at once from the replica, with no wait: WAIT already saw it there.
         expect(await reader.hget(queueKeys(config.redis.prefix, 'default').job(id), 'status')).toBe('pending');
       }

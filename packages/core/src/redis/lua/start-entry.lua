@@ -10,6 +10,9 @@
   are type lists as ",a,b," (the types this worker serves, and those only other live workers of the
   queue serve), then the queue's delayed ZSET.
 
+  An entry read or claimed in an earlier call (`fresh` false) is started only if the worker still
+  owns it (see ownEntry).
+
   Returns {entryId} when skipped, {entryId, 0} when handed on, {entryId, 1, type, jobId} when it
   waits to be parked, {entryId, jobId, type, payload, attempt, maxAttempts, runAt} when the job is to run.
 ]]
@@ -41,7 +44,21 @@ local function handOnEntry(streamKey, group, now, jobKey, sid, job)
   announceIfEarliest(routing.delayed, jobId, dueAt)
 end
 
-local function startEntry(streamKey, group, consumer, now, jobKey, sid)
+--[[
+  ownEntry: for an entry read or claimed in an earlier call (`fresh` false), whether `consumer` still
+  owns it, and if so its idle time starts again: a worker that stalled in between may have lost it to
+  another worker's reclaim, which now runs the job from it; an entry read in this call is the
+  consumer's and not idle.
+]]
+local function ownEntry(streamKey, group, consumer, sid, fresh)
+  if fresh then return true end
+  if not redis.call('XPENDING', streamKey, group, sid, sid, 1, consumer)[1] then return false end
+  redis.call('XCLAIM', streamKey, group, consumer, 0, sid, 'JUSTID')
+  return true
+end
+
+local function startEntry(streamKey, group, consumer, now, jobKey, sid, fresh)
+  if not ownEntry(streamKey, group, consumer, sid, fresh) then return {sid} end
   local job = redis.call('HMGET', jobKey, 'status', 'sid', 'id', 'type', 'payload', 'attempts', 'maxAttempts', 'runAt', 'seq', 'parks')
   local status = job[1]
   if job[2] ~= sid or (status ~= 'pending' and status ~= 'processing') then
@@ -69,7 +86,8 @@ end
   pause is set, not even one a worker's blocking read was already waiting for. A pending job keeps its
   state (it moves to a new entry); a job whose worker died while running it becomes pending again.
 ]]
-local function handBackEntry(streamKey, group, now, jobKey, sid)
+local function handBackEntry(streamKey, group, consumer, now, jobKey, sid)
+  if not ownEntry(streamKey, group, consumer, sid, false) then return end
   local job = redis.call('HMGET', jobKey, 'status', 'sid', 'id', 'attempts')
   dropEntry(streamKey, group, {sid})
   if job[2] ~= sid then return end

@@ -1,6 +1,7 @@
 --[[
-  startJobs: starts the jobs of stream entries read or claimed just now (see startEntry), unless the
-  queue is paused: then each is handed back to the stream (see handBackEntry).
+  startJobs: starts the jobs of stream entries read or claimed in an earlier call, that the worker
+  still owns (see startEntry), unless the queue is paused: then each is handed back to the stream
+  (see handBackEntry).
 
   KEYS[1..3] events, counts, throughput   KEYS[4] stream   KEYS[5] paused flag   KEYS[6] delayed
   KEYS[7..n] job hashes, one per entry
@@ -16,10 +17,10 @@ local items = {}
 for i = 7, #KEYS do
   local sid = ARGV[i - 1]
   if paused then
-    handBackEntry(KEYS[4], ARGV[1], ARGV[3], KEYS[i], sid)
+    handBackEntry(KEYS[4], ARGV[1], ARGV[2], ARGV[3], KEYS[i], sid)
     items[#items + 1] = {sid}
   else
-    items[#items + 1] = startEntry(KEYS[4], ARGV[1], ARGV[2], ARGV[3], KEYS[i], sid)
+    items[#items + 1] = startEntry(KEYS[4], ARGV[1], ARGV[2], ARGV[3], KEYS[i], sid, false)
   end
 end
 if paused then return {items, 1} end

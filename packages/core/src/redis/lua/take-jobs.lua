@@ -36,10 +36,10 @@ local started = {}
 for i = 1, starting do
   local jobKey, sid = KEYS[6 + i], ARGV[10 + i]
   if paused then
-    handBackEntry(KEYS[4], group, now, jobKey, sid)
+    handBackEntry(KEYS[4], group, consumer, now, jobKey, sid)
     started[i] = {sid}
   else
-    started[i] = startEntry(KEYS[4], group, consumer, now, jobKey, sid)
+    started[i] = startEntry(KEYS[4], group, consumer, now, jobKey, sid, false)
   end
 end
 if paused then return {completed, started, {}, {}, 1} end
@@ -54,7 +54,7 @@ if read then
   for _, entry in ipairs(entries) do
     local jobKey = namedKeys[entry[2][2]]
     if jobKey then
-      started[#started + 1] = startEntry(KEYS[4], group, consumer, now, jobKey, entry[1])
+      started[#started + 1] = startEntry(KEYS[4], group, consumer, now, jobKey, entry[1], true)
     else
       left[#left + 1] = entry[1]
       left[#left + 1] = entry[2][2]
