@@ -46,7 +46,8 @@ export async function runApiServer(env: NodeJS.ProcessEnv = process.env): Promis
   try {
     await checkSchema(pool, config.postgres.schema, logger);
     // Without Redis the API still starts: submissions answer 503 until it is back.
-    await waitForRedis(redis, 5000).catch((error: unknown) => logger.warn({ err: messageOf(error) }, 'Redis is unavailable at start'));
+    await Promise.all([redis, ...(replicatedRedis ? [replicatedRedis] : [])].map((connection) => waitForRedis(connection, 5000)))
+      .catch((error: unknown) => logger.warn({ err: messageOf(error) }, 'Redis is unavailable at start'));
     await types.start();
     await layouts.refresh().catch((error: unknown) => logger.warn({ err: messageOf(error) }, 'partition counts not read at start; reading them again shortly'));
     layoutRefresh = setInterval(() => void layouts.refresh().catch((error: unknown) => logger.debug({ err: messageOf(error) }, 'partition counts not read')), LAYOUT_REFRESH_MS);

@@ -1,3 +1,4 @@
+import { accessSync, constants } from 'node:fs';
 import { hostname } from 'node:os';
 import { InvalidConfigError } from './errors.js';
 import { DEFAULT_PAYLOAD_MAX_DEPTH, QUEUE_NAME_PATTERN } from './limits.js';
@@ -326,8 +327,16 @@ export function loadConfig(env: Env): SluiceConfig {
   if ((config.redis.sentinels.length > 0) !== (config.redis.sentinelMaster !== undefined)) {
     problems.push('REDIS_SENTINELS and REDIS_SENTINEL_MASTER go together: the sentinels (host:port, comma-separated) and the name of the master they watch');
   }
-  if (config.redis.sentinels.some((sentinel) => sentinel.port === 0)) problems.push('REDIS_SENTINELS must give each sentinel a port (host:port)');
-  if (config.redis.clusterNodes.some((node) => node.port === 0)) problems.push('REDIS_CLUSTER_NODES must give each node a port (host:port)');
+  const portless = (addresses: { port: number }[]): boolean => addresses.some(({ port }) => port < 1 || port > 65_535);
+  if (portless(config.redis.sentinels)) problems.push('REDIS_SENTINELS must give each sentinel a port from 1 to 65535 (host:port)');
+  if (portless(config.redis.clusterNodes)) problems.push('REDIS_CLUSTER_NODES must give each node a port from 1 to 65535 (host:port)');
+  if (portless(Object.values(config.redis.clusterNatMap)) || Object.keys(config.redis.clusterNatMap).some((announced) => portless([hostAndPort(announced)]))) {
+    problems.push('REDIS_CLUSTER_NAT_MAP must give ports from 1 to 65535 (host:port=host:port)');
+  }
+  if (config.redis.tlsCaFile !== undefined) {
+    if (new URL(config.redis.url).protocol !== 'rediss:') problems.push('REDIS_TLS_CA_FILE needs a rediss:// REDIS_URL: only a TLS connection uses it');
+    else if (!readable(config.redis.tlsCaFile)) problems.push(`REDIS_TLS_CA_FILE cannot be read (got "${config.redis.tlsCaFile}")`);
+  }
   if (config.redis.clusterNodes.length > 0 && config.redis.sentinels.length > 0) {
     problems.push('REDIS_CLUSTER_NODES and REDIS_SENTINELS exclude each other: a cluster fails over by itself, without sentinels');
   }
@@ -375,6 +384,16 @@ function natMap(mappings: string[], problems: string[]): Record<string, { host: 
     map[announced] = hostAndPort(reached);
   }
   return map;
+}
+
+/** Whether this process can read the file at `path`. */
+function readable(path: string): boolean {
+  try {
+    accessSync(path, constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** `host:port` (an IPv6 host in brackets) as its parts; a missing port is 0, for the caller to refuse. */

@@ -71,7 +71,7 @@ export class NotReplicatedError extends SluiceError {
   constructor(confirmed: number, wanted: number, timeoutMs: number) {
     super('NOT_REPLICATED',
       `Redis took the submission but only ${confirmed} of ${wanted} replicas confirmed it within ${timeoutMs} ms (REDIS_WAIT_REPLICAS), ` +
-        'so a failover could lose it; submit again with the same Idempotency-Key to be sure it is kept without adding it twice');
+        'so a failover could lose it; submit again with the same Idempotency-Key (and partitionKey) to be sure it is kept without adding it twice');
   }
 }
 

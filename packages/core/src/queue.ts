@@ -29,6 +29,7 @@ export interface AddJobOptions {
   /**
    * Jobs with the same partition key go to the same partition of a partitioned queue (QUEUE_PARTITIONS),
    * so they keep their order among themselves; others are spread evenly. Default: the idempotency key.
+   * An idempotency key deduplicates within its partition: repeats must carry the same partition key.
    */
   partitionKey?: string;
 }
@@ -195,6 +196,7 @@ export class Queue {
     }
     assertStorable(idempotencyKey, field('idempotencyKey'));
     const partitionKey = job.partitionKey ?? idempotencyKey;
+    if (typeof partitionKey !== 'string') throw new InvalidJobError(`${field('partitionKey')} must be a string`);
     if (partitionKey.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
       throw new InvalidJobError(`${field('partitionKey')} must be at most ${MAX_IDEMPOTENCY_KEY_LENGTH} characters (got ${partitionKey.length})`);
     }

@@ -1,5 +1,9 @@
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS, InvalidConfigError, loadConfig } from '@sluice/core';
+
+/** A file every checkout has, standing in for a CA bundle. */
+const READABLE_FILE = fileURLToPath(new URL('../../../package.json', import.meta.url));
 
 /** Every problem loadConfig lists for `env`, one per line; empty when it takes it. */
 function problemsOf(env: Record<string, string>): string {
@@ -34,7 +38,7 @@ describe('loadConfig', () => {
 
   it('reads every variable it documents', () => {
     const config = loadConfig({
-      REDIS_URL: 'redis://cache:6380/2', REDIS_PREFIX: 'acme', REDIS_TLS_CA_FILE: '/etc/ssl/redis-ca.pem', REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '250', REDIS_SENTINELS: 'sentinel-1:26379, [fd00::5]:26380', REDIS_SENTINEL_MASTER: 'jobs',
+      REDIS_URL: 'rediss://cache:6380/2', REDIS_PREFIX: 'acme', REDIS_TLS_CA_FILE: READABLE_FILE, REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '250', REDIS_SENTINELS: 'sentinel-1:26379, [fd00::5]:26380', REDIS_SENTINEL_MASTER: 'jobs',
       REDIS_SENTINEL_PASSWORD: 's3ntinel', DATABASE_URL: 'postgresql://u:p@db/acme', DATABASE_SCHEMA: 'jobs_v1', DATABASE_READ_URL: 'postgres://u:p@db-replica/acme',
       DATABASE_POOL_SIZE: '9', HISTORY_RETENTION_DAYS: '90', QUEUES: 'emails:4, reports ,emails:4', QUEUE_PARTITIONS: '2', IDEMPOTENCY_TTL_MS: '60000', JOB_RETENTION_MS: '5000',
       DEAD_JOB_RETENTION_MS: '86400000', DEAD_JOBS_MAX: '500', PAYLOAD_MAX_DEPTH: '64', RECYCLE_AFTER_ABANDONED: '4',
@@ -45,7 +49,7 @@ describe('loadConfig', () => {
     });
     expect(config).toEqual({
       redis: {
-        url: 'redis://cache:6380/2', prefix: 'acme', tlsCaFile: '/etc/ssl/redis-ca.pem', clusterNodes: [], clusterNatMap: {}, sentinels: [{ host: 'sentinel-1', port: 26379 }, { host: 'fd00::5', port: 26380 }], sentinelMaster: 'jobs',
+        url: 'rediss://cache:6380/2', prefix: 'acme', tlsCaFile: READABLE_FILE, clusterNodes: [], clusterNatMap: {}, sentinels: [{ host: 'sentinel-1', port: 26379 }, { host: 'fd00::5', port: 26380 }], sentinelMaster: 'jobs',
         sentinelPassword: 's3ntinel', waitReplicas: 1, waitTimeoutMs: 250,
       },
       postgres: { url: 'postgresql://u:p@db/acme', schema: 'jobs_v1', readUrl: 'postgres://u:p@db-replica/acme', poolSize: 9, historyRetentionDays: 90 },
@@ -103,6 +107,9 @@ describe('loadConfig', () => {
     expect(problemsOf({ REDIS_CLUSTER_NODES: 'a' })).toContain('REDIS_CLUSTER_NODES must give each node a port');
     expect(problemsOf({ REDIS_CLUSTER_NODES: 'a:1', REDIS_CLUSTER_NAT_MAP: '10.0.0.5:7000' })).toContain('REDIS_CLUSTER_NAT_MAP must be');
     expect(problemsOf({ REDIS_CLUSTER_NAT_MAP: '10.0.0.5:7000=127.0.0.1:1' })).toContain('REDIS_CLUSTER_NAT_MAP applies to a cluster only');
+    expect(problemsOf({ REDIS_CLUSTER_NODES: '127.0.0.1:99999' })).toContain('REDIS_CLUSTER_NODES must give each node a port from 1 to 65535');
+    expect(problemsOf({ REDIS_CLUSTER_NODES: 'a:1', REDIS_CLUSTER_NAT_MAP: 'a:99999=b:1' })).toContain('REDIS_CLUSTER_NAT_MAP must give ports from 1 to 65535');
+    expect(problemsOf({ REDIS_SENTINELS: 's:0', REDIS_SENTINEL_MASTER: 'jobs' })).toContain('REDIS_SENTINELS must give each sentinel a port from 1 to 65535');
   });
 
   it('gives each queue its partitions, from QUEUES (name:N) or QUEUE_PARTITIONS, 1 to 64, and refuses a queue named twice', () => {
@@ -112,6 +119,12 @@ describe('loadConfig', () => {
     expect(problemsOf({ QUEUES: 'default:65' })).toContain('a queue has 1 to 64');
     expect(problemsOf({ QUEUES: 'default:2,default:3' })).toContain('QUEUES names queue "default" twice');
     expect(problemsOf({ QUEUE_PARTITIONS: '65' })).toContain('QUEUE_PARTITIONS must be an integer from 1 to 64');
+  });
+
+  it('takes REDIS_TLS_CA_FILE only for a rediss:// URL, and only a file it can read', () => {
+    expect(problemsOf({ REDIS_URL: 'redis://h:6379', REDIS_TLS_CA_FILE: READABLE_FILE })).toContain('REDIS_TLS_CA_FILE needs a rediss:// REDIS_URL');
+    expect(problemsOf({ REDIS_URL: 'rediss://h:6379', REDIS_TLS_CA_FILE: '/nonexistent/ca.pem' })).toContain('REDIS_TLS_CA_FILE cannot be read (got "/nonexistent/ca.pem")');
+    expect(problemsOf({ REDIS_URL: 'rediss://h:6379', REDIS_TLS_CA_FILE: READABLE_FILE })).toBe('');
   });
 
   it('refuses origins with a path, hosts that are not names, and short or zero security values, never echoing a key', () => {

@@ -22,7 +22,7 @@ export const JobSubmission = Type.Object(
     idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_IDEMPOTENCY_KEY_LENGTH })),
     partitionKey: Type.Optional(Type.String({
       minLength: 1, maxLength: MAX_IDEMPOTENCY_KEY_LENGTH,
-      description: 'On a queue of several partitions (QUEUE_PARTITIONS), jobs with the same partitionKey go to the same partition, and so are taken in the order they were added. Default: the idempotencyKey; without either, jobs are spread evenly.',
+      description: 'On a queue of several partitions (QUEUE_PARTITIONS), jobs with the same partitionKey go to the same partition, and so are taken in the order they were added. Default: the idempotencyKey; without either, jobs are spread evenly. An idempotencyKey deduplicates within its partition, so a repeat must carry the same partitionKey.',
     })),
   },
   { additionalProperties: false },
