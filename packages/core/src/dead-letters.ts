@@ -21,7 +21,8 @@ export interface DeadJobPage {
   nextCursor: string | null;
 }
 
-const CURSOR = /^\d{1,15}-\d{1,15}$/;
+/** A cursor: a stream id, then `~` and the rank of its partition (absent in cursors of one partition per queue). */
+const CURSOR = /^(\d{1,15}-\d{1,15})(?:~(\d{1,5}))?$/;
 
 /** The job-hash fields `jobFromHash` reads, but the payload and result (read apart, and only when small) and the history. */
 const LISTED_FIELDS = ['id', 'queue', 'type', 'status', 'attempts', 'maxAttempts', 'priority', 'runAt', 'createdAt', 'updatedAt', 'finishedAt', 'lastError', 'idempotencyKey', 'progress'];
@@ -42,34 +43,36 @@ export class DeadLetters {
   ) {}
 
   /**
-   * Dead jobs newest first, across `queue` or every queue. The cursor is the stream id of the last
-   * job returned; ids of different queues' streams order by time, so one cursor serves them all.
+   * Dead jobs newest first, across `queue` or every queue. Ids of different streams order by time, so
+   * one cursor serves every queue and partition: the stream id of the last job returned, and the rank
+   * of its partition among all of them, which orders entries of equal ids (separate streams often
+   * give the same id) so that a page ending among them loses none.
    */
   async list(options: { queue?: string; limit: number; cursor?: string }): Promise<DeadJobPage> {
-    if (options.cursor !== undefined && !CURSOR.test(options.cursor)) {
-      throw new InvalidJobError('cursor is not one this API returned; pass the nextCursor of the previous page');
-    }
-    // Nothing comes before the first possible id, and Redis refuses a range that ends before it.
-    if (options.cursor !== undefined && /^0+-0+$/.test(options.cursor)) return { jobs: [], nextCursor: null };
-    const queues = options.queue === undefined ? this.queues : [options.queue];
-    const end = options.cursor === undefined ? '+' : `(${options.cursor}`;
+    const cursor = options.cursor === undefined ? undefined : CURSOR.exec(options.cursor);
+    if (cursor === null) throw new InvalidJobError('cursor is not one this API returned; pass the nextCursor of the previous page');
+    const after = cursor ? { id: cursor[1] as string, rank: cursor[2] === undefined ? Number.POSITIVE_INFINITY : Number(cursor[2]) } : undefined;
+    const partitions = this.queues.flatMap((queue) => this.layouts.all(queue)).map((partition, rank) => ({ partition, rank }))
+      .filter(({ partition }) => options.queue === undefined || partition.queue === options.queue);
     try {
-      const pages = await Promise.all(
-        queues.flatMap((queue) => this.layouts.all(queue)).map(async (partition) => {
-          const entries = await this.redis.xrevrange(partition.keys.dlq, end, '-', 'COUNT', options.limit + 1);
-          return entries.map(([entryId, fields]) => ({ partition, entryId, fields: entryFields(fields) }));
-        }),
-      );
-      const entries = pages.flat().sort((a, b) => compareIds(b.entryId, a.entryId)).slice(0, options.limit + 1);
+      const pages = await Promise.all(partitions.map(async ({ partition, rank }) => {
+        // Up to the cursor's id, inclusive: entries of that id in partitions ranked after its own come next.
+        const entries = await this.redis.xrevrange(partition.keys.dlq, after?.id ?? '+', '-', 'COUNT', options.limit + 2);
+        return entries
+          .filter(([entryId]) => after === undefined || entryId !== after.id || rank > after.rank)
+          .map(([entryId, fields]) => ({ partition, rank, entryId, fields: entryFields(fields) }));
+      }));
+      const entries = pages.flat().sort((a, b) => compareIds(b.entryId, a.entryId) || a.rank - b.rank).slice(0, options.limit + 1);
       const listed = await this.listedJobs(entries.slice(0, options.limit).map((entry) => entry.partition.keys.job(entry.fields.id ?? '')));
       // A job whose hash has expired is left out; its entry still counts for where the page ends.
       const rows = entries.slice(0, options.limit).flatMap((entry, index) => {
         const job = listed[index];
-        return job ? [{ entryId: entry.entryId, job: { ...job, reason: entry.fields.reason ?? 'exhausted', deadAt: isoFromMs(entry.fields.at ?? 0) } }] : [];
+        return job ? [{ cursor: `${entry.entryId}~${entry.rank}`, job: { ...job, reason: entry.fields.reason ?? 'exhausted', deadAt: isoFromMs(entry.fields.at ?? 0) } }] : [];
       });
       const page = takeWithinBytes(rows, LIST_PAGE_MAX_BYTES);
       const cut = page.length < rows.length;
-      const nextCursor = cut ? (page.at(-1)?.entryId ?? null) : entries.length > options.limit ? (entries[options.limit - 1]?.entryId ?? null) : null;
+      const last = entries[options.limit - 1];
+      const nextCursor = cut ? (page.at(-1)?.cursor ?? null) : entries.length > options.limit && last ? `${last.entryId}~${last.rank}` : null;
       return { jobs: page.map((row) => row.job), nextCursor };
     } catch (error) {
       throw toRedisError(error);

@@ -187,6 +187,39 @@ describe('workers on a queue of several partitions', () => {
   });
 });
 
+describe('the dead-letter listing of a queue of several partitions', () => {
+  it('pages through entries of equal ids in different partitions without losing or repeating one', async () => {
+    const config = isolatedConfig('partitions', { QUEUES: 'default:4', CONCURRENCY: '8' });
+    const system = await startInProcess(config, registry, handlers);
+    systems.push(system);
+    const layouts = system.worker.layouts;
+    const deadLetters = new DeadLetters(system.redis, layouts, ['default']);
+    const dead = await system.queue.addBulk(Array.from({ length: 8 }, () => ({ type: 'doomed', payload: {} })));
+    await waitFor('every doomed job to be dead', async () => (await deadLetters.count({})) === 8);
+    // Separate streams often give entries the same id; here every partition's two entries get the same two
+    // (later than any a stream gave already, as XADD requires).
+    const later = Date.now() + 60_000;
+    for (const { keys } of layouts.all('default')) {
+      const entries = await system.redis.xrange(keys.dlq, '-', '+');
+      for (const [index, [entryId, fields]] of entries.entries()) {
+        const sameId = `${later}-${index}`;
+        await system.redis.xdel(keys.dlq, entryId);
+        await system.redis.xadd(keys.dlq, sameId, ...fields);
+        await system.redis.hset(keys.job(fields[1] ?? ''), 'dlqId', sameId);
+      }
+    }
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < 10; page += 1) {
+      const listed = await deadLetters.list({ limit: 3, ...(cursor !== undefined && { cursor }) });
+      seen.push(...listed.jobs.map((job) => job.id));
+      if (listed.nextCursor === null) break;
+      cursor = listed.nextCursor;
+    }
+    expect(seen.sort()).toEqual(dead.map((job) => job.id).sort());
+  });
+});
+
 describe('a worker already running when a producer starts using another partition count', () => {
   it('starts reading the new partitions by itself, within a publication interval', async () => {
     const config = isolatedConfig('partitions', { QUEUES: 'default:2', CONCURRENCY: '8' });
