@@ -37,6 +37,10 @@ describe('when Redis goes away', () => {
       expect(response.json()).toMatchObject({ error: { code: 'REDIS_UNAVAILABLE' } });
       expect(ms).toBeLessThan(2000);
     }
+    // A type the API has not heard of may be served by a worker it cannot ask about: a 503, not a 400.
+    const unknown = await fixture.app.inject({ method: 'POST', url: '/jobs', payload: { type: 'served-by-a-new-worker', payload: {} } });
+    expect(unknown.statusCode).toBe(503);
+    expect(unknown.json()).toMatchObject({ error: { code: 'REDIS_UNAVAILABLE' } });
 
     const ready = await fixture.app.inject({ method: 'GET', url: '/health/ready' });
     expect(ready.statusCode).toBe(503);

@@ -2,6 +2,7 @@ import { InvalidJobError, messageOf } from './errors.js';
 import { catalogKeys, type CatalogKeys } from './keys.js';
 import { QUEUE_NAME_PATTERN } from './limits.js';
 import { silentLogger, type Logger } from './logger.js';
+import { toRedisError } from './redis/client.js';
 import { runScript, type ScriptedRedis } from './redis/scripts.js';
 import { JobTypeRegistry, type JobTypeDefinition, type JobTypeLookup, type RegisteredJobType } from './registry.js';
 import type { RetryPolicy } from './retry-policy.js';
@@ -184,12 +185,17 @@ export class JobTypeCatalog implements JobTypeLookup {
 
   /**
    * A submission names a type not known yet: its worker may have just started, so look again. That
-   * costs two small reads (concurrent lookups share them); only a change is rebuilt. Never throws:
-   * should Redis fail, the submission is judged on what is known.
+   * costs two small reads (concurrent lookups share them); only a change is rebuilt. Throws
+   * `RedisUnavailableError` when Redis cannot be read.
    */
   async learn(names: readonly string[]): Promise<void> {
     if (names.every((name) => this.registry.find(name))) return;
-    await this.refresh().catch((error: unknown) => this.logger.debug({ err: messageOf(error) }, 'cannot read the published job types'));
+    try {
+      await this.refresh();
+    } catch (error) {
+      // Without Redis no one can tell whether a worker serves these types, and no job could be added anyway: a 503, not a 400.
+      throw toRedisError(error);
+    }
   }
 
   /** Reads the publications of live workers and rebuilds when they changed. Concurrent calls share one read. */
