@@ -145,10 +145,15 @@ export class QueueLayouts {
     for (const [queue, count] of Object.entries(configured)) this.counts.set(queue, [count]);
   }
 
+  /** Records this process's partition counts, for workers to read every partition jobs may be added to. */
+  async record(): Promise<void> {
+    await this.redis.sadd(layoutsKey(this.prefix), ...Object.entries(this.configured).map(([queue, count]) => `${queue}:${count}`));
+  }
+
   /** Records this process's partition counts, and learns the others'. */
   async refresh(): Promise<void> {
     const key = layoutsKey(this.prefix);
-    await this.redis.sadd(key, ...Object.entries(this.configured).map(([queue, count]) => `${queue}:${count}`));
+    await this.record();
     const recorded = new Map<string, Set<number>>();
     for (const member of await this.redis.smembers(key)) {
       const match = /^(.+):(\d+)$/.exec(member);

@@ -2,7 +2,7 @@ import type { QueueConfig, RedisConfig } from './config.js';
 import { InvalidJobError, JobNotFoundError, JobStateConflictError, QueueNotFoundError } from './errors.js';
 import { jobFromHash, type Job } from './job.js';
 import { newJobId } from './job-id.js';
-import { partitionIndexOfKey, placesOfJob, queuePartition, withPartition, type Partition } from './partitions.js';
+import { partitionIndexOfKey, placesOfJob, queuePartition, QueueLayouts, withPartition, type Partition } from './partitions.js';
 import type { JobState } from './job-state.js';
 import { MAX_ATTEMPTS, MAX_BULK_JOBS, MAX_DELAY_MS, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_PRIORITY, MIN_ATTEMPTS, MIN_PRIORITY } from './limits.js';
 import { validatePayload, type JobTypeLookup } from './registry.js';
@@ -89,6 +89,8 @@ export class Queue {
 
   /** Present when submissions wait for replicas (REDIS_WAIT_REPLICAS). */
   private readonly replicated: ReplicatedSubmissions | undefined;
+  /** Set once this producer's partition counts are recorded, before its first submission. */
+  private recorded: Promise<void> | undefined;
 
   constructor(private readonly deps: QueueDeps) {
     this.now = deps.now ?? Date.now;
@@ -248,6 +250,14 @@ export class Queue {
    * been added.
    */
   private async enqueueAll(jobs: readonly PreparedJob[], now: number): Promise<PromiseSettledResult<AddedJob>[]> {
+    // Workers read the partitions of every count a producer recorded: a producer whose count differs
+    // from theirs must say so before it adds a job they would not otherwise read.
+    try {
+      await (this.recorded ??= new QueueLayouts(this.deps.redis, this.deps.redisConfig.prefix, this.deps.queueConfig.partitions).record());
+    } catch (error) {
+      this.recorded = undefined;
+      return jobs.map(() => ({ status: 'rejected', reason: toRedisError(error) }));
+    }
     const byPartition = new Map<string, PreparedJob[]>();
     for (const job of jobs) {
       const batch = byPartition.get(job.partition.keys.stream);

@@ -149,7 +149,6 @@ describe('workers on a queue of several partitions', () => {
   it('take up the partitions of an earlier partition count, so a queue repartitioned while it holds jobs loses none', async () => {
     const config = isolatedConfig('partitions', { QUEUES: 'default:3', CONCURRENCY: '8' });
     const earlier = await producer(isolatedConfig('partitions', { REDIS_PREFIX: config.redis.prefix, QUEUES: 'default:2' }));
-    await new QueueLayouts(earlier.redis, config.redis.prefix, { default: 2 }).refresh();
     const old = await earlier.queue.addBulk(Array.from({ length: 50 }, (_, n) => ({ type: 'echo', payload: { n } })));
     expect(new Set(old.map(({ id }) => partitionOfId(id)?.count))).toEqual(new Set([2]));
     const system = await startInProcess(config, registry, handlers);
@@ -226,7 +225,6 @@ describe('a worker already running when a producer starts using another partitio
     const system = await startInProcess(config, registry, handlers);
     systems.push(system);
     const later = await producer(isolatedConfig('partitions', { REDIS_PREFIX: config.redis.prefix, QUEUES: 'default:4' }));
-    await new QueueLayouts(later.redis, config.redis.prefix, { default: 4 }).refresh();
     const added = await later.queue.addBulk(Array.from({ length: 40 }, (_, n) => ({ type: 'echo', payload: { n } })));
     expect(new Set(added.map(({ id }) => partitionOfId(id)?.count))).toEqual(new Set([4]));
     await waitFor('the jobs in the new partitions to complete', async () => {
