@@ -90,8 +90,8 @@ export interface TakeOutcome extends StartOutcome {
   taken: number;
   /** Entries read whose jobs were not named: the next call starts them. */
   left: StreamEntry[];
-  /** The entries that follow: the next call names their jobs. */
-  next: StreamEntry[];
+  /** The jobs of the entries that follow: the next call names them. */
+  next: string[];
   paused: boolean;
 }
 
@@ -279,26 +279,26 @@ export class JobTransitions {
    * and the `lookAhead` entries that follow, to name next (none when nothing was read). Nothing started, left or to name: the stream had nothing new, or
    * the queue is `paused` (the entries left were then handed back).
    */
-  async take(queue: string, left: readonly StreamEntry[], next: readonly StreamEntry[], count: number, lookAhead: number, now: number): Promise<TakeOutcome> {
+  async take(queue: string, left: readonly StreamEntry[], next: readonly string[], count: number, lookAhead: number, now: number): Promise<TakeOutcome> {
     const { keys, routing } = this;
     const completions = this.completions.take();
     let reply: [number[], StartItem[], string[], string[], number];
     try {
       reply = (await runTransition(this.redis, 'takeJobs', keys, now, [
-        keys.stream, keys.paused, keys.delayed, ...left.map((entry) => keys.job(entry.jobId)), ...next.map((entry) => keys.job(entry.jobId)),
+        keys.stream, keys.paused, keys.delayed, ...left.map((entry) => keys.job(entry.jobId)), ...next.map((jobId) => keys.job(jobId)),
         ...this.jobKeysOf(completions.items),
       ], [
         WORKER_GROUP, this.worker, now, count, this.queueConfig.retentionMs, routing.served, routing.elsewhere(), left.length, next.length,
-        lookAhead, ...left.map((entry) => entry.entryId), ...next.map((entry) => entry.jobId), ...completionArgs(completions.items),
+        lookAhead, ...left.map((entry) => entry.entryId), ...next, ...completionArgs(completions.items),
       ])) as [number[], StartItem[], string[], string[], number];
     } catch (error) {
       completions.reject(error);
       throw error;
     }
-    const [completed, items, leftFlat, nextFlat, paused] = reply;
+    const [completed, items, leftFlat, nextJobs, paused] = reply;
     completions.resolve(completed.map((flag) => flag === 1));
     const leftNow = entriesOf(leftFlat);
-    return { ...(await this.startOutcome(queue, items, now)), taken: items.length - left.length + leftNow.length, left: leftNow, next: entriesOf(nextFlat), paused: paused === 1 };
+    return { ...(await this.startOutcome(queue, items, now)), taken: items.length - left.length + leftNow.length, left: leftNow, next: nextJobs, paused: paused === 1 };
   }
 
   /** The queue's jobs waiting for a worker of their type, per type (see parkUnserved in park-unserved.lua). */

@@ -70,8 +70,8 @@ interface QueueRuntime {
   handOnWaitMs: number;
   /** Entries the last call read but could not start, each holding a slot: the next call starts them (see takeJobs). */
   left: ClaimedEntry[];
-  /** The entries after those the last call read: the next call names their jobs, to start them as it reads them. */
-  next: ClaimedEntry[];
+  /** The jobs of the entries after those the last call read: the next call names them, to start them as it reads them. */
+  next: string[];
 }
 
 /** A running attempt, with what stopping or heartbeating it needs. */

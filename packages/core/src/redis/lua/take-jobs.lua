@@ -22,9 +22,9 @@
 
   Returns {completed, started, left, next, paused}: one number per job to complete, as
   completeEntries; one item per entry started, as startEntry ({entryId} alone for an entry handed
-  back), those left to start first, then those read; flat lists {entryId, jobId, ...} of the entries
-  read and left to the next call, and of those looked at; and 1 when the queue is paused (nothing
-  was read), else 0.
+  back), those left to start first, then those read; a flat list {entryId, jobId, ...} of the entries
+  read and left to the next call; the job ids of the entries looked at; and 1 when the queue is
+  paused (nothing was read), else 0.
 ]]
 local group, consumer, now, count = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local starting, named = tonumber(ARGV[8]), tonumber(ARGV[9])
@@ -61,7 +61,6 @@ if read then
     end
   end
   for _, entry in ipairs(redis.call('XRANGE', KEYS[4], '(' .. entries[#entries][1], '+', 'COUNT', ARGV[10])) do
-    nextJobs[#nextJobs + 1] = entry[1]
     nextJobs[#nextJobs + 1] = entry[2][2]
   end
 end
