@@ -65,8 +65,10 @@ function tlsOptions(config: RedisConfig): RedisOptions {
  * and the per-command options of `base`.
  */
 function clusterOptions(config: RedisConfig, base: RedisOptions): ClusterOptions {
-  const { retryStrategy, maxRetriesPerRequest, enableOfflineQueue, enableAutoPipelining, ...perNode } = base;
+  const { retryStrategy, maxRetriesPerRequest, enableOfflineQueue, enableAutoPipelining, lazyConnect: _eager, ...perNode } = base;
   return {
+    // A node is connected to when a command goes to it (ioredis's own choice, which a lazyConnect here
+    // would override): a reader talks to its partition's master only.
     redisOptions: { ...perNode, maxRetriesPerRequest, ...credentialsOf(new URL(config.url)), ...tlsOptions(config) },
     clusterRetryStrategy: retryStrategy,
     ...(enableOfflineQueue !== undefined && { enableOfflineQueue }),
