@@ -4,6 +4,7 @@ import type { JobContext, JobHandler } from './handler.js';
 import type { QueueConfig } from './config.js';
 import { WORKER_GROUP, type QueueKeys } from './keys.js';
 import { trimDeadLetters } from './dead-letter-trim.js';
+import { streamEntries, type StreamEntry } from './redis/entries.js';
 import { runTransition, type ScriptedRedis } from './redis/scripts.js';
 import type { RegisteredJobType } from './registry.js';
 import { DEFAULT_RETRY_POLICY, nextRetryDelay } from './retry-policy.js';
@@ -78,12 +79,6 @@ export interface StartOutcome {
   handedOn: number;
 }
 
-/** A stream entry read or claimed, and the job it names. */
-export interface StreamEntry {
-  entryId: string;
-  jobId: string;
-}
-
 /** What one takeJobs call did. */
 export interface TakeOutcome extends StartOutcome {
   /** Entries read, whether started or left. */
@@ -93,13 +88,6 @@ export interface TakeOutcome extends StartOutcome {
   /** The jobs of the entries that follow: the next call names them. */
   next: string[];
   paused: boolean;
-}
-
-/** Entries from a script's flat list {entryId, jobId, ...}. */
-function entriesOf(flat: readonly string[]): StreamEntry[] {
-  const entries: StreamEntry[] = [];
-  for (let i = 0; i + 1 < flat.length; i += 2) entries.push({ entryId: flat[i] as string, jobId: flat[i + 1] as string });
-  return entries;
 }
 
 /** The stream entries of the jobs of one type that no live worker serves, to park. */
@@ -297,7 +285,7 @@ export class JobTransitions {
     }
     const [completed, items, leftFlat, nextJobs, paused] = reply;
     completions.resolve(completed.map((flag) => flag === 1));
-    const leftNow = entriesOf(leftFlat);
+    const leftNow = streamEntries(leftFlat);
     return { ...(await this.startOutcome(queue, items, now)), taken: items.length - left.length + leftNow.length, left: leftNow, next: nextJobs, paused: paused === 1 };
   }
 

@@ -136,6 +136,8 @@ export function layoutsKey(prefix: string): string {
  */
 export class QueueLayouts {
   private readonly counts = new Map<string, number[]>();
+  /** Each queue's partitions, by count: built once, as the read loops and every submission ask for them. */
+  private readonly built = new Map<string, Partition[]>();
 
   constructor(
     private readonly redis: Pick<ScriptedRedis, 'sadd' | 'smembers'>,
@@ -169,12 +171,22 @@ export class QueueLayouts {
   }
 
   /** The partitions jobs of `queue` are added to now. */
-  current(queue: string): Partition[] {
-    return queuePartitions(this.prefix, queue, this.configured[queue] ?? 1);
+  current(queue: string): readonly Partition[] {
+    return this.partitions(queue, this.configured[queue] ?? 1);
   }
 
   /** Every partition of `queue` that may hold jobs: the current ones first. */
   all(queue: string): Partition[] {
-    return (this.counts.get(queue) ?? [1]).flatMap((count) => queuePartitions(this.prefix, queue, count));
+    return (this.counts.get(queue) ?? [1]).flatMap((count) => this.partitions(queue, count));
+  }
+
+  private partitions(queue: string, count: number): readonly Partition[] {
+    const name = `${queue}:${count}`;
+    let partitions = this.built.get(name);
+    if (!partitions) {
+      partitions = queuePartitions(this.prefix, queue, count);
+      this.built.set(name, partitions);
+    }
+    return partitions;
   }
 }

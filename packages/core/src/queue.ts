@@ -2,7 +2,7 @@ import type { QueueConfig, RedisConfig } from './config.js';
 import { InvalidJobError, JobNotFoundError, JobStateConflictError, QueueNotFoundError } from './errors.js';
 import { jobFromHash, type Job } from './job.js';
 import { newJobId } from './job-id.js';
-import { partitionIndexOfKey, placesOfJob, queuePartition, QueueLayouts, withPartition, type Partition } from './partitions.js';
+import { partitionIndexOfKey, placesOfJob, QueueLayouts, withPartition, type Partition } from './partitions.js';
 import type { JobState } from './job-state.js';
 import { MAX_ATTEMPTS, MAX_BULK_JOBS, MAX_DELAY_MS, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_PRIORITY, MIN_ATTEMPTS, MIN_PRIORITY } from './limits.js';
 import { validatePayload, type JobTypeLookup } from './registry.js';
@@ -89,11 +89,14 @@ export class Queue {
 
   /** Present when submissions wait for replicas (REDIS_WAIT_REPLICAS). */
   private readonly replicated: ReplicatedSubmissions | undefined;
+  /** This producer's partitions of each queue. */
+  private readonly layouts: QueueLayouts;
   /** Set once this producer's partition counts are recorded, before its first submission. */
   private recorded: Promise<void> | undefined;
 
   constructor(private readonly deps: QueueDeps) {
     this.now = deps.now ?? Date.now;
+    this.layouts = new QueueLayouts(deps.redis, deps.redisConfig.prefix, deps.queueConfig.partitions);
     const { waitReplicas, waitTimeoutMs } = deps.redisConfig;
     if (waitReplicas > 0) this.replicated = new ReplicatedSubmissions(deps.replicatedRedis ?? deps.redis, waitReplicas, waitTimeoutMs);
   }
@@ -221,14 +224,15 @@ export class Queue {
    * repeats) meet in one partition; without a key, each partition in turn.
    */
   private partitionFor(queue: string, partitionKey: string): Partition {
-    const count = this.deps.queueConfig.partitions[queue] ?? 1;
+    const partitions = this.layouts.current(queue);
+    const count = partitions.length;
     let index = 0;
     if (count > 1 && partitionKey !== '') index = partitionIndexOfKey(partitionKey, count);
     else if (count > 1) {
       index = this.nextPartition.get(queue) ?? 0;
       this.nextPartition.set(queue, (index + 1) % count);
     }
-    return queuePartition(this.deps.redisConfig.prefix, queue, count, index);
+    return partitions[index] as Partition;
   }
 
   private due(job: AddJobOptions, field: (name: string) => string, now: number): PreparedJob['due'] {
@@ -253,7 +257,7 @@ export class Queue {
     // Workers read the partitions of every count a producer recorded: a producer whose count differs
     // from theirs must say so before it adds a job they would not otherwise read.
     try {
-      await (this.recorded ??= new QueueLayouts(this.deps.redis, this.deps.redisConfig.prefix, this.deps.queueConfig.partitions).record());
+      await (this.recorded ??= this.layouts.record());
     } catch (error) {
       this.recorded = undefined;
       return jobs.map(() => ({ status: 'rejected', reason: toRedisError(error) }));

@@ -8,7 +8,8 @@ import { WORKER_GROUP, type QueueKeys } from './keys.js';
 import { silentLogger, type Logger } from './logger.js';
 import { DelayedPromoter } from './maintenance/delayed-promoter.js';
 import { QueueLayouts, type Partition } from './partitions.js';
-import { StalledReclaimer, type ClaimedEntry } from './maintenance/stalled-reclaimer.js';
+import { StalledReclaimer } from './maintenance/stalled-reclaimer.js';
+import type { StreamEntry } from './redis/entries.js';
 import { closeRedis, createRedis } from './redis/client.js';
 import type { ScriptedRedis } from './redis/scripts.js';
 import { DEFAULT_JOB_TIMEOUT_MS, type JobTypeRegistry, type RegisteredJobType } from './registry.js';
@@ -69,7 +70,7 @@ interface QueueRuntime {
   /** How long each read of this queue waits first, after reads that only handed jobs on (see noteHandOns). */
   handOnWaitMs: number;
   /** Entries the last call read but could not start, each holding a slot: the next call starts them (see takeJobs). */
-  left: ClaimedEntry[];
+  left: StreamEntry[];
   /** The jobs of the entries after those the last call read: the next call names them, to start them as it reads them. */
   next: string[];
 }
@@ -320,7 +321,7 @@ export class Worker extends WorkerEventEmitter {
       const wanted = ahead.length > 0 ? this.slots.tryTake(this.share()) : await this.slots.take(this.share(), signal);
       if (wanted === 0 && ahead.length === 0) break;
       let held = wanted;
-      let entries: ClaimedEntry[] = [];
+      let entries: StreamEntry[] = [];
       try {
         if (ahead.length === 0 && runtime.isolatedEntry === undefined && (runtime.reclaimer.due || this.mayRunSuspect(runtime))) entries = await this.reclaim(runtime, wanted);
         if (ahead.length === 0 && entries.length === 0 && this.holdingForSuspect(runtime)) {
@@ -406,7 +407,7 @@ export class Worker extends WorkerEventEmitter {
   }
 
   /** A reclaim pass; a suspect it hands over runs alone in its queue, so nothing new of that queue is taken until it ends. */
-  private async reclaim(runtime: QueueRuntime, wanted: number): Promise<ClaimedEntry[]> {
+  private async reclaim(runtime: QueueRuntime, wanted: number): Promise<StreamEntry[]> {
     const pass = await runtime.reclaimer.claim(wanted, runtime.running === 0);
     runtime.suspectsWaiting = pass.suspectsWaiting;
     if (pass.isolated) runtime.isolatedEntry = pass.claimed[0]?.entryId;
@@ -426,7 +427,7 @@ export class Worker extends WorkerEventEmitter {
     return runtime.paused;
   }
 
-  private async read(runtime: QueueRuntime, count: number): Promise<ClaimedEntry[]> {
+  private async read(runtime: QueueRuntime, count: number): Promise<StreamEntry[]> {
     const reply = (await runtime.reader.xreadgroup(
       'GROUP', WORKER_GROUP, this.name, 'COUNT', count, 'BLOCK', this.options.worker.blockMs, 'STREAMS', runtime.keys.stream, '>',
     )) as [string, [string, string[]][]][] | null;
@@ -434,7 +435,7 @@ export class Worker extends WorkerEventEmitter {
   }
 
   /** Starts entries for which a slot each is already taken; frees the slots of those that are stale or handed on. */
-  private async startEntries(runtime: QueueRuntime, entries: ClaimedEntry[]): Promise<StartOutcome> {
+  private async startEntries(runtime: QueueRuntime, entries: StreamEntry[]): Promise<StartOutcome> {
     let outcome: StartOutcome = { started: [], handedOn: 0 };
     try {
       outcome = await runtime.transitions.startEntries(runtime.queue, entries, this.now());

@@ -4,21 +4,16 @@ import { messageOf } from '../errors.js';
 import { WORKER_GROUP, type QueueKeys } from '../keys.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { DEAD_TRIM_BATCH, trimDeadLetters } from '../dead-letter-trim.js';
+import { streamEntries, type StreamEntry } from '../redis/entries.js';
 import { runScript, runTransition, type ScriptedRedis } from '../redis/scripts.js';
 import { jitter } from '../sleep.js';
 
 /** Entries looked at per pass beyond the `count` wanted: those left to other workers or waiting as suspects. */
 const EXTRA_CANDIDATES = 100;
 
-/** A stream entry taken over from a silent worker: its id and its job's id. */
-export interface ClaimedEntry {
-  entryId: string;
-  jobId: string;
-}
-
 /** What one reclaim pass took. */
 export interface ReclaimPass {
-  claimed: ClaimedEntry[];
+  claimed: StreamEntry[];
   /** The one claimed entry is a suspect (redelivered before): run it with nothing else beside it. */
   isolated: boolean;
   /** Suspects left for a worker that runs nothing; workers stop taking new jobs until one does. */
@@ -104,7 +99,7 @@ export class StalledReclaimer {
     const pending = (await redis.xpending(keys.stream, WORKER_GROUP, 'IDLE', visibilityTimeoutMs, '-', '+', count + EXTRA_CANDIDATES)) as [string, ...unknown[]][];
     if (pending.length === 0) return { claimed: [], isolated: false, suspectsWaiting: 0 };
     const entries = await Promise.all(pending.map(([entryId]) => redis.xrange(keys.stream, entryId, entryId)));
-    const candidates: ClaimedEntry[] = [];
+    const candidates: StreamEntry[] = [];
     const gone: string[] = [];
     entries.forEach((found, index) => {
       const entryId = (pending[index] as [string])[0];
@@ -121,8 +116,7 @@ export class StalledReclaimer {
         ...candidates.flatMap((entry) => [entry.entryId, entry.jobId]),
       ])) as [string[], number, number, number, number];
     if (poisoned > 0) await trimDeadLetters(redis, keys, this.options.deadLetters, now);
-    const claimed: ClaimedEntry[] = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) claimed.push({ entryId: flat[i] as string, jobId: flat[i + 1] as string });
+    const claimed = streamEntries(flat);
     if (claimed.length + poisoned + deleted + gone.length > 0) {
       this.logger.info({
         queue: this.options.queue, claimed: claimed.length, isolated: isolated === 1, poisoned, deleted: deleted + gone.length, suspects,
