@@ -69,7 +69,7 @@ async function completedInHistory(ids: readonly string[]): Promise<Set<string>> 
 /** Of `ids`, those whose hash Redis no longer has in any place the job can be. */
 async function goneFromRedis(ids: readonly string[]): Promise<string[]> {
   const exists = await Promise.all(ids.map(async (id) => {
-    const found = await Promise.all(placesOfJob(config.redis.prefix, QUEUE, id).map(({ keys }) => redis.exists(keys.job(id))));
+    const found = await Promise.all(placesOfJob(config.redis.prefix, [QUEUE], id).map(({ keys }) => redis.exists(keys.job(id))));
     return found.some((count) => count > 0);
   }));
   return ids.filter((_, index) => !exists[index]);

@@ -117,7 +117,7 @@ export class DeadLetters {
   async retry(id: string): Promise<void> {
     let reply: unknown = 0;
     try {
-      const places = this.queues.flatMap((queue) => placesOfJob(this.layouts.prefix, queue, id));
+      const places = placesOfJob(this.layouts.prefix, this.queues, id);
       const found = await Promise.all(places.map(({ keys }) => this.redis.exists(keys.job(id))));
       const place = places[found.indexOf(1)];
       if (place !== undefined) {

@@ -114,14 +114,17 @@ export function partitionIndexOfKey(key: string, count: number): number {
 }
 
 /**
- * Where a job of `queue` with this id can be: the partition its id names and, for a job added before
- * its queue had partitions, the queue's own keys. Read together, they find the job in one round trip.
+ * Where a job with this id can be, in any of `queues`: in each, the partition its id names and, for
+ * a job added before the queue had partitions, the queue's own keys. Read together, they find the
+ * job in one round trip.
  */
-export function placesOfJob(prefix: string, queue: string, id: string): Partition[] {
+export function placesOfJob(prefix: string, queues: readonly string[], id: string): Partition[] {
   const named = partitionOfId(id);
-  const own = queuePartition(prefix, queue, 1, 0);
-  if (named === null || named.count === 1) return [own];
-  return [queuePartition(prefix, queue, named.count, named.index), own];
+  return queues.flatMap((queue) => {
+    const own = queuePartition(prefix, queue, 1, 0);
+    if (named === null || named.count === 1) return [own];
+    return [queuePartition(prefix, queue, named.count, named.index), own];
+  });
 }
 
 /** The key of the partition counts every process has used, `queue:count` members: one slot for every queue. */

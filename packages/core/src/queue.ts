@@ -106,11 +106,6 @@ export class Queue {
     return this.deps.queueConfig.queues;
   }
 
-  /** Every place a job with this id can be, in any of the queues. */
-  private placesOf(id: string): Partition[] {
-    return this.queues.flatMap((queue) => placesOfJob(this.deps.redisConfig.prefix, queue, id));
-  }
-
   /** Throws `QueueNotFoundError` (UNKNOWN_QUEUE) unless `queue` is one of this producer's queues; `field`, if given, names it in the message. */
   assertServed(queue: string, field?: string): void {
     if (!this.queues.includes(queue)) throw new QueueNotFoundError(queue, this.queues, field);
@@ -143,7 +138,7 @@ export class Queue {
     // One read per place the job can be, all at once: each is a cluster slot of its own.
     let hashes: Record<string, string>[];
     try {
-      hashes = await Promise.all(this.placesOf(id).map(({ keys }) => this.deps.redis.hgetall(keys.job(id))));
+      hashes = await Promise.all(placesOfJob(this.deps.redisConfig.prefix, this.queues, id).map(({ keys }) => this.deps.redis.hgetall(keys.job(id))));
     } catch (error) {
       throw toRedisError(error);
     }
@@ -160,7 +155,7 @@ export class Queue {
     let reply: unknown = 0;
     try {
       // The job's queue and type name the keys cancelJob touches (the type, the set it may wait in).
-      const places = this.placesOf(id);
+      const places = placesOfJob(this.deps.redisConfig.prefix, this.queues, id);
       const types = await Promise.all(places.map(({ keys }) => redis.hget(keys.job(id), 'type')));
       const index = types.findIndex((type) => type !== null);
       if (index >= 0) {
