@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { InvalidConfigError } from './errors.js';
 import { DEFAULT_PAYLOAD_MAX_DEPTH, QUEUE_NAME_PATTERN } from './limits.js';
 import { MAX_PARTITIONS } from './partitions.js';
+import { DEFAULT_PRIORITY_WEIGHTS, PRIORITY_BANDS, type PriorityPolicy } from './priority.js';
 
 /** Where Redis is and how Sluice names its keys there. */
 export interface RedisConfig {
@@ -123,6 +124,13 @@ export interface WorkerConfig {
    * Env `RECYCLE_AFTER_ABANDONED`.
    */
   recycleAfterAbandoned: number;
+  /**
+   * How each read orders the priority bands: `strict` (the default) reads the highest band with jobs
+   * first, always; `weighted` draws the order per read, by the weights of PRIORITY_WEIGHTS, so lower
+   * bands still move under a flood of higher ones (see PriorityPolicy). Env `PRIORITY_POLICY`, and
+   * `PRIORITY_WEIGHTS`: one positive integer per band, highest first, default `16,8,4,2,1`.
+   */
+  priority: PriorityPolicy;
   /** Port of the worker's own Prometheus endpoint (`GET /metrics`); 0 (the default) serves none. Env `METRICS_PORT`. */
   metricsPort: number;
   /**
@@ -300,6 +308,9 @@ export function loadConfig(env: Env): SluiceConfig {
       shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', DEFAULTS.shutdownTimeoutMs, 0, 24 * HOUR_MS),
       noHandlerTimeoutMs: read.int('NO_HANDLER_TIMEOUT_MS', DEFAULTS.noHandlerTimeoutMs, 1000, 30 * 24 * HOUR_MS),
       recycleAfterAbandoned: 0,
+      priority: read.oneOf('PRIORITY_POLICY', 'strict', ['strict', 'weighted']) === 'weighted'
+        ? { kind: 'weighted', weights: read.positiveInts('PRIORITY_WEIGHTS', DEFAULT_PRIORITY_WEIGHTS, PRIORITY_BANDS.length, 1_000_000) }
+        : { kind: 'strict' },
       metricsPort: read.int('METRICS_PORT', 0, 0, 65_535),
       metricsHost: read.string('METRICS_HOST', DEFAULTS.host),
       metricsKey: read.secret('METRICS_KEY', 16),
@@ -345,6 +356,9 @@ export function loadConfig(env: Env): SluiceConfig {
   }
   if (config.redis.clusterNodes.length > 0 && /^\/[1-9]/.test(new URL(config.redis.url).pathname)) {
     problems.push('REDIS_URL may not name a database other than 0 with REDIS_CLUSTER_NODES: a Redis Cluster has database 0 only');
+  }
+  if (config.worker.priority.kind === 'strict' && env.PRIORITY_WEIGHTS !== undefined) {
+    problems.push('PRIORITY_WEIGHTS applies to PRIORITY_POLICY=weighted only: set both, or neither');
   }
   config.worker.recycleAfterAbandoned = read.int('RECYCLE_AFTER_ABANDONED', config.worker.concurrency, 0, 10_000);
   // A dead job retried from Redis after PostgreSQL dropped its day would have no history row to return to.
@@ -452,6 +466,18 @@ export class EnvReader {
     const value = this.raw(name) ?? fallback;
     if (!allowed.includes(value)) this.problems.push(`${name} must be one of ${allowed.join(', ')} (got "${value}")`);
     return value;
+  }
+
+  /** Exactly `count` comma-separated integers from 1 to `max`. */
+  positiveInts(name: string, fallback: readonly number[], count: number, max: number): number[] {
+    const value = this.raw(name);
+    if (value === undefined) return [...fallback];
+    const items = value.split(',').map((item) => item.trim());
+    if (items.length !== count || items.some((item) => !/^\d+$/.test(item) || Number(item) < 1 || Number(item) > max)) {
+      this.problems.push(`${name} must be ${count} comma-separated integers from 1 to ${max} (got "${value}")`);
+      return [...fallback];
+    }
+    return items.map(Number);
   }
 
   list(name: string, fallback: readonly string[], itemPattern: RegExp): string[] {

@@ -123,7 +123,7 @@ export class DeadLetters {
       if (place !== undefined) {
         const { keys } = place;
         const now = this.now();
-        reply = await runTransition(this.redis, 'retryDeadJob', keys, now, [keys.stream, keys.job(id), keys.dlq], [id, now]);
+        reply = await runTransition(this.redis, 'retryDeadJob', keys, now, [...keys.bands, keys.job(id), keys.dlq], [id, now]);
       }
     } catch (error) {
       throw toRedisError(error);
@@ -150,7 +150,7 @@ export class DeadLetters {
           if (entries.length === 0) break;
           const now = this.now();
           retried += Number(await runTransition(this.redis, 'retryDeadJobs', keys, now,
-            [keys.stream, keys.dlq, ...entries.map(([, fields]) => keys.job(entryFields(fields).id ?? ''))],
+            [...keys.bands, keys.dlq, ...entries.map(([, fields]) => keys.job(entryFields(fields).id ?? ''))],
             [now, filter.type ?? '', ...entries.map(([entryId]) => entryId)]));
           if (entries.length < RETRY_BATCH) break;
           start = `(${entries.at(-1)?.[0]}`;

@@ -9,6 +9,7 @@ export * from './limits.js';
 export * from './logger.js';
 export * from './queue.js';
 export * from './partitions.js';
+export * from './priority.js';
 export * from './registry.js';
 export * from './job-type-catalog.js';
 export * from './retry-policy.js';

@@ -4,7 +4,7 @@ import type { JobContext, JobHandler } from './handler.js';
 import type { QueueConfig } from './config.js';
 import { WORKER_GROUP, type QueueKeys } from './keys.js';
 import { trimDeadLetters } from './dead-letter-trim.js';
-import { streamEntries, type StreamEntry } from './redis/entries.js';
+import { bandEntries, type StreamEntry } from './redis/entries.js';
 import { runTransition, type ScriptedRedis } from './redis/scripts.js';
 import type { RegisteredJobType } from './registry.js';
 import { DEFAULT_RETRY_POLICY, nextRetryDelay } from './retry-policy.js';
@@ -21,6 +21,8 @@ const MAX_ERROR_LENGTH = 2000;
 /** A job that `startJobs` handed to a worker. */
 export interface StartedJob {
   queue: string;
+  /** The priority band whose stream holds the job's entry. */
+  band: number;
   entryId: string;
   id: string;
   type: string;
@@ -67,8 +69,8 @@ export function serializeResult(result: unknown, maxDepth: number): string {
 
 /**
  * One entry's reply from a start: the entry id alone when it was stale or handed back, then 0 when
- * handed on to another live worker, 1, the type and the job's id when no live worker serves the type
- * (the caller parks it), or the job to run.
+ * handed on to another live worker, 1, the type, the job's id and band when no live worker serves
+ * the type (the caller parks it), or the job to run.
  */
 type StartItem = (string | number)[];
 
@@ -98,9 +100,10 @@ interface UnservedEntries {
 
 function startedJobs(queue: string, items: readonly StartItem[]): StartedJob[] {
   return items
-    .filter((item) => item.length === 7)
-    .map(([entryId, id, type, payload, attempt, maxAttempts, runAt]) => ({
+    .filter((item) => item.length === 8)
+    .map(([entryId, id, type, payload, attempt, maxAttempts, runAt, band]) => ({
       queue,
+      band: Number(band),
       entryId: String(entryId),
       id: String(id),
       type: String(type),
@@ -111,9 +114,14 @@ function startedJobs(queue: string, items: readonly StartItem[]): StartedJob[] {
     }));
 }
 
-/** Per completion, the script arguments completeJobs and takeJobs take: stream entry id, attempt, result. */
+/** Per completion, the script arguments completeJobs and takeJobs take: band, stream entry id, attempt, result. */
 function completionArgs(batch: readonly Completion[]): (string | number)[] {
-  return batch.flatMap(({ job, resultJson }) => [job.entryId, job.attempt, resultJson]);
+  return batch.flatMap(({ job, resultJson }) => [job.band, job.entryId, job.attempt, resultJson]);
+}
+
+/** Per entry, the script arguments the start and park scripts take: band, stream entry id. */
+function entryArgs(entries: readonly StreamEntry[]): (string | number)[] {
+  return entries.flatMap((entry) => [entry.band, entry.entryId]);
 }
 
 /**
@@ -173,10 +181,15 @@ export class JobTransitions {
 
   private async completeJobs(batch: readonly Completion[]): Promise<boolean[]> {
     const now = Math.max(...batch.map((completion) => completion.now));
-    const done = (await runTransition(this.redis, 'completeJobs', this.keys, now, [this.keys.stream, ...this.jobKeysOf(batch)], [
+    const done = (await runTransition(this.redis, 'completeJobs', this.keys, now, [...this.keys.bands, ...this.jobKeysOf(batch)], [
       WORKER_GROUP, now, this.worker, this.queueConfig.retentionMs, ...completionArgs(batch),
     ])) as number[];
     return done.map((flag) => flag === 1);
+  }
+
+  /** The stream of the band of a started job, which holds its entry. */
+  private streamOf(job: StartedJob): string {
+    return this.keys.bands[job.band] as string;
   }
 
   private jobKeysOf(batch: readonly Completion[]): string[] {
@@ -190,7 +203,7 @@ export class JobTransitions {
     const message = storableText(messageOf(error).slice(0, MAX_ERROR_LENGTH));
     const reason = error instanceof PermanentJobError ? 'permanent' : job.attempt >= job.maxAttempts ? 'exhausted' : '';
     const retryAt = now + nextRetryDelay(job.attempt, type?.retry ?? DEFAULT_RETRY_POLICY, random);
-    const next = await runTransition(this.redis, 'failJob', keys, now, [keys.stream, keys.delayed, keys.job(job.id), keys.dlq], [
+    const next = await runTransition(this.redis, 'failJob', keys, now, [this.streamOf(job), keys.delayed, keys.job(job.id), keys.dlq], [
       WORKER_GROUP, job.entryId, job.attempt, now, this.worker, message, retryAt, reason,
     ]);
     if (next === 0) return null;
@@ -210,7 +223,7 @@ export class JobTransitions {
   /** releaseJob: hands an unfinished attempt back to the stream for another worker. False when the attempt was stale. */
   async release(job: StartedJob, now: number): Promise<boolean> {
     const { keys } = this;
-    const released = await runTransition(this.redis, 'releaseJob', keys, now, [keys.stream, keys.job(job.id)], [
+    const released = await runTransition(this.redis, 'releaseJob', keys, now, [this.streamOf(job), keys.job(job.id)], [
       WORKER_GROUP, job.entryId, job.attempt, now, this.worker,
     ]);
     return released === 1;
@@ -232,8 +245,8 @@ export class JobTransitions {
     if (entries.length === 0) return { started: [], handedOn: 0, paused: false };
     const { keys, routing } = this;
     const [items, paused] = (await runTransition(this.redis, 'startJobs', keys, now,
-      [keys.stream, keys.paused, keys.delayed, ...entries.map((entry) => keys.job(entry.jobId))], [
-        WORKER_GROUP, this.worker, now, routing.served, routing.elsewhere(), ...entries.map((entry) => entry.entryId),
+      [...keys.bands, keys.paused, keys.delayed, ...entries.map((entry) => keys.job(entry.jobId))], [
+        WORKER_GROUP, this.worker, now, routing.served, routing.elsewhere(), ...entryArgs(entries),
       ])) as [StartItem[], number];
     return { ...(await this.startOutcome(queue, items, now)), paused: paused === 1 };
   }
@@ -242,10 +255,10 @@ export class JobTransitions {
   private async startOutcome(queue: string, items: readonly StartItem[], now: number): Promise<StartOutcome> {
     const unserved = new Map<string, UnservedEntries>();
     for (const item of items) {
-      if (item.length !== 4) continue;
+      if (item.length !== 5) continue;
       const type = String(item[2]);
       const group = unserved.get(type) ?? { type, entries: [] };
-      group.entries.push({ entryId: String(item[0]), jobId: String(item[3]) });
+      group.entries.push({ band: Number(item[4]), entryId: String(item[0]), jobId: String(item[3]) });
       unserved.set(type, group);
     }
     for (const group of unserved.values()) await this.parkUnserved(group, now);
@@ -256,36 +269,37 @@ export class JobTransitions {
   private async parkUnserved({ type, entries }: UnservedEntries, now: number): Promise<void> {
     const { keys } = this;
     await runTransition(this.redis, 'parkUnserved', keys, now,
-      [keys.stream, keys.unserved, keys.unservedOf(type), ...entries.map((entry) => keys.job(entry.jobId))],
-      [WORKER_GROUP, now, type, ...entries.map((entry) => entry.entryId)]);
+      [...keys.bands, keys.unserved, keys.unservedOf(type), ...entries.map((entry) => keys.job(entry.jobId))],
+      [WORKER_GROUP, now, type, ...entryArgs(entries)]);
   }
 
   /**
    * takeJobs: completes the jobs finished since the last call, starts the entries `left` by it, reads
-   * up to `count` new entries and starts those whose jobs are among the `next` it looked at. Returns
-   * the jobs started, the entries read but left to the next call (each needing a slot meanwhile),
-   * and the `lookAhead` entries that follow, to name next (none when nothing was read). Nothing started, left or to name: the stream had nothing new, or
-   * the queue is `paused` (the entries left were then handed back).
+   * up to `count` new entries, visiting the priority bands in `order` (see bandOrder), and starts
+   * those whose jobs are among the `next` it looked at. Returns the jobs started, the entries read
+   * but left to the next call (each needing a slot meanwhile), and up to `lookAhead` entries that
+   * follow, to name next (none when nothing was read). Nothing started, left or to name: the streams
+   * had nothing new, or the queue is `paused` (the entries left were then handed back).
    */
-  async take(queue: string, left: readonly StreamEntry[], next: readonly string[], count: number, lookAhead: number, now: number): Promise<TakeOutcome> {
+  async take(queue: string, left: readonly StreamEntry[], next: readonly string[], count: number, lookAhead: number, order: string, now: number): Promise<TakeOutcome> {
     const { keys, routing } = this;
     const completions = this.completions.take();
-    let reply: [number[], StartItem[], string[], string[], number];
+    let reply: [number[], StartItem[], (string | number)[], string[], number];
     try {
       reply = (await runTransition(this.redis, 'takeJobs', keys, now, [
-        keys.stream, keys.paused, keys.delayed, ...left.map((entry) => keys.job(entry.jobId)), ...next.map((jobId) => keys.job(jobId)),
+        ...keys.bands, keys.paused, keys.delayed, ...left.map((entry) => keys.job(entry.jobId)), ...next.map((jobId) => keys.job(jobId)),
         ...this.jobKeysOf(completions.items),
       ], [
         WORKER_GROUP, this.worker, now, count, this.queueConfig.retentionMs, routing.served, routing.elsewhere(), left.length, next.length,
-        lookAhead, ...left.map((entry) => entry.entryId), ...next, ...completionArgs(completions.items),
-      ])) as [number[], StartItem[], string[], string[], number];
+        lookAhead, order, ...entryArgs(left), ...next, ...completionArgs(completions.items),
+      ])) as [number[], StartItem[], (string | number)[], string[], number];
     } catch (error) {
       completions.reject(error);
       throw error;
     }
     const [completed, items, leftFlat, nextJobs, paused] = reply;
     completions.resolve(completed.map((flag) => flag === 1));
-    const leftNow = streamEntries(leftFlat);
+    const leftNow = bandEntries(leftFlat);
     return { ...(await this.startOutcome(queue, items, now)), taken: items.length - left.length + leftNow.length, left: leftNow, next: nextJobs, paused: paused === 1 };
   }
 
@@ -303,7 +317,7 @@ export class JobTransitions {
       const ids = await this.redis.zrange(keys.unservedOf(type), 0, UNSERVED_BATCH - 1);
       if (ids.length === 0) return released;
       released += Number(await runTransition(this.redis, 'releaseUnserved', keys, now,
-        [keys.stream, keys.unserved, keys.unservedOf(type), ...ids.map((id) => keys.job(id))], [type, ...ids]));
+        [...keys.bands, keys.unserved, keys.unservedOf(type), ...ids.map((id) => keys.job(id))], [type, ...ids]));
       if (ids.length < UNSERVED_BATCH) return released;
     }
   }
@@ -331,8 +345,8 @@ export class JobTransitions {
   async heartbeat(jobs: readonly StartedJob[], now: number): Promise<StartedJob[]> {
     if (jobs.length === 0) return [];
     const { keys } = this;
-    const fresh = (await runTransition(this.redis, 'heartbeatJobs', keys, now, [keys.stream, ...jobs.map((job) => keys.job(job.id))], [
-      WORKER_GROUP, this.worker, ...jobs.flatMap((job) => [job.entryId, job.attempt]),
+    const fresh = (await runTransition(this.redis, 'heartbeatJobs', keys, now, [...keys.bands, ...jobs.map((job) => keys.job(job.id))], [
+      WORKER_GROUP, this.worker, ...jobs.flatMap((job) => [job.band, job.entryId, job.attempt]),
     ])) as number[];
     return jobs.filter((_, index) => fresh[index] !== 1);
   }

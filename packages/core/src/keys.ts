@@ -1,9 +1,13 @@
+import { NORMAL_BAND, PRIORITY_BANDS } from './priority.js';
+
 /**
  * The Redis keys of one queue. Every key carries the hash tag `{queue}` so one queue lives in one
  * cluster slot. Keys are made here only: the scripts touch no key they are not given.
  */
 export interface QueueKeys {
-  /** Stream of ready jobs, read by the workers' consumer group. */
+  /** Streams of ready jobs, one per priority band, highest first (see PRIORITY_BANDS), each read by the workers' consumer group. */
+  bands: readonly string[];
+  /** The normal band's stream, `bands[NORMAL_BAND]`: that of every job of priority 0. */
   stream: string;
   /** ZSET of scheduled jobs and retries waiting out their backoff, scored by due time in ms. */
   delayed: string;
@@ -34,8 +38,11 @@ export interface QueueKeys {
 /** Builds every key of `queue` under `prefix`; the only place key names are made. */
 export function queueKeys(prefix: string, queue: string): QueueKeys {
   const base = `${prefix}:{${queue}}:`;
+  // The normal band keeps the name the one stream had before bands, so its jobs are where they were.
+  const bands = PRIORITY_BANDS.map((band, index) => (index === NORMAL_BAND ? `${base}stream` : `${base}stream:${band.name}`));
   return {
-    stream: `${base}stream`,
+    bands,
+    stream: bands[NORMAL_BAND] as string,
     delayed: `${base}delayed`,
     dlq: `${base}dlq`,
     events: `${base}events`,

@@ -11,6 +11,7 @@ import { runTransition, type ScriptedRedis } from './redis/scripts.js';
 import { ReplicatedSubmissions } from './replicated-submissions.js';
 import { TurnBatch } from './turn-batch.js';
 import { assertStorable } from './validation.js';
+import { priorityBand, streamOfBand } from './priority.js';
 
 /** Options of one submission. */
 export interface AddJobOptions {
@@ -154,16 +155,16 @@ export class Queue {
     const { redis, queueConfig } = this.deps;
     let reply: unknown = 0;
     try {
-      // The job's queue and type name the keys cancelJob touches (the type, the set it may wait in).
+      // The job's queue, type and band name the keys cancelJob touches (the set it may wait in, its stream).
       const places = placesOfJob(this.deps.redisConfig.prefix, this.queues, id);
-      const types = await Promise.all(places.map(({ keys }) => redis.hget(keys.job(id), 'type')));
-      const index = types.findIndex((type) => type !== null);
+      const found = await Promise.all(places.map(({ keys }) => redis.hmget(keys.job(id), 'type', 'band')));
+      const index = found.findIndex(([type]) => type !== null);
       if (index >= 0) {
         const { keys } = places[index] as Partition;
-        const type = types[index] as string;
+        const [type, band] = found[index] as [string, string | null];
         const now = this.now();
         reply = await runTransition(redis, 'cancelJob', keys, now,
-          [keys.stream, keys.delayed, keys.job(id), keys.unserved, keys.unservedOf(type)], [id, now, queueConfig.retentionMs, type]);
+          [streamOfBand(keys, band), keys.delayed, keys.job(id), keys.unserved, keys.unservedOf(type)], [id, now, queueConfig.retentionMs, type]);
       }
     } catch (error) {
       throw toRedisError(error);
@@ -279,13 +280,13 @@ export class Queue {
 
   private async enqueueScript(jobs: readonly PreparedJob[], now: number): Promise<unknown> {
     const { keys } = (jobs[0] as PreparedJob).partition;
-    const scriptKeys = [keys.stream, keys.delayed];
+    const scriptKeys = [...keys.bands, keys.delayed];
     const args: (string | number)[] = [now, (jobs[0] as PreparedJob).queue, this.deps.queueConfig.idempotencyTtlMs];
     for (const job of jobs) {
       // Without a key of its own, the job hash stands in: the script never reads it as one.
       scriptKeys.push(keys.job(job.id), job.idempotencyKey ? keys.idempotency(job.idempotencyKey) : keys.job(job.id));
       const runAt = 'atMs' in job.due ? Math.max(job.due.atMs, now) : now + job.due.delayMs;
-      args.push(job.id, job.type, job.payloadJson, job.maxAttempts, job.priority, runAt, job.idempotencyKey);
+      args.push(job.id, job.type, job.payloadJson, job.maxAttempts, job.priority, priorityBand(job.priority), runAt, job.idempotencyKey);
     }
     if (!this.replicated) return runTransition(this.deps.redis, 'enqueueJobs', keys, now, scriptKeys, args);
     return this.replicated.submit(keys, (redis) => runTransition(redis, 'enqueueJobs', keys, now, scriptKeys, args));

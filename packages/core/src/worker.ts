@@ -8,6 +8,7 @@ import { WORKER_GROUP, type QueueKeys } from './keys.js';
 import { silentLogger, type Logger } from './logger.js';
 import { DelayedPromoter } from './maintenance/delayed-promoter.js';
 import { QueueLayouts, type Partition } from './partitions.js';
+import { bandOrder } from './priority.js';
 import { StalledReclaimer } from './maintenance/stalled-reclaimer.js';
 import type { StreamEntry } from './redis/entries.js';
 import { closeRedis, createRedis } from './redis/client.js';
@@ -290,12 +291,15 @@ export class Worker extends WorkerEventEmitter {
     }
   }
 
+  /** Creates the consumer group in every band's stream of a partition, where it is missing. */
   private async ensureGroup(keys: QueueKeys): Promise<void> {
-    try {
-      // From id 0, not $: jobs added before the first worker ever started must not be skipped.
-      await this.commands.xgroup('CREATE', keys.stream, WORKER_GROUP, '0', 'MKSTREAM');
-    } catch (error) {
-      if (!messageOf(error).includes('BUSYGROUP')) throw error;
+    for (const stream of keys.bands) {
+      try {
+        // From id 0, not $: jobs added before the first worker ever started must not be skipped.
+        await this.commands.xgroup('CREATE', stream, WORKER_GROUP, '0', 'MKSTREAM');
+      } catch (error) {
+        if (!messageOf(error).includes('BUSYGROUP')) throw error;
+      }
     }
   }
 
@@ -338,7 +342,8 @@ export class Worker extends WorkerEventEmitter {
           held += ahead.length;
           const next = runtime.next.splice(0);
           // Looked at as far as a later call is likely to read (a share of the slots), so that it names the jobs it reads.
-          const batch = await runtime.transitions.take(runtime.queue, ahead, next, count, this.share(), this.now());
+          const order = bandOrder(this.options.worker.priority, this.random);
+          const batch = await runtime.transitions.take(runtime.queue, ahead, next, count, this.share(), order, this.now());
           runtime.paused = batch.paused;
           runtime.busy = batch.taken > 0;
           runtime.left = batch.left;
@@ -353,6 +358,8 @@ export class Worker extends WorkerEventEmitter {
           if (!idle) continue;
           held = 1;
           entries = await this.read(runtime, 1);
+          // One read of every band may bring an entry of each: those past the slot held wait for slots of their own.
+          if (entries.length > held) held += await this.slots.takeExactly(entries.length - held, signal);
           // Started by the next call, which reads any that came with them.
           runtime.left = entries;
           this.slots.release(held - entries.length);
@@ -427,11 +434,13 @@ export class Worker extends WorkerEventEmitter {
     return runtime.paused;
   }
 
+  /** A blocking read of up to `count` new entries from each band's stream: what comes first wakes it. */
   private async read(runtime: QueueRuntime, count: number): Promise<StreamEntry[]> {
+    const { bands } = runtime.keys;
     const reply = (await runtime.reader.xreadgroup(
-      'GROUP', WORKER_GROUP, this.name, 'COUNT', count, 'BLOCK', this.options.worker.blockMs, 'STREAMS', runtime.keys.stream, '>',
+      'GROUP', WORKER_GROUP, this.name, 'COUNT', count, 'BLOCK', this.options.worker.blockMs, 'STREAMS', ...bands, ...bands.map(() => '>'),
     )) as [string, [string, string[]][]][] | null;
-    return (reply?.[0]?.[1] ?? []).map(([entryId, fields]) => ({ entryId, jobId: fields[1] ?? '' }));
+    return (reply ?? []).flatMap(([stream, entries]) => entries.map(([entryId, fields]) => ({ band: bands.indexOf(stream), entryId, jobId: fields[1] ?? '' })));
   }
 
   /** Starts entries for which a slot each is already taken; frees the slots of those that are stale or handed on. */

@@ -28,7 +28,7 @@ describe('loadConfig', () => {
     });
     expect(config.worker).toMatchObject({
       concurrency: 10, blockMs: 1000, visibilityTimeoutMs: 30_000, maxDeliveries: 5, shutdownTimeoutMs: 30_000, noHandlerTimeoutMs: 600_000, recycleAfterAbandoned: 10,
-      metricsPort: 0, metricsHost: '127.0.0.1', metricsKey: undefined,
+      priority: { kind: 'strict' }, metricsPort: 0, metricsHost: '127.0.0.1', metricsKey: undefined,
     });
     expect(config.api).toEqual({
       port: 3000, host: '127.0.0.1', bodyLimit: 1_048_576, apiKeys: [], rateLimitPerMinute: 0, authFailuresPerMinute: 20, allowOpenApi: false,
@@ -42,7 +42,7 @@ describe('loadConfig', () => {
       REDIS_SENTINEL_PASSWORD: 's3ntinel', DATABASE_URL: 'postgresql://u:p@db/acme', DATABASE_SCHEMA: 'jobs_v1', DATABASE_READ_URL: 'postgres://u:p@db-replica/acme',
       DATABASE_POOL_SIZE: '9', HISTORY_RETENTION_DAYS: '90', QUEUES: 'emails:4, reports ,emails:4', QUEUE_PARTITIONS: '2', IDEMPOTENCY_TTL_MS: '60000', JOB_RETENTION_MS: '5000',
       DEAD_JOB_RETENTION_MS: '86400000', DEAD_JOBS_MAX: '500', PAYLOAD_MAX_DEPTH: '64', RECYCLE_AFTER_ABANDONED: '4',
-      CONCURRENCY: '32', WORKER_NAME: 'w-1', WORKER_BLOCK_MS: '250', VISIBILITY_TIMEOUT_MS: '5000', MAX_DELIVERIES: '3', SHUTDOWN_TIMEOUT_MS: '0', NO_HANDLER_TIMEOUT_MS: '90000', METRICS_PORT: '9464', METRICS_HOST: '0.0.0.0', METRICS_KEY: 'm-0123456789abcdef',
+      CONCURRENCY: '32', WORKER_NAME: 'w-1', WORKER_BLOCK_MS: '250', VISIBILITY_TIMEOUT_MS: '5000', MAX_DELIVERIES: '3', SHUTDOWN_TIMEOUT_MS: '0', NO_HANDLER_TIMEOUT_MS: '90000', PRIORITY_POLICY: 'weighted', PRIORITY_WEIGHTS: '5,4,3,2,1', METRICS_PORT: '9464', METRICS_HOST: '0.0.0.0', METRICS_KEY: 'm-0123456789abcdef',
       PORT: '8080', HOST: '0.0.0.0', BODY_LIMIT: '2048', API_KEYS: 'k-0123456789abcdef', RATE_LIMIT_PER_MINUTE: '600',
       AUTH_FAILURES_PER_MINUTE: '5', ALLOW_OPEN_API: '1', ALLOWED_ORIGINS: 'https://Ops.Example.com:443/, http://localhost:5173', ALLOWED_HOSTS: 'Sluice.internal,api.example.com:8443,[fd00::2]',
       REQUEST_TIMEOUT_MS: '5000', HISTORY_LAG_READY_MS: '0', JOB_TYPES_FILE: '/etc/sluice/types.json', DASHBOARD_DIR: '/srv/sluice-dashboard', LOG_LEVEL: 'debug', LOG_PRETTY: 'true',
@@ -54,7 +54,7 @@ describe('loadConfig', () => {
       },
       postgres: { url: 'postgresql://u:p@db/acme', schema: 'jobs_v1', readUrl: 'postgres://u:p@db-replica/acme', poolSize: 9, historyRetentionDays: 90 },
       queue: { queues: ['emails', 'reports'], partitions: { emails: 4, reports: 2 }, idempotencyTtlMs: 60_000, retentionMs: 5000, deadRetentionMs: 86_400_000, deadMaxJobs: 500, payloadMaxDepth: 64 },
-      worker: { concurrency: 32, consumerName: 'w-1', blockMs: 250, visibilityTimeoutMs: 5000, maxDeliveries: 3, shutdownTimeoutMs: 0, noHandlerTimeoutMs: 90_000, recycleAfterAbandoned: 4, metricsPort: 9464, metricsHost: '0.0.0.0', metricsKey: 'm-0123456789abcdef' },
+      worker: { concurrency: 32, consumerName: 'w-1', blockMs: 250, visibilityTimeoutMs: 5000, maxDeliveries: 3, shutdownTimeoutMs: 0, noHandlerTimeoutMs: 90_000, recycleAfterAbandoned: 4, priority: { kind: 'weighted', weights: [5, 4, 3, 2, 1] }, metricsPort: 9464, metricsHost: '0.0.0.0', metricsKey: 'm-0123456789abcdef' },
       api: {
         port: 8080, host: '0.0.0.0', bodyLimit: 2048, apiKeys: ['k-0123456789abcdef'], rateLimitPerMinute: 600, authFailuresPerMinute: 5, allowOpenApi: true,
         allowedOrigins: ['https://ops.example.com', 'http://localhost:5173'], allowedHosts: ['sluice.internal', 'api.example.com:8443', '[fd00::2]'],
@@ -119,6 +119,15 @@ describe('loadConfig', () => {
     expect(problemsOf({ QUEUES: 'default:65' })).toContain('a queue has 1 to 64');
     expect(problemsOf({ QUEUES: 'default:2,default:3' })).toContain('QUEUES names queue "default" twice');
     expect(problemsOf({ QUEUE_PARTITIONS: '65' })).toContain('QUEUE_PARTITIONS must be an integer from 1 to 64');
+  });
+
+  it('takes PRIORITY_POLICY strict or weighted, and PRIORITY_WEIGHTS as one positive integer per band with weighted only', () => {
+    expect(loadConfig({ PRIORITY_POLICY: 'weighted' }).worker.priority).toEqual({ kind: 'weighted', weights: [16, 8, 4, 2, 1] });
+    expect(problemsOf({ PRIORITY_POLICY: 'fair' })).toContain('PRIORITY_POLICY must be one of strict, weighted (got "fair")');
+    expect(problemsOf({ PRIORITY_POLICY: 'weighted', PRIORITY_WEIGHTS: '3,2,1' })).toContain('PRIORITY_WEIGHTS must be 5 comma-separated integers from 1 to 1000000 (got "3,2,1")');
+    expect(problemsOf({ PRIORITY_POLICY: 'weighted', PRIORITY_WEIGHTS: '3,2,1,0,1' })).toContain('PRIORITY_WEIGHTS must be 5 comma-separated integers');
+    expect(problemsOf({ PRIORITY_POLICY: 'weighted', PRIORITY_WEIGHTS: '3,2,1,1.5,1' })).toContain('PRIORITY_WEIGHTS must be 5 comma-separated integers');
+    expect(problemsOf({ PRIORITY_WEIGHTS: '5,4,3,2,1' })).toContain('PRIORITY_WEIGHTS applies to PRIORITY_POLICY=weighted only');
   });
 
   it('takes REDIS_TLS_CA_FILE only for a rediss:// URL, and only a file it can read', () => {

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
 import {
-  closeRedis, createRedis, defineJobType, JobTypeRegistry, Queue, queueKeys, waitForRedis, Worker, WORKER_GROUP, type Job, type ScriptedRedis,
+  closeRedis, createRedis, defineJobType, JobTypeRegistry, NORMAL_BAND, Queue, queueKeys, waitForRedis, Worker, WORKER_GROUP, type Job, type ScriptedRedis,
 } from '@sluice/core';
 import { JobTransitions, typeList, type StartedJob } from '../src/job-runner';
 import { dropRedisKeys, isolatedConfig, waitFor } from '../../../test/support/context';
@@ -53,7 +53,7 @@ async function startAsStalledWorker(): Promise<StartedJob> {
   const { id } = await queue.add('held', {});
   const read = (await redis.xreadgroup('GROUP', WORKER_GROUP, stale.name, 'COUNT', 1, 'STREAMS', keys.stream, '>')) as [string, [string, string[]][]][];
   const [entryId] = read[0]?.[1][0] ?? [];
-  const [started] = await stale.transitions.start('default', [{ entryId: entryId as string, jobId: id }], Date.now());
+  const [started] = await stale.transitions.start('default', [{ band: NORMAL_BAND, entryId: entryId as string, jobId: id }], Date.now());
   expect(started?.id).toBe(id);
   return started as StartedJob;
 }

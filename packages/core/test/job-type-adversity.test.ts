@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
-import { catalogKeys, DeadLetters, defineJobType, InvalidConfigError, loadDeclaredJobTypes, QueueLayouts, WORKER_GROUP } from '@sluice/core';
+import { catalogKeys, DeadLetters, defineJobType, InvalidConfigError, loadDeclaredJobTypes, NORMAL_BAND, QueueLayouts, WORKER_GROUP } from '@sluice/core';
 import { JobTransitions, typeList } from '../src/job-runner';
 import { waitFor } from '../../../test/support/context';
 import { greet, greetLoosely, keysOf, noop, routingSystems, status, unserved, type System } from './support/type-routing';
@@ -47,7 +47,7 @@ describe('job type routing under adversity', () => {
         4, keys.stream, keys.job(id), keys.unservedOf('greet'), keys.unserved, id, WORKER_GROUP, name,
       )) as string;
       const transitions = new JobTransitions(system.redis, keys, name, system.config.queue, { served: typeList(['greet']), elsewhere: () => ',' });
-      runs += (await transitions.start('default', [{ entryId: entry, jobId: id }], Date.now())).length;
+      runs += (await transitions.start('default', [{ band: NORMAL_BAND, entryId: entry, jobId: id }], Date.now())).length;
     };
     const parkedOrDead = (after: number): Promise<string> => waitFor(`job ${id} to be taken over after crash ${after}`, async () => {
       const fields = await system.redis.hmget(keys.job(id), 'status', 'sid');
@@ -55,7 +55,7 @@ describe('job type routing under adversity', () => {
     });
     const first = (await system.redis.xreadgroup('GROUP', WORKER_GROUP, 'greeter-1', 'COUNT', 1, 'STREAMS', keys.stream, '>')) as [string, [string, string[]][]][];
     const greeter1 = new JobTransitions(system.redis, keys, 'greeter-1', system.config.queue, { served: typeList(['greet']), elsewhere: () => ',' });
-    runs += (await greeter1.start('default', [{ entryId: first[0]?.[1][0]?.[0] ?? '', jobId: id }], Date.now())).length;
+    runs += (await greeter1.start('default', [{ band: NORMAL_BAND, entryId: first[0]?.[1][0]?.[0] ?? '', jobId: id }], Date.now())).length;
     // The only other worker serves noop: its reclaimer takes over each dead greeter's entry.
     await startWorker(system, 'builtin', [noop], { noop: () => undefined });
     for (let crash = 2; crash <= 6; crash += 1) {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
-import { closeRedis, createRedis, defineJobType, JobTypeRegistry, Queue, queueKeys, waitForRedis, type ScriptedRedis } from '@sluice/core';
+import { closeRedis, createRedis, defineJobType, JobTypeRegistry, NORMAL_BAND, Queue, queueKeys, waitForRedis, type ScriptedRedis } from '@sluice/core';
 import { dropRedisKeys, isolatedConfig } from '../../../test/support/context';
 
 const config = isolatedConfig('submission-faults', { QUEUES: 'good,broken' });
@@ -39,8 +39,8 @@ describe('submissions when part of Redis fails', () => {
     const counts = Number((await redis.hget(good.counts, 'pending')) ?? 0);
     const jobId = '01900000-0000-7000-8000-000000000001';
     const now = Date.now();
-    const call = () => redis.enqueueJobs(7, good.events, good.counts, good.throughput(now), good.stream, good.delayed, good.job(jobId), good.idempotency('resent'),
-      now, 'good', 60_000, jobId, 'noop', '{}', 3, 0, now, 'resent');
+    const call = () => redis.enqueueJobs(11, good.events, good.counts, good.throughput(now), ...good.bands, good.delayed, good.job(jobId), good.idempotency('resent'),
+      now, 'good', 60_000, jobId, 'noop', '{}', 3, 0, NORMAL_BAND, now, 'resent');
     const first = await call();
     const again = await call();
     expect(first).toEqual([[1, jobId, 'pending']]);

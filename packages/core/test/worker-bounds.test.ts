@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
-import { closeRedis, createRedis, defineJobType, type Job, JobTypeRegistry, loadConfig, Queue, QueueAdmin, queueKeys, QueueLayouts, type ScriptedRedis, type SluiceConfig, waitForRedis, Worker } from '@sluice/core';
+import { closeRedis, createRedis, defineJobType, type Job, JobTypeRegistry, loadConfig, NORMAL_BAND, Queue, QueueAdmin, queueKeys, QueueLayouts, type ScriptedRedis, type SluiceConfig, waitForRedis, Worker } from '@sluice/core';
 import { dropRedisKeys, isolatedConfig, serversOf, singleNodeConfig, waitFor } from '../../../test/support/context';
 import { HoldingProxy } from '../../../test/support/holding-proxy';
 import { freePort, RedisServer } from '../../../test/support/redis-server';
@@ -169,8 +169,8 @@ describe('closing a worker', () => {
       const jobId = '01900000-0000-7000-8000-00000000c105';
       const held = proxy.holdOnClientData(keys.job(jobId), 10_000);
       const now = Date.now();
-      await system.redis.enqueueJobs(7, keys.events, keys.counts, keys.throughput(now), keys.stream, keys.delayed, keys.job(jobId), keys.job(jobId),
-        now, 'default', 60_000, jobId, 'quick', '{}', 3, 0, now, '');
+      await system.redis.enqueueJobs(11, keys.events, keys.counts, keys.throughput(now), ...keys.bands, keys.delayed, keys.job(jobId), keys.job(jobId),
+        now, 'default', 60_000, jobId, 'quick', '{}', 3, 0, NORMAL_BAND, now, '');
       await held;
       const closed = worker.close(1000);
       proxy.release();

@@ -89,34 +89,50 @@ export class StalledReclaimer {
   }
 
   /**
-   * Claims up to `count` entries idle past the visibility timeout, dead-lettering poison ones. The
-   * candidates and their jobs' ids are read first, so that reclaimStalled names the job hashes it
-   * touches; it checks each candidate again. An idle entry deleted from the stream has no job to run
-   * from it: it is only acknowledged.
+   * Claims up to `count` entries idle past the visibility timeout, dead-lettering poison ones, from
+   * each priority band's stream in turn, highest first. A suspect to run alone is taken only before
+   * anything else is claimed, and ends the pass.
    */
   async runOnce(count: number, idle: boolean): Promise<ReclaimPass> {
+    const pass: ReclaimPass = { claimed: [], isolated: false, suspectsWaiting: 0 };
+    for (let band = 0; band < this.options.keys.bands.length && pass.claimed.length < count && !pass.isolated; band += 1) {
+      const found = await this.reclaimBand(band, count - pass.claimed.length, idle && pass.claimed.length === 0);
+      pass.claimed.push(...found.claimed);
+      pass.isolated = found.isolated;
+      pass.suspectsWaiting += found.suspectsWaiting;
+    }
+    return pass;
+  }
+
+  /**
+   * runOnce for one band's stream. The candidates and their jobs' ids are read first, so that
+   * reclaimStalled names the job hashes it touches; it checks each candidate again. An idle entry
+   * deleted from the stream has no job to run from it: it is only acknowledged.
+   */
+  private async reclaimBand(band: number, count: number, idle: boolean): Promise<ReclaimPass> {
     const { redis, keys, consumer, visibilityTimeoutMs, maxDeliveries } = this.options;
-    const pending = (await redis.xpending(keys.stream, WORKER_GROUP, 'IDLE', visibilityTimeoutMs, '-', '+', count + EXTRA_CANDIDATES)) as [string, ...unknown[]][];
+    const stream = keys.bands[band] as string;
+    const pending = await pendingIdle(redis, stream, visibilityTimeoutMs, count + EXTRA_CANDIDATES);
     if (pending.length === 0) return { claimed: [], isolated: false, suspectsWaiting: 0 };
-    const entries = await Promise.all(pending.map(([entryId]) => redis.xrange(keys.stream, entryId, entryId)));
+    const entries = await Promise.all(pending.map(([entryId]) => redis.xrange(stream, entryId, entryId)));
     const candidates: StreamEntry[] = [];
     const gone: string[] = [];
     entries.forEach((found, index) => {
       const entryId = (pending[index] as [string])[0];
       const jobId = found[0]?.[1][1];
       if (jobId === undefined) gone.push(entryId);
-      else candidates.push({ entryId, jobId });
+      else candidates.push({ band, entryId, jobId });
     });
-    if (gone.length > 0) await redis.xack(keys.stream, WORKER_GROUP, ...gone);
+    if (gone.length > 0) await redis.xack(stream, WORKER_GROUP, ...gone);
     const now = this.now();
     const [flat, poisoned, deleted, isolated, suspects] = (await runTransition(redis, 'reclaimStalled', keys, now,
-      [keys.stream, keys.dlq, ...candidates.map((entry) => keys.job(entry.jobId))], [
+      [stream, keys.dlq, ...candidates.map((entry) => keys.job(entry.jobId))], [
         WORKER_GROUP, consumer, visibilityTimeoutMs, count, now, maxDeliveries, idle ? '1' : '0',
         this.options.routing.served, this.options.routing.elsewhere(),
         ...candidates.flatMap((entry) => [entry.entryId, entry.jobId]),
       ])) as [string[], number, number, number, number];
     if (poisoned > 0) await trimDeadLetters(redis, keys, this.options.deadLetters, now);
-    const claimed = streamEntries(flat);
+    const claimed = streamEntries(flat, band);
     if (claimed.length + poisoned + deleted + gone.length > 0) {
       this.logger.info({
         queue: this.options.queue, claimed: claimed.length, isolated: isolated === 1, poisoned, deleted: deleted + gone.length, suspects,
@@ -140,16 +156,34 @@ export class StalledReclaimer {
     return trimmed;
   }
 
-  /** Removes consumers idle past `goneConsumerIdleMs` that own no pending entries. Returns how many. */
+  /**
+   * Removes consumers idle past `goneConsumerIdleMs` that own no pending entries, from each band's
+   * stream (a consumer is the group's in each stream it read). Returns how many.
+   */
   async removeGoneConsumers(): Promise<number> {
     const { redis, keys, consumer } = this.options;
-    const consumers = (await redis.xinfo('CONSUMERS', keys.stream, WORKER_GROUP)) as (string | number)[][];
     let removed = 0;
-    for (const fields of consumers) {
-      const name = String(fields[fields.indexOf('name') + 1]);
-      if (name === consumer) continue;
-      removed += Number(await runScript(redis, 'removeGoneConsumer', [keys.stream], [WORKER_GROUP, name, this.goneConsumerIdleMs]));
+    for (const stream of keys.bands) {
+      const consumers = (await redis.xinfo('CONSUMERS', stream, WORKER_GROUP).catch(unlessNoGroup([]))) as (string | number)[][];
+      for (const fields of consumers) {
+        const name = String(fields[fields.indexOf('name') + 1]);
+        if (name === consumer) continue;
+        removed += Number(await runScript(redis, 'removeGoneConsumer', [stream], [WORKER_GROUP, name, this.goneConsumerIdleMs]));
+      }
     }
     return removed;
   }
+}
+
+/** The entries of `stream` idle for `minIdleMs` at least, oldest first: {entryId, …} each. */
+async function pendingIdle(redis: ScriptedRedis, stream: string, minIdleMs: number, count: number): Promise<[string, ...unknown[]][]> {
+  return (await redis.xpending(stream, WORKER_GROUP, 'IDLE', minIdleMs, '-', '+', count).catch(unlessNoGroup([]))) as [string, ...unknown[]][];
+}
+
+/** A band's stream that no worker has joined yet (or that a Redis restart lost) has no group: nothing is pending in it. */
+function unlessNoGroup<T>(nothing: T): (error: unknown) => T {
+  return (error) => {
+    if (/NOGROUP|no such key/i.test(messageOf(error))) return nothing;
+    throw error;
+  };
 }

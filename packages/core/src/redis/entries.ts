@@ -1,13 +1,21 @@
-/** A stream entry read or claimed, and the job it names. */
+/** A stream entry read or claimed, the priority band whose stream holds it, and the job it names. */
 export interface StreamEntry {
+  band: number;
   entryId: string;
   jobId: string;
 }
 
-/** Entries from a script's flat list {entryId, jobId, ...}. */
-export function streamEntries(flat: readonly string[]): StreamEntry[] {
+/** Entries from a script's flat list {entryId, jobId, ...}, all of `band`'s stream. */
+export function streamEntries(flat: readonly string[], band: number): StreamEntry[] {
   const entries: StreamEntry[] = [];
-  for (let i = 0; i + 1 < flat.length; i += 2) entries.push({ entryId: flat[i] as string, jobId: flat[i + 1] as string });
+  for (let i = 0; i + 1 < flat.length; i += 2) entries.push({ band, entryId: flat[i] as string, jobId: flat[i + 1] as string });
+  return entries;
+}
+
+/** Entries from a script's flat list {band, entryId, jobId, ...}. */
+export function bandEntries(flat: readonly (string | number)[]): StreamEntry[] {
+  const entries: StreamEntry[] = [];
+  for (let i = 0; i + 2 < flat.length; i += 3) entries.push({ band: Number(flat[i]), entryId: String(flat[i + 1]), jobId: String(flat[i + 2]) });
   return entries;
 }
 

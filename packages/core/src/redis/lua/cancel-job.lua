@@ -4,8 +4,8 @@
   leaves the delayed or unserved set it waits in), scheduled or retrying (it leaves the delayed
   set). The job's hash expires after the retention period like any finished job's.
 
-  KEYS[1..3] events, counts, throughput   KEYS[4] stream   KEYS[5] delayed   KEYS[6] job hash
-  KEYS[7] unserved hash   KEYS[8] the unserved set of the job's type (the caller read the type)
+  KEYS[1..3] events, counts, throughput   KEYS[4] the stream of the job's band   KEYS[5] delayed   KEYS[6] job hash
+  KEYS[7] unserved hash   KEYS[8] the unserved set of the job's type (the caller read the type and band)
   ARGV[1] job id   ARGV[2] now (ms)   ARGV[3] retention (ms)   ARGV[4] the job's type
 
   Returns 1 when cancelled, 0 when there is no such job in Redis, or the job's status when it can

@@ -4,17 +4,17 @@
   job's hash expire after the retention period (PostgreSQL keeps it for good). Each job's
   transition is the same as if it were completed alone; batching only saves round trips.
 
-  jobKeys, sids, attempts, results: per job, its hash, the stream entry id and attempt number the
-  worker ran, and its result (JSON, '' for none)
+  streams: the queue's band streams (bandStreams)
+  done: per job, {hash, band, stream entry id, attempt number the worker ran, result (JSON, '' for none)}
 
   Returns one number per job: 1 when completed, 0 when the attempt was no longer the job's current
   one (see currentAttempt; its entry is dropped unless another attempt runs from it).
 ]]
-local function completeEntries(streamKey, group, now, worker, retention, jobKeys, sids, attempts, results)
-  local done, dropped = {}, {}
-  for i, jobKey in ipairs(jobKeys) do
-    local sid, result = sids[i], results[i]
-    local current, job = currentAttempt(jobKey, sid, attempts[i], worker)
+local function completeEntries(streams, group, now, worker, retention, finished)
+  local done, droppedBands, dropped = {}, {}, {}
+  for i, entry in ipairs(finished) do
+    local jobKey, band, sid, attempt, result = entry[1], entry[2], entry[3], entry[4], entry[5]
+    local current, job = currentAttempt(jobKey, sid, attempt, worker)
     if current then
       local details = {'worker', worker}
       if result ~= '' then details = {'worker', worker, 'result', result} end
@@ -23,30 +23,26 @@ local function completeEntries(streamKey, group, now, worker, retention, jobKeys
       moveCount('processing', 'completed')
       countThroughput('completed')
       redis.call('PEXPIRE', jobKey, retention)
-      dropped[#dropped + 1] = sid
+      droppedBands[#droppedBands + 1], dropped[#dropped + 1] = band, sid
       done[i] = 1
     else
-      if not entryIsLive(job, sid) then dropped[#dropped + 1] = sid end
+      if not entryIsLive(job, sid) then droppedBands[#droppedBands + 1], dropped[#dropped + 1] = band, sid end
       done[i] = 0
     end
   end
-  dropEntry(streamKey, group, dropped)
+  dropEntries(streams, group, droppedBands, dropped)
   return done
 end
 
 --[[
-  completionsFrom: splits a script's completion keys and arguments, KEYS[firstKey..] being the job
-  hashes and ARGV[firstArg..] their triples of stream entry id, attempt and result, into
-  completeEntries' lists.
+  completionsFrom: a script's completions as completeEntries takes them, KEYS[firstKey..] being the
+  job hashes and ARGV[firstArg..] their quadruples of band, stream entry id, attempt and result.
 ]]
 local function completionsFrom(firstKey, firstArg)
-  local jobKeys, sids, attempts, results = {}, {}, {}, {}
+  local finished = {}
   for i = firstKey, #KEYS do
-    local a = firstArg + 3 * (i - firstKey)
-    jobKeys[#jobKeys + 1] = KEYS[i]
-    sids[#sids + 1] = ARGV[a]
-    attempts[#attempts + 1] = ARGV[a + 1]
-    results[#results + 1] = ARGV[a + 2]
+    local a = firstArg + 4 * (i - firstKey)
+    finished[#finished + 1] = {KEYS[i], tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]}
   end
-  return jobKeys, sids, attempts, results
+  return finished
 end

@@ -1,12 +1,12 @@
 --[[
-  enqueueJobs: adds jobs to one queue, each ready now (stream) or due later (delayed ZSET), with its
-  first history event. Each job is added as if alone; one call for many only saves round trips.
+  enqueueJobs: adds jobs to one queue, each ready now (the stream of its priority band) or due later
+  (delayed ZSET), with its first history event. Each job is added as if alone; one call for many only saves round trips.
 
-  KEYS[1..3] events, counts, throughput   KEYS[4] stream   KEYS[5] delayed
+  KEYS[1..3] events, counts, throughput   KEYS[4..8] band streams   KEYS[9] delayed
   then per job: job hash, idempotency key (any key of the queue's slot when the job has none)
   ARGV[1] now (ms)   ARGV[2] queue   ARGV[3] idempotency window (ms)
-  then per job, 7 values: id, type, payload (JSON), maxAttempts, priority, runAt (ms),
-  idempotency key ('' for none)
+  then per job, 8 values: id, type, payload (JSON), maxAttempts, priority, its priority's band,
+  runAt (ms), idempotency key ('' for none)
 
   Returns one item per job: {1, id, status} when it was added, {0, firstJobId} when its idempotency
   key already names a job (nothing is added for it). A job whose hash exists already was added by
@@ -15,13 +15,14 @@
 ]]
 local now, queue, window = ARGV[1], ARGV[2], ARGV[3]
 local nowMs = tonumber(now)
+local streams, delayed = bandStreams(4), KEYS[9]
 local replies = {}
 
-for i = 1, (#KEYS - 5) / 2 do
-  local jobKey, idempotencyKey = KEYS[4 + 2 * i], KEYS[5 + 2 * i]
-  local a = 3 + 7 * (i - 1)
-  local jobId, jobType, payload, maxAttempts, priority, runAt, key =
-    ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7]
+for i = 1, (#KEYS - 9) / 2 do
+  local jobKey, idempotencyKey = KEYS[8 + 2 * i], KEYS[9 + 2 * i]
+  local a = 3 + 8 * (i - 1)
+  local jobId, jobType, payload, maxAttempts, priority, band, runAt, key =
+    ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8]
   local first = false
   local resent = redis.call('HGET', jobKey, 'status')
   if resent then
@@ -39,17 +40,17 @@ for i = 1, (#KEYS - 5) / 2 do
     if tonumber(runAt) > nowMs then status = 'scheduled' end
     local sid = ''
     if status == 'pending' then
-      sid = redis.call('XADD', KEYS[4], '*', 'id', jobId)
+      sid = redis.call('XADD', streamOf(streams, band), '*', 'id', jobId)
     else
-      redis.call('ZADD', KEYS[5], runAt, jobId)
-      announceIfEarliest(KEYS[5], jobId, runAt)
+      redis.call('ZADD', delayed, runAt, jobId)
+      announceIfEarliest(delayed, jobId, runAt)
     end
     local seq, line = nextEvent(jobId, false, status, 0, now, {}, {
       'queue', queue, 'type', jobType, 'payload', payload, 'maxAttempts', maxAttempts,
       'priority', priority, 'runAt', runAt, 'idempotencyKey', key})
     redis.call('HSET', jobKey,
       'id', jobId, 'queue', queue, 'type', jobType, 'payload', payload, 'status', status, 'sid', sid,
-      'attempts', '0', 'maxAttempts', maxAttempts, 'priority', priority, 'idempotencyKey', key,
+      'attempts', '0', 'maxAttempts', maxAttempts, 'priority', priority, 'band', band, 'idempotencyKey', key,
       'runAt', runAt, 'createdAt', now, 'updatedAt', now, 'seq', seq, 'h' .. seq, line)
     moveCount(false, status)
     replies[i] = {1, jobId, status}

@@ -2,7 +2,7 @@
   failJob: records a failed attempt and, in the same step, sends the job on: back to the stream
   (immediate retry), into the delayed ZSET (backoff), or to the dead-letter stream.
 
-  KEYS[1..3] events, counts, throughput   KEYS[4] stream   KEYS[5] delayed   KEYS[6] job hash   KEYS[7] dlq
+  KEYS[1..3] events, counts, throughput   KEYS[4] the stream of the job's band   KEYS[5] delayed   KEYS[6] job hash   KEYS[7] dlq
   ARGV[1] group    ARGV[2] stream entry id   ARGV[3] attempt   ARGV[4] now (ms)   ARGV[5] worker
   ARGV[6] error    ARGV[7] retry at (ms; ignored when dead)
   ARGV[8] dead reason ('' to retry; 'exhausted', 'permanent')

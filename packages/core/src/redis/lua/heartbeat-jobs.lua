@@ -4,22 +4,25 @@
   A worker that stalled past the visibility timeout must not take back an entry another worker now
   runs: it learns instead that it lost the attempt.
 
-  KEYS[1..3] events, counts, throughput   KEYS[4] stream   KEYS[5..n] job hashes
-  ARGV[1] group    ARGV[2] worker   then per job: stream entry id, attempt
+  KEYS[1..3] events, counts, throughput   KEYS[4..8] band streams   KEYS[9..n] job hashes
+  ARGV[1] group    ARGV[2] worker   then per job: its entry's band, stream entry id, attempt
 
   Returns one number per job: 1 when refreshed, 0 when the attempt is no longer current.
 ]]
 local group, worker = ARGV[1], ARGV[2]
+local streams = bandStreams(4)
 local fresh, replies = {}, {}
-for i = 5, #KEYS do
-  local n = i - 4
-  local sid, attempt = ARGV[2 * n + 1], ARGV[2 * n + 2]
+for i = 9, #KEYS do
+  local n = i - 8
+  local a = 3 * n
+  local band, sid, attempt = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2]
   if currentAttempt(KEYS[i], sid, attempt, worker) then
-    fresh[#fresh + 1] = sid
+    fresh[band] = fresh[band] or {}
+    table.insert(fresh[band], sid)
     replies[n] = 1
   else
     replies[n] = 0
   end
 end
-if #fresh > 0 then redis.call('XCLAIM', KEYS[4], group, worker, 0, unpack(fresh), 'JUSTID') end
+for band, sids in pairs(fresh) do redis.call('XCLAIM', streams[band + 1], group, worker, 0, unpack(sids), 'JUSTID') end
 return replies

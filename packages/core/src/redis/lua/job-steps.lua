@@ -35,6 +35,37 @@ local function dropEntry(streamKey, group, sids)
 end
 
 --[[
+  Priority bands: a queue's jobs wait in one stream per band (PRIORITY_BANDS in priority.ts, whose
+  count and normal band these must match). A script that may touch any band's stream gets them all,
+  highest first, as BAND_COUNT keys from KEYS[first] (bandStreams); a job's stream is that of the band
+  in its hash (streamOf), the normal band's for a job added before bands.
+]]
+local BAND_COUNT, NORMAL_BAND = 5, 2
+
+local function bandStreams(first)
+  local streams = {}
+  for band = 1, BAND_COUNT do streams[band] = KEYS[first + band - 1] end
+  return streams
+end
+
+local function streamOf(streams, band)
+  return streams[(tonumber(band) or NORMAL_BAND) + 1]
+end
+
+--[[
+  dropEntries: dropEntry for entries of several bands: `bands` and `sids` pair up.
+]]
+local function dropEntries(streams, group, bands, sids)
+  local byBand = {}
+  for i, sid in ipairs(sids) do
+    local band = bands[i]
+    byBand[band] = byBand[band] or {}
+    table.insert(byBand[band], sid)
+  end
+  for band, list in pairs(byBand) do dropEntry(streams[band + 1], group, list) end
+end
+
+--[[
   typeSet: a list of job type names as the worker passes it, ",a,b,", as a set, so that each lookup
   costs no string building.
 ]]

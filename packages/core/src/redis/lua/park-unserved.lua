@@ -8,19 +8,20 @@
   attempt: that one becomes pending, as a hand-back would make it. An entry whose job moved on
   meanwhile is only dropped.
 
-  KEYS[1..3] events, counts, throughput   KEYS[4] stream   KEYS[5] unserved hash   KEYS[6] the type's unserved set
-  KEYS[7..n] job hashes, one per entry
-  ARGV[1] group   ARGV[2] now (ms)   ARGV[3] type   ARGV[4..n] stream entry ids, one per job hash
+  KEYS[1..3] events, counts, throughput   KEYS[4..8] band streams   KEYS[9] unserved hash
+  KEYS[10] the type's unserved set   KEYS[11..n] job hashes, one per entry
+  ARGV[1] group   ARGV[2] now (ms)   ARGV[3] type   then per job hash: its entry's band, its entry's id
 
   Returns how many jobs were parked.
 ]]
-local stream, unserved, set = KEYS[4], KEYS[5], KEYS[6]
+local streams, unserved, set = bandStreams(4), KEYS[9], KEYS[10]
 local group, now, jobType = ARGV[1], ARGV[2], ARGV[3]
 local parked = 0
-for i = 7, #KEYS do
-  local sid, jobKey = ARGV[i - 3], KEYS[i]
+for i = 11, #KEYS do
+  local a = 4 + 2 * (i - 11)
+  local sid, jobKey = ARGV[a + 1], KEYS[i]
   local job = redis.call('HMGET', jobKey, 'status', 'sid', 'id', 'type', 'attempts')
-  dropEntry(stream, group, {sid})
+  dropEntry(streams[tonumber(ARGV[a]) + 1], group, {sid})
   if entryIsLive(job, sid) and job[4] == jobType then
     if job[1] == 'processing' then
       moveCount('processing', 'pending')

@@ -1,23 +1,24 @@
 --[[
   promoteDueJobs: moves scheduled jobs, retries and handed-on jobs whose time has come from the
-  delayed ZSET into the stream; the caller read the due ones first. Safe to run in every worker at
+  delayed ZSET into the streams of their priority bands; the caller read the due ones first. Safe to run in every worker at
   once: ZREM decides which caller promotes a job, and a job no longer due (promoted, cancelled or
   rescheduled meanwhile) is left alone.
 
-  KEYS[1..3] events, counts, throughput   KEYS[4] stream   KEYS[5] delayed   KEYS[6..n] job hashes
+  KEYS[1..3] events, counts, throughput   KEYS[4..8] band streams   KEYS[9] delayed   KEYS[10..n] job hashes
   ARGV[1] now (ms)   ARGV[2..n] job ids, one per job hash
 
   Returns {promoted, nextDueAt} where nextDueAt is the score of the earliest job still waiting, or -1.
 ]]
-local stream, delayed, now = KEYS[4], KEYS[5], ARGV[1]
+local streams, delayed, now = bandStreams(4), KEYS[9], ARGV[1]
 local promoted = 0
 
-for i = 6, #KEYS do
-  local jobId, jobKey = ARGV[i - 4], KEYS[i]
+for i = 10, #KEYS do
+  local jobId, jobKey = ARGV[i - 8], KEYS[i]
   local dueAt = redis.call('ZSCORE', delayed, jobId)
   if dueAt and tonumber(dueAt) <= tonumber(now) then
     redis.call('ZREM', delayed, jobId)
-    local job = redis.call('HMGET', jobKey, 'status', 'attempts', 'sid')
+    local job = redis.call('HMGET', jobKey, 'status', 'attempts', 'sid', 'band')
+    local stream = streamOf(streams, job[4])
     if job[1] == 'scheduled' or job[1] == 'retrying' then
       requeue(stream, jobKey, jobId, job[1], job[2], now, {}, {})
       promoted = promoted + 1

@@ -17,7 +17,7 @@
   (XRANGE), so that the job hashes are named here; each is checked again, as another worker may
   have taken it meanwhile.
 
-  KEYS[1..3] events, counts, throughput   KEYS[4] stream   KEYS[5] dlq
+  KEYS[1..3] events, counts, throughput   KEYS[4] the stream of one priority band   KEYS[5] dlq
   KEYS[6..n] job hashes, one per entry
   ARGV[1] group    ARGV[2] consumer   ARGV[3] min idle (ms)   ARGV[4] most entries
   ARGV[5] now (ms) ARGV[6] delivery limit   ARGV[7] '1' when the caller runs nothing and may take a suspect

@@ -3,7 +3,7 @@
   for another worker to take, instead of waiting out the visibility timeout. The interrupted attempt
   does not count against the job's attempts.
 
-  KEYS[1..3] events, counts, throughput   KEYS[4] stream   KEYS[5] job hash
+  KEYS[1..3] events, counts, throughput   KEYS[4] the stream of the job's band   KEYS[5] job hash
   ARGV[1] group    ARGV[2] stream entry id   ARGV[3] attempt   ARGV[4] now (ms)   ARGV[5] worker
 
   Returns 1 when released, 0 when the attempt is no longer the job's current one (nothing is

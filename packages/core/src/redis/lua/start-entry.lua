@@ -13,8 +13,9 @@
   An entry read or claimed in an earlier call (`fresh` false) is started only if the worker still
   owns it (see ownEntry).
 
-  Returns {entryId} when skipped, {entryId, 0} when handed on, {entryId, 1, type, jobId} when it
-  waits to be parked, {entryId, jobId, type, payload, attempt, maxAttempts, runAt} when the job is to run.
+  Returns {entryId} when skipped, {entryId, 0} when handed on, {entryId, 1, type, jobId, band} when
+  it waits to be parked, {entryId, jobId, type, payload, attempt, maxAttempts, runAt, band} when the
+  job is to run (band: its priority band, whose stream holds its entry).
 ]]
 
 local routing = {}
@@ -59,15 +60,15 @@ end
 
 local function startEntry(streamKey, group, consumer, now, jobKey, sid, fresh)
   if not ownEntry(streamKey, group, consumer, sid, fresh) then return {sid} end
-  local job = redis.call('HMGET', jobKey, 'status', 'sid', 'id', 'type', 'payload', 'attempts', 'maxAttempts', 'runAt', 'seq', 'parks')
-  local status = job[1]
+  local job = redis.call('HMGET', jobKey, 'status', 'sid', 'id', 'type', 'payload', 'attempts', 'maxAttempts', 'runAt', 'seq', 'parks', 'band')
+  local status, band = job[1], tonumber(job[11]) or NORMAL_BAND
   if job[2] ~= sid or (status ~= 'pending' and status ~= 'processing') then
     redis.call('XACK', streamKey, group, sid)
     redis.call('XDEL', streamKey, sid)
     return {sid}
   end
   if not routing.served[job[4]] then
-    if not routing.elsewhere[job[4]] then return {sid, 1, job[4], job[3]} end
+    if not routing.elsewhere[job[4]] then return {sid, 1, job[4], job[3], band} end
     handOnEntry(streamKey, group, now, jobKey, sid, job)
     return {sid, 0}
   end
@@ -77,7 +78,7 @@ local function startEntry(streamKey, group, consumer, now, jobKey, sid, fresh)
   redis.call('HSET', jobKey, 'status', 'processing', 'attempts', tostring(attempt),
     'worker', consumer, 'startedAt', now, 'updatedAt', now, 'seq', seq, 'h' .. seq, line)
   if status == 'pending' then moveCount('pending', 'processing') end
-  return {sid, job[3], job[4], job[5], attempt, tonumber(job[7]), job[8]}
+  return {sid, job[3], job[4], job[5], attempt, tonumber(job[7]), job[8], band}
 end
 
 --[[
