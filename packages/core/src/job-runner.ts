@@ -251,6 +251,13 @@ export class JobTransitions {
     return { ...(await this.startOutcome(queue, items, now)), paused: paused === 1 };
   }
 
+  /** handBackEntries: puts the jobs of entries just read back at the ends of their streams, unstarted (see handBackEntry). */
+  async handBack(entries: readonly StreamEntry[], now: number): Promise<void> {
+    const { keys } = this;
+    await runTransition(this.redis, 'handBackEntries', keys, now, [...keys.bands, ...entries.map((entry) => keys.job(entry.jobId))],
+      [WORKER_GROUP, this.worker, now, ...entryArgs(entries)]);
+  }
+
   /** The jobs a start script started, with the entries it left to park (see parkUnserved) parked. */
   private async startOutcome(queue: string, items: readonly StartItem[], now: number): Promise<StartOutcome> {
     const unserved = new Map<string, UnservedEntries>();

@@ -31,13 +31,6 @@ export class Slots {
     return taken;
   }
 
-  /** Takes `count` slots, waiting as long as it takes, or until `signal` aborts. Returns how many it took. */
-  async takeExactly(count: number, signal: AbortSignal): Promise<number> {
-    let taken = 0;
-    while (taken < count && !signal.aborted) taken += await this.take(count - taken, signal);
-    return taken;
-  }
-
   /** Takes as many free slots as there are, up to `max`, without waiting. Returns how many. */
   tryTake(max: number): number {
     const taken = Math.min(this.free, max);

@@ -358,8 +358,11 @@ export class Worker extends WorkerEventEmitter {
           if (!idle) continue;
           held = 1;
           entries = await this.read(runtime, 1);
-          // One read of every band may bring an entry of each: those past the slot held wait for slots of their own.
-          if (entries.length > held) held += await this.slots.takeExactly(entries.length - held, signal);
+          // One read of every band may bring an entry of each, highest band first: those past the free
+          // slots go back to the ends of their streams, for any worker to take.
+          if (entries.length > held) held += this.slots.tryTake(entries.length - held);
+          const surplus = entries.splice(held);
+          if (surplus.length > 0) await runtime.transitions.handBack(surplus, this.now());
           // Started by the next call, which reads any that came with them.
           runtime.left = entries;
           this.slots.release(held - entries.length);

@@ -29,6 +29,7 @@ function transition(name: string, includes: readonly string[] = []): string {
 const SCRIPTS = {
   enqueueJobs: transition('enqueue-jobs'),
   startJobs: transition('start-jobs', ['start-entry']),
+  handBackEntries: transition('hand-back-entries', ['start-entry']),
   takeJobs: transition('take-jobs', ['start-entry', 'complete-entries']),
   parkUnserved: transition('park-unserved'),
   completeJobs: transition('complete-jobs', ['complete-entries']),
