@@ -21,7 +21,7 @@ export interface AddJobOptions {
   delay?: number;
   /** When the job may run; wins over `delay`. */
   runAt?: Date | string;
-  /** Stored with the job (−1000 to 1000). Default 0. */
+  /** −1000 to 1000, default 0: higher starts first, by band (see PRIORITY_BANDS). */
   priority?: number;
   /** Attempts before the job is dead (1 to 100). Default: its type's retry policy. */
   maxAttempts?: number;

@@ -1,6 +1,6 @@
 import {
   JOB_EVENT_STATUSES, JOB_STATES, LIST_PAGE_MAX_BYTES, LIST_VALUE_MAX_BYTES, MAX_ATTEMPTS, MAX_BULK_JOBS, MAX_DELAY_MS, MAX_IDEMPOTENCY_KEY_LENGTH,
-  MAX_PRIORITY, MIN_ATTEMPTS, MIN_PRIORITY, NAME_PATTERN_SOURCE, type JobEventStatus, type JobState,
+  MAX_PRIORITY, MIN_ATTEMPTS, MIN_PRIORITY, NAME_PATTERN_SOURCE, PRIORITY_BANDS, type JobEventStatus, type JobState,
 } from '@sluice/core';
 import { Type, type Static } from 'typebox';
 
@@ -17,7 +17,11 @@ export const JobSubmission = Type.Object(
     queue: Type.Optional(Name('Queue to add the job to. Default: the first of QUEUES.')),
     delay: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_DELAY_MS, description: 'Milliseconds to wait before the job may run.' })),
     runAt: Type.Optional(Type.String({ format: 'date-time', description: 'When the job may run (ISO-8601); wins over delay.' })),
-    priority: Type.Optional(Type.Integer({ minimum: MIN_PRIORITY, maximum: MAX_PRIORITY })),
+    priority: Type.Optional(Type.Integer({
+      minimum: MIN_PRIORITY, maximum: MAX_PRIORITY,
+      description: `Default 0. Higher starts first, by band: ${PRIORITY_BANDS.map(({ name, min, max }) => `${name} ${min === max ? min : `${min} to ${max}`}`).join(', ')}. `
+        + 'Workers read the bands highest first (PRIORITY_POLICY strict) or by weighted draw (weighted); within a band, jobs start in the order they became ready.',
+    })),
     maxAttempts: Type.Optional(Type.Integer({ minimum: MIN_ATTEMPTS, maximum: MAX_ATTEMPTS })),
     idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_IDEMPOTENCY_KEY_LENGTH })),
     partitionKey: Type.Optional(Type.String({

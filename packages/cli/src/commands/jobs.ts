@@ -72,7 +72,7 @@ const add: Command = {
     'delay-ms': { type: 'string', value: 'N', description: 'milliseconds to wait before it may run' },
     'run-at': { type: 'string', value: 'ISO', description: 'when it may run, an ISO-8601 date-time (instead of --delay-ms)' },
     'max-attempts': { type: 'string', value: 'N', description: 'attempts before it is dead (default: its type\'s)' },
-    priority: { type: 'string', value: 'N', description: 'priority stored with the job, -1000 to 1000' },
+    priority: { type: 'string', value: 'N', description: 'priority, -1000 to 1000 (default 0; higher starts first, by band)' },
     'idempotency-key': { type: 'string', value: 'KEY', description: 'a repeat with the same key within the window adds nothing and answers the first job' },
     ...connectionOptions,
   },
