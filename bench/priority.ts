@@ -20,9 +20,9 @@ import { createJobRegistry } from '@sluice/jobs';
 import { createTestDatabase, dropRedisKeys, envFor, waitFor, type TestDatabase } from '../test/support/context';
 import { ServiceProcess } from '../test/support/processes';
 
-const FLOOD = 20_000;
+const FLOOD = 40_000;
 const URGENT = 200;
-const URGENT_EVERY_MS = 20;
+const URGENT_EVERY_MS = 15;
 const WORKERS = 2;
 const CONCURRENCY = 20;
 
@@ -87,7 +87,7 @@ async function main(): Promise<void> {
     database = await createTestDatabase(config);
     await waitForRedis(redis, 5000);
     const queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry: createJobRegistry() });
-    const env = { ...envFor(config), WORKER_BLOCK_MS: String(config.worker.blockMs), CONCURRENCY: String(CONCURRENCY), LOG_LEVEL: 'warn' };
+    const env = { ...envFor(config), WORKER_BLOCK_MS: String(config.worker.blockMs), CONCURRENCY: String(CONCURRENCY) };
     for (let n = 1; n <= WORKERS; n += 1) workers.push(ServiceProcess.start(`worker-${n}`, 'apps/worker/src/main.ts', { ...env, WORKER_NAME: `bench-${id}-${n}` }));
     await Promise.all(workers.map((worker) => worker.waitForOutput('worker started')));
 
