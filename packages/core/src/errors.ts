@@ -10,7 +10,8 @@ export type SluiceErrorCode =
   | 'NOT_REPLICATED'
   | 'POSTGRES_UNAVAILABLE'
   | 'SCHEMA_BEHIND'
-  | 'INVALID_CONFIG';
+  | 'INVALID_CONFIG'
+  | 'INVALID_LIMITS';
 
 /** Base class of every error Sluice raises on purpose. */
 export class SluiceError extends Error {
@@ -29,6 +30,13 @@ export class SluiceError extends Error {
 export class InvalidJobError extends SluiceError {
   constructor(message: string, code: 'INVALID_JOB' | 'UNKNOWN_JOB_TYPE' | 'TYPE_NOT_ON_QUEUE' = 'INVALID_JOB') {
     super(code, message);
+  }
+}
+
+/** Flow limits (a queue's, set through the API) that are out of range. */
+export class InvalidLimitsError extends SluiceError {
+  constructor(problems: readonly string[]) {
+    super('INVALID_LIMITS', problems.join('; '));
   }
 }
 
@@ -105,6 +113,18 @@ export class PermanentJobError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'PermanentJobError';
+  }
+}
+
+/**
+ * Thrown by a handler to run the job again after `delayMs` (0 to a year) without counting the attempt
+ * as failed: a service it calls said "slow down", say. The job waits as `scheduled`, its attempts as
+ * they were; a job postponed MAX_POSTPONEMENTS times fails its attempt instead, so none loops forever.
+ */
+export class RetryAfterError extends Error {
+  constructor(readonly delayMs: number, message = `postponed by its handler for ${delayMs} ms`) {
+    super(message);
+    this.name = 'RetryAfterError';
   }
 }
 

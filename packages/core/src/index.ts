@@ -10,6 +10,7 @@ export * from './logger.js';
 export * from './queue.js';
 export * from './partitions.js';
 export * from './priority.js';
+export * from './flow-limits.js';
 export * from './registry.js';
 export * from './job-type-catalog.js';
 export * from './retry-policy.js';

@@ -5,11 +5,13 @@ import type { QueueConfig } from './config.js';
 import { WORKER_GROUP, type QueueKeys } from './keys.js';
 import { trimDeadLetters } from './dead-letter-trim.js';
 import { bandEntries, type StreamEntry } from './redis/entries.js';
+import { NO_LIMITS, scriptLimit, type FlowLimits, type ScriptLimits } from './flow-limits.js';
 import { runTransition, type ScriptedRedis } from './redis/scripts.js';
 import type { RegisteredJobType } from './registry.js';
 import { DEFAULT_RETRY_POLICY, nextRetryDelay } from './retry-policy.js';
 import { allFulfilled, TurnBatch } from './turn-batch.js';
 import { jsonDepthExceeds, storableJson, storableText } from './validation.js';
+import { MAX_DELAY_MS } from './limits.js';
 
 /** Largest handler result stored with a job, in bytes of JSON. */
 export const MAX_RESULT_BYTES = 64 * 1024;
@@ -17,6 +19,8 @@ export const MAX_RESULT_BYTES = 64 * 1024;
 export const MAX_PROGRESS_BYTES = 4096;
 /** Longest error message stored per failed attempt. */
 const MAX_ERROR_LENGTH = 2000;
+/** Times one job may be postponed by its handler (RetryAfterError); the next postponement fails the attempt. */
+export const MAX_POSTPONEMENTS = 100;
 
 /** A job that `startJobs` handed to a worker. */
 export interface StartedJob {
@@ -70,7 +74,8 @@ export function serializeResult(result: unknown, maxDepth: number): string {
 /**
  * One entry's reply from a start: the entry id alone when it was stale or handed back, then 0 when
  * handed on to another live worker, 1, the type, the job's id and band when no live worker serves
- * the type (the caller parks it), or the job to run.
+ * the type (the caller parks it), 3, the type, the job's id, band and why when its type's limits
+ * hold it back (the caller parks it too), or the job to run.
  */
 type StartItem = (string | number)[];
 
@@ -79,6 +84,8 @@ export interface StartOutcome {
   started: StartedJob[];
   /** Entries whose jobs this worker does not serve, handed on to another live worker that does. */
   handedOn: number;
+  /** Jobs their types' limits held back, now waiting in their types' limited sets. */
+  held: number;
 }
 
 /** What one takeJobs call did. */
@@ -90,11 +97,17 @@ export interface TakeOutcome extends StartOutcome {
   /** The jobs of the entries that follow: the next call names them. */
   next: string[];
   paused: boolean;
+  /**
+   * When the queue's limits let nothing more start: when its rate lets the next start (ms), or true
+   * when its cap holds jobs until one ends; else false.
+   */
+  limitedUntil: number | true | false;
 }
 
-/** The stream entries of the jobs of one type that no live worker serves, to park. */
-interface UnservedEntries {
+/** The stream entries of the jobs of one type to park: no live worker serves it (`why` absent), or its limits hold them back. */
+interface ParkedEntries {
   type: string;
+  why?: string;
   entries: StreamEntry[];
 }
 
@@ -135,8 +148,10 @@ export interface TypeRouting {
   elsewhere(): string;
 }
 
-/** Most jobs one releaseUnserved or expireUnserved call moves. */
+/** Most jobs one releaseUnserved, expireUnserved or releaseLimited call moves. */
 const UNSERVED_BATCH = 500;
+/** The KEYS index of the rate window releaseLimited is given. */
+const RELEASE_WINDOW_KEY = 11;
 
 /** A list of type names as the start scripts take it: ",a,b,", so that ",a," finds a whole name. */
 export function typeList(names: Iterable<string>): string {
@@ -168,6 +183,7 @@ export class JobTransitions {
     private readonly worker: string,
     private readonly queueConfig: Pick<QueueConfig, 'retentionMs' | 'deadRetentionMs' | 'deadMaxJobs'>,
     private readonly routing: TypeRouting,
+    private readonly limits: () => ScriptLimits = () => NO_LIMITS,
   ) {}
 
   /**
@@ -211,6 +227,20 @@ export class JobTransitions {
     return { next: next as NextAfterFailure, message };
   }
 
+  /**
+   * postponeJob: the job runs again after `delayMs` (cut to 0 .. one year), the attempt not counted.
+   * 'exhausted' when it has been postponed MAX_POSTPONEMENTS times already (nothing is changed: the
+   * caller fails the attempt), null when the attempt was stale.
+   */
+  async postpone(job: StartedJob, delayMs: number, why: string, now: number): Promise<'postponed' | 'exhausted' | null> {
+    const { keys } = this;
+    const delay = Number.isFinite(delayMs) ? Math.min(MAX_DELAY_MS, Math.max(0, Math.round(delayMs))) : 0;
+    const postponed = await runTransition(this.redis, 'postponeJob', keys, now, [this.streamOf(job), keys.delayed, keys.job(job.id)], [
+      WORKER_GROUP, job.entryId, job.attempt, now, this.worker, now + delay, storableText(why.slice(0, MAX_ERROR_LENGTH)), MAX_POSTPONEMENTS,
+    ]);
+    return postponed === 1 ? 'postponed' : postponed === -1 ? 'exhausted' : null;
+  }
+
   /** updateProgress: stores a running attempt's progress report. False when the attempt was stale. */
   async progress(job: StartedJob, value: unknown, now: number): Promise<boolean> {
     const json = storableJson(JSON.stringify(value) ?? 'null');
@@ -242,11 +272,12 @@ export class JobTransitions {
    * worker serves come back from it untouched, to be parked here (parkUnserved).
    */
   async startEntries(queue: string, entries: readonly StreamEntry[], now: number): Promise<StartOutcome & { paused: boolean }> {
-    if (entries.length === 0) return { started: [], handedOn: 0, paused: false };
+    if (entries.length === 0) return { started: [], handedOn: 0, held: 0, paused: false };
     const { keys, routing } = this;
+    const limits = this.limits();
     const [items, paused] = (await runTransition(this.redis, 'startJobs', keys, now,
-      [...keys.bands, keys.paused, keys.delayed, ...entries.map((entry) => keys.job(entry.jobId))], [
-        WORKER_GROUP, this.worker, now, routing.served, routing.elsewhere(), ...entryArgs(entries),
+      [...keys.bands, keys.paused, keys.delayed, ...limits.keys, ...entries.map((entry) => keys.job(entry.jobId))], [
+        WORKER_GROUP, this.worker, now, routing.served, routing.elsewhere(), limits.arg, limits.keys.length, ...entryArgs(entries),
       ])) as [StartItem[], number];
     return { ...(await this.startOutcome(queue, items, now)), paused: paused === 1 };
   }
@@ -258,22 +289,57 @@ export class JobTransitions {
       [WORKER_GROUP, this.worker, now, ...entryArgs(entries)]);
   }
 
-  /** The jobs a start script started, with the entries it left to park (see parkUnserved) parked. */
+  /** The jobs a start script started, with the entries it left to park (see parkUnserved and parkLimited) parked. */
   private async startOutcome(queue: string, items: readonly StartItem[], now: number): Promise<StartOutcome> {
-    const unserved = new Map<string, UnservedEntries>();
+    const parked = new Map<string, ParkedEntries>();
     for (const item of items) {
-      if (item.length !== 5) continue;
+      if (item.length !== 5 && item.length !== 6) continue;
       const type = String(item[2]);
-      const group = unserved.get(type) ?? { type, entries: [] };
+      const why = item.length === 6 ? String(item[5]) : undefined;
+      const group = parked.get(`${type}:${why}`) ?? { type, ...(why !== undefined && { why }), entries: [] };
       group.entries.push({ band: Number(item[4]), entryId: String(item[0]), jobId: String(item[3]) });
-      unserved.set(type, group);
+      parked.set(`${type}:${why}`, group);
     }
-    for (const group of unserved.values()) await this.parkUnserved(group, now);
-    return { started: startedJobs(queue, items), handedOn: items.filter((item) => item.length === 2).length };
+    let held = 0;
+    for (const group of parked.values()) {
+      if (group.why === undefined) await this.parkUnserved(group, now);
+      else held += await this.parkLimited(group, now);
+    }
+    return { started: startedJobs(queue, items), handedOn: items.filter((item) => item.length === 2).length, held };
+  }
+
+  /** parkLimited: the jobs of entries whose type's limits held them back wait in the type's limited set. Returns how many. */
+  private async parkLimited({ type, why, entries }: ParkedEntries, now: number): Promise<number> {
+    const { keys } = this;
+    return Number(await runTransition(this.redis, 'parkLimited', keys, now,
+      [...keys.bands, keys.limited, keys.limitedOf(type), ...entries.map((entry) => keys.job(entry.jobId))],
+      [WORKER_GROUP, now, type, why ?? '', ...entryArgs(entries)]));
+  }
+
+  /** The queue's jobs held back by their types' limits, per type (see parkLimited). */
+  async limitedTypes(): Promise<Record<string, number>> {
+    const counts = await this.redis.hgetall(this.keys.limited);
+    return Object.fromEntries(Object.entries(counts).map(([type, count]) => [type, Number(count)]));
+  }
+
+  /**
+   * releaseLimited: lets as many jobs of `type` held back by its limits go back to their streams as
+   * the type's `limits` (this partition's share; none lets every one go) have room for now, highest
+   * band first. Returns how many, and when its rate has room again (ms), or 0.
+   */
+  async releaseLimited(type: string, limits: FlowLimits, count: number, now: number): Promise<{ released: number; again: number }> {
+    const { keys } = this;
+    const ids = await this.redis.zrange(keys.limitedOf(type), 0, UNSERVED_BATCH - 1);
+    if (ids.length === 0) return { released: 0, again: 0 };
+    const limit = scriptLimit(limits, count, RELEASE_WINDOW_KEY);
+    const [released, again] = (await runTransition(this.redis, 'releaseLimited', keys, now,
+      [...keys.bands, keys.limited, keys.limitedOf(type), limit.m > 0 ? keys.rateWindow(type) : keys.limited, ...ids.map((id) => keys.job(id))],
+      [type, now, JSON.stringify(limit), ...ids])) as [number, number];
+    return { released, again };
   }
 
   /** parkUnserved: the jobs of entries whose type no live worker serves wait in the type's unserved set. */
-  private async parkUnserved({ type, entries }: UnservedEntries, now: number): Promise<void> {
+  private async parkUnserved({ type, entries }: ParkedEntries, now: number): Promise<void> {
     const { keys } = this;
     await runTransition(this.redis, 'parkUnserved', keys, now,
       [...keys.bands, keys.unserved, keys.unservedOf(type), ...entries.map((entry) => keys.job(entry.jobId))],
@@ -290,24 +356,28 @@ export class JobTransitions {
    */
   async take(queue: string, left: readonly StreamEntry[], next: readonly string[], count: number, lookAhead: number, order: string, now: number): Promise<TakeOutcome> {
     const { keys, routing } = this;
+    const limits = this.limits();
     const completions = this.completions.take();
-    let reply: [number[], StartItem[], (string | number)[], string[], number];
+    let reply: [number[], StartItem[], (string | number)[], string[], number, number];
     try {
       reply = (await runTransition(this.redis, 'takeJobs', keys, now, [
-        ...keys.bands, keys.paused, keys.delayed, ...left.map((entry) => keys.job(entry.jobId)), ...next.map((jobId) => keys.job(jobId)),
+        ...keys.bands, keys.paused, keys.delayed, ...limits.keys, ...left.map((entry) => keys.job(entry.jobId)), ...next.map((jobId) => keys.job(jobId)),
         ...this.jobKeysOf(completions.items),
       ], [
         WORKER_GROUP, this.worker, now, count, this.queueConfig.retentionMs, routing.served, routing.elsewhere(), left.length, next.length,
-        lookAhead, order, ...entryArgs(left), ...next, ...completionArgs(completions.items),
-      ])) as [number[], StartItem[], (string | number)[], string[], number];
+        lookAhead, order, limits.arg, limits.keys.length, ...entryArgs(left), ...next, ...completionArgs(completions.items),
+      ])) as [number[], StartItem[], (string | number)[], string[], number, number];
     } catch (error) {
       completions.reject(error);
       throw error;
     }
-    const [completed, items, leftFlat, nextJobs, paused] = reply;
+    const [completed, items, leftFlat, nextJobs, paused, limitedUntil] = reply;
     completions.resolve(completed.map((flag) => flag === 1));
     const leftNow = bandEntries(leftFlat);
-    return { ...(await this.startOutcome(queue, items, now)), taken: items.length - left.length + leftNow.length, left: leftNow, next: nextJobs, paused: paused === 1 };
+    return {
+      ...(await this.startOutcome(queue, items, now)), taken: items.length - left.length + leftNow.length, left: leftNow, next: nextJobs, paused: paused === 1,
+      limitedUntil: limitedUntil === 0 ? false : limitedUntil === 1 ? true : limitedUntil,
+    };
   }
 
   /** The queue's jobs waiting for a worker of their type, per type (see parkUnserved in park-unserved.lua). */

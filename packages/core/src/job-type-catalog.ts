@@ -1,3 +1,4 @@
+import type { FlowLimits } from './flow-limits.js';
 import { InvalidJobError, messageOf } from './errors.js';
 import { catalogKeys, type CatalogKeys } from './keys.js';
 import { QUEUE_NAME_PATTERN } from './limits.js';
@@ -26,6 +27,8 @@ export interface PublishedJobType {
   payloadSchema: unknown;
   retry: RetryPolicy;
   timeoutMs: number;
+  /** Absent from the publications of workers of versions without limits. */
+  limits?: FlowLimits;
 }
 
 /** What one worker publishes: the queues it reads and the job types it serves. */
@@ -51,6 +54,7 @@ export interface JobTypeVariant {
   payloadSchema: unknown;
   maxAttempts: number;
   timeoutMs: number;
+  limits: FlowLimits;
 }
 
 /** A job type as the catalog knows it. */
@@ -79,6 +83,7 @@ export function publishedType(type: RegisteredJobType): PublishedJobType {
     payloadSchema: JSON.parse(JSON.stringify(type.payloadSchema)) as unknown,
     retry: type.retry,
     timeoutMs: type.timeoutMs,
+    limits: type.limits,
   };
 }
 
@@ -345,11 +350,12 @@ function definitionOf(type: PublishedJobType): JobTypeDefinition {
     payload: type.payloadSchema as JobTypeDefinition['payload'],
     retry: type.retry,
     timeoutMs: type.timeoutMs,
+    ...(type.limits !== undefined && { limits: type.limits }),
   };
 }
 
 function summaryOf(type: PublishedJobType): Omit<JobTypeVariant, 'workers'> {
-  return { description: type.description, payloadSchema: type.payloadSchema, maxAttempts: type.retry.maxAttempts, timeoutMs: type.timeoutMs };
+  return { description: type.description, payloadSchema: type.payloadSchema, maxAttempts: type.retry.maxAttempts, timeoutMs: type.timeoutMs, limits: type.limits ?? {} };
 }
 
 function declaredView(type: RegisteredJobType): CatalogJobType {

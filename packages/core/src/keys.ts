@@ -33,6 +33,12 @@ export interface QueueKeys {
   throughput(ms: number): string;
   /** ZSET of the jobs of `type` waiting because no live worker serves it, scored by when they began to wait. */
   unservedOf(type: string): string;
+  /** Hash of job type -> jobs of that type held back by its rate limit or concurrency cap. */
+  limited: string;
+  /** ZSET of the jobs of `type` held back by its limits, scored by band, then by when they began to wait (see parkLimited). */
+  limitedOf(type: string): string;
+  /** ZSET of the starts within the window of the rate limit of `type`, or of the queue's (null): member per start, scored by its time. */
+  rateWindow(type: string | null): string;
 }
 
 /** Builds every key of `queue` under `prefix`; the only place key names are made. */
@@ -55,11 +61,19 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
     idempotency: (key) => `${base}idem:${key}`,
     throughput: (ms) => `${base}throughput:${Math.floor(ms / 1000)}`,
     unservedOf: (type) => `${base}unserved:${type}`,
+    limited: `${base}limited`,
+    limitedOf: (type) => `${base}limited:${type}`,
+    rateWindow: (type) => (type === null ? `${base}rate` : `${base}rate:${type}`),
   };
 }
 
 /** The consumer group every worker of a queue joins. */
 export const WORKER_GROUP = 'workers';
+
+/** Hash of queue name -> the JSON of its FlowLimits, set through the API (see QueueLimits); one slot for all queues. */
+export function queueLimitsKey(prefix: string): string {
+  return `${prefix}:{queue-limits}`;
+}
 
 /** The keys of the job types workers publish; one hash tag, so one cluster slot holds them all. */
 export interface CatalogKeys {

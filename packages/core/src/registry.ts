@@ -2,6 +2,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule, { type FormatsPlugin } from 'ajv-formats';
 import type { Static, TSchema } from 'typebox';
 import { InvalidJobError } from './errors.js';
+import { flowLimitsProblems, type FlowLimits } from './flow-limits.js';
 import { MAX_ATTEMPTS, MAX_DELAY_MS, MIN_ATTEMPTS, QUEUE_NAME_PATTERN } from './limits.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry-policy.js';
 
@@ -25,6 +26,8 @@ export interface JobTypeDefinition<S extends TSchema = TSchema> {
   timeoutMs?: number;
   /** One sentence for people reading the API docs. */
   description?: string;
+  /** Rate limit and concurrency cap of the type's jobs, across every worker of a queue (see FlowLimits). */
+  limits?: FlowLimits;
 }
 
 /** Declares a job type, keeping the payload schema's static type for its handler. */
@@ -42,6 +45,8 @@ export interface RegisteredJobType {
   payloadSchema: TSchema;
   retry: RetryPolicy;
   timeoutMs: number;
+  /** Empty when the type's jobs start freely. */
+  limits: FlowLimits;
   validate: ValidateFunction;
 }
 
@@ -85,6 +90,7 @@ export class JobTypeRegistry implements JobTypeLookup {
     const problems = [
       ...policyProblems(retry),
       ...(Number.isSafeInteger(timeoutMs) && timeoutMs >= 1 && timeoutMs <= MAX_JOB_TIMEOUT_MS ? [] : [`timeoutMs must be an integer from 1 to ${MAX_JOB_TIMEOUT_MS}`]),
+      ...flowLimitsProblems(definition.limits, 'limits'),
     ];
     const { description, payload } = definition;
     if (description !== undefined && description !== null && typeof description !== 'string') problems.push('description must be a string');
@@ -105,6 +111,7 @@ export class JobTypeRegistry implements JobTypeLookup {
       payloadSchema: payload,
       retry,
       timeoutMs,
+      limits: definition.limits ?? {},
       validate,
     });
   }

@@ -6,6 +6,8 @@ export interface WorkerEvents {
   'job:started': [{ id: string; queue: string; type: string; attempt: number; waitMs: number }];
   'job:completed': [{ id: string; queue: string; type: string; attempt: number; durationMs: number }];
   'job:failed': [{ id: string; queue: string; type: string; attempt: number; durationMs: number; error: string; next: 'pending' | 'retrying' | 'dead' }];
+  /** The handler asked to run the job again later (RetryAfterError): the attempt does not count. */
+  'job:postponed': [{ id: string; queue: string; type: string; attempt: number; durationMs: number; delayMs: number }];
   /**
    * A transition was refused because the attempt is no longer the job's current one: the worker
    * stalled past the visibility timeout and another took the job over. `transition` says which.
@@ -20,7 +22,7 @@ export interface WorkerEvents {
 }
 
 /** A transition that can be refused as stale. */
-export type StaleTransition = 'complete' | 'fail' | 'release' | 'progress' | 'heartbeat';
+export type StaleTransition = 'complete' | 'fail' | 'release' | 'postpone' | 'progress' | 'heartbeat';
 
 /**
  * A typed emitter whose listeners cannot break the worker: an exception thrown by a listener is

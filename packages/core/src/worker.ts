@@ -1,14 +1,16 @@
 import { Attempt } from './attempt.js';
 import type { QueueConfig, RedisConfig, WorkerConfig } from './config.js';
-import { messageOf } from './errors.js';
+import { messageOf, RetryAfterError } from './errors.js';
 import type { JobHandler } from './handler.js';
-import { JobTransitions, runHandler, serializeResult, typeList, type StartedJob, type StartOutcome, type TypeRouting } from './job-runner.js';
+import { JobTransitions, MAX_POSTPONEMENTS, runHandler, serializeResult, typeList, type StartedJob, type StartOutcome, type TypeRouting } from './job-runner.js';
 import { JobTypeCatalog, publishedType, PUBLISH_INTERVAL_MS, publishJobTypes, type WorkerPublication } from './job-type-catalog.js';
 import { WORKER_GROUP, type QueueKeys } from './keys.js';
 import { silentLogger, type Logger } from './logger.js';
 import { DelayedPromoter } from './maintenance/delayed-promoter.js';
 import { QueueLayouts, type Partition } from './partitions.js';
 import { bandOrder } from './priority.js';
+import { limitsAnything, NO_LIMITS, ScriptLimits, type FlowLimits } from './flow-limits.js';
+import { readQueueLimits } from './queue-admin.js';
 import { StalledReclaimer } from './maintenance/stalled-reclaimer.js';
 import type { StreamEntry } from './redis/entries.js';
 import { closeRedis, createRedis } from './redis/client.js';
@@ -31,6 +33,14 @@ const ABANDON_GRACE_MS = 1000;
 /** Bounds of the wait before each read after reads that only handed jobs on to other workers (see noteHandOns). */
 const MIN_HAND_ON_WAIT_MS = 50;
 const MAX_HAND_ON_WAIT_MS = 1000;
+/** Longest wait of a read held back by the queue's rate, after which the limits are looked at again. */
+const MAX_LIMIT_WAIT_MS = 1000;
+/** Wait of a read held back by the queue's cap, unless one of its jobs ends here first. */
+const LIMIT_POLL_MS = 100;
+/** Most jobs one releaseLimited call lets go: fewer means the type has no more room, or no more jobs. */
+const RELEASE_BATCH = 500;
+/** The KEYS index of the first rate window the start scripts get (see take-jobs.lua). */
+const FIRST_WINDOW_KEY = 11;
 /** How often a worker reads which types the other live workers serve. */
 const CATALOG_REFRESH_MS = 1000;
 /** Bound of each step of `close()` that waits on Redis, so a stop ends even while Redis is down. */
@@ -74,6 +84,17 @@ interface QueueRuntime {
   left: StreamEntry[];
   /** The jobs of the entries after those the last call read: the next call names them, to start them as it reads them. */
   next: string[];
+  /** Partitions of the count this one belongs to: each enforces its share of the limits. */
+  partitionCount: number;
+  /** The flow limits the start scripts get, and the queue limits they were built from (JSON). */
+  limits: ScriptLimits;
+  limitsFrom: string;
+  /** Cut short when one of this queue's jobs ends here, for a read held back by a concurrency cap. */
+  limitWait: AbortController | undefined;
+  /** The next pass over the jobs held back by their types' limits, and when it is due. */
+  releaseTimer: NodeJS.Timeout | undefined;
+  releaseAt: number;
+  releasing: Promise<void>;
 }
 
 /** A running attempt, with what stopping or heartbeating it needs. */
@@ -118,6 +139,10 @@ export class Worker extends WorkerEventEmitter {
   private readonly catalog: JobTypeCatalog;
   /** The partitions of this worker's queues: it reads every one, those of an earlier partition count too, until they drain. */
   readonly layouts: QueueLayouts;
+  /** The flow limits set on each queue, read every CATALOG_REFRESH_MS. */
+  private queueLimits: Record<string, FlowLimits> = {};
+  /** The flow limits of the types this worker serves, by type. */
+  private readonly typeLimits: ReadonlyMap<string, FlowLimits>;
   private readonly publishStopping = new AbortController();
   private publishLoop: Promise<void> | undefined;
   private startedAt = 0;
@@ -134,6 +159,7 @@ export class Worker extends WorkerEventEmitter {
     this.announcements = createRedis(options.redis, { failFast: false, commandTimeoutMs: 0, connectionName: `${this.name}:announcements` });
     this.announcements.on('error', () => undefined);
     this.served = Object.keys(options.handlers).map((type) => options.registry.get(type));
+    this.typeLimits = new Map(this.served.map((type) => [type.name, type.limits]));
     this.catalog = new JobTypeCatalog({ redis: this.commands, prefix: options.redis.prefix, logger: this.logger });
     this.layouts = new QueueLayouts(this.commands, options.redis.prefix, options.queue.partitions);
   }
@@ -172,6 +198,7 @@ export class Worker extends WorkerEventEmitter {
     this.warnOfConflicts();
     this.announcements.on('message', (channel: string) => this.runtimes.find((runtime) => runtime.keys.delayed === channel)?.promoter.wake());
     await this.layouts.refresh();
+    this.queueLimits = await readQueueLimits(this.commands, this.options.redis.prefix);
     await this.addNewPartitions();
     this.heartbeatLoop = this.heartbeat();
     await this.tendUnserved().catch((error: unknown) => this.reportError(error, 'tending jobs that wait for a worker of their type'));
@@ -211,7 +238,7 @@ export class Worker extends WorkerEventEmitter {
       queue,
       keys,
       reader,
-      transitions: new JobTransitions(this.commands, keys, this.name, queueConfig, routing),
+      transitions: new JobTransitions(this.commands, keys, this.name, queueConfig, routing, () => runtime.limits),
       promoter: new DelayedPromoter({ redis: this.commands, keys, queue, logger: this.logger, now: this.now }),
       reclaimer: new StalledReclaimer({
         redis: this.commands, keys, queue, consumer: this.name, visibilityTimeoutMs: worker.visibilityTimeoutMs,
@@ -226,7 +253,15 @@ export class Worker extends WorkerEventEmitter {
       handOnWaitMs: 0,
       left: [],
       next: [],
+      partitionCount: partition.count,
+      limits: NO_LIMITS,
+      limitsFrom: '',
+      limitWait: undefined,
+      releaseTimer: undefined,
+      releaseAt: Number.POSITIVE_INFINITY,
+      releasing: Promise.resolve(),
     };
+    this.updateLimits(runtime);
     this.runtimes.push(runtime);
     runtime.promoter.start();
     this.loops.push(this.consume(runtime));
@@ -261,6 +296,7 @@ export class Worker extends WorkerEventEmitter {
     this.heartbeatStopping.abort();
     await within(Promise.all([this.heartbeatLoop, withdrawn]), CLOSE_STEP_MS);
     clearInterval(this.deadlineSweep);
+    for (const runtime of this.runtimes) clearTimeout(runtime.releaseTimer);
     await within(closeRedis(this.commands), CLOSE_STEP_MS);
     this.commands.disconnect();
     this.announcements.disconnect();
@@ -349,12 +385,18 @@ export class Worker extends WorkerEventEmitter {
           runtime.left = batch.left;
           // A call that read nothing looked at nothing: the entries named before still come next.
           runtime.next = count === 0 ? next : batch.next;
-          const idle = ahead.length === 0 && batch.taken === 0 && !batch.paused && count > 0;
+          // Held back by the queue's limits, the queue waits for them rather than in a blocking read,
+          // which would take the entries they hold back.
+          const limitedUntil = batch.taken === 0 ? batch.limitedUntil : false;
+          const limited = limitedUntil !== false;
+          const idle = ahead.length === 0 && batch.taken === 0 && !batch.paused && count > 0 && !limited;
           // Started entries and entries left hold their slots; the rest go back (stale entries,
           // those handed on or back, those not read), but an idle queue keeps one for its blocking read.
           this.slots.release(held - batch.started.length - batch.left.length - (idle ? 1 : 0));
           this.launch(runtime, batch.started);
           this.noteHandOns(runtime, batch);
+          if (batch.held > 0) this.scheduleRelease(runtime, this.now());
+          if (limitedUntil !== false) await this.waitForLimits(runtime, limitedUntil);
           if (!idle) continue;
           held = 1;
           entries = await this.read(runtime, 1);
@@ -448,7 +490,7 @@ export class Worker extends WorkerEventEmitter {
 
   /** Starts entries for which a slot each is already taken; frees the slots of those that are stale or handed on. */
   private async startEntries(runtime: QueueRuntime, entries: StreamEntry[]): Promise<StartOutcome> {
-    let outcome: StartOutcome = { started: [], handedOn: 0 };
+    let outcome: StartOutcome = { started: [], handedOn: 0, held: 0 };
     try {
       outcome = await runtime.transitions.startEntries(runtime.queue, entries, this.now());
     } finally {
@@ -521,10 +563,17 @@ export class Worker extends WorkerEventEmitter {
         }
         return;
       }
-      await this.recordFailure(runtime, job, type, outcome.error, startedAt);
+      let { error } = outcome;
+      if (error instanceof RetryAfterError) {
+        if (await this.recordPostponement(runtime, job, error, startedAt)) return;
+        error = new Error(`its handler postponed the job ${MAX_POSTPONEMENTS} times; this attempt fails instead (${error.message})`);
+      }
+      await this.recordFailure(runtime, job, type, error, startedAt);
     } finally {
       this.running.delete(running);
       runtime.running -= 1;
+      runtime.limitWait?.abort();
+      if (limitsAnything(type?.limits)) this.scheduleRelease(runtime, this.now());
       if (runtime.isolatedEntry === job.entryId) runtime.isolatedEntry = undefined;
     }
   }
@@ -576,6 +625,20 @@ export class Worker extends WorkerEventEmitter {
         await sleep(jitter(delay));
       }
     }
+  }
+
+  /** Records a postponed attempt; false when the job was postponed too often, for the caller to fail the attempt instead. */
+  private async recordPostponement(runtime: QueueRuntime, job: StartedJob, postponement: RetryAfterError, startedAt: number): Promise<boolean> {
+    const postponed = await runtime.transitions.postpone(job, postponement.delayMs, postponement.message, this.now()).catch((error: unknown) => {
+      this.reportError(error, `postponing job ${job.id}`);
+      return undefined;
+    });
+    if (postponed === 'exhausted') return false;
+    if (postponed === null) this.stale(job, 'postpone');
+    if (postponed === 'postponed') {
+      this.emit('job:postponed', { id: job.id, queue: job.queue, type: job.type, attempt: job.attempt, durationMs: this.now() - startedAt, delayMs: postponement.delayMs });
+    }
+    return true;
   }
 
   private async recordFailure(runtime: QueueRuntime, job: StartedJob, type: RegisteredJobType | undefined, error: unknown, startedAt: number): Promise<void> {
@@ -638,6 +701,7 @@ export class Worker extends WorkerEventEmitter {
       if (tick % publishEvery === 0) await this.publish().catch((error: unknown) => this.reportError(error, 'publishing its job types'));
       await this.catalog.refresh().catch((error: unknown) => this.reportError(error, 'reading the job types others serve'));
       await this.tendUnserved().catch((error: unknown) => this.reportError(error, 'tending jobs that wait for a worker of their type'));
+      await this.followLimits().catch((error: unknown) => this.reportError(error, 'reading the queues\' flow limits'));
       if (tick % publishEvery === 0) await this.followLayouts().catch((error: unknown) => this.reportError(error, 'reading the partition counts in use'));
     }
   }
@@ -649,6 +713,70 @@ export class Worker extends WorkerEventEmitter {
     const before = this.runtimes.length;
     await this.addNewPartitions();
     if (this.runtimes.length > before) this.logger.info({ worker: this.name, partitions: this.runtimes.length }, 'reading the partitions of a new partition count');
+  }
+
+  /** Takes up the queues' flow limits as set now, and lets go of jobs their types' limits hold back where there is room now. */
+  private async followLimits(): Promise<void> {
+    this.queueLimits = await readQueueLimits(this.commands, this.options.redis.prefix);
+    for (const runtime of this.runtimes) {
+      this.updateLimits(runtime);
+      this.scheduleRelease(runtime, this.now());
+    }
+  }
+
+  /** Rebuilds what the start scripts get of the flow limits when the queue's own have changed. */
+  private updateLimits(runtime: QueueRuntime): void {
+    const queueLimits = this.queueLimits[runtime.queue];
+    const from = JSON.stringify(queueLimits ?? {});
+    if (from === runtime.limitsFrom) return;
+    runtime.limits = new ScriptLimits(runtime.keys, queueLimits, this.typeLimits, runtime.partitionCount, FIRST_WINDOW_KEY);
+    runtime.limitsFrom = from;
+  }
+
+  /**
+   * Waits while the queue's limits let nothing start: until its rate lets the next start (a second
+   * at most, so a change of the limits is taken up), or, under its cap, until one of its jobs ends
+   * here, or a while, as jobs ending elsewhere go unseen.
+   */
+  private async waitForLimits(runtime: QueueRuntime, until: number | true): Promise<void> {
+    const wait = new AbortController();
+    runtime.limitWait = wait;
+    const stop = (): void => wait.abort();
+    this.stopping.signal.addEventListener('abort', stop, { once: true });
+    const ms = until === true ? jitter(LIMIT_POLL_MS) : Math.min(MAX_LIMIT_WAIT_MS, Math.max(1, until - this.now()));
+    await sleep(ms, wait.signal);
+    this.stopping.signal.removeEventListener('abort', stop);
+    runtime.limitWait = undefined;
+  }
+
+  /** Plans a pass over the jobs of `runtime` held back by their types' limits at `at` (ms), unless one comes sooner. */
+  private scheduleRelease(runtime: QueueRuntime, at: number): void {
+    if (this.stopping.signal.aborted || at >= runtime.releaseAt) return;
+    clearTimeout(runtime.releaseTimer);
+    runtime.releaseAt = at;
+    runtime.releaseTimer = setTimeout(() => {
+      runtime.releaseAt = Number.POSITIVE_INFINITY;
+      runtime.releasing = runtime.releasing
+        .then(() => this.releaseLimited(runtime))
+        .catch((error: unknown) => this.reportError(error, `letting go of jobs held back by their limits in ${runtime.queue}`));
+    }, Math.max(0, at - this.now()));
+  }
+
+  /**
+   * Lets go of the jobs held back by their types' limits that the limits have room for now: of the
+   * types this worker serves, by their limits, and, of those no live worker serves, every one (they
+   * then wait for a worker of their type). Plans the next pass for when a rate has room again.
+   */
+  private async releaseLimited(runtime: QueueRuntime): Promise<void> {
+    for (const type of Object.keys(await runtime.transitions.limitedTypes())) {
+      const limits = this.typeLimits.get(type) ?? (this.catalog.servedIn(runtime.queue).has(type) ? undefined : {});
+      if (limits === undefined) continue;
+      for (;;) {
+        const { released, again } = await runtime.transitions.releaseLimited(type, limits, runtime.partitionCount, this.now());
+        if (again > 0) this.scheduleRelease(runtime, again);
+        if (released < RELEASE_BATCH) break;
+      }
+    }
   }
 
   /**

@@ -20,7 +20,7 @@ local function completeEntries(streams, group, now, worker, retention, finished)
       if result ~= '' then details = {'worker', worker, 'result', result} end
       local seq, line = nextEvent(job[5], job[6], 'completed', job[3], now, details, {})
       redis.call('HSET', jobKey, 'status', 'completed', 'updatedAt', now, 'finishedAt', now, 'result', result, 'seq', seq, 'h' .. seq, line)
-      moveCount('processing', 'completed')
+      moveCount('processing', 'completed', job[7])
       countThroughput('completed')
       redis.call('PEXPIRE', jobKey, retention)
       droppedBands[#droppedBands + 1], dropped[#dropped + 1] = band, sid

@@ -38,6 +38,6 @@ end
 redis.call('ZADD', delayed, retryAt, jobId)
 announceIfEarliest(delayed, jobId, retryAt)
 redis.call('HSET', jobKey, 'status', 'retrying', 'sid', '', 'runAt', retryAt)
-moveCount('processing', 'retrying')
+moveCount('processing', 'retrying', job[7])
 recordEvent(jobKey, jobId, 'retrying', attempt, now, {'nextAt', retryAt}, {})
 return 'retrying'

@@ -4,11 +4,11 @@
 
   attemptFields: the job hash fields currentAttempt reads, in the order of its `job` table.
 ]]
-local attemptFields = {'status', 'sid', 'attempts', 'worker', 'id', 'seq'}
+local attemptFields = {'status', 'sid', 'attempts', 'worker', 'id', 'seq', 'type'}
 
 --[[
   currentAttempt: whether (sid, attempt, worker) names the job's running attempt, and the job's
-  fields {status, sid, attempts, worker, id, seq}. A worker that stalled past the visibility timeout
+  fields {status, sid, attempts, worker, id, seq, type}. A worker that stalled past the visibility timeout
   and was taken over still holds the same stream entry, so the entry alone cannot tell its attempt
   from the live one: the attempt number and the worker do.
 ]]
@@ -98,7 +98,7 @@ end
 local function requeue(streamKey, jobKey, jobId, from, attempts, now, fields, details)
   local sid = redis.call('XADD', streamKey, '*', 'id', jobId)
   redis.call('HSET', jobKey, 'status', 'pending', 'sid', sid, 'updatedAt', now, unpack(fields))
-  moveCount(from, 'pending')
+  moveCount(from, 'pending', from == 'processing' and redis.call('HGET', jobKey, 'type'))
   recordEvent(jobKey, jobId, 'pending', attempts, now, details, {})
   return sid
 end
@@ -112,6 +112,6 @@ local function moveToDead(dlqKey, jobKey, jobId, from, attempts, reason, err, no
   local dlqId = redis.call('XADD', dlqKey, '*', 'id', jobId, 'reason', reason, 'attempts', attempts, 'error', err, 'at', now)
   redis.call('HSET', jobKey, 'status', 'dead', 'sid', '', 'lastError', err, 'updatedAt', now, 'finishedAt', now,
     'deadReason', reason, 'dlqId', dlqId)
-  moveCount(from, 'dead')
+  moveCount(from, 'dead', from == 'processing' and redis.call('HGET', jobKey, 'type'))
   recordEvent(jobKey, jobId, 'dead', attempts, now, {'reason', reason, 'error', err}, {})
 end

@@ -24,7 +24,7 @@ for i = 11, #KEYS do
   dropEntry(streams[tonumber(ARGV[a]) + 1], group, {sid})
   if entryIsLive(job, sid) and job[4] == jobType then
     if job[1] == 'processing' then
-      moveCount('processing', 'pending')
+      moveCount('processing', 'pending', jobType)
       recordEvent(jobKey, job[3], 'pending', job[5], now, {'error', 'interrupted: its worker stopped while running it'}, {})
     end
     redis.call('HSET', jobKey, 'status', 'pending', 'sid', '')

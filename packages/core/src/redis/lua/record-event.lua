@@ -51,11 +51,16 @@ end
 
 --[[
   moveCount: keeps the queue's per-state job counts in step with a transition. `from` is false for a
-  new job, `to` false for one that leaves Redis.
+  new job, `to` false for one that leaves Redis. A transition into or out of `processing` names the
+  job's type, whose jobs processing are counted too (field `processing:<type>`), for concurrency caps.
 ]]
-local function moveCount(from, to)
+local function moveCount(from, to, jobType)
   if from then transitionCounts[from] = (transitionCounts[from] or 0) - 1 end
   if to then transitionCounts[to] = (transitionCounts[to] or 0) + 1 end
+  if from == 'processing' or to == 'processing' then
+    local field = 'processing:' .. jobType
+    transitionCounts[field] = (transitionCounts[field] or 0) + (to == 'processing' and 1 or 0) - (from == 'processing' and 1 or 0)
+  end
 end
 
 --[[
@@ -73,7 +78,10 @@ end
 local function flushTransitions()
   if #transitionEvents > 0 then redis.call('XADD', queueKeys.events, '*', 'events', cjson.encode(transitionEvents)) end
   for state, change in pairs(transitionCounts) do
-    if change ~= 0 then redis.call('HINCRBY', queueKeys.counts, state, change) end
+    -- A type's count may start below zero for jobs that began before types were counted: it is not carried.
+    if change ~= 0 and redis.call('HINCRBY', queueKeys.counts, state, change) < 0 and state:sub(1, 11) == 'processing:' then
+      redis.call('HSET', queueKeys.counts, state, 0)
+    end
   end
   if next(transitionThroughput) then
     for field, added in pairs(transitionThroughput) do redis.call('HINCRBY', queueKeys.throughput, field, added) end

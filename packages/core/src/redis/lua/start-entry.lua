@@ -13,9 +13,15 @@
   An entry read or claimed in an earlier call (`fresh` false) is started only if the worker still
   owns it (see ownEntry).
 
-  Returns {entryId} when skipped, {entryId, 0} when handed on, {entryId, 1, type, jobId, band} when
-  it waits to be parked, {entryId, jobId, type, payload, attempt, maxAttempts, runAt, band} when the
-  job is to run (band: its priority band, whose stream holds its entry).
+  A pending job starts only within the flow limits (see admitStart; the including script first calls
+  setFlow): one the queue's limits hold back moves to a new entry at its stream's end; one its type's
+  limits hold back is left for the caller to park (parkLimited). A job a crashed worker was running
+  was admitted then, and is not counted again.
+
+  Returns {entryId} when skipped or moved, {entryId, 0} when handed on, {entryId, 1, type, jobId,
+  band} when it waits for a worker of its type, {entryId, 3, type, jobId, band, reason} when it waits
+  for its type's limits ('rate' or 'concurrency'), {entryId, jobId, type, payload, attempt,
+  maxAttempts, runAt, band} when the job is to run (band: its priority band, whose stream holds its entry).
 ]]
 
 local routing = {}
@@ -36,7 +42,7 @@ local function handOnEntry(streamKey, group, now, jobKey, sid, job)
   dropEntry(streamKey, group, {sid})
   if status == 'processing' then
     -- A crashed worker's attempt, reclaimed here: it becomes pending, as a hand-back would make it.
-    moveCount('processing', 'pending')
+    moveCount('processing', 'pending', job[4])
     recordEvent(jobKey, jobId, 'pending', attempts, now, {'error', 'interrupted: its worker stopped while running it'}, {})
   end
   redis.call('HSET', jobKey, 'status', 'pending', 'sid', '', 'parks', parks)
@@ -72,12 +78,22 @@ local function startEntry(streamKey, group, consumer, now, jobKey, sid, fresh)
     handOnEntry(streamKey, group, now, jobKey, sid, job)
     return {sid, 0}
   end
-  if job[10] then redis.call('HDEL', jobKey, 'parks') end
   local attempt = tonumber(job[6]) + 1
+  if status == 'pending' then
+    local held = admitStart(job[4], job[3], job[3] .. ':' .. attempt, now)
+    if held == 'queue' then
+      dropEntry(streamKey, group, {sid})
+      redis.call('HSET', jobKey, 'sid', redis.call('XADD', streamKey, '*', 'id', job[3]))
+      return {sid}
+    elseif held then
+      return {sid, 3, job[4], job[3], band, held}
+    end
+  end
+  if job[10] then redis.call('HDEL', jobKey, 'parks') end
   local seq, line = nextEvent(job[3], job[9], 'processing', attempt, now, {'worker', consumer}, {})
   redis.call('HSET', jobKey, 'status', 'processing', 'attempts', tostring(attempt),
     'worker', consumer, 'startedAt', now, 'updatedAt', now, 'seq', seq, 'h' .. seq, line)
-  if status == 'pending' then moveCount('pending', 'processing') end
+  if status == 'pending' then moveCount('pending', 'processing', job[4]) end
   return {sid, job[3], job[4], job[5], attempt, tonumber(job[7]), job[8], band}
 end
 

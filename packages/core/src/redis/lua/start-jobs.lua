@@ -4,19 +4,22 @@
   (see handBackEntry).
 
   KEYS[1..3] events, counts, throughput   KEYS[4..8] band streams   KEYS[9] paused flag   KEYS[10] delayed
-  KEYS[11..n] job hashes, one per entry
+  KEYS[11..10+r] the rate windows the flow limits name   KEYS[11+r..n] job hashes, one per entry
   ARGV[1] group    ARGV[2] consumer   ARGV[3] now (ms)   ARGV[4] types served here   ARGV[5] types served
-  only elsewhere   then per job hash: its entry's band, its entry's id
+  only elsewhere   ARGV[6] the flow limits (see flow-limits.lua)   ARGV[7] r
+  then per job hash: its entry's band, its entry's id
 
   Returns {items, paused}: one item per entry, as startEntry ({entryId} alone for an entry handed
   back), and 1 when the queue is paused, else 0.
 ]]
 local streams = bandStreams(4)
 setRouting(ARGV[4], ARGV[5], KEYS[10])
+setFlow(ARGV[6])
+local hashes = 11 + tonumber(ARGV[7])
 local paused = redis.call('EXISTS', KEYS[9]) == 1
 local items = {}
-for i = 11, #KEYS do
-  local a = 6 + 2 * (i - 11)
+for i = hashes, #KEYS do
+  local a = 8 + 2 * (i - hashes)
   local stream, sid = streams[tonumber(ARGV[a]) + 1], ARGV[a + 1]
   if paused then
     handBackEntry(stream, ARGV[1], ARGV[2], ARGV[3], KEYS[i], sid)

@@ -14,33 +14,40 @@
   call, which starts every entry it reads whose job it named. An entry whose job was not named
   (another worker read the ones looked at first, or more came than were looked at) is left to the
   next call, which names it; the worker holds a slot for it meanwhile. A paused queue's entries are
-  neither started (each is handed back, see handBackEntry) nor read.
+  neither started (each is handed back, see handBackEntry) nor read. A queue with limits (see
+  flow-limits.lua) reads no more entries than may start now.
 
   KEYS[1..3] events, counts, throughput   KEYS[4..8] band streams   KEYS[9] paused flag   KEYS[10] delayed
-  KEYS[11..] the hashes of the jobs of the entries left to start (s), then of the jobs looked at
+  KEYS[11..10+r] the rate windows the flow limits name
+  KEYS[11+r..] the hashes of the jobs of the entries left to start (s), then of the jobs looked at
   (l), then of the jobs to complete
   ARGV[1] group    ARGV[2] consumer   ARGV[3] now (ms)   ARGV[4] count   ARGV[5] retention (ms)
   ARGV[6] types served here   ARGV[7] types served only elsewhere   ARGV[8] s   ARGV[9] l
   ARGV[10] how many entries to look at   ARGV[11] the bands in the order to read them, as digits ("01234")
-  ARGV[12..11+2s] per entry left to start: its band, its id
-  ARGV[12+2s..11+2s+l] the job ids looked at
+  ARGV[12] the flow limits (see flow-limits.lua)   ARGV[13] r
+  ARGV[14..13+2s] per entry left to start: its band, its id
+  ARGV[14+2s..13+2s+l] the job ids looked at
   then per job to complete: band, stream entry id, attempt, result (JSON, '' for none)
 
-  Returns {completed, started, left, next, paused}: one number per job to complete, as
+  Returns {completed, started, left, next, paused, limitedUntil}: one number per job to complete, as
   completeEntries; one item per entry started, as startEntry ({entryId} alone for an entry handed
   back), those left to start first, then those read; a flat list {band, entryId, jobId, ...} of the
-  entries read and left to the next call; the job ids of the entries looked at; and 1 when the queue
-  is paused (nothing was read), else 0.
+  entries read and left to the next call; the job ids of the entries looked at; 1 when the queue
+  is paused (nothing was read), else 0; and, when the queue's limits let nothing more start, 1 (a
+  cap: until a job ends) or when its rate lets the next start (ms), else 0.
 ]]
 local group, consumer, now, count = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local starting, named, lookAhead = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
+local hashes, args = 11 + tonumber(ARGV[13]), 14
 local streams = bandStreams(4)
 setRouting(ARGV[6], ARGV[7], KEYS[10])
-local completed = completeEntries(streams, group, now, consumer, ARGV[5], completionsFrom(11 + starting + named, 12 + 2 * starting + named))
+setFlow(ARGV[12])
+local completed = completeEntries(streams, group, now, consumer, ARGV[5], completionsFrom(hashes + starting + named, args + 2 * starting + named))
 local paused = redis.call('EXISTS', KEYS[9]) == 1
 local started = {}
 for i = 1, starting do
-  local jobKey, stream, sid = KEYS[10 + i], streams[tonumber(ARGV[10 + 2 * i]) + 1], ARGV[11 + 2 * i]
+  local a = args + 2 * (i - 1)
+  local jobKey, stream, sid = KEYS[hashes + i - 1], streams[tonumber(ARGV[a]) + 1], ARGV[a + 1]
   if paused then
     handBackEntry(stream, group, consumer, now, jobKey, sid)
     started[i] = {sid}
@@ -48,12 +55,15 @@ for i = 1, starting do
     started[i] = startEntry(stream, group, consumer, now, jobKey, sid, false)
   end
 end
-if paused then return {completed, started, {}, {}, 1} end
+if paused then return {completed, started, {}, {}, 1, 0} end
 
 local namedKeys = {}
-for i = 1, named do namedKeys[ARGV[11 + 2 * starting + i]] = KEYS[10 + starting + i] end
+for i = 1, named do namedKeys[ARGV[args + 2 * starting + i - 1]] = KEYS[hashes + starting + i - 1] end
 local left, nextJobs = {}, {}
-local wanted = count
+local allowance, again = queueAllowance(now)
+local wanted = math.min(count, allowance)
+local limitedUntil = 0
+if count > 0 and wanted <= 0 then limitedUntil = again > 0 and again or 1 end
 -- COUNT 0 would read every new entry: a worker with no free slot reads none.
 for digit in string.gmatch(ARGV[11], '%d') do
   if wanted <= 0 then break end
@@ -80,4 +90,4 @@ for digit in string.gmatch(ARGV[11], '%d') do
     end
   end
 end
-return {completed, started, left, nextJobs, 0}
+return {completed, started, left, nextJobs, 0, limitedUntil}

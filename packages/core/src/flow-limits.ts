@@ -1,0 +1,107 @@
+import type { QueueKeys } from './keys.js';
+
+/** At most `max` jobs start in any window of `perMs` milliseconds. */
+export interface RateLimit {
+  max: number;
+  perMs: number;
+}
+
+/**
+ * Limits on how fast and how many jobs start, enforced across every worker: per job type (declared
+ * with the type) and per queue (set through the API, kept in Redis). A job held back by one waits
+ * without spending an attempt.
+ */
+export interface FlowLimits {
+  /** Starts in a sliding window; none when absent. */
+  rate?: RateLimit;
+  /** Jobs running at once; none when absent. */
+  concurrency?: number;
+}
+
+/** Largest `rate.max`: the window keeps one entry per start. */
+export const MAX_RATE_MAX = 100_000;
+/** Longest `rate.perMs`: a day. */
+export const MAX_RATE_WINDOW_MS = 24 * 3_600_000;
+/** Largest concurrency cap. */
+export const MAX_CONCURRENCY_CAP = 100_000;
+
+/** What is wrong with `limits`, as sentences naming the field under `field`. */
+export function flowLimitsProblems(limits: unknown, field: string): string[] {
+  if (limits === undefined) return [];
+  if (limits === null || typeof limits !== 'object' || Array.isArray(limits)) return [`${field} must be an object {rate?, concurrency?}`];
+  const { rate, concurrency, ...rest } = limits as Record<string, unknown>;
+  const problems = Object.keys(rest).map((key) => `${field} has an unknown field "${key}"`);
+  const integer = (value: unknown, name: string, max: number): string[] =>
+    (Number.isSafeInteger(value) && (value as number) >= 1 && (value as number) <= max ? [] : [`${name} must be an integer from 1 to ${max}`]);
+  if (rate !== undefined) {
+    if (rate === null || typeof rate !== 'object' || Array.isArray(rate)) problems.push(`${field}.rate must be an object {max, perMs}`);
+    else {
+      const { max, perMs, ...other } = rate as Record<string, unknown>;
+      problems.push(...Object.keys(other).map((key) => `${field}.rate has an unknown field "${key}"`));
+      problems.push(...integer(max, `${field}.rate.max`, MAX_RATE_MAX), ...integer(perMs, `${field}.rate.perMs`, MAX_RATE_WINDOW_MS));
+    }
+  }
+  if (concurrency !== undefined) problems.push(...integer(concurrency, `${field}.concurrency`, MAX_CONCURRENCY_CAP));
+  return problems;
+}
+
+/** Whether `limits` limits anything. */
+export function limitsAnything(limits: FlowLimits | undefined): limits is FlowLimits {
+  return limits?.rate !== undefined || limits?.concurrency !== undefined;
+}
+
+/**
+ * The share of `limits` one partition of a queue of `count` partitions enforces, each on its own (a
+ * script can touch one partition only): a rate's max and a cap are divided, rounded up, so every
+ * partition can start jobs and the queue as a whole allows up to `count` − 1 more than the limit.
+ */
+export function partitionShare(limits: FlowLimits, count: number): FlowLimits {
+  return {
+    ...(limits.rate && { rate: { max: Math.ceil(limits.rate.max / count), perMs: limits.rate.perMs } }),
+    ...(limits.concurrency !== undefined && { concurrency: Math.ceil(limits.concurrency / count) }),
+  };
+}
+
+/** One limit as the start scripts take it: rate max (0: none), window, cap (0: none), and the KEYS index of the rate's window. */
+export interface ScriptLimit {
+  m: number;
+  w: number;
+  c: number;
+  k: number;
+}
+
+/** A partition's share of `limits` as a script takes it, its rate window (if it has a rate) at KEYS index `windowKey`. */
+export function scriptLimit(limits: FlowLimits, count: number, windowKey: number): ScriptLimit {
+  const share = partitionShare(limits, count);
+  return { m: share.rate?.max ?? 0, w: share.rate?.perMs ?? 0, c: share.concurrency ?? 0, k: share.rate ? windowKey : 0 };
+}
+
+/**
+ * The limits a worker passes to its start scripts for one partition: the queue's and those of the
+ * types it serves, each its partition's share, with the keys of their rate windows. Empty when
+ * nothing is limited, so that the scripts skip every check.
+ */
+export class ScriptLimits {
+  /** The argument: '' or the JSON of {q?: ScriptLimit, t?: {type: ScriptLimit}}. */
+  readonly arg: string;
+  /** The rate windows' keys, to place from the KEYS index `firstKey` on. */
+  readonly keys: readonly string[];
+
+  constructor(keys: Pick<QueueKeys, 'rateWindow'>, queue: FlowLimits | undefined, types: ReadonlyMap<string, FlowLimits>, count: number, firstKey: number) {
+    const windows: string[] = [];
+    const limitOf = (limits: FlowLimits, owner: string | null): ScriptLimit => {
+      const limit = scriptLimit(limits, count, firstKey + windows.length);
+      if (limit.m > 0) windows.push(keys.rateWindow(owner));
+      return limit;
+    };
+    const limited = [...types].filter(([, limits]) => limitsAnything(limits));
+    const arg: { q?: ScriptLimit; t?: Record<string, ScriptLimit> } = {};
+    if (limitsAnything(queue)) arg.q = limitOf(queue, null);
+    if (limited.length > 0) arg.t = Object.fromEntries(limited.map(([type, limits]) => [type, limitOf(limits, type)]));
+    this.arg = arg.q || arg.t ? JSON.stringify(arg) : '';
+    this.keys = windows;
+  }
+}
+
+/** Nothing limited: the scripts skip every check. */
+export const NO_LIMITS = new ScriptLimits({ rateWindow: () => '' }, undefined, new Map(), 1, 0);

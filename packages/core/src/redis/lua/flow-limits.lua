@@ -1,0 +1,75 @@
+--[[
+  Flow limits (included by the scripts that start jobs, before start-entry.lua): the rate limits and
+  concurrency caps of the queue and of the job types the worker serves, as the worker passes them
+  (see ScriptLimits): '' when nothing is limited, which skips every check, or the JSON of
+  {q?: limit, t?: {type: limit}}, each limit {m: rate max (0: none), w: window (ms), c: cap (0: none),
+  k: the KEYS index of the rate's window}.
+
+  A rate window is a ZSET of the starts of the last `w` ms (member per start, scored by its time),
+  so that at most `m` start in any window. A job released from waiting for its type's rate holds a
+  reservation there (member 'r:' .. job id, see releaseLimited) until it starts.
+]]
+local flow = false
+
+local function setFlow(arg)
+  flow = arg ~= '' and cjson.decode(arg)
+end
+
+--[[
+  processingNow: the partition's jobs processing now (field 'processing'), or those of one type
+  ('processing:' .. type), with this call's own changes (moveCount) counted in.
+]]
+local function processingNow(field)
+  return (tonumber(redis.call('HGET', queueKeys.counts, field)) or 0) + (transitionCounts[field] or 0)
+end
+
+--[[
+  windowRoom: how many more starts `limit`'s rate window allows now, once the starts older than the
+  window have left it, and, when none, when the oldest leaves (ms).
+]]
+local function windowRoom(limit, now)
+  local key = KEYS[limit.k]
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - limit.w)
+  local room = limit.m - redis.call('ZCARD', key)
+  if room > 0 then return room, 0 end
+  return 0, tonumber(redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2]) + limit.w
+end
+
+--[[
+  countStart: enters a start in a rate window, which lapses once the window has passed with no start.
+]]
+local function countStart(limit, member, now)
+  redis.call('ZADD', KEYS[limit.k], now, member)
+  redis.call('PEXPIRE', KEYS[limit.k], limit.w)
+end
+
+--[[
+  queueAllowance: how many jobs may start now under the queue's own limits, and, when none, when to
+  look again (ms; 0 when a cap holds them, which only a job ending elsewhere lifts).
+]]
+local function queueAllowance(now)
+  local q = flow and flow.q
+  if not q then return math.huge, 0 end
+  local room, again = math.huge, 0
+  if q.c > 0 then room = q.c - processingNow('processing') end
+  if q.m > 0 and room > 0 then room, again = windowRoom(q, now) end
+  return room, again
+end
+
+--[[
+  admitStart: whether a pending job of `jobType` may start now: false when it may (the rate windows
+  then count its start, `member`), else what holds it back: 'queue' (the queue's limits), 'concurrency'
+  or 'rate' (its type's).
+]]
+local function admitStart(jobType, jobId, member, now)
+  if not flow then return false end
+  local q, t = flow.q, flow.t and flow.t[jobType]
+  if q and q.c > 0 and processingNow('processing') >= q.c then return 'queue' end
+  if q and q.m > 0 and windowRoom(q, now) <= 0 then return 'queue' end
+  if t and t.c > 0 and processingNow('processing:' .. jobType) >= t.c then return 'concurrency' end
+  local reserved = t and t.m > 0 and redis.call('ZREM', KEYS[t.k], 'r:' .. jobId) == 1
+  if t and t.m > 0 and not reserved and windowRoom(t, now) <= 0 then return 'rate' end
+  if q and q.m > 0 then countStart(q, member, now) end
+  if t and t.m > 0 then countStart(t, member, now) end
+  return false
+end

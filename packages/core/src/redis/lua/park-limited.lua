@@ -1,0 +1,31 @@
+--[[
+  parkLimited: pending jobs of one type that its rate limit or concurrency cap held back at start
+  (startEntry left their entries to the caller) wait without spending an attempt in the type's
+  limited set, scored by their band and then by when they began to wait, so that releaseLimited lets
+  them go highest band first, and in order within a band. Each job's entry is dropped; the job stays
+  pending with no entry (`sid` empty) and no history event, its `held` field saying why. An entry
+  whose job moved on meanwhile is only dropped.
+
+  KEYS[1..3] events, counts, throughput   KEYS[4..8] band streams   KEYS[9] limited hash
+  KEYS[10] the type's limited set   KEYS[11..n] job hashes, one per entry
+  ARGV[1] group   ARGV[2] now (ms)   ARGV[3] type   ARGV[4] why ('rate' or 'concurrency')
+  then per job hash: its entry's band, its entry's id
+
+  Returns how many jobs were parked.
+]]
+local streams, limited, set = bandStreams(4), KEYS[9], KEYS[10]
+local group, now, jobType, why = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local parked = 0
+for i = 11, #KEYS do
+  local a = 5 + 2 * (i - 11)
+  local band, sid, jobKey = tonumber(ARGV[a]), ARGV[a + 1], KEYS[i]
+  local job = redis.call('HMGET', jobKey, 'status', 'sid', 'id', 'type')
+  dropEntry(streams[band + 1], group, {sid})
+  if job[1] == 'pending' and job[2] == sid and job[4] == jobType then
+    redis.call('HSET', jobKey, 'sid', '', 'held', why, 'heldSince', now)
+    -- Band first, then time: a score below 2^53 whatever the band (ms times stay below 10^13 until 2286).
+    if redis.call('ZADD', set, 'NX', band * 1e13 + tonumber(now), job[3]) == 1 then countUnserved(limited, jobType, 1) end
+    parked = parked + 1
+  end
+end
+return parked
