@@ -98,10 +98,10 @@ export interface TakeOutcome extends StartOutcome {
   next: string[];
   paused: boolean;
   /**
-   * When the queue's limits let nothing more start: when its rate lets the next start (ms), or true
-   * when its cap holds jobs until one ends; else false.
+   * When the queue's limits let nothing more start: in how long its rate lets the next start (ms),
+   * or 'cap' when its cap holds jobs until one ends; else false.
    */
-  limitedUntil: number | true | false;
+  limited: number | 'cap' | false;
 }
 
 /** The stream entries of the jobs of one type to park: no live worker serves it (`why` absent), or its limits hold them back. */
@@ -325,7 +325,7 @@ export class JobTransitions {
   /**
    * releaseLimited: lets as many jobs of `type` held back by its limits go back to their streams as
    * the type's `limits` (this partition's share; none lets every one go) have room for now, highest
-   * band first. Returns how many, and when its rate has room again (ms), or 0.
+   * band first. Returns how many, and in how long its rate has room again (ms), or 0.
    */
   async releaseLimited(type: string, limits: FlowLimits, count: number, now: number): Promise<{ released: number; again: number }> {
     const { keys } = this;
@@ -334,7 +334,7 @@ export class JobTransitions {
     const limit = scriptLimit(limits, count, RELEASE_WINDOW_KEY);
     const [released, again] = (await runTransition(this.redis, 'releaseLimited', keys, now,
       [...keys.bands, keys.limited, keys.limitedOf(type), limit.m > 0 ? keys.rateWindow(type) : keys.limited, ...ids.map((id) => keys.job(id))],
-      [type, now, JSON.stringify(limit), ...ids])) as [number, number];
+      [type, JSON.stringify(limit), ...ids])) as [number, number];
     return { released, again };
   }
 
@@ -371,12 +371,12 @@ export class JobTransitions {
       completions.reject(error);
       throw error;
     }
-    const [completed, items, leftFlat, nextJobs, paused, limitedUntil] = reply;
+    const [completed, items, leftFlat, nextJobs, paused, limited] = reply;
     completions.resolve(completed.map((flag) => flag === 1));
     const leftNow = bandEntries(leftFlat);
     return {
       ...(await this.startOutcome(queue, items, now)), taken: items.length - left.length + leftNow.length, left: leftNow, next: nextJobs, paused: paused === 1,
-      limitedUntil: limitedUntil === 0 ? false : limitedUntil === 1 ? true : limitedUntil,
+      limited: limited === 0 ? false : limited < 0 ? 'cap' : limited,
     };
   }
 

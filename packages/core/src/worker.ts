@@ -20,7 +20,7 @@ import { Slots } from './slots.js';
 import { jitter, sleep } from './sleep.js';
 import { WorkerEventEmitter, type StaleTransition } from './worker-events.js';
 
-export { MAX_RESULT_BYTES } from './job-runner.js';
+export { MAX_POSTPONEMENTS, MAX_RESULT_BYTES } from './job-runner.js';
 
 /** How often a worker looks whether its queues are paused or resumed. */
 const PAUSE_POLL_MS = 250;
@@ -387,16 +387,15 @@ export class Worker extends WorkerEventEmitter {
           runtime.next = count === 0 ? next : batch.next;
           // Held back by the queue's limits, the queue waits for them rather than in a blocking read,
           // which would take the entries they hold back.
-          const limitedUntil = batch.taken === 0 ? batch.limitedUntil : false;
-          const limited = limitedUntil !== false;
-          const idle = ahead.length === 0 && batch.taken === 0 && !batch.paused && count > 0 && !limited;
+          const limited = batch.taken === 0 ? batch.limited : false;
+          const idle = ahead.length === 0 && batch.taken === 0 && !batch.paused && count > 0 && limited === false;
           // Started entries and entries left hold their slots; the rest go back (stale entries,
           // those handed on or back, those not read), but an idle queue keeps one for its blocking read.
           this.slots.release(held - batch.started.length - batch.left.length - (idle ? 1 : 0));
           this.launch(runtime, batch.started);
           this.noteHandOns(runtime, batch);
           if (batch.held > 0) this.scheduleRelease(runtime, this.now());
-          if (limitedUntil !== false) await this.waitForLimits(runtime, limitedUntil);
+          if (limited !== false) await this.waitForLimits(runtime, limited);
           if (!idle) continue;
           held = 1;
           entries = await this.read(runtime, 1);
@@ -734,16 +733,16 @@ export class Worker extends WorkerEventEmitter {
   }
 
   /**
-   * Waits while the queue's limits let nothing start: until its rate lets the next start (a second
-   * at most, so a change of the limits is taken up), or, under its cap, until one of its jobs ends
-   * here, or a while, as jobs ending elsewhere go unseen.
+   * Waits while the queue's limits let nothing start: until its rate lets the next start (`limited`
+   * ms; a second at most, so a change of the limits is taken up), or, under its cap, until one of
+   * its jobs ends here, or a while, as jobs ending elsewhere go unseen.
    */
-  private async waitForLimits(runtime: QueueRuntime, until: number | true): Promise<void> {
+  private async waitForLimits(runtime: QueueRuntime, limited: number | 'cap'): Promise<void> {
     const wait = new AbortController();
     runtime.limitWait = wait;
     const stop = (): void => wait.abort();
     this.stopping.signal.addEventListener('abort', stop, { once: true });
-    const ms = until === true ? jitter(LIMIT_POLL_MS) : Math.min(MAX_LIMIT_WAIT_MS, Math.max(1, until - this.now()));
+    const ms = limited === 'cap' ? jitter(LIMIT_POLL_MS) : Math.min(MAX_LIMIT_WAIT_MS, limited);
     await sleep(ms, wait.signal);
     this.stopping.signal.removeEventListener('abort', stop);
     runtime.limitWait = undefined;
@@ -773,7 +772,7 @@ export class Worker extends WorkerEventEmitter {
       if (limits === undefined) continue;
       for (;;) {
         const { released, again } = await runtime.transitions.releaseLimited(type, limits, runtime.partitionCount, this.now());
-        if (again > 0) this.scheduleRelease(runtime, again);
+        if (again > 0) this.scheduleRelease(runtime, this.now() + again);
         if (released < RELEASE_BATCH) break;
       }
     }

@@ -15,7 +15,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
 import {
-  closeRedis, createRedis, DeadLetters, defineJobType, HistoryRecorder, JobTypeRegistry, PermanentJobError, PRIORITY_BANDS, Queue, QueueLayouts, queueKeys, waitForRedis,
+  closeRedis, createRedis, DeadLetters, defineJobType, HistoryRecorder, JobTypeRegistry, PermanentJobError, PRIORITY_BANDS, Queue, QueueAdmin, RetryAfterError, QueueLayouts, queueKeys, waitForRedis,
   Worker, WORKER_GROUP, type Job, type JobContext, type JobHandler, type ScriptedRedis, type SluiceConfig,
 } from '@sluice/core';
 import { JobTransitions, typeList } from '../src/job-runner';
@@ -126,18 +126,23 @@ function shapeOf(key: string, prefix: string): string {
 
 const work = defineJobType({
   name: 'work',
-  payload: Type.Object({ action: Type.Union([Type.Literal('complete'), Type.Literal('flaky'), Type.Literal('die'), Type.Literal('slow')]), ms: Type.Optional(Type.Integer()) }),
+  payload: Type.Object({
+    action: Type.Union([Type.Literal('complete'), Type.Literal('flaky'), Type.Literal('die'), Type.Literal('slow'), Type.Literal('postpone')]), ms: Type.Optional(Type.Integer()),
+  }),
   // The flaky job's second failure waits out a backoff in the delayed set, briefly.
   retry: { maxAttempts: 3, immediateRetries: 1, baseDelayMs: 50, maxDelayMs: 100 },
 });
+/** Limited to one running and two starts in 300 ms: a few of its jobs wait for room, then are let go. */
+const limited = defineJobType({ name: 'limited', payload: Type.Object({}), limits: { rate: { max: 2, perMs: 300 }, concurrency: 1 } });
 /** Served only by a worker started later: its job waits for one, then is released. */
 const later = defineJobType({ name: 'later', payload: Type.Object({}) });
 /** Served by no worker: its job waits until it is dead-lettered (no-handler). */
 const orphan = defineJobType({ name: 'orphan', payload: Type.Object({}) });
 
-type WorkPayload = { action: 'complete' | 'flaky' | 'die' | 'slow'; ms?: number };
+type WorkPayload = { action: 'complete' | 'flaky' | 'die' | 'slow' | 'postpone'; ms?: number };
 
 async function runWork({ payload, attempt, signal, progress }: JobContext<WorkPayload>): Promise<unknown> {
+  if (payload.action === 'postpone' && attempt === 1) throw new RetryAfterError(50);
   if (payload.action === 'flaky' && attempt <= 2) throw new Error(`failure ${attempt}`);
   if (payload.action === 'die') throw new PermanentJobError('cannot ever work');
   if (payload.action === 'slow') {
@@ -215,7 +220,7 @@ function inState(queue: Queue, id: string, wanted: (job: Job) => boolean, what: 
 describe('the scripts touch only the keys their calls declare, as MONITOR sees them run', () => {
   it('runs every script, each command in it on keys of its KEYS only', async () => {
     const keys = queueKeys(config.redis.prefix, 'default');
-    const queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry: new JobTypeRegistry([work, later, orphan]) });
+    const queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry: new JobTypeRegistry([work, limited, later, orphan]) });
     recorder = new HistoryRecorder({ redis, pool: database.pool, prefix: config.redis.prefix, queues: config.queue.queues, owner: 'lua-keys-runtime' });
     recorder.start();
 
@@ -226,7 +231,7 @@ describe('the scripts touch only the keys their calls declare, as MONITOR sees t
 
     // Ahead by a minute once the rest is done, so that the worker's sweep for gone consumers is due.
     let clockAhead = 0;
-    const worker = await startWorker('worker', new JobTypeRegistry([work]), { work: runWork }, { now: () => Date.now() + clockAhead });
+    const worker = await startWorker('worker', new JobTypeRegistry([work, limited]), { work: runWork, limited: () => 'done' }, { now: () => Date.now() + clockAhead });
 
     const [completed, flaky, slow, dead, delayed] = await Promise.all([
       queue.add('work', { action: 'complete' }),
@@ -238,6 +243,21 @@ describe('the scripts touch only the keys their calls declare, as MONITOR sees t
     const cancelled = await queue.add('work', { action: 'complete' }, { delay: 60_000 });
     await queue.cancel(cancelled.id);
     for (const { id } of [stalled, completed, flaky, slow, delayed]) await inState(queue, id, (job) => job.status === 'completed', 'to complete');
+
+    // Jobs over their type's limits wait for room, then go; one postponed by its handler runs again later.
+    const [postponed, ...held] = await queue.addBulk([
+      { type: 'work', payload: { action: 'postpone' } }, ...Array.from({ length: 4 }, () => ({ type: 'limited', payload: {} })),
+    ]);
+    for (const { id } of [postponed, ...held].filter((job) => job !== undefined)) await inState(queue, id, (job) => job.status === 'completed', 'to complete');
+    // Under the queue's own limits, taken as set within a second or so.
+    const queueAdmin = new QueueAdmin(redis, new QueueLayouts(redis, config.redis.prefix, config.queue.partitions), config.queue.queues);
+    await queueAdmin.setLimits('default', { rate: { max: 20, perMs: 1000 }, concurrency: 2 });
+    await waitFor('a start counted in the queue\'s rate window', async () => {
+      const { id } = await queue.add('work', { action: 'complete' });
+      await inState(queue, id, (job) => job.status === 'completed', 'to complete');
+      return (await redis.exists(keys.rateWindow(null))) === 1;
+    }, 5000, 100);
+    await queueAdmin.setLimits('default', {});
 
     // One dead job is retried alone, then with all the others; the next death, past DEAD_JOBS_MAX, trims the dead-letter stream.
     const deaths = (times: number) => (job: Job) => job.status === 'dead' && job.history.filter((event) => event.status === 'dead').length === times;

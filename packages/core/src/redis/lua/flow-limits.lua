@@ -7,9 +7,20 @@
 
   A rate window is a ZSET of the starts of the last `w` ms (member per start, scored by its time),
   so that at most `m` start in any window. A job released from waiting for its type's rate holds a
-  reservation there (member 'r:' .. job id, see releaseLimited) until it starts.
+  reservation there (member 'r:' .. job id, see releaseLimited) until it starts. Windows are kept on
+  Redis's clock, which every worker shares: a worker's own clock, or its `now` taken a moment before
+  its call ran, would let starts of different workers crowd closer than the window.
 ]]
 local flow = false
+local flowTime = false
+
+--[[
+  flowNow: Redis's time (ms), read once per call.
+]]
+local function flowNow()
+  flowTime = flowTime or redisTimeMs()
+  return flowTime
+end
 
 local function setFlow(arg)
   flow = arg ~= '' and cjson.decode(arg)
@@ -25,34 +36,34 @@ end
 
 --[[
   windowRoom: how many more starts `limit`'s rate window allows now, once the starts older than the
-  window have left it, and, when none, when the oldest leaves (ms).
+  window have left it, and, when none, in how long the oldest leaves (ms).
 ]]
-local function windowRoom(limit, now)
-  local key = KEYS[limit.k]
+local function windowRoom(limit)
+  local key, now = KEYS[limit.k], flowNow()
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - limit.w)
   local room = limit.m - redis.call('ZCARD', key)
   if room > 0 then return room, 0 end
-  return 0, tonumber(redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2]) + limit.w
+  return 0, math.max(1, tonumber(redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2]) + limit.w - now)
 end
 
 --[[
   countStart: enters a start in a rate window, which lapses once the window has passed with no start.
 ]]
-local function countStart(limit, member, now)
-  redis.call('ZADD', KEYS[limit.k], now, member)
+local function countStart(limit, member)
+  redis.call('ZADD', KEYS[limit.k], flowNow(), member)
   redis.call('PEXPIRE', KEYS[limit.k], limit.w)
 end
 
 --[[
-  queueAllowance: how many jobs may start now under the queue's own limits, and, when none, when to
-  look again (ms; 0 when a cap holds them, which only a job ending elsewhere lifts).
+  queueAllowance: how many jobs may start now under the queue's own limits, and, when none, in how
+  long to look again (ms; 0 when a cap holds them, which only a job ending elsewhere lifts).
 ]]
-local function queueAllowance(now)
+local function queueAllowance()
   local q = flow and flow.q
   if not q then return math.huge, 0 end
   local room, again = math.huge, 0
   if q.c > 0 then room = q.c - processingNow('processing') end
-  if q.m > 0 and room > 0 then room, again = windowRoom(q, now) end
+  if q.m > 0 and room > 0 then room, again = windowRoom(q) end
   return room, again
 end
 
@@ -61,15 +72,15 @@ end
   then count its start, `member`), else what holds it back: 'queue' (the queue's limits), 'concurrency'
   or 'rate' (its type's).
 ]]
-local function admitStart(jobType, jobId, member, now)
+local function admitStart(jobType, jobId, member)
   if not flow then return false end
   local q, t = flow.q, flow.t and flow.t[jobType]
   if q and q.c > 0 and processingNow('processing') >= q.c then return 'queue' end
-  if q and q.m > 0 and windowRoom(q, now) <= 0 then return 'queue' end
+  if q and q.m > 0 and windowRoom(q) <= 0 then return 'queue' end
   if t and t.c > 0 and processingNow('processing:' .. jobType) >= t.c then return 'concurrency' end
   local reserved = t and t.m > 0 and redis.call('ZREM', KEYS[t.k], 'r:' .. jobId) == 1
-  if t and t.m > 0 and not reserved and windowRoom(t, now) <= 0 then return 'rate' end
-  if q and q.m > 0 then countStart(q, member, now) end
-  if t and t.m > 0 then countStart(t, member, now) end
+  if t and t.m > 0 and not reserved and windowRoom(t) <= 0 then return 'rate' end
+  if q and q.m > 0 then countStart(q, member) end
+  if t and t.m > 0 then countStart(t, member) end
   return false
 end

@@ -9,22 +9,22 @@
   KEYS[1..3] events, counts, throughput   KEYS[4..8] band streams   KEYS[9] limited hash
   KEYS[10] the type's limited set   KEYS[11] the type's rate window (any key of the slot without one)
   KEYS[12..n] job hashes
-  ARGV[1] type   ARGV[2] now (ms)   ARGV[3] the type's limits, as its item of the flow limits (see
-  flow-limits.lua), its window at KEYS index 11   ARGV[4..n] job ids, one per job hash
+  ARGV[1] type   ARGV[2] the type's limits, as its item of the flow limits (see flow-limits.lua), its
+  window at KEYS index 11   ARGV[3..n] job ids, one per job hash
 
-  Returns {released, again}: how many went back, and, when its rate window is full, when it next has
-  room (ms), else 0.
+  Returns {released, again}: how many went back, and, when its rate window is full, in how long it
+  next has room (ms), else 0.
 ]]
 local streams, limited, set = bandStreams(4), KEYS[9], KEYS[10]
-local jobType, now = ARGV[1], tonumber(ARGV[2])
-local limit = cjson.decode(ARGV[3])
+local jobType = ARGV[1]
+local limit = cjson.decode(ARGV[2])
 local room = #KEYS - 11
 if limit.c > 0 then room = math.min(room, limit.c - processingNow('processing:' .. jobType)) end
-if limit.m > 0 then room = math.min(room, windowRoom(limit, now)) end
+if limit.m > 0 then room = math.min(room, (windowRoom(limit))) end
 local released = 0
 for i = 12, #KEYS do
   if released >= room then break end
-  local jobId, jobKey = ARGV[i - 8], KEYS[i]
+  local jobId, jobKey = ARGV[i - 9], KEYS[i]
   if redis.call('ZREM', set, jobId) == 1 then
     countUnserved(limited, jobType, -1)
     released = released + 1
@@ -32,10 +32,10 @@ for i = 12, #KEYS do
     if job[1] == 'pending' and job[2] == '' then
       redis.call('HSET', jobKey, 'sid', redis.call('XADD', streamOf(streams, job[3]), '*', 'id', jobId))
       redis.call('HDEL', jobKey, 'held', 'heldSince')
-      if limit.m > 0 then countStart(limit, 'r:' .. jobId, now) end
+      if limit.m > 0 then countStart(limit, 'r:' .. jobId) end
     end
   end
 end
 local again = 0
-if limit.m > 0 then again = select(2, windowRoom(limit, now)) end
+if limit.m > 0 then again = select(2, windowRoom(limit)) end
 return {released, again}

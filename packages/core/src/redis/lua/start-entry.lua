@@ -80,7 +80,7 @@ local function startEntry(streamKey, group, consumer, now, jobKey, sid, fresh)
   end
   local attempt = tonumber(job[6]) + 1
   if status == 'pending' then
-    local held = admitStart(job[4], job[3], job[3] .. ':' .. attempt, now)
+    local held = admitStart(job[4], job[3], job[3] .. ':' .. attempt)
     if held == 'queue' then
       dropEntry(streamKey, group, {sid})
       redis.call('HSET', jobKey, 'sid', redis.call('XADD', streamKey, '*', 'id', job[3]))

@@ -33,8 +33,8 @@
   completeEntries; one item per entry started, as startEntry ({entryId} alone for an entry handed
   back), those left to start first, then those read; a flat list {band, entryId, jobId, ...} of the
   entries read and left to the next call; the job ids of the entries looked at; 1 when the queue
-  is paused (nothing was read), else 0; and, when the queue's limits let nothing more start, 1 (a
-  cap: until a job ends) or when its rate lets the next start (ms), else 0.
+  is paused (nothing was read), else 0; and, when the queue's limits let nothing more start, -1 (a
+  cap: until a job ends) or in how long its rate lets the next start (ms), else 0.
 ]]
 local group, consumer, now, count = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local starting, named, lookAhead = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
@@ -60,10 +60,10 @@ if paused then return {completed, started, {}, {}, 1, 0} end
 local namedKeys = {}
 for i = 1, named do namedKeys[ARGV[args + 2 * starting + i - 1]] = KEYS[hashes + starting + i - 1] end
 local left, nextJobs = {}, {}
-local allowance, again = queueAllowance(now)
+local allowance, again = queueAllowance()
 local wanted = math.min(count, allowance)
-local limitedUntil = 0
-if count > 0 and wanted <= 0 then limitedUntil = again > 0 and again or 1 end
+local limited = 0
+if count > 0 and wanted <= 0 then limited = again > 0 and again or -1 end
 -- COUNT 0 would read every new entry: a worker with no free slot reads none.
 for digit in string.gmatch(ARGV[11], '%d') do
   if wanted <= 0 then break end
@@ -90,4 +90,4 @@ for digit in string.gmatch(ARGV[11], '%d') do
     end
   end
 end
-return {completed, started, left, nextJobs, 0, limitedUntil}
+return {completed, started, left, nextJobs, 0, limited}
