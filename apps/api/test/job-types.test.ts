@@ -50,7 +50,7 @@ function greeter(name: string, payload = greet.payload): Worker {
 }
 
 describe('GET /job-types', () => {
-  it('lists every declared type with its payload schema, attempts and timeout', async () => {
+  it('lists every declared type with its payload schema, attempts, timeout and limits', async () => {
     const types = await listed();
     expect(types.map((type) => type.name)).toEqual(['email', 'fail', 'noop', 'sleep', 'webhook']);
     expect(types.find((type) => type.name === 'sleep')).toEqual({
@@ -59,6 +59,7 @@ describe('GET /job-types', () => {
       payloadSchema: { type: 'object', required: ['ms'], properties: { ms: { type: 'integer', minimum: 0, maximum: 3_600_000 } }, additionalProperties: false },
       maxAttempts: 3,
       timeoutMs: 3_660_000,
+      limits: {},
       queues: [],
       workers: 0,
       declared: true,

@@ -30,7 +30,7 @@ describe('the OpenAPI document', () => {
     expect(documented.sort()).toEqual(
       [
         'POST /jobs', 'POST /jobs/bulk', 'GET /jobs', 'GET /jobs/{id}', 'GET /jobs/dead', 'POST /jobs/{id}/retry', 'POST /jobs/{id}/cancel',
-        'GET /stats', 'GET /queues', 'GET /queues/{name}', 'POST /queues/{name}/pause', 'POST /queues/{name}/resume', 'GET /health', 'GET /health/ready',
+        'GET /stats', 'GET /queues', 'GET /queues/{name}', 'POST /queues/{name}/pause', 'POST /queues/{name}/resume', 'PUT /queues/{name}/limits', 'GET /health', 'GET /health/ready',
         'GET /metrics', 'POST /jobs/dead/retry', 'GET /jobs/dead/count', 'GET /job-types', 'GET /stats/stream',
       ].sort(),
     );

@@ -64,6 +64,7 @@ export interface CatalogJobType {
   payloadSchema: unknown;
   maxAttempts: number;
   timeoutMs: number;
+  limits: FlowLimits;
   /** Queues whose live workers serve the type. */
   queues: string[];
   /** Live workers that serve it. */

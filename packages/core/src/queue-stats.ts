@@ -1,6 +1,8 @@
 import { JOB_STATES, type JobState } from './job-state.js';
 import { WORKER_GROUP } from './keys.js';
 import type { Partition, QueueLayouts } from './partitions.js';
+import type { FlowLimits } from './flow-limits.js';
+import { readQueueLimits } from './queue-admin.js';
 import { toRedisError } from './redis/client.js';
 import type { ScriptedRedis } from './redis/scripts.js';
 
@@ -23,6 +25,10 @@ export interface PartitionStats {
   consumers: ConsumerStats[];
   lastMinute: { completed: number; failed: number };
   unservedTypes: Record<string, number>;
+  /** Jobs processing per type. */
+  processingTypes: Record<string, number>;
+  /** Jobs held back by their types' limits, per type. */
+  heldTypes: Record<string, number>;
 }
 
 /** What a queue is doing: jobs per state, its consumers, its rate over the last minute, across its partitions. */
@@ -38,6 +44,12 @@ export interface QueueStats {
   perSecond: ThroughputSecond[];
   /** Jobs waiting because no live worker serves their type, per type (see NO_HANDLER_TIMEOUT_MS). */
   unservedTypes: Record<string, number>;
+  /** Jobs processing per type, those a type's concurrency cap counts. */
+  processingTypes: Record<string, number>;
+  /** Jobs held back by their types' rate limits or concurrency caps, per type (see FlowLimits). */
+  heldTypes: Record<string, number>;
+  /** The flow limits set on the queue ({} for none). */
+  limits: FlowLimits;
   /** The same per partition, the current partitions first, then any of an earlier count still draining. */
   partitions: PartitionStats[];
 }
@@ -65,9 +77,10 @@ export async function queueStats(redis: ScriptedRedis, layouts: QueueLayouts, qu
   } catch (error) {
     throw toRedisError(error);
   }
+  const limits = await readQueueLimits(redis, layouts.prefix);
   const stats: Record<string, QueueStats> = {};
   queues.forEach((queue, index) => {
-    stats[queue] = combine(perQueue[index] as PartitionReading[]);
+    stats[queue] = { ...combine(perQueue[index] as PartitionReading[]), limits: limits[queue] ?? {} };
   });
   return stats;
 }
@@ -82,9 +95,11 @@ async function readPartition(redis: ScriptedRedis, { keys, index, count }: Parti
   pipeline.exists(keys.paused);
   pipeline.xinfo('CONSUMERS', keys.stream, WORKER_GROUP);
   pipeline.hgetall(keys.unserved);
+  pipeline.hgetall(keys.limited);
   for (let s = second - THROUGHPUT_WINDOW_SECONDS + 1; s <= second; s += 1) pipeline.hmget(keys.throughput(s * 1000), 'completed', 'failed');
-  const [counts, paused, consumers, unserved, ...buckets] = (await pipeline.exec()) ?? [];
-  for (const reply of [counts, paused, unserved]) if (reply?.[0]) throw toRedisError(reply[0]);
+  const [counts, paused, consumers, unserved, limited, ...buckets] = (await pipeline.exec()) ?? [];
+  for (const reply of [counts, paused, unserved, limited]) if (reply?.[0]) throw toRedisError(reply[0]);
+  const countHash = (counts?.[1] ?? {}) as Record<string, string>;
   const perSecond = buckets.map((bucket, offset): ThroughputSecond => {
     const [completed, failed] = (bucket[1] ?? []) as (string | null)[];
     return { second: second - THROUGHPUT_WINDOW_SECONDS + 1 + offset, completed: Number(completed ?? 0), failed: Number(failed ?? 0) };
@@ -92,14 +107,29 @@ async function readPartition(redis: ScriptedRedis, { keys, index, count }: Parti
   return {
     index,
     of: count,
-    counts: countsFrom((counts?.[1] ?? {}) as Record<string, string>),
+    counts: countsFrom(countHash),
     paused: paused?.[1] === 1,
     // A partition no worker has joined yet has no group: no consumers.
     consumers: consumers?.[0] ? [] : consumersFrom(consumers?.[1] as (string | number)[][]),
     lastMinute: sumOf(perSecond),
     perSecond,
-    unservedTypes: Object.fromEntries(Object.entries((unserved?.[1] ?? {}) as Record<string, string>).map(([type, count]) => [type, Number(count)])),
+    unservedTypes: perType((unserved?.[1] ?? {}) as Record<string, string>),
+    processingTypes: perType(Object.fromEntries(Object.entries(countHash).filter(([field]) => field.startsWith(PROCESSING_OF)).map(([field, count]) => [field.slice(PROCESSING_OF.length), count]))),
+    heldTypes: perType((limited?.[1] ?? {}) as Record<string, string>),
   };
+}
+
+/** The prefix of the counts hash's fields of the jobs processing per type. */
+const PROCESSING_OF = 'processing:';
+
+/** Counts per type from a hash, those at zero or below left out. */
+function perType(hash: Record<string, string>): Record<string, number> {
+  return Object.fromEntries(Object.entries(hash).map(([type, count]) => [type, Number(count)]).filter(([, count]) => (count as number) > 0));
+}
+
+/** Adds `from`'s counts per type into `into`. */
+function addPerType(into: Record<string, number>, from: Record<string, number>): void {
+  for (const [type, count] of Object.entries(from)) into[type] = (into[type] ?? 0) + count;
 }
 
 function sumOf(seconds: readonly { completed: number; failed: number }[]): { completed: number; failed: number } {
@@ -107,13 +137,17 @@ function sumOf(seconds: readonly { completed: number; failed: number }[]): { com
 }
 
 /** A queue's figures from its partitions'. */
-function combine(partitions: readonly PartitionReading[]): QueueStats {
+function combine(partitions: readonly PartitionReading[]): Omit<QueueStats, 'limits'> {
   const counts = countsFrom({});
   const unservedTypes: Record<string, number> = {};
+  const processingTypes: Record<string, number> = {};
+  const heldTypes: Record<string, number> = {};
   const consumers = new Map<string, ConsumerStats>();
   for (const partition of partitions) {
     for (const state of JOB_STATES) counts[state] += partition.counts[state];
-    for (const [type, count] of Object.entries(partition.unservedTypes)) unservedTypes[type] = (unservedTypes[type] ?? 0) + count;
+    addPerType(unservedTypes, partition.unservedTypes);
+    addPerType(processingTypes, partition.processingTypes);
+    addPerType(heldTypes, partition.heldTypes);
     for (const consumer of partition.consumers) {
       const seen = consumers.get(consumer.name);
       consumers.set(consumer.name, seen ? { name: consumer.name, pending: seen.pending + consumer.pending, idleMs: Math.min(seen.idleMs, consumer.idleMs) } : { ...consumer });
@@ -130,6 +164,8 @@ function combine(partitions: readonly PartitionReading[]): QueueStats {
     lastMinute: sumOf(perSecond),
     perSecond,
     unservedTypes,
+    processingTypes,
+    heldTypes,
     partitions: partitions.map(({ perSecond: _perSecond, ...partition }) => partition),
   };
 }

@@ -2,12 +2,14 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { AppDeps } from '../app.js';
 import { ErrorBody } from '../schemas/jobs.js';
+import { FlowLimitsBody } from '../schemas/limits.js';
 
 const definitionFields = {
   description: Type.Union([Type.String(), Type.Null()]),
   payloadSchema: Type.Unknown({ description: 'The JSON schema every payload of this type must satisfy.' }),
   maxAttempts: Type.Integer({ description: 'Attempts a job gets unless it asks for another number.' }),
   timeoutMs: Type.Integer({ description: 'Time one attempt may take.' }),
+  limits: FlowLimitsBody,
 };
 
 const JobTypeView = Type.Object({

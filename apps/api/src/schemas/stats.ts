@@ -1,5 +1,6 @@
 import { JOB_STATES, type QueueStats } from '@sluice/core';
 import { Type, type Static } from 'typebox';
+import { FlowLimitsBody } from './limits.js';
 
 /** Jobs per state. */
 export const Counts = Type.Object(Object.fromEntries(JOB_STATES.map((state) => [state, Type.Integer({ minimum: 0 })])));
@@ -18,6 +19,11 @@ export const QueueStatsView = Type.Object({
     description:
       'Jobs per type that wait because no live worker serves their type; each is dead-lettered (reason no-handler) once none has for NO_HANDLER_TIMEOUT_MS.',
   }),
+  processingByType: Type.Record(Type.String(), Type.Integer({ minimum: 0 }), { description: 'Jobs running now, per type.' }),
+  heldByLimits: Type.Record(Type.String(), Type.Integer({ minimum: 0 }), {
+    description: 'Jobs per type waiting, without spending attempts, for room under their type\'s rate limit or concurrency cap.',
+  }),
+  limits: FlowLimitsBody,
   partitions: Type.Array(
     Type.Object({
       index: Type.Integer({ minimum: 0 }),
@@ -64,6 +70,9 @@ export function statsView(stats: QueueStats): QueueStatsView {
       completedPerSecond: Math.round((stats.lastMinute.completed / 60) * 100) / 100,
     },
     waitingWithoutWorker: stats.unservedTypes,
+    processingByType: stats.processingTypes,
+    heldByLimits: stats.heldTypes,
+    limits: stats.limits,
     partitions: stats.partitions.map((partition) => ({
       index: partition.index,
       of: partition.of,
