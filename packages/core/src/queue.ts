@@ -11,6 +11,7 @@ import { runTransition, type ScriptedRedis } from './redis/scripts.js';
 import { ReplicatedSubmissions } from './replicated-submissions.js';
 import { TurnBatch } from './turn-batch.js';
 import { assertStorable } from './validation.js';
+import { waitingOf, type Waiting } from './waiting.js';
 
 /** Options of one submission. */
 export interface AddJobOptions {
@@ -171,6 +172,61 @@ export class Queue {
     if (reply === 0) throw new JobNotFoundError(id);
     if (reply !== 1) {
       throw new JobStateConflictError(id, String(reply), `Job ${id} is ${String(reply)}; only pending, scheduled or retrying jobs can be cancelled.`);
+    }
+  }
+
+  /**
+   * Runs a scheduled job or a retry now rather than at its due time: it goes to its partition's stream
+   * as pending, with an event saying an operator ran it now. Throws `JobNotFoundError`, or
+   * `JobStateConflictError` unless it is scheduled or retrying.
+   */
+  async runNow(id: string): Promise<void> {
+    const { redis } = this.deps;
+    let reply: unknown = 0;
+    try {
+      const places = placesOfJob(this.deps.redisConfig.prefix, this.queues, id);
+      const found = await Promise.all(places.map(({ keys }) => redis.exists(keys.job(id))));
+      const place = places[found.indexOf(1)];
+      if (place !== undefined) {
+        const { keys } = place;
+        const now = this.now();
+        reply = await runTransition(redis, 'runJobNow', keys, now, [keys.stream, keys.delayed, keys.job(id)], [id, now]);
+      }
+    } catch (error) {
+      throw toRedisError(error);
+    }
+    if (reply === 0) throw new JobNotFoundError(id);
+    if (reply !== 1) {
+      throw new JobStateConflictError(id, String(reply), `Job ${id} is ${String(reply)}; only scheduled or retrying jobs can be run now.`);
+    }
+  }
+
+  /**
+   * Why job `id` is not running yet (see `WaitingReason`), or null when it is not waiting: processing,
+   * finished, or no longer in Redis. One round trip per place the job can be, each one cluster slot;
+   * a second only for a ready job that is not in the stream, to see whether it waits for a worker of its type.
+   */
+  async waiting(id: string): Promise<Waiting | null> {
+    const { redis } = this.deps;
+    try {
+      const places = placesOfJob(this.deps.redisConfig.prefix, this.queues, id);
+      const readings = await Promise.all(places.map(async (partition) => {
+        const { keys } = partition;
+        const [job, paused, dueAt, pending] = await Promise.all([
+          redis.hmget(keys.job(id), 'status', 'type', 'sid'),
+          redis.exists(keys.paused),
+          redis.zscore(keys.delayed, id),
+          redis.hget(keys.counts, 'pending'),
+        ]);
+        return { partition, job, paused: paused === 1, dueAt: dueAt === null ? null : Number(dueAt), pending: Math.max(0, Number(pending ?? 0)) };
+      }));
+      const found = readings.find(({ job }) => job[0] !== null);
+      if (!found) return null;
+      const [status, type, sid] = found.job as [JobState, string, string | null];
+      const unservedSince = status === 'pending' && !sid ? await redis.zscore(found.partition.keys.unservedOf(type), id) : null;
+      return waitingOf({ ...found, status, type, unservedSince: unservedSince === null ? null : Number(unservedSince) });
+    } catch (error) {
+      throw toRedisError(error);
     }
   }
 
