@@ -42,7 +42,7 @@ export interface ActionResult {
   id: string;
   outcome: 'done' | 'conflict' | 'not_found';
   /** For a conflict: the state the job was in. */
-  status?: string;
+  status?: JobState;
 }
 
 /** How many jobs an action was done to, refused for their state, or did not find. */
@@ -134,7 +134,7 @@ export class JobActions {
       await this.apply(action, id);
       return { id, outcome: 'done' };
     } catch (error) {
-      if (error instanceof JobStateConflictError) return { id, outcome: 'conflict', status: error.status };
+      if (error instanceof JobStateConflictError) return { id, outcome: 'conflict', status: error.status as JobState };
       if (error instanceof JobNotFoundError) return { id, outcome: 'not_found' };
       throw error;
     }

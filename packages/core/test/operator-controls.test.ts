@@ -187,7 +187,7 @@ describe('why a job waits', () => {
     const queueConfig = { ...config.queue, queues: ['default', 'idle'], partitions: { ...config.queue.partitions, idle: 2 } };
     const idle = new Queue({ redis: system.redis, redisConfig: config.redis, queueConfig, registry: served });
     const added = await idle.addBulk(Array.from({ length: 6 }, (_, n) => ({ type: 'echo', payload: { n }, queue: 'idle' })));
-    const [first] = added as [{ id: string }];
+    const first = added[0] as { id: string };
     const waiting = await idle.waiting(first.id);
     expect(waiting).toMatchObject({ reason: 'in_line', depth: 3 });
     expect(waiting?.message).toBe(`Waiting in line for a free worker: 3 jobs pending in partition ${(partitionOfId(first.id)?.index ?? 0) + 1} of 2 of queue idle.`);
