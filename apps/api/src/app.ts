@@ -13,6 +13,7 @@ import { ApiMetrics, registerMetricsRoute } from './plugins/metrics.js';
 import { registerOpenApi } from './plugins/openapi.js';
 import { registerSecurityHeaders } from './plugins/security-headers.js';
 import { healthRoutes } from './routes/health.js';
+import { jobActionRoutes } from './routes/job-actions.js';
 import { jobListRoutes } from './routes/job-list.js';
 import { jobTypeRoutes } from './routes/job-types.js';
 import { jobRoutes } from './routes/jobs.js';
@@ -108,6 +109,7 @@ export async function buildApp(config: SluiceConfig, deps: AppDeps, options: App
   await app.register(healthRoutes, { deps, historyLagReadyMs: config.api.historyLagReadyMs });
   await app.register(jobRoutes, { deps, metrics });
   await app.register(jobListRoutes, { deps });
+  await app.register(jobActionRoutes, { deps });
   await app.register(queueRoutes, { deps });
   await app.register(jobTypeRoutes, { deps });
   const statsHub = new StatsHub(async () => snapshotView(await queueStats(deps.redis, deps.layouts, deps.queue.queues), new Date()), options.statsIntervalMs);

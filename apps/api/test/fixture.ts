@@ -32,7 +32,7 @@ export async function startApp(
   await types.start();
   const queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry: types });
   const layouts = new QueueLayouts(redis, config.redis.prefix, config.queue.partitions);
-  const deadLetters = new DeadLetters(redis, layouts, config.queue.queues);
+  const deadLetters = new DeadLetters(redis, layouts, config.queue.queues, { retentionMs: config.queue.retentionMs });
   const queueAdmin = new QueueAdmin(redis, layouts, config.queue.queues);
   const app = await buildApp(config, {
     queue, deadLetters, queueAdmin, redis, redisConfig: config.redis, layouts, pool: database.pool, db: database.db, ...(options.readDatabase && { readDb: options.readDatabase.db }), types,

@@ -6,7 +6,7 @@ const T0 = 1_800_000_000;
 
 function snapshot(second: number, pending: number, perSecond: [number, number, number][]): StatsSnapshot {
   const queue = {
-    pending, scheduled: 0, processing: 0, retrying: 0, completed: 0, dead: 0, cancelled: 0, paused: false, consumers: [],
+    pending, scheduled: 0, processing: 0, retrying: 0, completed: 0, dead: 0, cancelled: 0, discarded: 0, paused: false, consumers: [],
     throughput: { completedLastMinute: 0, failedLastMinute: 0, completedPerSecond: 0 },
     perSecond: perSecond.map(([s, completed, failed]) => ({ second: s, completed, failed })),
     waitingWithoutWorker: {},

@@ -40,6 +40,8 @@ export interface ListedJob {
 
 export interface Job extends ListedJob {
   history: JobEvent[];
+  /** Why it is not running yet; null when it is not waiting. */
+  waiting?: { reason: string; message: string; until?: string; depth?: number } | null;
 }
 
 export interface DeadJob extends ListedJob {
@@ -52,7 +54,7 @@ export interface Page<T> {
   nextCursor: string | null;
 }
 
-export type Counts = Record<'pending' | 'scheduled' | 'processing' | 'retrying' | 'completed' | 'dead' | 'cancelled', number>;
+export type Counts = Record<'pending' | 'scheduled' | 'processing' | 'retrying' | 'completed' | 'dead' | 'cancelled' | 'discarded', number>;
 
 export interface QueueStats extends Counts {
   paused: boolean;

@@ -65,7 +65,7 @@ describe('sluice types', () => {
 describe('sluice stats', () => {
   it('names the job types waiting because no live worker serves them, under the table', () => {
     const queue = {
-      pending: 3, scheduled: 0, processing: 0, retrying: 0, completed: 0, dead: 0, cancelled: 0, paused: false, consumers: [],
+      pending: 3, scheduled: 0, processing: 0, retrying: 0, completed: 0, dead: 0, cancelled: 0, discarded: 0, paused: false, consumers: [],
       throughput: { completedLastMinute: 0, failedLastMinute: 0, completedPerSecond: 0 },
     };
     const text = statsTable({ queues: { default: { ...queue, waitingWithoutWorker: { report: 3 } }, emails: { ...queue, waitingWithoutWorker: {} } } });
@@ -76,8 +76,8 @@ describe('sluice stats', () => {
   it('prints each queue\'s counts as a table, or the API\'s JSON', async () => {
     const table = await sluice(['stats'], env);
     expect(table.code, table.stderr).toBe(0);
-    expect(table.stdout).toMatch(/^QUEUE +PENDING +SCHEDULED +PROCESSING +RETRYING +COMPLETED +DEAD +CANCELLED +STATE +CONSUMERS +DONE\/S$/m);
-    expect(table.stdout).toMatch(/^emails +2 +0 +0 +0 +0 +0 +0 +running +0 +0$/m);
+    expect(table.stdout).toMatch(/^QUEUE +PENDING +SCHEDULED +PROCESSING +RETRYING +COMPLETED +DEAD +CANCELLED +DISCARDED +STATE +CONSUMERS +DONE\/S$/m);
+    expect(table.stdout).toMatch(/^emails +2 +0 +0 +0 +0 +0 +0 +0 +running +0 +0$/m);
     const stats = jsonOf<{ queues: Record<string, { pending: number }> }>(await sluice(['stats', '--json'], env));
     expect(stats.queues.emails?.pending).toBe(2);
   });

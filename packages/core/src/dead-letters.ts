@@ -27,20 +27,42 @@ const CURSOR = /^(\d{1,15}-\d{1,15})(?:~(\d{1,5}))?$/;
 /** The job-hash fields `jobFromHash` reads, but the payload and result (read apart, and only when small) and the history. */
 const LISTED_FIELDS = ['id', 'queue', 'type', 'status', 'attempts', 'maxAttempts', 'priority', 'runAt', 'createdAt', 'updatedAt', 'finishedAt', 'lastError', 'idempotencyKey', 'progress'];
 
-/** How many dead-letter entries one script call looks at. */
+/** How many dead-letter entries one script call of a bulk action looks at. */
 const RETRY_BATCH = 500;
 
 /** How many dead-letter entries one round trip of `count` reads. */
 const COUNT_BATCH = 1000;
 
-/** Reading and retrying the dead-letter streams of a set of queues. */
+/** Which dead jobs a bulk action is about: those of `queue` (or every queue) whose type is `type` (or any). */
+export interface DeadJobFilter {
+  queue?: string;
+  type?: string;
+}
+
+/** Settings of `DeadLetters`. */
+export interface DeadLettersOptions {
+  /** How long a discarded job stays readable from Redis, as any finished job (QueueConfig.retentionMs). Default 1 h. */
+  retentionMs?: number;
+  /** Clock, injectable for tests. Default `Date.now`. */
+  now?: () => number;
+}
+
+const DEFAULT_DISCARDED_RETENTION_MS = 3_600_000;
+
+/** Reading, retrying and discarding the dead-letter streams of a set of queues. */
 export class DeadLetters {
+  private readonly now: () => number;
+  private readonly retentionMs: number;
+
   constructor(
     private readonly redis: ScriptedRedis,
     private readonly layouts: QueueLayouts,
     private readonly queues: readonly string[],
-    private readonly now: () => number = Date.now,
-  ) {}
+    options: DeadLettersOptions = {},
+  ) {
+    this.now = options.now ?? Date.now;
+    this.retentionMs = options.retentionMs ?? DEFAULT_DISCARDED_RETENTION_MS;
+  }
 
   /**
    * Dead jobs newest first, across `queue` or every queue. Ids of different streams order by time, so
@@ -115,43 +137,79 @@ export class DeadLetters {
 
   /** Sends a dead job back to its queue with its attempts reset. 404 unknown, 409 not dead. */
   async retry(id: string): Promise<void> {
+    const reply = await this.onDeadJob(id, (keys, now) => runTransition(this.redis, 'retryDeadJob', keys, now, [...keys.bands, keys.job(id), keys.dlq], [id, now]));
+    if (reply !== 1) throw new JobStateConflictError(id, String(reply), `Job ${id} is ${String(reply)}; only dead jobs can be retried.`);
+  }
+
+  /**
+   * Discards a dead job: it leaves the dead-letter stream and becomes `discarded`, never to run
+   * again; its history keeps the discard. 404 unknown, 409 not dead.
+   */
+  async discard(id: string): Promise<void> {
+    const reply = await this.onDeadJob(id, (keys, now) =>
+      runTransition(this.redis, 'discardDeadJob', keys, now, [keys.dlq, keys.job(id)], [id, now, this.retentionMs]));
+    if (reply !== 1) throw new JobStateConflictError(id, String(reply), `Job ${id} is ${String(reply)}; only dead jobs can be discarded.`);
+  }
+
+  /**
+   * Runs `step` (a script on one job) in the partition that holds job `id`, and returns its reply;
+   * throws `JobNotFoundError` when no partition holds it (or the script found it gone).
+   */
+  private async onDeadJob(id: string, step: (keys: QueueKeys, now: number) => Promise<unknown>): Promise<unknown> {
     let reply: unknown = 0;
     try {
       const places = placesOfJob(this.layouts.prefix, this.queues, id);
       const found = await Promise.all(places.map(({ keys }) => this.redis.exists(keys.job(id))));
       const place = places[found.indexOf(1)];
-      if (place !== undefined) {
-        const { keys } = place;
-        const now = this.now();
-        reply = await runTransition(this.redis, 'retryDeadJob', keys, now, [...keys.bands, keys.job(id), keys.dlq], [id, now]);
-      }
+      if (place !== undefined) reply = await step(place.keys, this.now());
     } catch (error) {
       throw toRedisError(error);
     }
     if (reply === 0) throw new JobNotFoundError(id);
-    if (reply !== 1) throw new JobStateConflictError(id, String(reply), `Job ${id} is ${String(reply)}; only dead jobs can be retried.`);
+    return reply;
   }
 
   /**
    * Sends back every dead job of `queue` (or every queue) whose type is `type` (or any), oldest first,
    * in batches that are each one atomic step. Returns how many went back.
    */
-  async retryAll(filter: { queue?: string; type?: string }): Promise<number> {
+  async retryAll(filter: DeadJobFilter): Promise<number> {
+    return this.eachDeadBatch(filter, (keys, entries, now) => runTransition(this.redis, 'retryDeadJobs', keys, now,
+      [...keys.bands, keys.dlq, ...entries.map(([, fields]) => keys.job(entryFields(fields).id ?? ''))],
+      [now, filter.type ?? '', ...entries.map(([entryId]) => entryId)]));
+  }
+
+  /**
+   * Discards every dead job of `queue` (or every queue) whose type is `type` (or any), oldest first,
+   * in batches that are each one atomic step (see `discard`). Returns how many were discarded.
+   */
+  async discardAll(filter: DeadJobFilter): Promise<number> {
+    return this.eachDeadBatch(filter, (keys, entries, now) => runTransition(this.redis, 'discardDeadJobs', keys, now,
+      [keys.dlq, ...entries.map(([, fields]) => keys.job(entryFields(fields).id ?? ''))],
+      [now, filter.type ?? '', this.retentionMs, ...entries.map(([entryId]) => entryId)]));
+  }
+
+  /**
+   * Reads the dead-letter entries of the filter's queues, oldest first, up to each stream's end as
+   * it is when the walk reaches it (a job that dies again meanwhile stays dead), and hands them on in
+   * batches of RETRY_BATCH to `act`, a script that checks each job is still dead from its entry and
+   * of the wanted type, and returns how many it moved. Returns the sum.
+   */
+  private async eachDeadBatch(
+    filter: DeadJobFilter,
+    act: (keys: QueueKeys, entries: [string, string[]][], now: number) => Promise<unknown>,
+  ): Promise<number> {
     const queues = filter.queue === undefined ? this.queues : [filter.queue];
-    let retried = 0;
+    let moved = 0;
     try {
       for (const { keys } of queues.flatMap((queue) => this.layouts.all(queue))) {
-        // Up to the end as it is now: a job that dies again while this runs stays dead.
         const end = (await this.redis.xrevrange(keys.dlq, '+', '-', 'COUNT', 1))[0]?.[0];
         if (end === undefined) continue;
         let start = '-';
         for (;;) {
           const entries = await this.redis.xrange(keys.dlq, start, end, 'COUNT', RETRY_BATCH);
           if (entries.length === 0) break;
-          const now = this.now();
-          retried += Number(await runTransition(this.redis, 'retryDeadJobs', keys, now,
-            [...keys.bands, keys.dlq, ...entries.map(([, fields]) => keys.job(entryFields(fields).id ?? ''))],
-            [now, filter.type ?? '', ...entries.map(([entryId]) => entryId)]));
+          moved += Number(await act(keys, entries, this.now()));
           if (entries.length < RETRY_BATCH) break;
           start = `(${entries.at(-1)?.[0]}`;
         }
@@ -159,15 +217,15 @@ export class DeadLetters {
     } catch (error) {
       throw toRedisError(error);
     }
-    return retried;
+    return moved;
   }
 
   /**
-   * How many dead jobs of `queue` (or every queue) have type `type` (or any): what `retryAll` with
-   * the same filter would send back now. Without a type it reads the queues' counters; with one it
+   * How many dead jobs of `queue` (or every queue) have type `type` (or any): what `retryAll` or
+   * `discardAll` with the same filter would act on now. Without a type it reads the queues' counters; with one it
    * reads every dead-letter entry's job, a round trip per thousand entries.
    */
-  async count(filter: { queue?: string; type?: string }): Promise<number> {
+  async count(filter: DeadJobFilter): Promise<number> {
     const queues = filter.queue === undefined ? this.queues : [filter.queue];
     try {
       let total = 0;

@@ -3,20 +3,25 @@
  * Lua scripts all take their values from here.
  */
 export const JobState = {
-  /** In the stream, waiting for a worker. In: enqueue, promoteDueJobs, failJob (immediate retry). Out: startJobs. */
+  /** In the stream, waiting for a worker. In: enqueue, promoteDueJobs, runJobNow, failJob (immediate retry). Out: startJobs. */
   Pending: 'pending',
-  /** In the delayed ZSET until its run time. In: enqueue with delay/runAt. Out: promoteDueJobs. */
+  /** In the delayed ZSET until its run time. In: enqueue with delay/runAt. Out: promoteDueJobs, runJobNow (an operator), cancelJob. */
   Scheduled: 'scheduled',
   /** Taken by a worker, attempt under way. In: startJobs. Out: completeJob, failJob. */
   Processing: 'processing',
-  /** In the delayed ZSET waiting out its backoff. In: failJob. Out: promoteDueJobs. */
+  /** In the delayed ZSET waiting out its backoff. In: failJob. Out: promoteDueJobs, runJobNow (an operator), cancelJob. */
   Retrying: 'retrying',
   /** Finished successfully. In: completeJob. Terminal. */
   Completed: 'completed',
-  /** In the dead-letter stream: out of attempts, permanent failure or poison. In: failJob. */
+  /**
+   * In the dead-letter stream: out of attempts, permanent failure, poison or no handler. In: failJob,
+   * expireUnserved. Out: retryDeadJob(s) (to pending), discardDeadJob(s) (to discarded), trimDeadLetters (leaves Redis).
+   */
   Dead: 'dead',
-  /** Withdrawn before it ran. Terminal. */
+  /** Withdrawn before it ran. In: cancelJob. Terminal. */
   Cancelled: 'cancelled',
+  /** Taken out of the dead-letter stream by an operator, never to run again. In: discardDeadJob(s). Terminal. */
+  Discarded: 'discarded',
 } as const;
 
 export type JobState = (typeof JobState)[keyof typeof JobState];
@@ -34,7 +39,7 @@ export type JobEventStatus = JobState | typeof FAILED_EVENT;
 export const JOB_EVENT_STATUSES: readonly JobEventStatus[] = [...JOB_STATES, FAILED_EVENT];
 
 /** States a job never leaves on its own. */
-export const FINISHED_STATES: readonly JobState[] = [JobState.Completed, JobState.Dead, JobState.Cancelled];
+export const FINISHED_STATES: readonly JobState[] = [JobState.Completed, JobState.Dead, JobState.Cancelled, JobState.Discarded];
 
 /** Whether a string names a job state. */
 export function isJobState(value: string): value is JobState {

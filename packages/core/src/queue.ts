@@ -12,6 +12,9 @@ import { ReplicatedSubmissions } from './replicated-submissions.js';
 import { TurnBatch } from './turn-batch.js';
 import { assertStorable } from './validation.js';
 import { priorityBand, streamOfBand } from './priority.js';
+import { waitingOf, type Waiting } from './waiting.js';
+import { limitsAnything, partitionShare, type FlowLimits } from './flow-limits.js';
+import { readQueueLimits } from './queue-admin.js';
 
 /** Options of one submission. */
 export interface AddJobOptions {
@@ -164,7 +167,8 @@ export class Queue {
         const [type, band] = found[index] as [string, string | null];
         const now = this.now();
         reply = await runTransition(redis, 'cancelJob', keys, now,
-          [streamOfBand(keys, band), keys.delayed, keys.job(id), keys.unserved, keys.unservedOf(type)], [id, now, queueConfig.retentionMs, type]);
+          [streamOfBand(keys, band), keys.delayed, keys.job(id), keys.unserved, keys.unservedOf(type), keys.limited, keys.limitedOf(type)],
+          [id, now, queueConfig.retentionMs, type]);
       }
     } catch (error) {
       throw toRedisError(error);
@@ -173,6 +177,89 @@ export class Queue {
     if (reply !== 1) {
       throw new JobStateConflictError(id, String(reply), `Job ${id} is ${String(reply)}; only pending, scheduled or retrying jobs can be cancelled.`);
     }
+  }
+
+  /**
+   * Runs a scheduled job or a retry now rather than at its due time: it goes to its partition's stream
+   * as pending, with an event saying an operator ran it now. Throws `JobNotFoundError`, or
+   * `JobStateConflictError` unless it is scheduled or retrying.
+   */
+  async runNow(id: string): Promise<void> {
+    const { redis } = this.deps;
+    let reply: unknown = 0;
+    try {
+      const places = placesOfJob(this.deps.redisConfig.prefix, this.queues, id);
+      const found = await Promise.all(places.map(({ keys }) => redis.exists(keys.job(id))));
+      const place = places[found.indexOf(1)];
+      if (place !== undefined) {
+        const { keys } = place;
+        const now = this.now();
+        reply = await runTransition(redis, 'runJobNow', keys, now, [...keys.bands, keys.delayed, keys.job(id)], [id, now]);
+      }
+    } catch (error) {
+      throw toRedisError(error);
+    }
+    if (reply === 0) throw new JobNotFoundError(id);
+    if (reply !== 1) {
+      throw new JobStateConflictError(id, String(reply), `Job ${id} is ${String(reply)}; only scheduled or retrying jobs can be run now.`);
+    }
+  }
+
+  /**
+   * Why job `id` is not running yet (see `WaitingReason`), or null when it is not waiting: processing,
+   * finished, or no longer in Redis. One round trip per place the job can be, each one cluster slot;
+   * a second only for a ready job that is not in the stream, to see whether it waits for a worker of its type.
+   */
+  async waiting(id: string): Promise<Waiting | null> {
+    const { redis } = this.deps;
+    try {
+      const places = placesOfJob(this.deps.redisConfig.prefix, this.queues, id);
+      const readings = await Promise.all(places.map(async (partition) => {
+        const { keys } = partition;
+        const [job, paused, dueAt, pending] = await Promise.all([
+          redis.hmget(keys.job(id), 'status', 'type', 'sid', 'held', 'heldSince'),
+          redis.exists(keys.paused),
+          redis.zscore(keys.delayed, id),
+          redis.hget(keys.counts, 'pending'),
+        ]);
+        return { partition, job, paused: paused === 1, dueAt: dueAt === null ? null : Number(dueAt), pending: Math.max(0, Number(pending ?? 0)) };
+      }));
+      const found = readings.find(({ job }) => job[0] !== null);
+      if (!found) return null;
+      const [status, type, sid, heldBy, heldSince] = found.job as [JobState, string, string | null, string | null, string | null];
+      const unservedSince = status === 'pending' && !sid ? await redis.zscore(found.partition.keys.unservedOf(type), id) : null;
+      const queueLimits = status === 'pending' && sid ? (await readQueueLimits(redis, this.deps.redisConfig.prefix))[found.partition.queue] ?? {} : {};
+      return waitingOf({
+        ...found, status, type, unservedSince: unservedSince === null ? null : Number(unservedSince),
+        held: status === 'pending' && !sid && (heldBy === 'rate' || heldBy === 'concurrency') ? { by: heldBy, since: Number(heldSince) } : null,
+        typeLimits: this.typeLimitsOf(type),
+        queueLimits,
+        queueLimitReached: await this.queueLimitReached(found.partition, queueLimits),
+      });
+    } catch (error) {
+      throw toRedisError(error);
+    }
+  }
+
+  /** The flow limits of `type`, as this producer's registry knows them ({} for none or an unknown type). */
+  private typeLimitsOf(type: string): FlowLimits {
+    try {
+      return this.deps.registry.get(type).limits;
+    } catch {
+      return {};
+    }
+  }
+
+  /** Whether `limits`' share in `partition` lets nothing more start there now: its cap is reached, or its rate window full. */
+  private async queueLimitReached(partition: Partition, limits: FlowLimits): Promise<boolean> {
+    if (!limitsAnything(limits)) return false;
+    const { redis } = this.deps;
+    const share = partitionShare(limits, partition.count);
+    const [processing, [seconds, micros]] = await Promise.all([redis.hget(partition.keys.counts, 'processing'), redis.time()]);
+    if (share.concurrency !== undefined && Number(processing ?? 0) >= share.concurrency) return true;
+    if (!share.rate) return false;
+    const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    return (await redis.zcount(partition.keys.rateWindow(null), `(${now - share.rate.perMs}`, '+inf')) >= share.rate.max;
   }
 
   private prepare(job: BulkJob, payloadPath: string, now: number): PreparedJob {

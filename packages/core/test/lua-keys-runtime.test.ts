@@ -268,12 +268,21 @@ describe('the scripts touch only the keys their calls declare, as MONITOR sees t
     expect(await deadLetters.retryAll({})).toBe(1);
     await inState(queue, dead.id, deaths(3), 'to be dead once more');
 
+    // An operator discards a dead job (which, dying past DEAD_JOBS_MAX, trimmed the one before) and runs a scheduled job now.
+    const doomed = await queue.add('work', { action: 'die' });
+    await inState(queue, doomed.id, (job) => job.status === 'dead', 'to be dead');
+    await deadLetters.discard(doomed.id);
+    const runNow = await queue.add('work', { action: 'complete' }, { delay: 60_000 });
+    await queue.runNow(runNow.id);
+    await inState(queue, runNow.id, (job) => job.status === 'completed', 'to complete once run now');
+
     // Jobs of types no live worker serves wait: one until a worker of its type starts, one until it expires.
     const [waiting, unserved] = await Promise.all([queue.add('later', {}), queue.add('orphan', {})]);
     await waitFor('both to wait for a worker of their type', async () => Object.keys(await admin.hgetall(keys.unserved)).length === 2);
     const laterWorker = await startWorker('later-worker', new JobTypeRegistry([later]), { later: () => 'done' }, { noHandlerTimeoutMs: 1000 });
     await inState(queue, waiting.id, (job) => job.status === 'completed', 'to complete once a worker of its type started');
     await inState(queue, unserved.id, (job) => job.status === 'dead', 'to be dead-lettered for want of a worker (no-handler)');
+    expect(await deadLetters.discardAll({ type: 'orphan' })).toBe(1);
     await laterWorker.close(1000);
 
     clockAhead = 60_000;

@@ -1,4 +1,4 @@
-import { InvalidJobError, JobNotFoundError, NAME_PATTERN_SOURCE, RedisUnavailableError, toPostgresError, jobsFindWithHistory, type AddedJob, type BulkJob, type Job } from '@sluice/core';
+import { InvalidJobError, JobNotFoundError, NAME_PATTERN_SOURCE, RedisUnavailableError, toPostgresError, jobsFindWithHistory, type AddedJob, type BulkJob, type Job, type Waiting } from '@sluice/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
@@ -25,12 +25,15 @@ async function decodeIdempotencyHeader(request: FastifyRequest): Promise<void> {
   if (typeof header === 'string') request.headers['idempotency-key'] = utf8Header('Idempotency-Key', header);
 }
 
-/** Reads a job: Redis first (live and recent jobs, read-your-writes), PostgreSQL for the rest. */
-async function findJob(deps: AppDeps, id: string): Promise<Job> {
+/**
+ * Reads a job: Redis first (live and recent jobs, read-your-writes), PostgreSQL for the rest; with
+ * why it waits, which only Redis knows (a job only PostgreSQL has is finished).
+ */
+export async function findJob(deps: AppDeps, id: string): Promise<Job & { waiting: Waiting | null }> {
   let redisDown: unknown;
   try {
     const live = await deps.queue.getJob(id);
-    if (live) return live;
+    if (live) return { ...live, waiting: await deps.queue.waiting(id) };
   } catch (error) {
     if (!(error instanceof RedisUnavailableError)) throw error;
     redisDown = error;
@@ -42,14 +45,14 @@ async function findJob(deps: AppDeps, id: string): Promise<Job> {
   } catch (error) {
     throw redisDown ?? toPostgresError(error);
   }
-  if (stored) return stored;
+  if (stored) return { ...stored, waiting: null };
   // Redis was down, so the job may be one PostgreSQL has not heard of yet: say so rather than 404.
   if (redisDown) throw redisDown;
   throw new JobNotFoundError(id);
 }
 
 /** Which dead jobs a bulk action is about; both fields optional. */
-const DeadJobsFilter = Type.Object(
+export const DeadJobsFilter = Type.Object(
   { type: Type.Optional(Type.String({ pattern: NAME_PATTERN_SOURCE })), queue: Type.Optional(Type.String({ pattern: NAME_PATTERN_SOURCE })) },
   { additionalProperties: false },
 );
@@ -58,7 +61,7 @@ const DeadJobsFilter = Type.Object(
  * The filter, once its queue is one this API serves (else a 404 naming them). Any type name goes: dead
  * jobs of a type no worker serves any more (dead-lettered as no-handler, say) are the ones to find.
  */
-function checkedDeadFilter(deps: AppDeps, filter: { queue?: string; type?: string }): { queue?: string; type?: string } {
+export function checkedDeadFilter(deps: AppDeps, filter: { queue?: string; type?: string }): { queue?: string; type?: string } {
   if (filter.queue !== undefined) deps.queue.assertServed(filter.queue);
   return { queue: filter.queue, type: filter.type };
 }
@@ -112,7 +115,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; metrics: ApiM
     '/jobs/dead/count',
     {
       schema: {
-        summary: 'How many dead jobs match a filter: what POST /jobs/dead/retry with it would send back',
+        summary: 'How many dead jobs match a filter: what POST /jobs/dead/retry or POST /jobs/dead/discard with it would act on (the dry run of both)',
         querystring: DeadJobsFilter,
         response: { 200: Type.Object({ count: Type.Integer({ description: 'Dead jobs matching the filter now.' }) }), ...queueErrors },
       },

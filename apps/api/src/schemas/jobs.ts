@@ -1,6 +1,6 @@
 import {
   JOB_EVENT_STATUSES, JOB_STATES, LIST_PAGE_MAX_BYTES, LIST_VALUE_MAX_BYTES, MAX_ATTEMPTS, MAX_BULK_JOBS, MAX_DELAY_MS, MAX_IDEMPOTENCY_KEY_LENGTH,
-  MAX_PRIORITY, MIN_ATTEMPTS, MIN_PRIORITY, NAME_PATTERN_SOURCE, PRIORITY_BANDS, type JobEventStatus, type JobState,
+  MAX_PRIORITY, MIN_ATTEMPTS, MIN_PRIORITY, NAME_PATTERN_SOURCE, PRIORITY_BANDS, WAITING_REASONS, type JobEventStatus, type JobState, type WaitingReason,
 } from '@sluice/core';
 import { Type, type Static } from 'typebox';
 
@@ -74,6 +74,19 @@ const JobEvent = Type.Object({
   reason: Type.Optional(Type.String()),
 });
 
+/** Why a job that has not started waits; the reasons are a closed set, which may grow. */
+const WaitingView = Type.Object({
+  reason: Type.Unsafe<WaitingReason>({
+    type: 'string',
+    enum: [...WAITING_REASONS],
+    description: 'scheduled: due at `until`; retry_backoff: its next attempt is due at `until`; paused: its queue is paused; ' +
+      'unserved: no live worker serves its type; in_line: ready, behind `depth` pending jobs of its partition.',
+  }),
+  message: Type.String({ description: 'The reason in a sentence, for a person.' }),
+  until: Type.Optional(Type.String({ format: 'date-time', description: 'When the wait ends, for a due time.' })),
+  depth: Type.Optional(Type.Integer({ minimum: 0, description: 'For in_line: jobs pending in its partition, itself included.' })),
+});
+
 /** A job with its history, oldest event first. */
 export const JobView = Type.Object({
   id: Type.String({ format: 'uuid' }),
@@ -93,6 +106,7 @@ export const JobView = Type.Object({
   result: Type.Unknown(),
   progress: Type.Unknown(),
   history: Type.Array(JobEvent),
+  waiting: Type.Union([WaitingView, Type.Null()], { description: 'Why the job is not running yet; null when it is not waiting (processing or finished).' }),
 });
 
 const errorFields = { error: Type.Object({ code: Type.String(), message: Type.String(), requestId: Type.Optional(Type.String()) }) };
@@ -125,7 +139,7 @@ export const JobListQuery = Type.Object(
 
 /** A job as lists carry it: without its history, and without a payload or result too large to list. */
 const ListedJobView = Type.Object({
-  ...Type.Omit(JobView, ['history', 'payload']).properties,
+  ...Type.Omit(JobView, ['history', 'payload', 'waiting']).properties,
   payload: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()], {
     description: `The payload; null when its JSON is over ${LIST_VALUE_MAX_BYTES} bytes (payloadTruncated): GET /jobs/:id has it whole.`,
   }),
@@ -156,7 +170,7 @@ export const DeadJobsQuery = Type.Object(
 /** A dead job: the job as lists carry it, why it died and when. */
 export const DeadJobView = Type.Object({
   ...ListedJobView.properties,
-  reason: Type.String({ description: 'exhausted, permanent or poison' }),
+  reason: Type.String({ description: 'exhausted, permanent, poison or no-handler' }),
   deadAt: Timestamp,
 });
 

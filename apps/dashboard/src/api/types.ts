@@ -1,6 +1,6 @@
 /** The shapes the public HTTP API answers with (see GET /docs/json). */
 
-export const JOB_STATES = ['pending', 'scheduled', 'processing', 'retrying', 'completed', 'dead', 'cancelled'] as const;
+export const JOB_STATES = ['pending', 'scheduled', 'processing', 'retrying', 'completed', 'dead', 'cancelled', 'discarded'] as const;
 export type JobState = (typeof JOB_STATES)[number];
 export type EventStatus = JobState | 'failed';
 
@@ -8,7 +8,10 @@ export type EventStatus = JobState | 'failed';
 export const CANCELLABLE: readonly JobState[] = ['pending', 'scheduled', 'retrying'];
 
 /** States a job never leaves on its own. */
-export const FINISHED: readonly JobState[] = ['completed', 'dead', 'cancelled'];
+export const FINISHED: readonly JobState[] = ['completed', 'dead', 'cancelled', 'discarded'];
+
+/** States from which an operator can run a job now. */
+export const RUNNABLE_NOW: readonly JobState[] = ['scheduled', 'retrying'];
 
 export interface Consumer {
   name: string;
@@ -77,8 +80,29 @@ export interface JobSummary {
   progress: unknown;
 }
 
+/** Why a job is not running yet (GET /jobs/:id's `waiting`). */
+export interface Waiting {
+  reason: 'scheduled' | 'retry_backoff' | 'paused' | 'unserved' | 'in_line';
+  message: string;
+  /** When the wait ends, for a due time. */
+  until?: string;
+  /** For in_line: jobs pending in its partition. */
+  depth?: number;
+}
+
 export interface Job extends JobSummary {
   history: JobEvent[];
+  waiting: Waiting | null;
+}
+
+/** What the API can do to many jobs at once. */
+export type JobAction = 'retry' | 'cancel' | 'discard';
+
+/** How an action over many jobs went. */
+export interface ActionTally {
+  done: number;
+  conflict: number;
+  notFound: number;
 }
 
 /**

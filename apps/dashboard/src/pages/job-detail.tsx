@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import { ApiError } from '../api/client';
-import { CANCELLABLE, FINISHED, type Job } from '../api/types';
+import { CANCELLABLE, FINISHED, RUNNABLE_NOW, type Job } from '../api/types';
 import { JsonView } from '../components/json-view';
 import { Notice } from '../components/notice';
 import { StatusBadge } from '../components/status-badge';
@@ -9,6 +9,7 @@ import { formatTime } from '../format';
 import { href } from '../route';
 import { CancelButton } from './cancel-button';
 import { Timeline } from './timeline';
+import { WaitingReason } from './waiting-reason';
 
 /** How often a job that is still moving is read again. */
 const REFRESH_MS = 1000;
@@ -44,10 +45,11 @@ export function JobDetail({ id }: { id: string }) {
     return () => clearTimeout(timer);
   }, [moving, reading]);
 
-  const retry = async () => {
+  /** Runs an action of the API on this job and shows the job it answers with. */
+  const act = async (action: 'retry' | 'run-now' | 'discard', outcome: string) => {
     try {
-      show(await client.post<Job>(`/jobs/${id}/retry`));
-      setNote('Sent back to its queue.');
+      show(await client.post<Job>(`/jobs/${id}/${action}`));
+      setNote(outcome);
     } catch (error) {
       report(error);
     }
@@ -75,13 +77,24 @@ export function JobDetail({ id }: { id: string }) {
             }}
           />
         )}
-        {job.status === 'dead' && (
-          <button type="button" className="primary" onClick={() => void retry()}>
-            Retry
+        {RUNNABLE_NOW.includes(job.status) && (
+          <button type="button" className="primary" onClick={() => void act('run-now', 'Sent to its queue to run now.')}>
+            Run now
           </button>
+        )}
+        {job.status === 'dead' && (
+          <>
+            <button type="button" className="primary" onClick={() => void act('retry', 'Sent back to its queue.')}>
+              Retry
+            </button>
+            <button type="button" className="danger" onClick={() => void act('discard', 'Discarded: out of the dead-letter stream for good.')}>
+              Discard
+            </button>
+          </>
         )}
       </div>
       {note && <Notice kind="success">{note}</Notice>}
+      {job.waiting && <WaitingReason waiting={job.waiting} />}
       <section className="card">
         <dl className="fields">
           <dt>Type</dt>

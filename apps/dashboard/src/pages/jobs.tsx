@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from 'react';
-import { CANCELLABLE, JOB_STATES, type ListedJob, type Page } from '../api/types';
+import { CANCELLABLE, JOB_STATES, type ActionTally, type JobAction, type ListedJob, type Page } from '../api/types';
 import { JobTable, type Column } from '../components/job-table';
 import { Notice } from '../components/notice';
 import { Pager } from '../components/pager';
@@ -9,10 +9,17 @@ import { useDashboard } from '../context';
 import { formatTime, shortId } from '../format';
 import { href, navigate, type Route } from '../route';
 import { useRequest } from '../use-request';
+import { BulkActions, useSelection, type BulkAction, type Matching } from './bulk-actions';
 import { CancelButton } from './cancel-button';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const PAGE_SIZE = 25;
+
+const BULK_ACTIONS: BulkAction[] = [
+  { action: 'retry', label: 'Retry', effect: 'the dead ones back to their queues, attempts reset' },
+  { action: 'cancel', label: 'Cancel', effect: 'those not started yet withdrawn', danger: true },
+  { action: 'discard', label: 'Discard', effect: 'the dead ones out of the dead-letter stream for good', danger: true },
+];
 
 const COLUMNS: Column<ListedJob>[] = [
   { heading: 'Status', cell: (job) => <StatusBadge status={job.status} /> },
@@ -39,6 +46,26 @@ export function Jobs({ route }: { route: Route }) {
       signal,
     ),
   );
+
+  const selection = useSelection(JSON.stringify(filter));
+  const body = { ...(filter.queue && { queue: filter.queue }), ...(filter.status && { status: filter.status }), ...(filter.type && { type: filter.type }), ...(filter.key && { idempotencyKey: filter.key }) };
+  const matching: Matching = {
+    described: `jobs matching ${Object.keys(body).length === 0 ? 'no filter (every job)' : Object.entries(body).map(([name, value]) => `${name} ${value}`).join(', ')}`,
+    count: async (action: JobAction) => (await client.post<{ count: number }>(`/jobs/actions/${action}/matching/count`, body)).count,
+    async run(action: JobAction) {
+      // The API acts on a bounded number of jobs per call, and says where to go on from.
+      const total: ActionTally = { done: 0, conflict: 0, notFound: 0 };
+      let cursor: string | null = null;
+      do {
+        const answer: ActionTally & { nextCursor: string | null } = await client.post(`/jobs/actions/${action}/matching`, { ...body, ...(cursor && { cursor }) });
+        total.done += answer.done;
+        total.conflict += answer.conflict;
+        total.notFound += answer.notFound;
+        cursor = answer.nextCursor;
+      } while (cursor !== null);
+      return total;
+    },
+  };
 
   const go = (changes: Partial<typeof filter> & { cursor?: string; previous?: string }) =>
     navigate(href('/jobs', { ...filter, previous: undefined, cursor: undefined, ...changes }));
@@ -96,9 +123,11 @@ export function Jobs({ route }: { route: Route }) {
         </button>
       </form>
 
+      <BulkActions actions={BULK_ACTIONS} selection={selection} matching={matching} done={() => list.reload()} />
       {note && <Notice kind="success">{note}</Notice>}
       {list.error && <Notice kind="error">{list.error}</Notice>}
       <JobTable
+        selection={selection}
         jobs={list.data?.jobs}
         loading={list.loading}
         empty="No jobs match. The list comes from the history, a few milliseconds behind the queue."

@@ -3,6 +3,7 @@ import type { DeadJob, Job, Page } from '../api-views.js';
 import { UsageError, flag, stringOption } from '../command-line.js';
 import { EXIT, type Command } from '../command.js';
 import { integerValue } from '../option-values.js';
+import { assertNoFilter, confirmedByCount, runOnIds } from './job-actions.js';
 import { cell, printAnswer, table, writeJson } from '../output.js';
 
 /** Dead jobs as a table, with how to get the next page. */
@@ -39,7 +40,7 @@ const list: Command = {
 const count: Command = {
   name: 'dlq count',
   summary: 'Counts the dead jobs a filter matches (GET /jobs/dead/count).',
-  details: 'What `sluice dlq retry --all` with the same filter would send back now.',
+  details: 'What `sluice dlq retry --all` or `sluice dlq discard --all` with the same filter would act on now.',
   positionals: { min: 0, max: 0 },
   options: { ...filterOptions, ...connectionOptions },
   examples: ['sluice dlq count --type webhook'],
@@ -97,4 +98,42 @@ const retry: Command = {
   },
 };
 
-export const dlqCommands: readonly Command[] = [list, count, retry];
+const discard: Command = {
+  name: 'dlq discard',
+  summary: 'Discards dead jobs: out of the dead-letter stream for good, recorded as discarded. The ones named, or --all.',
+  arguments: '<id>...',
+  positionals: { min: 0, max: Number.POSITIVE_INFINITY },
+  options: {
+    all: { type: 'boolean', description: 'every dead job (of --queue and --type when given) instead of named ones: counted first, discarded with --yes' },
+    ...filterOptions,
+    yes: { type: 'boolean', description: 'with --all: discard without stopping at the count' },
+    ...connectionOptions,
+  },
+  details: [
+    'One job: POST /jobs/:id/discard. Several: POST /jobs/actions/discard, each reported; exits 1 if any was left alone or not found.',
+    '--all: GET /jobs/dead/count first, which is printed, and nothing changes (exit 1) unless --yes is given; then POST /jobs/dead/discard.',
+  ].join('\n'),
+  examples: ['sluice dlq discard 01936f0e-7d2c-7a4e-9f1b-2b8e5f0c1a77', 'sluice dlq discard --all --queue default --type webhook --yes'],
+  async run(args, context) {
+    const client = clientFor(args, context.env);
+    const filter = { queue: stringOption(args, 'queue'), type: stringOption(args, 'type') };
+    if (flag(args, 'all')) {
+      if (args.positionals.length > 0) throw new UsageError('give job ids or --all, not both');
+      return confirmedByCount(args, context, 'discard',
+        async () => (await client.get<{ count: number }>('/jobs/dead/count', filter)).count,
+        async () => {
+          const answer = await client.post<{ discarded: number }>('/jobs/dead/discard', filter);
+          printAnswer(context.stdout, flag(args, 'json'), answer, ({ discarded }) => `Discarded ${discarded} dead job${discarded === 1 ? '' : 's'}.\n`);
+          return EXIT.ok;
+        });
+    }
+    if (args.positionals.length === 0) throw new UsageError('missing <id>... (or --all)');
+    assertNoFilter(args, ['queue', 'type', 'yes']);
+    if (args.positionals.length > 1) return runOnIds(client, args, context, 'discard', 'Discarded');
+    const job = await client.post<Job>(`/jobs/${encodeURIComponent(args.positionals[0] ?? '')}/discard`);
+    printAnswer(context.stdout, flag(args, 'json'), job, (discarded) => `Job ${discarded.id} is ${discarded.status}.\n`);
+    return EXIT.ok;
+  },
+};
+
+export const dlqCommands: readonly Command[] = [list, count, retry, discard];

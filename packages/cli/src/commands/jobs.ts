@@ -1,7 +1,8 @@
 import { clientFor, connectionOptions } from '../api-client.js';
 import type { AddedJob, Job, ListedJob, Page } from '../api-views.js';
 import { UsageError, flag, stringOption, type ParsedArgs } from '../command-line.js';
-import { EXIT, type Command } from '../command.js';
+import { EXIT, type Command, type CommandContext } from '../command.js';
+import { assertNoFilter, matchingOptions, runMatching, runOnIds } from './job-actions.js';
 import { dateTimeValue, integerValue, jsonObjectValue } from '../option-values.js';
 import { cell, printAnswer, table } from '../output.js';
 
@@ -45,6 +46,7 @@ export function describeJob(job: Job): string {
     ['payload', JSON.stringify(job.payload)],
     ['result', job.result === null || job.result === undefined ? '' : JSON.stringify(job.result)],
     ['progress', job.progress === null || job.progress === undefined ? '' : JSON.stringify(job.progress)],
+    ['waiting', job.waiting ? job.waiting.message : ''],
   ];
   const width = Math.max(...fields.map(([name]) => name.length));
   const history = table(
@@ -111,7 +113,7 @@ const list: Command = {
   summary: 'Lists jobs from the history, newest first (GET /jobs).',
   positionals: { min: 0, max: 0 },
   options: {
-    status: { type: 'string', value: 'STATUS', description: 'only jobs in this state: pending, scheduled, processing, retrying, completed, dead, cancelled' },
+    status: { type: 'string', value: 'STATUS', description: 'only jobs in this state: pending, scheduled, processing, retrying, completed, dead, cancelled, discarded' },
     type: { type: 'string', value: 'TYPE', description: 'only jobs of this type' },
     queue: { type: 'string', value: 'QUEUE', description: 'only jobs of this queue' },
     'idempotency-key': { type: 'string', value: 'KEY', description: 'only the job submitted with this key' },
@@ -131,32 +133,61 @@ const list: Command = {
   },
 };
 
+/** One id: the action's own route and answer; several: one call for all of them; --all: every job matching the filter. */
+async function actOnJobs(args: ParsedArgs, context: CommandContext, action: 'retry' | 'cancel', one: (job: Job) => string, verb: string): Promise<number> {
+  const client = clientFor(args, context.env);
+  if (flag(args, 'all')) {
+    if (args.positionals.length > 0) throw new UsageError('give job ids or --all, not both');
+    return runMatching(client, args, context, action, verb);
+  }
+  if (args.positionals.length === 0) throw new UsageError('missing <id>... (or --all)');
+  assertNoFilter(args, [...Object.keys(matchingOptions).filter((name) => name !== 'all')]);
+  if (args.positionals.length > 1) return runOnIds(client, args, context, action, verb);
+  const job = await client.post<Job>(jobPath(args.positionals[0] ?? '', `/${action}`));
+  printAnswer(context.stdout, flag(args, 'json'), job, one);
+  return EXIT.ok;
+}
+
+const bulkDetails = (action: string, states: string) => [
+  `One job: POST /jobs/:id/${action}. Several: POST /jobs/actions/${action}, each reported; exits 1 if any was left alone or not found.`,
+  `--all: every ${states} job matching the filter options, as GET /jobs filters them: POST /jobs/actions/${action}/matching/count first,`,
+  `which is printed, and nothing changes (exit 1) unless --yes is given; then POST /jobs/actions/${action}/matching until the run is over.`,
+].join('\n');
+
 const retry: Command = {
   name: 'jobs retry',
-  summary: 'Sends a dead job back to its queue with its attempts reset (POST /jobs/:id/retry).',
-  arguments: '<id>',
-  positionals: { min: 1, max: 1 },
-  options: connectionOptions,
-  examples: ['sluice jobs retry 01936f0e-7d2c-7a4e-9f1b-2b8e5f0c1a77'],
-  async run(args, context) {
-    const job = await clientFor(args, context.env).post<Job>(jobPath(args.positionals[0] ?? '', '/retry'));
-    printAnswer(context.stdout, flag(args, 'json'), job, (retried) => `Sent job ${retried.id} back to queue ${retried.queue}, its attempts reset.\n`);
-    return EXIT.ok;
-  },
+  summary: 'Sends dead jobs back to their queues with their attempts reset: the ones named, or --all matching a filter.',
+  arguments: '<id>...',
+  positionals: { min: 0, max: Number.POSITIVE_INFINITY },
+  options: { ...matchingOptions, ...connectionOptions },
+  details: bulkDetails('retry', 'dead'),
+  examples: ['sluice jobs retry 01936f0e-7d2c-7a4e-9f1b-2b8e5f0c1a77', 'sluice jobs retry --all --type webhook --created-after 2026-12-01T00:00:00Z --yes'],
+  run: (args, context) => actOnJobs(args, context, 'retry', (retried) => `Sent job ${retried.id} back to queue ${retried.queue}, its attempts reset.\n`, 'Sent back'),
 };
 
 const cancel: Command = {
   name: 'jobs cancel',
-  summary: 'Cancels a job that has not started (POST /jobs/:id/cancel).',
+  summary: 'Cancels jobs that have not started: the ones named, or --all matching a filter.',
+  arguments: '<id>...',
+  positionals: { min: 0, max: Number.POSITIVE_INFINITY },
+  options: { ...matchingOptions, ...connectionOptions },
+  details: bulkDetails('cancel', 'pending, scheduled or retrying'),
+  examples: ['sluice jobs cancel 01936f0e-7d2c-7a4e-9f1b-2b8e5f0c1a77', 'sluice jobs cancel --all --status scheduled --queue default --yes'],
+  run: (args, context) => actOnJobs(args, context, 'cancel', (cancelled) => `Job ${cancelled.id} is ${cancelled.status}.\n`, 'Cancelled'),
+};
+
+const runNow: Command = {
+  name: 'jobs run-now',
+  summary: 'Runs a scheduled job or a retry now instead of at its due time (POST /jobs/:id/run-now).',
   arguments: '<id>',
   positionals: { min: 1, max: 1 },
   options: connectionOptions,
-  examples: ['sluice jobs cancel 01936f0e-7d2c-7a4e-9f1b-2b8e5f0c1a77'],
+  examples: ['sluice jobs run-now 01936f0e-7d2c-7a4e-9f1b-2b8e5f0c1a77'],
   async run(args, context) {
-    const job = await clientFor(args, context.env).post<Job>(jobPath(args.positionals[0] ?? '', '/cancel'));
-    printAnswer(context.stdout, flag(args, 'json'), job, (cancelled) => `Job ${cancelled.id} is ${cancelled.status}.\n`);
+    const job = await clientFor(args, context.env).post<Job>(jobPath(args.positionals[0] ?? '', '/run-now'));
+    printAnswer(context.stdout, flag(args, 'json'), job, (ran) => `Job ${ran.id} is ${ran.status}: it no longer waits for its due time.\n`);
     return EXIT.ok;
   },
 };
 
-export const jobCommands: readonly Command[] = [add, get, list, retry, cancel];
+export const jobCommands: readonly Command[] = [add, get, list, retry, cancel, runNow];

@@ -4,7 +4,7 @@ import { flag } from '../command-line.js';
 import { EXIT, type Command } from '../command.js';
 import { printAnswer, table } from '../output.js';
 
-const STATES = ['scheduled', 'processing', 'retrying', 'completed', 'dead', 'cancelled'] as const;
+const STATES = ['scheduled', 'processing', 'retrying', 'completed', 'dead', 'cancelled', 'discarded'] as const;
 
 const list: Command = {
   name: 'queues list',

@@ -6,7 +6,7 @@ import { EXIT, type Command, type CommandContext } from '../command.js';
 import { integerValue } from '../option-values.js';
 import { printAnswer, table } from '../output.js';
 
-const STATES = ['pending', 'scheduled', 'processing', 'retrying', 'completed', 'dead', 'cancelled'] as const;
+const STATES = ['pending', 'scheduled', 'processing', 'retrying', 'completed', 'dead', 'cancelled', 'discarded'] as const;
 /** Redrawing faster than this would cost the API more than a person can read. */
 const MIN_INTERVAL_MS = 100;
 /** Moves the cursor home and clears the screen. */

@@ -54,8 +54,8 @@ const jsonBytes = (column: typeof jobs.payload | typeof jobs.result) => sql<numb
 const listedJson = (column: typeof jobs.payload | typeof jobs.result) =>
   sql<unknown>`case when octet_length(${column}::text) <= ${LIST_VALUE_MAX_BYTES} then ${column} end`.mapWith(column);
 
-/** The query behind `jobsList`, one row more than a page so the caller knows whether another follows. */
-export function jobsListQuery(db: Database, filter: JobListFilter) {
+/** The SQL conditions of a listing's filter and cursor. */
+export function jobsListConditions(filter: Omit<JobListFilter, 'limit'>): SQL[] {
   const conditions: SQL[] = [];
   if (filter.status !== undefined) conditions.push(eq(jobs.status, filter.status));
   if (filter.type !== undefined) conditions.push(eq(jobs.type, filter.type));
@@ -66,6 +66,11 @@ export function jobsListQuery(db: Database, filter: JobListFilter) {
   if (filter.after !== undefined) {
     conditions.push(sql`(${jobs.createdAt}, ${jobs.id}) < (${filter.after.createdAt.toISOString()}::timestamptz, ${filter.after.id}::uuid)`);
   }
+  return conditions;
+}
+
+/** The query behind `jobsList`, one row more than a page so the caller knows whether another follows. */
+export function jobsListQuery(db: Database, filter: JobListFilter) {
   return db
     .select({
       ...getTableColumns(jobs),
@@ -75,7 +80,7 @@ export function jobsListQuery(db: Database, filter: JobListFilter) {
       resultBytes: jsonBytes(jobs.result),
     })
     .from(jobs)
-    .where(and(...conditions))
+    .where(and(...jobsListConditions(filter)))
     .orderBy(desc(jobs.createdAt), desc(jobs.id))
     .limit(filter.limit + 1);
 }

@@ -1,11 +1,12 @@
 --[[
   cancelJob: withdraws a job that has not started: pending (its stream entry is deleted; a worker
-  that read it already will find it cancelled and skip it; one waiting for a worker of its type
-  leaves the delayed or unserved set it waits in), scheduled or retrying (it leaves the delayed
+  that read it already will find it cancelled and skip it; one waiting for a worker of its type, or
+  for room under its type's limits, leaves the delayed, unserved or limited set it waits in), scheduled or retrying (it leaves the delayed
   set). The job's hash expires after the retention period like any finished job's.
 
   KEYS[1..3] events, counts, throughput   KEYS[4] the stream of the job's band   KEYS[5] delayed   KEYS[6] job hash
   KEYS[7] unserved hash   KEYS[8] the unserved set of the job's type (the caller read the type and band)
+  KEYS[9] limited hash   KEYS[10] the limited set of the job's type
   ARGV[1] job id   ARGV[2] now (ms)   ARGV[3] retention (ms)   ARGV[4] the job's type
 
   Returns 1 when cancelled, 0 when there is no such job in Redis, or the job's status when it can
@@ -22,6 +23,7 @@ if status == 'pending' then
   else
     redis.call('ZREM', KEYS[5], jobId)
     if redis.call('ZREM', KEYS[8], jobId) == 1 then countUnserved(KEYS[7], job[4], -1) end
+    if redis.call('ZREM', KEYS[10], jobId) == 1 then countUnserved(KEYS[9], job[4], -1) end
   end
 elseif status == 'scheduled' or status == 'retrying' then
   redis.call('ZREM', KEYS[5], jobId)
