@@ -83,7 +83,11 @@ export class ApiClient {
     return this.request<T>('POST', path, body);
   }
 
-  private async request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  put<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>('PUT', path, body);
+  }
+
+  private async request<T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.connection.apiKey) headers.authorization = `Bearer ${this.connection.apiKey}`;
     if (body !== undefined) headers['content-type'] = 'application/json';

@@ -75,6 +75,13 @@ export interface QueueSummary {
   paused: boolean;
   depth: number;
   counts: Partial<Counts>;
+  limits: FlowLimitsView;
+}
+
+/** A queue's or a type's rate limit and concurrency cap, as the API shows them. */
+export interface FlowLimitsView {
+  rate?: { max: number; perMs: number };
+  concurrency?: number;
 }
 
 /** A job type as GET /job-types lists it. */

@@ -50,6 +50,19 @@ describe('sluice queues', () => {
   });
 });
 
+describe('sluice queues limits', () => {
+  it('sets, shows and lifts a queue\'s rate limit and cap, and refuses a rate it cannot read with exit 2', async () => {
+    const set = await sluice(['queues', 'limits', 'emails', '--rate', '100/1s', '--concurrency', '5'], env);
+    expect(set).toMatchObject({ code: 0, stdout: 'Queue emails: 100 per 1000 ms, 5 at once.\n' });
+    expect(jsonOf(await sluice(['queues', 'limits', 'emails', '--json'], env))).toEqual({ name: 'emails', limits: { rate: { max: 100, perMs: 1000 }, concurrency: 5 } });
+    expect((await sluice(['queues', 'list'], env)).stdout).toMatch(/^emails +running +2 .* 100 per 1000 ms, 5 at once$/m);
+    expect(await sluice(['queues', 'limits', 'emails', '--clear'], env)).toMatchObject({ code: 0, stdout: 'Queue emails: none.\n' });
+    const bad = await sluice(['queues', 'limits', 'emails', '--rate', '100 per second'], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--rate takes MAX/WINDOW such as 100/1s');
+  });
+});
+
 describe('sluice types', () => {
   it('lists the job types the API accepts, where they come from, as a table or the API\'s JSON', async () => {
     const table = await sluice(['types'], env);

@@ -162,6 +162,23 @@ describe('flow limits of a job type', () => {
     for (const job of lowJobs) expect(startedAt(highJob)).toBeLessThanOrEqual(startedAt(job));
   });
 
+  it('says why a held job waits: its type\'s cap or rate', async () => {
+    const system = await connect('limits-waiting', { CONCURRENCY: '10' });
+    await startWorkers(system, 1);
+    const [, second] = await system.queue.addBulk(Array.from({ length: 2 }, () => ({ type: 'one-at-a-time', payload: {} })));
+    const waiting = await waitFor('the second to be held back', async () => {
+      const reason = await system.queue.waiting(second?.id as string);
+      return reason?.reason === 'concurrency_cap' ? reason : null;
+    });
+    expect(waiting.message).toContain('Held back by job type "one-at-a-time"\'s concurrency cap (1 at once)');
+    const metered = await system.queue.addBulk(Array.from({ length: 6 }, () => ({ type: 'metered', payload: {} })));
+    const held = await waitFor('one to be held back by the rate', async () => {
+      const reasons = await Promise.all(metered.map(({ id }) => system.queue.waiting(id)));
+      return reasons.find((reason) => reason?.reason === 'rate_limit') ?? null;
+    });
+    expect(held.message).toContain('rate limit (5 per 1000 ms)');
+  });
+
   it('splits a cap over a partitioned queue\'s partitions, rounding up, so the queue holds to it', async () => {
     expect(partitionShare({ concurrency: 2, rate: { max: 100, perMs: 1000 } }, 3)).toEqual({ concurrency: 1, rate: { max: 34, perMs: 1000 } });
     const system = await connect('limits-partitions', { CONCURRENCY: '10', QUEUE_PARTITIONS: '2' });
@@ -192,6 +209,15 @@ describe('flow limits of a queue', () => {
     await waitFor('the rest to run once the cap is lifted', () => running.get('free')?.now === 6, 5000);
     expect(await system.admin.limits('default')).toEqual({});
     await releaseUntilDone(system.queue, added.map(({ id }) => id));
+  });
+
+  it('says a job waits for its queue\'s limits while they let nothing more start', async () => {
+    const system = await connect('limits-queue-waiting', { CONCURRENCY: '10' });
+    await system.admin.setLimits('default', { concurrency: 1 });
+    await startWorkers(system, 1);
+    const [, second] = await system.queue.addBulk(Array.from({ length: 2 }, () => ({ type: 'free', payload: {} })));
+    await waitFor('one to run', () => running.get('free')?.now === 1);
+    expect(await system.queue.waiting(second?.id as string)).toMatchObject({ reason: 'queue_limit', message: 'Queue default is at its limits (1 at once): its jobs wait in line until it has room.' });
   });
 
   it('holds a queue to the rate set on it', async () => {
