@@ -32,6 +32,8 @@ describe('the OpenAPI document', () => {
         'POST /jobs', 'POST /jobs/bulk', 'GET /jobs', 'GET /jobs/{id}', 'GET /jobs/dead', 'POST /jobs/{id}/retry', 'POST /jobs/{id}/cancel',
         'GET /stats', 'GET /queues', 'GET /queues/{name}', 'POST /queues/{name}/pause', 'POST /queues/{name}/resume', 'GET /health', 'GET /health/ready',
         'GET /metrics', 'POST /jobs/dead/retry', 'GET /jobs/dead/count', 'GET /job-types', 'GET /stats/stream',
+        'POST /schedules', 'GET /schedules', 'GET /schedules/{name}', 'PATCH /schedules/{name}', 'DELETE /schedules/{name}',
+        'POST /schedules/{name}/pause', 'POST /schedules/{name}/resume', 'POST /schedules/{name}/trigger',
       ].sort(),
     );
   });

@@ -97,7 +97,7 @@ export class Schedules {
       if (json === null || revision === null) throw new ScheduleNotFoundError(name);
       const before = JSON.parse(json) as StoredSchedule;
       const now = await this.clock();
-      const stored = storedSchedule(changedDefinition(before, change), before.job.queue, now, before.createdAt);
+      const stored = storedSchedule(changedDefinition(before, change), this.deps.queue.queues[0] ?? 'default', now, before.createdAt);
       if (change.job !== undefined) await this.validateJob(stored);
       const retimed = stored.cron !== before.cron || stored.everyMs !== before.everyMs || stored.timezone !== before.timezone;
       const next = stored.paused ? '' : due !== null && !retimed ? Number(due) : tickAfter(stored, Math.max(now, Number(decided ?? -1)));
