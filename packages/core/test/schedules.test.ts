@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
 import {
-  closeRedis, createRedis, defineJobType, HistoryRecorder, jobsFindWithHistory, JobTypeRegistry, Queue, Scheduler, scheduleKeys, Schedules,
+  claimLeaseMs, closeRedis, createRedis, defineJobType, HistoryRecorder, jobsFindWithHistory, JobTypeRegistry, Queue, Scheduler, scheduleKeys, Schedules,
   QueueLayouts, queuePartitions, waitForRedis, type JobTypeLookup, type ScheduleDefinition, type ScheduleView, type ScriptedRedis,
 } from '@sluice/core';
 import { createTestDatabase, dropRedisKeys, isolatedConfig, waitFor, type TestDatabase } from '../../../test/support/context';
@@ -263,6 +263,12 @@ describe('schedules', () => {
     expect((await waitFor('the plain job in PostgreSQL', () => jobsFindWithHistory(database.db, plain.id))).schedule).toBeNull();
     await recorder.stop();
     await schedules.remove(created.name);
+  });
+
+  it('leases a claim for 30 s, or half the idempotency window when that is shorter than a minute', () => {
+    expect(claimLeaseMs(24 * 3_600_000)).toBe(30_000);
+    expect(claimLeaseMs(60_000)).toBe(30_000);
+    expect(claimLeaseMs(20_000)).toBe(10_000);
   });
 
   it('refuses bad definitions with a message that names the field', async () => {
