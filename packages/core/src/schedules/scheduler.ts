@@ -14,6 +14,8 @@ import { planTicks } from './ticks.js';
 const POLL_MS = 250;
 /** Due schedules, and expired claims, taken per pass; a full batch is followed by another pass at once. */
 const BATCH = 100;
+/** Longest a stop waits for the pass under way: one stuck on Redis must not hold a shutdown. */
+const STOP_WAIT_MS = 2000;
 /** Tries of one due tick whose overlap check raced another run being recorded. */
 const OVERLAP_TRIES = 3;
 /** States in which the previous run's job counts as unfinished for overlap 'skip'. */
@@ -72,10 +74,15 @@ export class Scheduler {
     this.loop ??= this.run();
   }
 
-  /** Stops after the pass under way; a claim it holds unfinished is driven again by another after its lease. */
+  /**
+   * Stops after the pass under way, waiting for it STOP_WAIT_MS at most: a claim left unfinished is
+   * driven again by another scheduler after its lease.
+   */
   async stop(): Promise<void> {
     this.stopping.abort();
-    await this.loop;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.loop, new Promise((resolve) => (timer = setTimeout(resolve, STOP_WAIT_MS)))]);
+    clearTimeout(timer);
   }
 
   /** One pass: decides the due ticks and drives the expired claims, a batch of each. */
