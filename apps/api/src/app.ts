@@ -18,6 +18,7 @@ import { jobListRoutes } from './routes/job-list.js';
 import { jobTypeRoutes } from './routes/job-types.js';
 import { jobRoutes } from './routes/jobs.js';
 import { queueRoutes } from './routes/queues.js';
+import { scheduleRoutes } from './routes/schedules.js';
 import { statsStreamRoutes } from './routes/stats-stream.js';
 import { snapshotView } from './schemas/stats.js';
 import { StatsHub } from './stats-hub.js';
@@ -112,6 +113,7 @@ export async function buildApp(config: SluiceConfig, deps: AppDeps, options: App
   await app.register(jobActionRoutes, { deps });
   await app.register(queueRoutes, { deps });
   await app.register(jobTypeRoutes, { deps });
+  await app.register(scheduleRoutes, { deps });
   const statsHub = new StatsHub(async () => snapshotView(await queueStats(deps.redis, deps.layouts, deps.queue.queues), new Date()), options.statsIntervalMs);
   app.decorate('statsHub', statsHub);
   // Before the server waits for connections to finish: an open stream would hold app.close() forever.

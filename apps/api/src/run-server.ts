@@ -1,6 +1,6 @@
 import {
   checkSchema, closeRedis, createDatabase, createLogger, DeadLetters, HistoryMaintenance, JobTypeCatalog, loadDeclaredJobTypes, QueueAdmin, createPool,
-  createRedis, loadConfig, messageOf, openApiRefusal, Queue, QueueLayouts, waitForRedis,
+  createRedis, loadConfig, messageOf, openApiRefusal, Queue, QueueLayouts, Scheduler, claimLeaseMs, waitForRedis,
 } from '@sluice/core';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
@@ -32,8 +32,10 @@ export async function runApiServer(env: NodeJS.ProcessEnv = process.env): Promis
   // Partitions are kept by whichever process gets there first; an API alone keeps them too.
   const maintenance = new HistoryMaintenance({ pool, retentionDays: config.postgres.historyRetentionDays, logger });
   let app: FastifyInstance | undefined;
+  let scheduler: Scheduler | undefined;
   const release = async (): Promise<void> => {
     await app?.close();
+    await scheduler?.stop();
     clearInterval(layoutRefresh);
     types.stop();
     await maintenance.stop();
@@ -56,6 +58,9 @@ export async function runApiServer(env: NodeJS.ProcessEnv = process.env): Promis
     const queueAdmin = new QueueAdmin(redis, layouts, config.queue.queues);
     app = await buildApp(config, { queue, deadLetters, queueAdmin, redis, redisConfig: config.redis, layouts, pool, db: createDatabase(pool), ...(readPool && { readDb: createDatabase(readPool) }), types }, { logger });
     await app.listen({ port: config.api.port, host: config.api.host });
+    // The API runs the schedules' ticks too, so they run with no worker of their queue up (the jobs wait for one).
+    scheduler = new Scheduler({ redis, prefix: config.redis.prefix, queue, claimLeaseMs: claimLeaseMs(config.queue.idempotencyTtlMs), logger });
+    scheduler.start();
   } catch (error) {
     await release().catch(() => undefined);
     throw error;

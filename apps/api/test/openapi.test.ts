@@ -34,6 +34,8 @@ describe('the OpenAPI document', () => {
         'GET /metrics', 'POST /jobs/dead/retry', 'GET /jobs/dead/count', 'GET /job-types', 'GET /stats/stream',
         'POST /jobs/{id}/run-now', 'POST /jobs/{id}/discard', 'POST /jobs/dead/discard', 'POST /jobs/actions/{action}',
         'POST /jobs/actions/{action}/matching/count', 'POST /jobs/actions/{action}/matching',
+        'POST /schedules', 'GET /schedules', 'GET /schedules/{name}', 'PATCH /schedules/{name}', 'DELETE /schedules/{name}',
+        'POST /schedules/{name}/pause', 'POST /schedules/{name}/resume', 'POST /schedules/{name}/trigger',
       ].sort(),
     );
   });

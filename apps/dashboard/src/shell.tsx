@@ -9,6 +9,7 @@ import { DeadLetters } from './pages/dead-letters';
 import { JobDetail } from './pages/job-detail';
 import { Jobs } from './pages/jobs';
 import { Overview } from './pages/overview';
+import { Schedules } from './pages/schedules';
 import { SubmitJob } from './pages/submit-job';
 import { href, useRoute, type Route } from './route';
 
@@ -16,6 +17,7 @@ const PAGES = [
   { path: '', label: 'Overview' },
   { path: 'jobs', label: 'Jobs' },
   { path: 'dead', label: 'Dead letters' },
+  { path: 'schedules', label: 'Schedules' },
   { path: 'submit', label: 'Submit' },
 ];
 
@@ -24,6 +26,7 @@ function page(route: Route) {
   if (section === 'jobs' && id) return <JobDetail key={id} id={id} />;
   if (section === 'jobs') return <Jobs route={route} />;
   if (section === 'dead') return <DeadLetters route={route} />;
+  if (section === 'schedules') return <Schedules route={route} />;
   if (section === 'submit') return <SubmitJob />;
   return <Overview />;
 }

@@ -87,7 +87,11 @@ export class ApiClient {
     return this.request<T>('PUT', path, body);
   }
 
-  private async request<T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<T> {
+  delete(path: string): Promise<void> {
+    return this.request<void>('DELETE', path);
+  }
+
+  private async request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.connection.apiKey) headers.authorization = `Bearer ${this.connection.apiKey}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -101,6 +105,7 @@ export class ApiClient {
     } catch (error) {
       throw new ApiUnreachable(this.connection.url, networkReason(error, this.timeoutMs));
     }
+    if (response.status === 204) return undefined as T;
     const parsed = parseJson(text);
     if (response.ok && parsed.ok) return parsed.value as T;
     const error = parsed.ok ? (parsed.value as { error?: { code?: unknown; message?: unknown } } | null)?.error : undefined;

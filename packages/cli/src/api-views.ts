@@ -36,6 +36,8 @@ export interface ListedJob {
   payload: Record<string, unknown> | null;
   result: unknown;
   progress: unknown;
+  /** The schedule and tick that made the job, if one did. */
+  schedule: { name: string; tick: string } | null;
 }
 
 export interface Job extends ListedJob {
@@ -94,4 +96,35 @@ export interface JobTypeView {
   workers: number;
   declared: boolean;
   conflicts: { workers: string[] }[];
+}
+
+/** One run of a schedule. */
+export interface ScheduleRun {
+  tick: string;
+  kind: 'tick' | 'manual';
+  status: 'created' | 'failed' | 'skipped' | 'missed';
+  jobId: string | null;
+  reason: string | null;
+  lastTick?: string;
+  missedCount?: number | null;
+  at: string;
+}
+
+/** A schedule with its next ticks and newest runs (GET /schedules/:name). */
+export interface ScheduleView {
+  name: string;
+  cron: string | null;
+  everyMs: number | null;
+  timezone: string;
+  job: { type: string; payload: Record<string, unknown>; queue: string; priority: number; maxAttempts: number | null };
+  overlap: string;
+  catchUp: string;
+  paused: boolean;
+  createdAt: string;
+  updatedAt: string;
+  revision: number;
+  nextRunAt: string | null;
+  nextRuns: string[];
+  lastRuns: ScheduleRun[];
+  inFlight: number;
 }

@@ -4,19 +4,21 @@ import { dlqCommands } from './commands/dlq.js';
 import { jobCommands } from './commands/jobs.js';
 import { migrateCommand } from './commands/migrate.js';
 import { queueCommands } from './commands/queues.js';
+import { scheduleCommands } from './commands/schedules.js';
 import { statsCommand } from './commands/stats.js';
 import { typesCommand } from './commands/types.js';
 import { workerCommand } from './commands/worker.js';
 import { EXIT, processContext, runCommand, type Command, type CommandContext } from './command.js';
 import { loadTestCommand } from './load-test.js';
 
-const COMMANDS: readonly Command[] = [migrateCommand, apiCommand, workerCommand, ...jobCommands, ...dlqCommands, ...queueCommands, statsCommand, typesCommand, loadTestCommand];
+const COMMANDS: readonly Command[] = [migrateCommand, apiCommand, workerCommand, ...jobCommands, ...dlqCommands, ...queueCommands, ...scheduleCommands, statsCommand, typesCommand, loadTestCommand];
 
 /** Commands that are a word and a subcommand, e.g. `jobs add`. */
 const GROUPS: Readonly<Record<string, string>> = {
   jobs: 'Submit jobs and follow them.',
   dlq: 'Read and retry the dead-letter streams.',
   queues: 'List, pause and resume queues.',
+  schedules: 'Add, read, pause, resume, trigger and remove cron and repeatable schedules.',
 };
 
 const HELP_WORDS = new Set(['--help', '-h', 'help']);

@@ -7,8 +7,11 @@ import { checkSchema } from './history/migrate.js';
 import { HistoryRecorder } from './history/recorder.js';
 import type { Logger } from './logger.js';
 import { createLogger } from './pino-logger.js';
+import { Queue } from './queue.js';
 import { closeRedis, createRedis } from './redis/client.js';
 import { JobTypeRegistry, type JobTypeDefinition } from './registry.js';
+import { claimLeaseMs } from './schedules/schedule-runs.js';
+import { Scheduler } from './schedules/scheduler.js';
 import { Worker } from './worker.js';
 
 /** What `createWorker` runs: your job types, a handler for each, and optionally the configuration. */
@@ -39,7 +42,8 @@ export interface SluiceWorker {
 /**
  * Starts a worker for your job types with what it needs around it: the worker (which also promotes
  * due jobs, reclaims crashed workers' jobs and publishes your types for the API to accept), the
- * history recorder that writes every transition to PostgreSQL, and the history's daily maintenance.
+ * history recorder that writes every transition to PostgreSQL, the history's daily maintenance, and
+ * a scheduler that runs the ticks of the schedules of its queues.
  * The PostgreSQL schema must have been migrated (`sluice migrate`).
  */
 export async function createWorker(options: CreateWorkerOptions): Promise<SluiceWorker> {
@@ -56,6 +60,11 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Sluice
     redis: recorderRedis, pool, prefix: config.redis.prefix, queues: config.queue.queues, layouts: worker.layouts, owner: config.worker.consumerName, logger,
   });
   const maintenance = new HistoryMaintenance({ pool, retentionDays: config.postgres.historyRetentionDays, logger });
+  // The schedules' ticks of this worker's queues, checked against every type live workers publish.
+  const scheduleQueue = new Queue({ redis: recorderRedis, redisConfig: config.redis, queueConfig: config.queue, registry: worker.types });
+  const scheduler = new Scheduler({
+    redis: recorderRedis, prefix: config.redis.prefix, queue: scheduleQueue, claimLeaseMs: claimLeaseMs(config.queue.idempotencyTtlMs), logger,
+  });
 
   const releaseConnections = async (): Promise<void> => {
     await closeRedis(recorderRedis);
@@ -71,6 +80,7 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Sluice
   }
   recorder.start();
   maintenance.start();
+  scheduler.start();
 
   let closing: Promise<void> | undefined;
   return {
@@ -79,6 +89,7 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Sluice
     logger,
     close(timeoutMs = config.worker.shutdownTimeoutMs) {
       closing ??= (async () => {
+        await scheduler.stop();
         await worker.close(timeoutMs);
         await recorder.stop();
         await maintenance.stop();

@@ -11,7 +11,11 @@ export type SluiceErrorCode =
   | 'POSTGRES_UNAVAILABLE'
   | 'SCHEMA_BEHIND'
   | 'INVALID_CONFIG'
-  | 'INVALID_LIMITS';
+  | 'INVALID_LIMITS'
+  | 'INVALID_SCHEDULE'
+  | 'SCHEDULE_NOT_FOUND'
+  | 'SCHEDULE_EXISTS'
+  | 'TOO_MANY_SCHEDULES';
 
 /** Base class of every error Sluice raises on purpose. */
 export class SluiceError extends Error {
@@ -60,6 +64,27 @@ export class JobStateConflictError extends SluiceError {
   constructor(jobId: string, status: string, message: string) {
     super('INVALID_STATE', message, { jobId });
     this.status = status;
+  }
+}
+
+/** A schedule definition or change that cannot be saved: its message names the field to fix. */
+export class InvalidScheduleError extends SluiceError {
+  constructor(message: string) {
+    super('INVALID_SCHEDULE', message);
+  }
+}
+
+/** No schedule has that name. */
+export class ScheduleNotFoundError extends SluiceError {
+  constructor(name: string) {
+    super('SCHEDULE_NOT_FOUND', `No schedule is called "${name}".`);
+  }
+}
+
+/** A schedule cannot be added: its name is taken (SCHEDULE_EXISTS), or the most schedules there may be exist (TOO_MANY_SCHEDULES). */
+export class ScheduleConflictError extends SluiceError {
+  constructor(code: 'SCHEDULE_EXISTS' | 'TOO_MANY_SCHEDULES', message: string) {
+    super(code, message);
   }
 }
 

@@ -33,7 +33,17 @@ export interface Job {
   idempotencyKey: string | null;
   result: unknown;
   progress: unknown;
+  /** The schedule and tick that made the job; null for a job submitted otherwise. */
+  schedule: JobSchedule | null;
   history: JobEvent[];
+}
+
+/** Where a job a schedule made comes from. */
+export interface JobSchedule {
+  /** The schedule's name. */
+  name: string;
+  /** The tick that made it (a manual run's: when it was asked for). */
+  tick: string;
 }
 
 /**
@@ -97,6 +107,7 @@ export function jobFromHash(hash: Record<string, string>): Job {
     idempotencyKey: optionalText(hash.idempotencyKey),
     result: optionalJson(hash.result),
     progress: optionalJson(hash.progress),
+    schedule: hash.schedule ? { name: hash.schedule, tick: isoFromMs(hash.scheduleTick ?? 0) } : null,
     history: historyFromHash(hash),
   };
 }

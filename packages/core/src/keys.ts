@@ -90,3 +90,41 @@ export function catalogKeys(prefix: string): CatalogKeys {
   const base = `${prefix}:{job-types}:`;
   return { publications: `${base}publications`, seen: `${base}seen`, version: `${base}version` };
 }
+
+/**
+ * The keys of the schedules; one hash tag, so one cluster slot holds them all and each step on a
+ * schedule is one script. Their number is bounded by MAX_SCHEDULES, each run list by RUNS_KEPT.
+ */
+export interface ScheduleKeys {
+  /** Hash of schedule name -> the JSON of its definition (see StoredSchedule). */
+  definitions: string;
+  /** Hash of schedule name -> its revision, bumped by every change: a claim computed from an older one is refused. */
+  revisions: string;
+  /** ZSET of the schedules that are not paused, scored by their next tick (ms). */
+  due: string;
+  /** Hash of schedule name -> the newest tick decided (run, skipped or missed): no tick at or before it is ever due again. */
+  decided: string;
+  /** ZSET of claimed runs (`name|tick|kind`) whose job is being added, scored by when their lease ends. */
+  claims: string;
+  /** Hash of schedule name -> how many of its claims are in flight. */
+  inflight: string;
+  /** Hash of schedule name -> the id of the newest job its runs made. */
+  lastJobs: string;
+  /** List of a schedule's newest runs, newest first, capped. */
+  runs(name: string): string;
+}
+
+/** Builds the schedules' keys under `prefix`. */
+export function scheduleKeys(prefix: string): ScheduleKeys {
+  const base = `${prefix}:{schedules}:`;
+  return {
+    definitions: `${base}definitions`,
+    revisions: `${base}revisions`,
+    due: `${base}due`,
+    decided: `${base}decided`,
+    claims: `${base}claims`,
+    inflight: `${base}inflight`,
+    lastJobs: `${base}last-jobs`,
+    runs: (name) => `${base}runs:${name}`,
+  };
+}

@@ -9,6 +9,9 @@ import { validatePayload, type JobTypeLookup } from './registry.js';
 import { toRedisError } from './redis/client.js';
 import { runTransition, type ScriptedRedis } from './redis/scripts.js';
 import { ReplicatedSubmissions } from './replicated-submissions.js';
+import type { ScheduleDefinition } from './schedules/schedule-definition.js';
+import { claimLeaseMs } from './schedules/schedule-runs.js';
+import { Schedules, type ScheduleView } from './schedules/schedules.js';
 import { TurnBatch } from './turn-batch.js';
 import { assertStorable } from './validation.js';
 import { priorityBand, streamOfBand } from './priority.js';
@@ -36,6 +39,14 @@ export interface AddJobOptions {
    * An idempotency key deduplicates within its partition: repeats must carry the same partition key.
    */
   partitionKey?: string;
+}
+
+/** The schedule tick that made a job: recorded with it, in Redis and in its history. */
+export interface JobOrigin {
+  /** The schedule's name. */
+  schedule: string;
+  /** The tick (ms since the epoch); a manual run's is when it was asked for. */
+  tick: number;
 }
 
 /** One job of a bulk submission. */
@@ -81,6 +92,8 @@ interface PreparedJob {
   /** When the job may run: a time, or a delay counted from when it reaches Redis. */
   due: { atMs: number } | { delayMs: number };
   idempotencyKey: string;
+  /** Set on a job a schedule made, which is sent in a call of its own. */
+  origin?: JobOrigin;
 }
 
 /** The producer side: validates and adds jobs to the configured queues, and reads a job's live state. */
@@ -97,6 +110,7 @@ export class Queue {
   private readonly layouts: QueueLayouts;
   /** Set once this producer's partition counts are recorded, before its first submission. */
   private recorded: Promise<void> | undefined;
+  private scheduleAdmin: Schedules | undefined;
 
   constructor(private readonly deps: QueueDeps) {
     this.now = deps.now ?? Date.now;
@@ -108,6 +122,21 @@ export class Queue {
   /** Names of the queues this producer may add to. */
   get queues(): readonly string[] {
     return this.deps.queueConfig.queues;
+  }
+
+  /** The schedules, whose ticks add jobs to these queues: list, get, update, pause, resume, remove, trigger. */
+  get schedules(): Schedules {
+    const { redis, redisConfig, queueConfig } = this.deps;
+    this.scheduleAdmin ??= new Schedules({ redis, prefix: redisConfig.prefix, queue: this, claimLeaseMs: claimLeaseMs(queueConfig.idempotencyTtlMs) });
+    return this.scheduleAdmin;
+  }
+
+  /**
+   * Adds a schedule: a job from `definition.job` at each tick of its cron or `everyMs`, exactly once
+   * per tick however many workers run (see Scheduler). Shorthand for `schedules.create`.
+   */
+  schedule(definition: ScheduleDefinition): Promise<ScheduleView> {
+    return this.schedules.create(definition);
   }
 
   /** Throws `QueueNotFoundError` (UNKNOWN_QUEUE) unless `queue` is one of this producer's queues; `field`, if given, names it in the message. */
@@ -123,6 +152,28 @@ export class Queue {
   async add(type: string, payload: Record<string, unknown>, options: AddJobOptions = {}): Promise<AddedJob> {
     await this.deps.registry.learn?.([type]);
     return this.submissions.add(this.prepare({ ...options, type, payload }, 'payload', this.now()));
+  }
+
+  /**
+   * Validates a job as `add` would and adds nothing: a schedule's job is checked so before the
+   * schedule is saved. `path` names the job in messages (`job.payload.to …`). Throws `InvalidJobError`
+   * or `QueueNotFoundError`.
+   */
+  async validate(job: BulkJob, path: string): Promise<void> {
+    await this.deps.registry.learn?.([job.type]);
+    this.prepare(job, `${path}.payload`, this.now());
+  }
+
+  /**
+   * Adds the job of a schedule's tick, recording the tick with it (see Scheduler): validated like
+   * `add`, and sent alone, so that jobs of no schedule carry nothing more.
+   */
+  async addScheduled(type: string, payload: Record<string, unknown>, options: AddJobOptions, origin: JobOrigin): Promise<AddedJob> {
+    await this.deps.registry.learn?.([type]);
+    const now = this.now();
+    const [outcome] = await this.enqueueAll([{ ...this.prepare({ ...options, type, payload }, 'payload', now), origin }], now);
+    if (outcome?.status !== 'fulfilled') throw outcome?.reason;
+    return outcome.value;
   }
 
   /** Validates every job first, then adds them all in one round trip; each job is added atomically. */
@@ -368,7 +419,8 @@ export class Queue {
   private async enqueueScript(jobs: readonly PreparedJob[], now: number): Promise<unknown> {
     const { keys } = (jobs[0] as PreparedJob).partition;
     const scriptKeys = [...keys.bands, keys.delayed];
-    const args: (string | number)[] = [now, (jobs[0] as PreparedJob).queue, this.deps.queueConfig.idempotencyTtlMs];
+    const { queue, origin } = jobs[0] as PreparedJob;
+    const args: (string | number)[] = [now, queue, this.deps.queueConfig.idempotencyTtlMs, origin?.schedule ?? '', origin?.tick ?? ''];
     for (const job of jobs) {
       // Without a key of its own, the job hash stands in: the script never reads it as one.
       scriptKeys.push(keys.job(job.id), job.idempotencyKey ? keys.idempotency(job.idempotencyKey) : keys.job(job.id));

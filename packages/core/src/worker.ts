@@ -169,6 +169,11 @@ export class Worker extends WorkerEventEmitter {
     return this.served.map((type) => type.name).sort();
   }
 
+  /** The job types live workers publish, as this worker last read them: what a producer beside it validates against. */
+  get types(): JobTypeCatalog {
+    return this.catalog;
+  }
+
   /** This worker's consumer name. */
   get name(): string {
     return this.options.worker.consumerName;

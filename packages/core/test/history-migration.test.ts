@@ -3,6 +3,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyMigrations, assertSchemaCurrent, createDatabase, createPool, MIGRATIONS_FOLDER, type Database } from '@sluice/core';
 import { jobsFindWithHistory, jobsList } from '../src/history/jobs-repository';
@@ -45,14 +46,18 @@ afterAll(async () => {
   rmSync(folder, { recursive: true, force: true });
 });
 
-/** Everything the repositories read about `ids`, and the raw rows besides. */
-async function readAll(database: Database, ids: string[]) {
+/**
+ * Everything the repositories read about `ids`, and the raw rows besides. This code reads the latest
+ * schema only, so what the migrated schema reads is compared with the scratch schema's, which holds the
+ * same rows at the latest migration.
+ */
+async function readAll(database: Database, rowsOf: pg.Pool, ids: string[]) {
   return {
     jobs: await Promise.all(ids.map((id) => jobsFindWithHistory(database, id))),
     listed: (await jobsList(database, { limit: 100 })).jobs,
     byKey: (await jobsList(database, { idempotencyKey: 'order-1', limit: 10 })).jobs,
-    rows: (await pool.query('SELECT to_jsonb(jobs) AS row FROM jobs ORDER BY id')).rows,
-    events: (await pool.query('SELECT to_jsonb(job_events) AS row FROM job_events ORDER BY job_id, seq')).rows,
+    rows: (await rowsOf.query('SELECT to_jsonb(jobs) AS row FROM jobs ORDER BY id')).rows,
+    events: (await rowsOf.query('SELECT to_jsonb(job_events) AS row FROM job_events ORDER BY job_id, seq')).rows,
   };
 }
 
@@ -67,14 +72,20 @@ describe('migrating the history to day partitions', () => {
     await recordJob(scratch.pool, ids.farAhead, at.farAhead, { then: ['processing'] });
     await recordJob(scratch.pool, ids.notV7, now, { then: ['processing', 'completed'] });
     const recorded = scratchConfig.postgres.schema;
-    await pool.query(`INSERT INTO jobs SELECT * FROM "${recorded}".jobs; INSERT INTO job_events SELECT * FROM "${recorded}".job_events`);
-    const before = await readAll(db, Object.values(ids));
-    expect([before.jobs.filter(Boolean).length, before.rows.length, before.events.length, before.byKey.length]).toEqual([5, 5, 16, 1]);
+    // The columns of migration 0001's jobs, which later migrations add to.
+    const { rows: columns } = await pool.query<{ name: string }>(
+      `SELECT column_name AS name FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'jobs' ORDER BY ordinal_position`, [config.postgres.schema]);
+    const list = columns.map(({ name }) => `"${name}"`).join(', ');
+    await pool.query(`INSERT INTO jobs (${list}) SELECT ${list} FROM "${recorded}".jobs; INSERT INTO job_events SELECT * FROM "${recorded}".job_events`);
+    const { rows: copied } = await pool.query<{ jobs: string; events: string }>('SELECT (SELECT count(*) FROM jobs) AS jobs, (SELECT count(*) FROM job_events) AS events');
+    expect(copied).toEqual([{ jobs: '5', events: '16' }]);
+    const expected = await readAll(scratch.db, scratch.pool, Object.values(ids));
+    expect([expected.jobs.filter(Boolean).length, expected.rows.length, expected.events.length, expected.byKey.length]).toEqual([5, 5, 16, 1]);
 
     await applyMigrations(config.postgres);
 
     await expect(assertSchemaCurrent(pool, config.postgres.schema)).resolves.toBeUndefined();
-    expect(await readAll(db, Object.values(ids))).toEqual(before);
+    expect(await readAll(db, pool, Object.values(ids))).toEqual(expected);
     const jobs = await partitionsOf(pool, 'jobs');
     const events = await partitionsOf(pool, 'job_events');
     for (const name of ['old', 'recent', 'today'] as const) {

@@ -15,8 +15,8 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
 import {
-  closeRedis, createRedis, DeadLetters, defineJobType, HistoryRecorder, JobTypeRegistry, PermanentJobError, PRIORITY_BANDS, Queue, QueueAdmin, RetryAfterError, QueueLayouts, queueKeys, waitForRedis,
-  Worker, WORKER_GROUP, type Job, type JobContext, type JobHandler, type ScriptedRedis, type SluiceConfig,
+  closeRedis, createRedis, DeadLetters, defineJobType, HistoryRecorder, JobTypeRegistry, PermanentJobError, PRIORITY_BANDS, Queue, QueueAdmin, QueueLayouts, queueKeys,
+  RetryAfterError, Scheduler, Schedules, waitForRedis, Worker, WORKER_GROUP, type Job, type JobContext, type JobHandler, type ScriptedRedis, type SluiceConfig,
 } from '@sluice/core';
 import { JobTransitions, typeList } from '../src/job-runner';
 import { defineScripts } from '../src/redis/scripts';
@@ -287,6 +287,30 @@ describe('the scripts touch only the keys their calls declare, as MONITOR sees t
 
     clockAhead = 60_000;
     await waitFor('the sweep for gone consumers', () => watch.ran().has('removeGoneConsumer'));
+
+    // Schedules: added, changed, ticked, triggered; a claim whose scheduler failed is driven again after its lease; removed.
+    let scheduleClock = Date.parse('2030-01-01T00:00:00Z');
+    const scheduleNow = () => scheduleClock;
+    const schedules = new Schedules({ redis, prefix: config.redis.prefix, queue, now: scheduleNow });
+    let failOnce = true;
+    const failing = {
+      get: (name: string) => new JobTypeRegistry([work]).get(name),
+      learn: async () => {
+        if (!failOnce) return;
+        failOnce = false;
+        throw new Error('Redis went away');
+      },
+    };
+    const stopped = new Scheduler({ redis, prefix: config.redis.prefix, queue: new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry: failing }), now: scheduleNow });
+    const scheduler = new Scheduler({ redis, prefix: config.redis.prefix, queue, now: scheduleNow });
+    await schedules.create({ name: 'every-minute', everyMs: 60_000, job: { type: 'work', payload: { action: 'complete' } } });
+    await schedules.update('every-minute', { overlap: 'skip' });
+    scheduleClock += 60_000;
+    await expect(stopped.runOnce()).rejects.toThrow('Redis went away');
+    scheduleClock += 40_000;
+    expect(await scheduler.runOnce()).toMatchObject({ redriven: 1 });
+    await schedules.trigger('every-minute');
+    await schedules.remove('every-minute');
 
     // A worker that stops hands back the job it is running; the recorder gives up its lease.
     const interrupted = await queue.add('work', { action: 'slow', ms: 10_000 });

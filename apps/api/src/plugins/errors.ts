@@ -1,4 +1,7 @@
-import { InvalidJobError, InvalidLimitsError, JobNotFoundError, JobStateConflictError, NotReplicatedError, PostgresUnavailableError, QueueNotFoundError, RedisUnavailableError, SluiceError, describeSchemaError } from '@sluice/core';
+import {
+  InvalidJobError, InvalidLimitsError, InvalidScheduleError, JobNotFoundError, JobStateConflictError, NotReplicatedError, PostgresUnavailableError, QueueNotFoundError,
+  RedisUnavailableError, ScheduleConflictError, ScheduleNotFoundError, SluiceError, describeSchemaError,
+} from '@sluice/core';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaValidationError, preHandlerAsyncHookHandler } from 'fastify';
 import { describeDependencyFailure } from '../dependency-failure.js';
 
@@ -28,9 +31,9 @@ const FASTIFY_CLIENT_ERRORS: Record<string, [number, string, string]> = {
 
 /** Status of each domain error the routes let through. */
 function statusOf(error: SluiceError): number {
-  if (error instanceof InvalidJobError || error instanceof InvalidLimitsError) return 400;
-  if (error instanceof JobNotFoundError || error instanceof QueueNotFoundError) return 404;
-  if (error instanceof JobStateConflictError) return 409;
+  if (error instanceof InvalidJobError || error instanceof InvalidLimitsError || error instanceof InvalidScheduleError) return 400;
+  if (error instanceof JobNotFoundError || error instanceof QueueNotFoundError || error instanceof ScheduleNotFoundError) return 404;
+  if (error instanceof JobStateConflictError || error instanceof ScheduleConflictError) return 409;
   if (error instanceof RedisUnavailableError || error instanceof PostgresUnavailableError || error instanceof NotReplicatedError) return 503;
   return 500;
 }

@@ -105,6 +105,9 @@ export const JobView = Type.Object({
   idempotencyKey: Type.Union([Type.String(), Type.Null()], { description: 'The key the job was submitted with, if any.' }),
   result: Type.Unknown(),
   progress: Type.Unknown(),
+  schedule: Type.Union([Type.Object({ name: Type.String(), tick: Timestamp }), Type.Null()], {
+    description: 'The schedule whose tick made the job, and that tick (a manual run\'s: when it was asked for); null for a job submitted otherwise.',
+  }),
   history: Type.Array(JobEvent),
   waiting: Type.Union([WaitingView, Type.Null()], { description: 'Why the job is not running yet; null when it is not waiting (processing or finished).' }),
 });

@@ -78,6 +78,8 @@ export interface JobSummary {
   idempotencyKey: string | null;
   result: unknown;
   progress: unknown;
+  /** The schedule and tick that made the job, if one did. */
+  schedule: { name: string; tick: string } | null;
 }
 
 /** Why a job is not running yet (GET /jobs/:id's `waiting`). */
@@ -160,4 +162,32 @@ export interface AddedJob {
   type: string;
   status: JobState;
   duplicate: boolean;
+}
+
+/** One run of a schedule (GET /schedules). */
+export interface ScheduleRun {
+  tick: string;
+  kind: 'tick' | 'manual';
+  status: 'created' | 'failed' | 'skipped' | 'missed';
+  jobId: string | null;
+  reason: string | null;
+  lastTick?: string;
+  missedCount?: number | null;
+  at: string;
+}
+
+/** A schedule with its next ticks and newest runs. */
+export interface Schedule {
+  name: string;
+  cron: string | null;
+  everyMs: number | null;
+  timezone: string;
+  job: { type: string; payload: Record<string, unknown>; queue: string; priority: number; maxAttempts: number | null };
+  overlap: string;
+  catchUp: string;
+  paused: boolean;
+  nextRunAt: string | null;
+  nextRuns: string[];
+  lastRuns: ScheduleRun[];
+  inFlight: number;
 }

@@ -119,6 +119,14 @@ export function JobDetail({ id }: { id: string }) {
               <dd className="mono">{job.idempotencyKey}</dd>
             </>
           )}
+          {job.schedule && (
+            <>
+              <dt>Schedule</dt>
+              <dd>
+                <a href={href('/schedules')}>{job.schedule.name}</a>, tick {formatTime(job.schedule.tick)}
+              </dd>
+            </>
+          )}
           {job.lastError && (
             <>
               <dt>Last error</dt>

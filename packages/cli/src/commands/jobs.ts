@@ -42,6 +42,7 @@ export function describeJob(job: Job): string {
     ['updated', job.updatedAt],
     ['finished', when(job.finishedAt)],
     ['idempotency key', job.idempotencyKey ?? ''],
+    ['schedule', job.schedule ? `${job.schedule.name}, tick ${job.schedule.tick}` : ''],
     ['last error', job.lastError ?? ''],
     ['payload', JSON.stringify(job.payload)],
     ['result', job.result === null || job.result === undefined ? '' : JSON.stringify(job.result)],

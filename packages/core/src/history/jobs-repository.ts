@@ -133,5 +133,6 @@ function summaryFromRow(row: typeof jobs.$inferSelect): JobSummary {
     idempotencyKey: row.idempotencyKey,
     result: row.result ?? null,
     progress: null,
+    schedule: row.schedule === null ? null : { name: row.schedule, tick: (row.scheduleTick ?? new Date(0)).toISOString() },
   };
 }

@@ -35,6 +35,10 @@ export const jobs = pgTable(
     finishedAt: timestamptz('finished_at'),
     lastError: text('last_error'),
     result: jsonb('result'),
+    /** The schedule whose tick made the job; null for a job submitted otherwise. */
+    schedule: text('schedule'),
+    /** That tick. */
+    scheduleTick: timestamptz('schedule_tick'),
     /** Sequence number of the newest event applied to this row; older events never overwrite newer state. */
     lastSeq: integer('last_seq').notNull().default(0),
   },

@@ -56,6 +56,12 @@ const SCRIPTS = {
   livePublishers: lua('live-publishers'),
   acquireLease: lua('acquire-lease'),
   releaseLease: lua('release-lease'),
+  saveSchedule: lua('save-schedule'),
+  removeSchedule: lua('remove-schedule'),
+  claimScheduleTick: lua('claim-schedule-tick', ['schedule-runs']),
+  claimScheduleTrigger: lua('claim-schedule-trigger'),
+  takeOverScheduleClaim: lua('take-over-schedule-claim'),
+  recordScheduleRun: lua('record-schedule-run', ['schedule-runs']),
 } as const;
 
 /** The name of a Sluice script. */

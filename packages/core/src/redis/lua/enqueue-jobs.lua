@@ -5,6 +5,7 @@
   KEYS[1..3] events, counts, throughput   KEYS[4..8] band streams   KEYS[9] delayed
   then per job: job hash, idempotency key (any key of the queue's slot when the job has none)
   ARGV[1] now (ms)   ARGV[2] queue   ARGV[3] idempotency window (ms)
+  ARGV[4] the schedule whose tick made the call's one job ('' for none)   ARGV[5] that tick (ms)
   then per job, 8 values: id, type, payload (JSON), maxAttempts, priority, its priority's band,
   runAt (ms), idempotency key ('' for none)
 
@@ -20,7 +21,7 @@ local replies = {}
 
 for i = 1, (#KEYS - 9) / 2 do
   local jobKey, idempotencyKey = KEYS[8 + 2 * i], KEYS[9 + 2 * i]
-  local a = 3 + 8 * (i - 1)
+  local a = 5 + 8 * (i - 1)
   local jobId, jobType, payload, maxAttempts, priority, band, runAt, key =
     ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8]
   local first = false
@@ -55,6 +56,13 @@ for i = 1, (#KEYS - 9) / 2 do
     moveCount(false, status)
     replies[i] = {1, jobId, status}
   end
+end
+
+-- Checked once per call, not per job: a scheduled job is sent alone, and only a new one has an event.
+if ARGV[4] ~= '' and #transitionEvents == 1 then
+  redis.call('HSET', KEYS[10], 'schedule', ARGV[4], 'scheduleTick', ARGV[5])
+  transitionEvents[1].schedule = ARGV[4]
+  transitionEvents[1].scheduleTick = ARGV[5]
 end
 
 return replies
