@@ -98,6 +98,21 @@ describe('the overview', () => {
     await warning.waitFor({ state: 'detached' });
   });
 
+  it('sets a queue\'s limits from its card, which workers then hold to, and lifts them', async () => {
+    const { page } = stack;
+    const limits = page.locator('[data-queue="reports"] .queue-limits');
+    await limits.locator('summary').click();
+    const form = page.getByRole('form', { name: 'Limits of queue reports' });
+    await form.getByLabel('Running at once').fill('1');
+    await form.getByRole('button', { name: 'Set limits' }).click();
+    await page.locator('[data-queue="reports"] [data-limits="1 at once"]').waitFor();
+    const answer = await fetch(`${stack.baseUrl}/queues/reports`).then((response) => response.json() as Promise<{ limits: unknown }>);
+    expect(answer.limits).toEqual({ concurrency: 1 });
+    await stack.screenshot('overview-limits');
+    await form.getByRole('button', { name: 'Lift limits' }).click();
+    await page.locator('[data-queue="reports"] [data-limits="none"]').waitFor();
+  });
+
   it('fits a phone screen', async () => {
     const { page } = stack;
     await page.setViewportSize({ width: 390, height: 844 });

@@ -195,10 +195,15 @@ describe('JOB_TYPES_FILE', () => {
   it('takes a file saved from GET /job-types as it is, its maxAttempts included, and refuses fields it does not know', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'sluice-types-'));
     try {
-      const listing = { types: [{ name: 'report', description: null, payloadSchema: { type: 'object' }, maxAttempts: 7, timeoutMs: 5000, queues: ['default'], workers: 1, declared: false, conflicts: [] }] };
+      const listing = {
+        types: [{
+          name: 'report', description: null, payloadSchema: { type: 'object' }, maxAttempts: 7, timeoutMs: 5000, limits: { concurrency: 2 },
+          queues: ['default'], workers: 1, declared: false, conflicts: [],
+        }],
+      };
       writeFileSync(join(dir, 'listing.json'), JSON.stringify(listing));
       const [report] = await loadDeclaredJobTypes(join(dir, 'listing.json'));
-      expect(new JobTypeRegistry(report ? [report] : []).get('report')).toMatchObject({ timeoutMs: 5000, retry: { maxAttempts: 7 } });
+      expect(new JobTypeRegistry(report ? [report] : []).get('report')).toMatchObject({ timeoutMs: 5000, retry: { maxAttempts: 7 }, limits: { concurrency: 2 } });
 
       writeFileSync(join(dir, 'typo.json'), JSON.stringify([{ name: 'report', payloadSchema: { type: 'object' }, timeout: 5000 }]));
       await expect(loadDeclaredJobTypes(join(dir, 'typo.json'))).rejects.toThrow('entry 0 ("report") has unknown fields: timeout');

@@ -10,6 +10,9 @@ function snapshot(second: number, pending: number, perSecond: [number, number, n
     throughput: { completedLastMinute: 0, failedLastMinute: 0, completedPerSecond: 0 },
     perSecond: perSecond.map(([s, completed, failed]) => ({ second: s, completed, failed })),
     waitingWithoutWorker: {},
+    processingByType: {},
+    heldByLimits: {},
+    limits: {},
     partitions: [],
   } satisfies QueueSnapshot;
   return { at: new Date(second * 1000).toISOString(), queues: { default: queue } };

@@ -7,11 +7,11 @@ import { JobTypeRegistry, type JobTypeDefinition } from './registry.js';
 
 /** Fields GET /job-types lists that describe the live workers, not the type: a file copied from it may hold them. */
 const LISTING_FIELDS = ['queues', 'workers', 'declared', 'conflicts'];
-const DEFINITION_FIELDS = ['name', 'description', 'payload', 'payloadSchema', 'retry', 'timeoutMs', 'maxAttempts'];
+const DEFINITION_FIELDS = ['name', 'description', 'payload', 'payloadSchema', 'retry', 'timeoutMs', 'maxAttempts', 'limits'];
 
 /**
  * Reads job types declared to a producer ahead of any worker (JOB_TYPES_FILE): a `.json` file holding
- * an array of definitions, `{ name, payloadSchema, description?, retry?, maxAttempts?, timeoutMs? }`
+ * an array of definitions, `{ name, payloadSchema, description?, retry?, maxAttempts?, timeoutMs?, limits? }`
  * (what GET /job-types lists: its whole answer `{ types: [...] }` is taken too, and its fields about
  * workers are ignored; `payload` is taken for `payloadSchema`), or a JavaScript module whose `types`
  * export (or default export's `types`, or default export) is an array of `defineJobType` definitions.
@@ -36,7 +36,7 @@ export async function loadDeclaredJobTypes(path: string): Promise<JobTypeDefinit
       problems.push(`JOB_TYPES_FILE ${file}: entry ${index} ${problem}`);
       return [];
     }
-    const { name, description, payload, payloadSchema, retry, timeoutMs, maxAttempts } = entry as Record<string, unknown>;
+    const { name, description, payload, payloadSchema, retry, timeoutMs, maxAttempts, limits } = entry as Record<string, unknown>;
     const policy = { ...(retry as JobTypeDefinition['retry']), ...(maxAttempts !== undefined && { maxAttempts: maxAttempts as number }) };
     return [{
       name: name as string,
@@ -45,6 +45,8 @@ export async function loadDeclaredJobTypes(path: string): Promise<JobTypeDefinit
       payload: (payload ?? payloadSchema) as JobTypeDefinition['payload'],
       retry: policy,
       ...(timeoutMs !== undefined && { timeoutMs: timeoutMs as number }),
+      // Left for the registry to check, with its message; workers enforce the limits of their own definitions.
+      ...(limits !== undefined && { limits: limits as JobTypeDefinition['limits'] }),
     }];
   });
   if (problems.length === 0) {

@@ -44,6 +44,10 @@ export class ApiClient {
     return this.request<T>('POST', path, body);
   }
 
+  put<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>('PUT', path, body);
+  }
+
   private async request<T>(method: string, path: string, body: unknown, signal?: AbortSignal): Promise<T> {
     const headers: Record<string, string> = { ...this.headers(), accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';

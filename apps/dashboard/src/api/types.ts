@@ -32,9 +32,21 @@ export type QueueSnapshot = Record<JobState, number> & {
   perSecond: ThroughputSecond[];
   /** Jobs per type waiting because no live worker serves their type. */
   waitingWithoutWorker: Record<string, number>;
+  /** Jobs running now, per type. */
+  processingByType: Record<string, number>;
+  /** Jobs per type waiting for room under their type's rate limit or concurrency cap. */
+  heldByLimits: Record<string, number>;
+  /** The queue's own rate limit and concurrency cap. */
+  limits: FlowLimits;
   /** The queue per partition (one item for a queue of one partition). */
   partitions: PartitionSnapshot[];
 };
+
+/** A rate limit (at most `max` starts in any `perMs`) and a concurrency cap; absent ones limit nothing. */
+export interface FlowLimits {
+  rate?: { max: number; perMs: number };
+  concurrency?: number;
+}
 
 export type PartitionSnapshot = Record<JobState, number> & {
   index: number;

@@ -4,6 +4,7 @@ import { StatusBadge } from '../components/status-badge';
 import { useDashboard } from '../context';
 import { formatCount } from '../format';
 import { href } from '../route';
+import { QueueLimits } from './queue-limits';
 
 /** One queue: its jobs per state (each a link to those jobs), its throughput, and pause/resume. */
 export function QueueCard({ name, queue }: { name: string; queue: QueueSnapshot }) {
@@ -46,6 +47,7 @@ export function QueueCard({ name, queue }: { name: string; queue: QueueSnapshot 
         ))}
       </dl>
       <WaitingWithoutWorker waiting={queue.waitingWithoutWorker} />
+      <QueueLimits name={name} limits={queue.limits ?? {}} held={queue.heldByLimits ?? {}} />
       <Partitions name={name} partitions={queue.partitions ?? []} />
       <p className="card-foot">
         {formatCount(queue.throughput.completedLastMinute)} completed and {formatCount(queue.throughput.failedLastMinute)} failed in the last minute ·{' '}
