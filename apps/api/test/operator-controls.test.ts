@@ -196,4 +196,15 @@ describe('POST /jobs/actions/:action/matching', () => {
     expect(run.statusCode, run.body).toBe(400);
     expect(await fixture.statusOf(other)).toBe('scheduled');
   });
+
+  it('refuses a dead-job filter given in the query string, as GET /jobs/dead/count takes it, rather than discard every dead job', async () => {
+    const [id] = (await deadJobs(1)) as [string];
+    const count = (await fixture.app.inject({ method: 'GET', url: '/jobs/dead/count?type=noop' })).json() as { count: number };
+    expect(count.count).toBe(0);
+    for (const url of ['/jobs/dead/discard?type=noop', '/jobs/dead/retry?type=noop']) {
+      const response = await post(url, {});
+      expect(response.statusCode, `${url}: ${response.body}`).toBe(400);
+    }
+    expect(await fixture.statusOf(id)).toBe('dead');
+  });
 });
