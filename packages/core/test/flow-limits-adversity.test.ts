@@ -20,8 +20,17 @@ const unlimitedRegistry = new JobTypeRegistry([defineJobType({ name: 'capped', p
 /** A type whose handler postpones its job while the service it calls says so. */
 const politeType = defineJobType({ name: 'polite', payload: Type.Object({}), retry: { maxAttempts: 1 } });
 const politeRegistry = new JobTypeRegistry([politeType]);
+/** A type capped at one at once whose handler outlives its attempt's timeout, ignoring its signal. */
+const stubbornType = defineJobType({ name: 'slow-capped', payload: Type.Object({}), timeoutMs: 200, retry: { maxAttempts: 1 }, limits: { concurrency: 1 } });
+const slowRunning = { now: 0, most: 0 };
+async function slowCapped(): Promise<void> {
+  slowRunning.now += 1;
+  slowRunning.most = Math.max(slowRunning.most, slowRunning.now);
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  slowRunning.now -= 1;
+}
 /** What producers know: every type above. */
-const producerRegistry = new JobTypeRegistry([defineJobType({ name: 'capped', payload: Type.Object({}), limits: { concurrency: 1 } }), politeType]);
+const producerRegistry = new JobTypeRegistry([defineJobType({ name: 'capped', payload: Type.Object({}), limits: { concurrency: 1 } }), politeType, stubbornType]);
 let serviceSays: 'wait' | 'wait once' | 'ok' = 'wait';
 async function polite(): Promise<string> {
   if (serviceSays === 'ok') return 'done';
@@ -63,6 +72,7 @@ async function heldCount(system: System, type: string): Promise<number> {
 
 afterEach(async () => {
   serviceSays = 'wait';
+  Object.assign(slowRunning, { now: 0, most: 0 });
   for (const release of gates.splice(0)) release();
   for (const { config, redis, workers } of systems.splice(0)) {
     await Promise.all(workers.map((worker) => worker.close(1000)));
@@ -88,6 +98,17 @@ describe('jobs held back by their type\'s limits', () => {
     await waitFor('the new worker to know it serves the type', () => replacement.types.servedIn('default').has('capped'));
     await old.close(500);
     for (const { id } of added) await status(system.queue, id, 'completed', 10_000);
+  });
+});
+
+describe('a concurrency cap', () => {
+  it('holds while a handler past its timeout, that ignores its signal, still runs', async () => {
+    const system = await connect('cap-abandoned-handler', { CONCURRENCY: '10' });
+    await startWorker(system, new JobTypeRegistry([stubbornType]), { 'slow-capped': slowCapped }, 'only');
+    const added = await system.queue.addBulk(Array.from({ length: 3 }, () => ({ type: 'slow-capped', payload: {} })));
+    for (const { id } of added) await status(system.queue, id, 'dead', 15_000);
+    await waitFor('every handler to return', () => slowRunning.now === 0, 5000);
+    expect(slowRunning.most).toBe(1);
   });
 });
 
