@@ -29,8 +29,10 @@ async function slowCapped(): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 1500));
   slowRunning.now -= 1;
 }
+/** A type whose handler asks for its job to wait as long as there is: the service said "not today". */
+const patientType = defineJobType({ name: 'endless-wait', payload: Type.Object({}) });
 /** What producers know: every type above. */
-const producerRegistry = new JobTypeRegistry([defineJobType({ name: 'capped', payload: Type.Object({}), limits: { concurrency: 1 } }), politeType, stubbornType]);
+const producerRegistry = new JobTypeRegistry([defineJobType({ name: 'capped', payload: Type.Object({}), limits: { concurrency: 1 } }), politeType, stubbornType, patientType]);
 let serviceSays: 'wait' | 'wait once' | 'ok' = 'wait';
 async function polite(): Promise<string> {
   if (serviceSays === 'ok') return 'done';
@@ -113,6 +115,17 @@ describe('a concurrency cap', () => {
 });
 
 describe('a job its handler postponed', () => {
+  it('asked to wait for ever (Infinity ms) waits the longest delay, not none', async () => {
+    const system = await connect('postponed-for-ever');
+    await startWorker(system, new JobTypeRegistry([patientType]), { 'endless-wait': () => {
+      throw new RetryAfterError(Number.POSITIVE_INFINITY, 'not today');
+    } }, 'only');
+    const before = Date.now();
+    const { id } = await system.queue.add('endless-wait', {});
+    const waiting = await status(system.queue, id, 'scheduled');
+    expect(new Date(waiting.runAt).getTime() - before).toBeGreaterThan(24 * 3_600_000);
+  });
+
   it('may be postponed again once an operator sends it back from the dead-letter stream', async () => {
     const system = await connect('postponed-then-retried');
     await startWorker(system, politeRegistry, { polite }, 'only');
