@@ -187,4 +187,24 @@ describe('POST /jobs/actions/:action/matching', () => {
     expect(cursor.statusCode).toBe(400);
     expect(cursor.json()).toMatchObject({ error: { message: 'cursor is not one this API returned; pass the nextCursor of the previous call' } });
   });
+
+  it('refuses a filter given in the query string, as GET /jobs takes it, rather than act on every job', async () => {
+    const other = await fixture.submit({ type: 'noop', payload: {}, delay: 3_600_000 });
+    const meant = await fixture.submit({ type: 'sleep', payload: { ms: 1 }, delay: 3_600_000 });
+    for (const id of [other, meant]) await inHistory(id, 'scheduled');
+    const run = await post('/jobs/actions/cancel/matching?type=sleep&status=scheduled', {});
+    expect(run.statusCode, run.body).toBe(400);
+    expect(await fixture.statusOf(other)).toBe('scheduled');
+  });
+
+  it('refuses a dead-job filter given in the query string, as GET /jobs/dead/count takes it, rather than discard every dead job', async () => {
+    const [id] = (await deadJobs(1)) as [string];
+    const count = (await fixture.app.inject({ method: 'GET', url: '/jobs/dead/count?type=noop' })).json() as { count: number };
+    expect(count.count).toBe(0);
+    for (const url of ['/jobs/dead/discard?type=noop', '/jobs/dead/retry?type=noop']) {
+      const response = await post(url, {});
+      expect(response.statusCode, `${url}: ${response.body}`).toBe(400);
+    }
+    expect(await fixture.statusOf(id)).toBe('dead');
+  });
 });

@@ -234,7 +234,8 @@ export class JobTransitions {
    */
   async postpone(job: StartedJob, delayMs: number, why: string, now: number): Promise<'postponed' | 'exhausted' | null> {
     const { keys } = this;
-    const delay = Number.isFinite(delayMs) ? Math.min(MAX_DELAY_MS, Math.max(0, Math.round(delayMs))) : 0;
+    // Infinity asks for the longest wait there is; only a delay that is no number at all (NaN) is none.
+    const delay = Number.isNaN(delayMs) ? 0 : Math.min(MAX_DELAY_MS, Math.max(0, Math.round(delayMs)));
     const postponed = await runTransition(this.redis, 'postponeJob', keys, now, [this.streamOf(job), keys.delayed, keys.job(job.id)], [
       WORKER_GROUP, job.entryId, job.attempt, now, this.worker, now + delay, storableText(why.slice(0, MAX_ERROR_LENGTH)), MAX_POSTPONEMENTS,
     ]);

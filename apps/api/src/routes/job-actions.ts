@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import type { AppDeps } from '../app.js';
 import { canonicalIdParam, canonicalJobId, inDateRange, invalidInput, queryDate } from '../client-input.js';
 import { ErrorBody, JobIdParams, JobView, UnknownJobBody, UnknownQueueBody } from '../schemas/jobs.js';
-import { ActionIds, ActionParams, ActionResults, MatchingFilter, MatchingRunBody, MatchingRunView } from '../schemas/job-actions.js';
+import { ActionIds, ActionParams, ActionResults, MatchingFilter, MatchingRunBody, MatchingRunView, NoQuery } from '../schemas/job-actions.js';
 import { checkedDeadFilter, DeadJobsFilter, findJob } from './jobs.js';
 
 const errors = { 400: ErrorBody, 409: ErrorBody, 413: ErrorBody, 415: ErrorBody, 503: ErrorBody };
@@ -84,6 +84,7 @@ export const jobActionRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = asy
     {
       schema: {
         summary: 'Discard every dead job matching a filter (count them first with GET /jobs/dead/count)',
+        querystring: NoQuery,
         body: DeadJobsFilter,
         response: { 200: Type.Object({ discarded: Type.Integer({ description: 'How many dead jobs were discarded.' }) }), ...errors, 404: UnknownQueueBody },
       },
@@ -108,6 +109,7 @@ export const jobActionRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = asy
       schema: {
         summary: 'How many jobs matching a filter of GET /jobs the action applies to: its dry run',
         params: ActionParams,
+        querystring: NoQuery,
         body: MatchingFilter,
         response: { 200: Type.Object({ count: Type.Integer({ minimum: 0 }) }), ...errors, 404: UnknownQueueBody },
       },
@@ -128,6 +130,7 @@ export const jobActionRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = asy
       schema: {
         summary: 'Retry, cancel or discard the jobs matching a filter of GET /jobs, a bounded number per call',
         params: ActionParams,
+        querystring: NoQuery,
         body: MatchingRunBody,
         response: { 200: MatchingRunView, ...errors, 404: UnknownQueueBody },
       },

@@ -6,6 +6,7 @@ import type { AppDeps } from '../app.js';
 import { canonicalIdParam, utf8Header } from '../client-input.js';
 import type { ApiMetrics } from '../plugins/metrics.js';
 import { AddedJob as AddedJobSchema, BulkAdded, BulkSubmission, DeadJobsPage, DeadJobsQuery, ErrorBody, IdempotencyHeaders, JobIdParams, JobSubmission, JobView, UnknownJobBody, UnknownQueueBody } from '../schemas/jobs.js';
+import { NoQuery } from '../schemas/job-actions.js';
 
 const errors = { 400: ErrorBody, 409: ErrorBody, 413: ErrorBody, 415: ErrorBody, 503: ErrorBody };
 const queueErrors = { ...errors, 404: UnknownQueueBody };
@@ -128,6 +129,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; metrics: ApiM
     {
       schema: {
         summary: 'Send back every dead job matching a filter',
+        querystring: NoQuery,
         body: DeadJobsFilter,
         response: { 200: Type.Object({ retried: Type.Integer({ description: 'How many dead jobs went back to pending.' }) }), ...queueErrors },
       },

@@ -10,6 +10,13 @@ export const ActionParams = Type.Object({
   }),
 });
 
+/**
+ * Query of the routes that act on every job matching a filter in their body: none. A filter put in
+ * the query string, as GET /jobs and GET /jobs/dead/count take it, would otherwise go unread, and
+ * the action reach every job.
+ */
+export const NoQuery = Type.Object({}, { additionalProperties: false, description: 'None: the filter goes in the JSON body.' });
+
 /** Body of POST /jobs/actions/:action. */
 export const ActionIds = Type.Object(
   {
