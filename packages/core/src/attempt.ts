@@ -13,6 +13,7 @@ export class Attempt {
   private rejectRun: ((reason: unknown) => void) | undefined;
   /** Settles (never rejects) once the handler's own promise settles. */
   handlerSettled: Promise<void> = Promise.resolve();
+  private returned = false;
 
   /** When the attempt times out (ms since the epoch). */
   private readonly deadline: number;
@@ -45,6 +46,11 @@ export class Attempt {
     this.rejectRun?.(reason);
   }
 
+  /** Whether the handler has returned (or thrown): false while it still runs, after its attempt ended or not. */
+  get handlerReturned(): boolean {
+    return this.returned;
+  }
+
   /** Whether the attempt was aborted (timed out, released or taken over). */
   get wasAborted(): boolean {
     return this.aborted;
@@ -56,7 +62,9 @@ export class Attempt {
     return new Promise<T>((resolve, reject) => {
       this.rejectRun = reject;
       const outcome = Promise.resolve().then(handler);
-      this.handlerSettled = outcome.then(() => undefined, () => undefined);
+      this.handlerSettled = outcome.then(() => undefined, () => undefined).then(() => {
+        this.returned = true;
+      });
       outcome.then(resolve, reject);
     });
   }

@@ -62,18 +62,25 @@ export function partitionShare(limits: FlowLimits, count: number): FlowLimits {
   };
 }
 
-/** One limit as the start scripts take it: rate max (0: none), window, cap (0: none), and the KEYS index of the rate's window. */
+/**
+ * One limit as the start scripts take it: rate max (0: none), window, cap (0: none), the KEYS index
+ * of the rate's window (k), and, for a job type's cap, that of its set of overrunning handlers (o).
+ */
 export interface ScriptLimit {
   m: number;
   w: number;
   c: number;
   k: number;
+  o: number;
 }
 
-/** A partition's share of `limits` as a script takes it, its rate window (if it has a rate) at KEYS index `windowKey`. */
-export function scriptLimit(limits: FlowLimits, count: number, windowKey: number): ScriptLimit {
+/**
+ * A partition's share of `limits` as a script takes it, its rate window (if it has a rate) at KEYS
+ * index `windowKey`, and, for a type's cap, its overrunning handlers' set at `overrunKey` (0: none).
+ */
+export function scriptLimit(limits: FlowLimits, count: number, windowKey: number, overrunKey = 0): ScriptLimit {
   const share = partitionShare(limits, count);
-  return { m: share.rate?.max ?? 0, w: share.rate?.perMs ?? 0, c: share.concurrency ?? 0, k: share.rate ? windowKey : 0 };
+  return { m: share.rate?.max ?? 0, w: share.rate?.perMs ?? 0, c: share.concurrency ?? 0, k: share.rate ? windowKey : 0, o: share.concurrency !== undefined ? overrunKey : 0 };
 }
 
 /**
@@ -84,15 +91,17 @@ export function scriptLimit(limits: FlowLimits, count: number, windowKey: number
 export class ScriptLimits {
   /** The argument: '' or the JSON of {q?: ScriptLimit, t?: {type: ScriptLimit}}. */
   readonly arg: string;
-  /** The rate windows' keys, to place from the KEYS index `firstKey` on. */
+  /** The keys of the rate windows and of the types' overrunning handlers, to place from the KEYS index `firstKey` on. */
   readonly keys: readonly string[];
 
-  constructor(keys: Pick<QueueKeys, 'rateWindow'>, queue: FlowLimits | undefined, types: ReadonlyMap<string, FlowLimits>, count: number, firstKey: number) {
+  constructor(keys: Pick<QueueKeys, 'rateWindow' | 'overrunOf'>, queue: FlowLimits | undefined, types: ReadonlyMap<string, FlowLimits>, count: number, firstKey: number) {
     const windows: string[] = [];
     const limitOf = (limits: FlowLimits, owner: string | null): ScriptLimit => {
-      const limit = scriptLimit(limits, count, firstKey + windows.length);
-      if (limit.m > 0) windows.push(keys.rateWindow(owner));
-      return limit;
+      const windowKey = limits.rate ? firstKey + windows.length : 0;
+      if (limits.rate) windows.push(keys.rateWindow(owner));
+      const overrunKey = owner !== null && limits.concurrency !== undefined ? firstKey + windows.length : 0;
+      if (overrunKey > 0) windows.push(keys.overrunOf(owner as string));
+      return scriptLimit(limits, count, windowKey, overrunKey);
     };
     const limited = [...types].filter(([, limits]) => limitsAnything(limits));
     const arg: { q?: ScriptLimit; t?: Record<string, ScriptLimit> } = {};
@@ -104,4 +113,4 @@ export class ScriptLimits {
 }
 
 /** Nothing limited: the scripts skip every check. */
-export const NO_LIMITS = new ScriptLimits({ rateWindow: () => '' }, undefined, new Map(), 1, 0);
+export const NO_LIMITS = new ScriptLimits({ rateWindow: () => '', overrunOf: () => '' }, undefined, new Map(), 1, 0);

@@ -150,8 +150,16 @@ export interface TypeRouting {
 
 /** Most jobs one releaseUnserved, expireUnserved or releaseLimited call moves. */
 const UNSERVED_BATCH = 500;
-/** The KEYS index of the rate window releaseLimited is given. */
+/** The KEYS index of the rate window releaseLimited is given; its set of overrunning handlers follows. */
 const RELEASE_WINDOW_KEY = 11;
+
+/** A handler still running after its attempt ended, as its type's cap counts it (see JobTransitions.fail). */
+export interface Overrun {
+  /** Its member in the type's set: the job and attempt. */
+  member: string;
+  /** How long its place lasts unless renewed (renewOverruns): a crashed worker's lapses. */
+  leaseMs: number;
+}
 
 /** A list of type names as the start scripts take it: ",a,b,", so that ",a," finds a whole name. */
 export function typeList(names: Iterable<string>): string {
@@ -212,16 +220,23 @@ export class JobTransitions {
     return batch.map(({ job }) => this.keys.job(job.id));
   }
 
-  /** failJob: retries at once, after a backoff, or dead-letters, per the policy. Null when the attempt was stale. */
-  async fail(job: StartedJob, type: RegisteredJobType | undefined, error: unknown, now: number, random: () => number): Promise<{ next: NextAfterFailure; message: string } | null> {
+  /**
+   * failJob: retries at once, after a backoff, or dead-letters, per the policy. Null when the attempt
+   * was stale. `overrun`, for an attempt whose handler still runs past its end, leases the handler a
+   * place in its type's set of overrunning handlers, which the type's cap counts (see runningNow).
+   */
+  async fail(
+    job: StartedJob, type: RegisteredJobType | undefined, error: unknown, now: number, random: () => number, overrun?: Overrun,
+  ): Promise<{ next: NextAfterFailure; message: string } | null> {
     const { keys } = this;
     // Cut first, then made storable: a cut may split a surrogate pair.
     const message = storableText(messageOf(error).slice(0, MAX_ERROR_LENGTH));
     const reason = error instanceof PermanentJobError ? 'permanent' : job.attempt >= job.maxAttempts ? 'exhausted' : '';
     const retryAt = now + nextRetryDelay(job.attempt, type?.retry ?? DEFAULT_RETRY_POLICY, random);
-    const next = await runTransition(this.redis, 'failJob', keys, now, [this.streamOf(job), keys.delayed, keys.job(job.id), keys.dlq], [
-      WORKER_GROUP, job.entryId, job.attempt, now, this.worker, message, retryAt, reason,
-    ]);
+    const next = await runTransition(this.redis, 'failJob', keys, now,
+      [this.streamOf(job), keys.delayed, keys.job(job.id), keys.dlq, overrun ? keys.overrunOf(job.type) : keys.dlq], [
+        WORKER_GROUP, job.entryId, job.attempt, now, this.worker, message, retryAt, reason, overrun?.member ?? '', overrun?.leaseMs ?? 0,
+      ]);
     if (next === 0) return null;
     if (next === 'dead') await trimDeadLetters(this.redis, keys, this.queueConfig, now);
     return { next: next as NextAfterFailure, message };
@@ -332,9 +347,11 @@ export class JobTransitions {
     const { keys } = this;
     const ids = await this.redis.zrange(keys.limitedOf(type), 0, UNSERVED_BATCH - 1);
     if (ids.length === 0) return { released: 0, again: 0 };
-    const limit = scriptLimit(limits, count, RELEASE_WINDOW_KEY);
-    const [released, again] = (await runTransition(this.redis, 'releaseLimited', keys, now,
-      [...keys.bands, keys.limited, keys.limitedOf(type), limit.m > 0 ? keys.rateWindow(type) : keys.limited, ...ids.map((id) => keys.job(id))],
+    const limit = scriptLimit(limits, count, RELEASE_WINDOW_KEY, RELEASE_WINDOW_KEY + 1);
+    const [released, again] = (await runTransition(this.redis, 'releaseLimited', keys, now, [
+      ...keys.bands, keys.limited, keys.limitedOf(type), limit.m > 0 ? keys.rateWindow(type) : keys.limited, limit.o > 0 ? keys.overrunOf(type) : keys.limited,
+      ...ids.map((id) => keys.job(id)),
+    ],
       [type, JSON.stringify(limit), ...ids])) as [number, number];
     return { released, again };
   }

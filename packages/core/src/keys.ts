@@ -39,6 +39,11 @@ export interface QueueKeys {
   limitedOf(type: string): string;
   /** ZSET of the starts within the window of the rate limit of `type`, or of the queue's (null): member per start, scored by its time. */
   rateWindow(type: string | null): string;
+  /**
+   * ZSET of the handlers of `type` still running after their attempts ended (timed out, ignoring their
+   * signal), which its concurrency cap counts: member per attempt, scored by when its lease ends.
+   */
+  overrunOf(type: string): string;
 }
 
 /** Builds every key of `queue` under `prefix`; the only place key names are made. */
@@ -64,6 +69,7 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
     limited: `${base}limited`,
     limitedOf: (type) => `${base}limited:${type}`,
     rateWindow: (type) => (type === null ? `${base}rate` : `${base}rate:${type}`),
+    overrunOf: (type) => `${base}overrun:${type}`,
   };
 }
 

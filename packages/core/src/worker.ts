@@ -14,7 +14,7 @@ import { readQueueLimits } from './queue-admin.js';
 import { StalledReclaimer } from './maintenance/stalled-reclaimer.js';
 import type { StreamEntry } from './redis/entries.js';
 import { closeRedis, createRedis } from './redis/client.js';
-import type { ScriptedRedis } from './redis/scripts.js';
+import { runScript, type ScriptedRedis } from './redis/scripts.js';
 import { DEFAULT_JOB_TIMEOUT_MS, type JobTypeRegistry, type RegisteredJobType } from './registry.js';
 import { Slots } from './slots.js';
 import { jitter, sleep } from './sleep.js';
@@ -124,6 +124,8 @@ export class Worker extends WorkerEventEmitter {
   private heartbeatLoop: Promise<void> | undefined;
   private deadlineSweep: NodeJS.Timeout | undefined;
   private readonly running = new Set<RunningJob>();
+  /** Handlers that outlived their attempts, of types with a cap, each holding a place in its type's set of overrunning handlers. */
+  private readonly overruns = new Set<{ runtime: QueueRuntime; type: string; member: string }>();
   /** Handlers still running after their attempt ended; each holds its slot until it returns. */
   private abandoned = 0;
   private readonly logger: Logger;
@@ -572,7 +574,7 @@ export class Worker extends WorkerEventEmitter {
         if (await this.recordPostponement(runtime, job, error, startedAt)) return;
         error = new Error(`its handler postponed the job ${MAX_POSTPONEMENTS} times; this attempt fails instead (${error.message})`);
       }
-      await this.recordFailure(runtime, job, type, error, startedAt);
+      await this.recordFailure(runtime, job, type, error, startedAt, attempt);
     } finally {
       this.running.delete(running);
       runtime.running -= 1;
@@ -645,17 +647,32 @@ export class Worker extends WorkerEventEmitter {
     return true;
   }
 
-  private async recordFailure(runtime: QueueRuntime, job: StartedJob, type: RegisteredJobType | undefined, error: unknown, startedAt: number): Promise<void> {
-    const failed = await runtime.transitions.fail(job, type, error, this.now(), this.random).catch((failError: unknown) => {
+  private async recordFailure(runtime: QueueRuntime, job: StartedJob, type: RegisteredJobType | undefined, error: unknown, startedAt: number, attempt?: Attempt): Promise<void> {
+    // A handler that outlives its attempt (timed out, ignoring its signal) still runs: its type's cap goes on counting it until it returns.
+    const overrun = attempt && !attempt.handlerReturned && type?.limits.concurrency !== undefined
+      ? { member: `${job.id}:${job.attempt}`, leaseMs: this.options.worker.visibilityTimeoutMs }
+      : undefined;
+    const failed = await runtime.transitions.fail(job, type, error, this.now(), this.random, overrun).catch((failError: unknown) => {
       this.reportError(failError, `failing job ${job.id}`);
       return undefined;
     });
+    if (failed && overrun && attempt) this.holdOverrun(runtime, job.type, overrun.member, attempt);
     if (failed === null) this.stale(job, 'fail');
     if (failed) {
       this.emit('job:failed', {
         id: job.id, queue: job.queue, type: job.type, attempt: job.attempt, durationMs: this.now() - startedAt, error: failed.message, next: failed.next,
       });
     }
+  }
+
+  /** Keeps an overrunning handler's place in its type's set while it runs (see heartbeat), and gives it up once it returns. */
+  private holdOverrun(runtime: QueueRuntime, type: string, member: string, attempt: Attempt): void {
+    const overrun = { runtime, type, member };
+    this.overruns.add(overrun);
+    void attempt.handlerSettled.then(async () => {
+      this.overruns.delete(overrun);
+      await this.commands.zrem(runtime.keys.overrunOf(type), member).catch((error: unknown) => this.reportError(error, `ending the overrun of job ${member}`));
+    });
   }
 
   private abortOverdue(): void {
@@ -839,7 +856,18 @@ export class Worker extends WorkerEventEmitter {
           this.reportError(error, `heartbeating ${runtime.queue}`);
         }
       }
+      await this.renewOverruns().catch((error: unknown) => this.reportError(error, 'renewing the leases of overrunning handlers'));
     }
+  }
+
+  /** Renews the places of this worker's overrunning handlers in their types' sets, one call per type and partition. */
+  private async renewOverruns(): Promise<void> {
+    const byKey = new Map<string, string[]>();
+    for (const { runtime, type, member } of this.overruns) {
+      const key = runtime.keys.overrunOf(type);
+      byKey.set(key, [...(byKey.get(key) ?? []), member]);
+    }
+    for (const [key, members] of byKey) await runScript(this.commands, 'renewOverruns', [key], [this.options.worker.visibilityTimeoutMs, ...members]);
   }
 
   private stale(job: StartedJob, transition: StaleTransition): void {

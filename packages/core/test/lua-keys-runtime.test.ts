@@ -134,6 +134,13 @@ const work = defineJobType({
 });
 /** Limited to one running and two starts in 300 ms: a few of its jobs wait for room, then are let go. */
 const limited = defineJobType({ name: 'limited', payload: Type.Object({}), limits: { rate: { max: 2, perMs: 300 }, concurrency: 1 } });
+/** Capped, with a handler that outlives its attempt's timeout ignoring its signal: the cap counts it, under a lease the worker renews, until it returns. */
+const overrunning = defineJobType({ name: 'overrunning', payload: Type.Object({}), timeoutMs: 150, retry: { maxAttempts: 1 }, limits: { concurrency: 1 } });
+let overrunReturned = false;
+async function runOverrunning(): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 900));
+  overrunReturned = true;
+}
 /** Served only by a worker started later: its job waits for one, then is released. */
 const later = defineJobType({ name: 'later', payload: Type.Object({}) });
 /** Served by no worker: its job waits until it is dead-lettered (no-handler). */
@@ -220,7 +227,7 @@ function inState(queue: Queue, id: string, wanted: (job: Job) => boolean, what: 
 describe('the scripts touch only the keys their calls declare, as MONITOR sees them run', () => {
   it('runs every script, each command in it on keys of its KEYS only', async () => {
     const keys = queueKeys(config.redis.prefix, 'default');
-    const queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry: new JobTypeRegistry([work, limited, later, orphan]) });
+    const queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry: new JobTypeRegistry([work, limited, overrunning, later, orphan]) });
     recorder = new HistoryRecorder({ redis, pool: database.pool, prefix: config.redis.prefix, queues: config.queue.queues, owner: 'lua-keys-runtime' });
     recorder.start();
 
@@ -231,7 +238,9 @@ describe('the scripts touch only the keys their calls declare, as MONITOR sees t
 
     // Ahead by a minute once the rest is done, so that the worker's sweep for gone consumers is due.
     let clockAhead = 0;
-    const worker = await startWorker('worker', new JobTypeRegistry([work, limited]), { work: runWork, limited: () => 'done' }, { now: () => Date.now() + clockAhead });
+    const worker = await startWorker('worker', new JobTypeRegistry([work, limited, overrunning]), { work: runWork, limited: () => 'done', overrunning: runOverrunning }, {
+      now: () => Date.now() + clockAhead,
+    });
 
     const [completed, flaky, slow, dead, delayed] = await Promise.all([
       queue.add('work', { action: 'complete' }),
@@ -275,6 +284,12 @@ describe('the scripts touch only the keys their calls declare, as MONITOR sees t
     const runNow = await queue.add('work', { action: 'complete' }, { delay: 60_000 });
     await queue.runNow(runNow.id);
     await inState(queue, runNow.id, (job) => job.status === 'completed', 'to complete once run now');
+
+    // After the dead-letter steps (DEAD_JOBS_MAX is 1): a handler that outlives its attempt keeps its place under its type's cap, renewed by the heartbeat, until it returns.
+    const overrun = await queue.add('overrunning', {});
+    await inState(queue, overrun.id, (job) => job.status === 'dead', 'to time out');
+    await waitFor('the overrunning handler to return', () => overrunReturned, 5000);
+    await waitFor('its place to be given up', async () => (await redis.zcard(keys.overrunOf('overrunning'))) === 0);
 
     // Jobs of types no live worker serves wait: one until a worker of its type starts, one until it expires.
     const [waiting, unserved] = await Promise.all([queue.add('later', {}), queue.add('orphan', {})]);

@@ -52,6 +52,7 @@ const SCRIPTS = {
   releaseLimited: transition('release-limited', ['flow-limits']),
   expireUnserved: transition('expire-unserved'),
   removeGoneConsumer: lua('remove-gone-consumer'),
+  renewOverruns: lua('renew-overruns'),
   publishJobTypes: lua('publish-job-types'),
   livePublishers: lua('live-publishers'),
   acquireLease: lua('acquire-lease'),

@@ -3,9 +3,13 @@
   (immediate retry), into the delayed ZSET (backoff), or to the dead-letter stream.
 
   KEYS[1..3] events, counts, throughput   KEYS[4] the stream of the job's band   KEYS[5] delayed   KEYS[6] job hash   KEYS[7] dlq
+  KEYS[8] the set of overrunning handlers of the job's type (any key of the slot when ARGV[9] is '')
   ARGV[1] group    ARGV[2] stream entry id   ARGV[3] attempt   ARGV[4] now (ms)   ARGV[5] worker
   ARGV[6] error    ARGV[7] retry at (ms; ignored when dead)
   ARGV[8] dead reason ('' to retry; 'exhausted', 'permanent')
+  ARGV[9] for an attempt whose handler still runs (it timed out, ignoring its signal) and whose type
+  has a cap, the handler's member in the set of overrunning handlers, '' otherwise; ARGV[10] its lease
+  (ms): in the same step as the attempt leaves `processing`, the cap goes on counting the handler
 
   Returns the job's new status ('pending', 'retrying' or 'dead'), or 0 when the attempt is no longer
   the job's current one (nothing is changed for the job then).
@@ -20,6 +24,7 @@ if not current then
 end
 local jobId = job[5]
 dropEntry(stream, group, {sid})
+if ARGV[9] ~= '' then redis.call('ZADD', KEYS[8], redisTimeMs() + tonumber(ARGV[10]), ARGV[9]) end
 
 redis.call('HSET', jobKey, 'lastError', err, 'updatedAt', now)
 recordEvent(jobKey, jobId, 'failed', attempt, now, {'worker', worker, 'error', err}, {})

@@ -3,7 +3,8 @@
   concurrency caps of the queue and of the job types the worker serves, as the worker passes them
   (see ScriptLimits): '' when nothing is limited, which skips every check, or the JSON of
   {q?: limit, t?: {type: limit}}, each limit {m: rate max (0: none), w: window (ms), c: cap (0: none),
-  k: the KEYS index of the rate's window}.
+  k: the KEYS index of the rate's window, o: for a type's cap, the KEYS index of its overrunning
+  handlers (see runningNow)}.
 
   A rate window is a ZSET of the starts of the last `w` ms (member per start, scored by its time),
   so that at most `m` start in any window. A job released from waiting for its type's rate holds a
@@ -32,6 +33,20 @@ end
 ]]
 local function processingNow(field)
   return (tonumber(redis.call('HGET', queueKeys.counts, field)) or 0) + (transitionCounts[field] or 0)
+end
+
+--[[
+  runningNow: the jobs of a type its cap counts: those processing, with this call's own changes, and
+  the handlers still running after their attempts ended (timed out, ignoring their signal), each
+  while its worker keeps its lease (see failJob, renewOverruns); a crashed worker's lapse.
+]]
+local function runningNow(jobType, limit)
+  local running = processingNow('processing:' .. jobType)
+  if limit.o > 0 then
+    redis.call('ZREMRANGEBYSCORE', KEYS[limit.o], '-inf', flowNow())
+    running = running + redis.call('ZCARD', KEYS[limit.o])
+  end
+  return running
 end
 
 --[[
@@ -77,7 +92,7 @@ local function admitStart(jobType, jobId, member)
   local q, t = flow.q, flow.t and flow.t[jobType]
   if q and q.c > 0 and processingNow('processing') >= q.c then return 'queue' end
   if q and q.m > 0 and windowRoom(q) <= 0 then return 'queue' end
-  if t and t.c > 0 and processingNow('processing:' .. jobType) >= t.c then return 'concurrency' end
+  if t and t.c > 0 and runningNow(jobType, t) >= t.c then return 'concurrency' end
   local reserved = t and t.m > 0 and redis.call('ZREM', KEYS[t.k], 'r:' .. jobId) == 1
   if t and t.m > 0 and not reserved and windowRoom(t) <= 0 then return 'rate' end
   if q and q.m > 0 then countStart(q, member) end

@@ -7,10 +7,10 @@
   way. A job no longer in the set (released or cancelled meanwhile) is left alone.
 
   KEYS[1..3] events, counts, throughput   KEYS[4..8] band streams   KEYS[9] limited hash
-  KEYS[10] the type's limited set   KEYS[11] the type's rate window (any key of the slot without one)
-  KEYS[12..n] job hashes
+  KEYS[10] the type's limited set   KEYS[11] the type's rate window   KEYS[12] the type's overrunning
+  handlers (each any key of the slot when the type has no rate, or no cap)   KEYS[13..n] job hashes
   ARGV[1] type   ARGV[2] the type's limits, as its item of the flow limits (see flow-limits.lua), its
-  window at KEYS index 11   ARGV[3..n] job ids, one per job hash
+  window at KEYS index 11, its overrunning handlers at 12   ARGV[3..n] job ids, one per job hash
 
   Returns {released, again}: how many went back, and, when its rate window is full, in how long it
   next has room (ms), else 0.
@@ -18,13 +18,13 @@
 local streams, limited, set = bandStreams(4), KEYS[9], KEYS[10]
 local jobType = ARGV[1]
 local limit = cjson.decode(ARGV[2])
-local room = #KEYS - 11
-if limit.c > 0 then room = math.min(room, limit.c - processingNow('processing:' .. jobType)) end
+local room = #KEYS - 12
+if limit.c > 0 then room = math.min(room, limit.c - runningNow(jobType, limit)) end
 if limit.m > 0 then room = math.min(room, (windowRoom(limit))) end
 local released = 0
-for i = 12, #KEYS do
+for i = 13, #KEYS do
   if released >= room then break end
-  local jobId, jobKey = ARGV[i - 9], KEYS[i]
+  local jobId, jobKey = ARGV[i - 10], KEYS[i]
   if redis.call('ZREM', set, jobId) == 1 then
     countUnserved(limited, jobType, -1)
     released = released + 1
