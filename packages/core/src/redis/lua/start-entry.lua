@@ -79,7 +79,7 @@ local function startEntry(streamKey, group, consumer, now, jobKey, sid, fresh)
     return {sid, 0}
   end
   local attempt = tonumber(job[6]) + 1
-  if status == 'pending' then
+  if status == 'pending' and flow then
     local held = admitStart(job[4], job[3], job[3] .. ':' .. attempt)
     if held == 'queue' then
       dropEntry(streamKey, group, {sid})
