@@ -105,6 +105,7 @@ describe('finding a job', () => {
     await page.getByLabel(/^Type/).selectOption('sleep');
     await page.getByLabel(/^ms/).fill('20');
     await page.getByLabel(/^Idempotency key/).fill('form-test-1');
+    await page.getByLabel(/^Priority/).fill('150');
     await stack.screenshot('submit');
     await page.getByRole('button', { name: 'Submit job' }).click();
     const link = page.locator('.notice-success a');
@@ -112,7 +113,7 @@ describe('finding a job', () => {
     const id = (await link.textContent()) ?? '';
     await waitFor('the submitted job to complete', async () => (await stack.statusOf(id)) === 'completed');
     const job = (await (await fetch(`${stack.baseUrl}/jobs/${id}`)).json()) as { type: string; payload: unknown };
-    expect(job).toMatchObject({ type: 'sleep', payload: { ms: 20 } });
+    expect(job).toMatchObject({ type: 'sleep', payload: { ms: 20 }, priority: 150 });
 
     // The schema's bounds become the input's, which the browser checks before sending.
     await page.getByLabel(/^ms/).fill('99999999999');

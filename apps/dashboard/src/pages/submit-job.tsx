@@ -14,7 +14,7 @@ export function SubmitJob() {
   const [queue, setQueue] = useState(queues[0] ?? '');
   const [values, setValues] = useState<Record<string, string | boolean>>({});
   const [rawPayload, setRawPayload] = useState('{}');
-  const [options, setOptions] = useState({ delay: '', maxAttempts: '', idempotencyKey: '' });
+  const [options, setOptions] = useState({ delay: '', priority: '', maxAttempts: '', idempotencyKey: '' });
   const [outcome, setOutcome] = useState<{ added?: AddedJob; error?: string }>({});
   const type = jobTypes.find((candidate) => candidate.name === typeName);
   const fields = useMemo(() => (type ? fieldsOf(type.payloadSchema) : []), [type]);
@@ -28,6 +28,7 @@ export function SubmitJob() {
         payload,
         ...(queue && { queue }),
         ...(options.delay && { delay: Number(options.delay) }),
+        ...(options.priority && { priority: Number(options.priority) }),
         ...(options.maxAttempts && { maxAttempts: Number(options.maxAttempts) }),
         ...(options.idempotencyKey && { idempotencyKey: options.idempotencyKey }),
       };
@@ -83,6 +84,12 @@ export function SubmitJob() {
               Delay (ms) <span className="muted">(optional)</span>
             </span>
             <input type="number" min={0} step={1} value={options.delay} onChange={(event) => setOptions({ ...options, delay: event.target.value })} />
+          </label>
+          <label>
+            <span>
+              Priority <span className="muted">(optional; −1000 to 1000, default 0; higher starts first, in bands: 100 and up, 1 to 99, 0, −1 to −99, −100 and below)</span>
+            </span>
+            <input type="number" min={-1000} max={1000} step={1} value={options.priority} onChange={(event) => setOptions({ ...options, priority: event.target.value })} />
           </label>
           <label>
             <span>
