@@ -77,10 +77,18 @@ export class SentinelGroup {
     if (master === server.port) throw new Error(`127.0.0.1:${server.port} is still the master the sentinels name`);
     await server.start();
     await this.ask(server.port, ['REPLICAOF', '127.0.0.1', String(master)]);
-    await waitFor(`127.0.0.1:${server.port} to sync as a replica of 127.0.0.1:${master}`, async () => {
-      const fields = Object.fromEntries(String(await this.ask(server.port, ['INFO', 'replication'])).split(/\r?\n/).map((line) => line.split(':')));
-      return fields.master_port === String(master) && fields.master_link_status === 'up';
-    }, 30_000, 100);
+    // The master the sentinels name is read again each time: on a loaded machine they may fail over
+    // once more meanwhile, and the node then follows the new master, as a supervisor would make it.
+    let last: Record<string, string> = {};
+    await waitFor(`127.0.0.1:${server.port} to sync as a replica of the master the sentinels name`, async () => {
+      const current = await this.masterPort();
+      last = Object.fromEntries(String(await this.ask(server.port, ['INFO', 'replication'])).split(/\r?\n/).map((line) => line.split(':')));
+      if (current === server.port) throw new Error(`the sentinels made 127.0.0.1:${server.port} the master again`);
+      if (last.master_port !== String(current)) await this.ask(server.port, ['REPLICAOF', '127.0.0.1', String(current)]);
+      return last.master_port === String(current) && last.master_link_status === 'up';
+    }, 60_000, 100).catch((error: unknown) => {
+      throw new Error(`${error instanceof Error ? error.message : String(error)}; its replication: ${JSON.stringify(last)}`);
+    });
   }
 
   async stop(): Promise<void> {
