@@ -16,6 +16,7 @@ import { closeRedis, createRedis, loadConfig, Queue, waitForRedis, type Job } fr
 import { createJobRegistry } from '@sluice/jobs';
 import { createTestDatabase, dropRedisKeys, envFor, waitFor, type TestDatabase } from '../test/support/context';
 import { ServiceProcess } from '../test/support/processes';
+import { percentile } from './percentile';
 
 const JOBS = 1000;
 const LEAD_MS = 1000;
@@ -51,11 +52,6 @@ function timingOf(job: Job): Timing {
   if (!pending || !processing) throw new Error(`job ${job.id} has no pending or processing event: ${JSON.stringify(job.history)}`);
   const runAt = ms(job.runAt);
   return { lateMs: ms(processing.at) - runAt, promotedMs: ms(pending.at) - runAt, pickUpMs: ms(processing.at) - ms(pending.at) };
-}
-
-/** Nearest-rank percentile of ascending `sorted`. */
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN;
 }
 
 interface Summary {

@@ -19,6 +19,7 @@ import { closeRedis, createRedis, loadConfig, Queue, queueKeys, waitForRedis, ty
 import { createJobRegistry } from '@sluice/jobs';
 import { createTestDatabase, dropRedisKeys, envFor, waitFor, type TestDatabase } from '../test/support/context';
 import { ServiceProcess } from '../test/support/processes';
+import { percentile } from './percentile';
 
 const FLOOD = 40_000;
 const URGENT = 200;
@@ -36,11 +37,6 @@ const config = loadConfig({
 const keys = queueKeys(config.redis.prefix, 'default');
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
-
-/** Nearest-rank percentile of ascending `sorted`. */
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN;
-}
 
 interface Run {
   label: string;
