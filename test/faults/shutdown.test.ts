@@ -93,7 +93,7 @@ async function terminate(service: ServiceProcess, timeoutMs: number): Promise<{ 
 const IN_FLIGHT = 20;
 const JOB_MS = 500;
 const DRAIN_DEADLINE_MS = 10_000;
-const drain = new Scenario(isolatedConfig('shutdown_drain'), { CONCURRENCY: String(IN_FLIGHT), SHUTDOWN_TIMEOUT_MS: String(DRAIN_DEADLINE_MS) });
+const drain = new Scenario(isolatedConfig('shutdown_drain'), { CONCURRENCY: String(IN_FLIGHT), SHUTDOWN_TIMEOUT_MS: String(DRAIN_DEADLINE_MS), LOG_LEVEL: 'debug' });
 
 const LONG_JOB_MS = 5000;
 const SHORT_DEADLINE_MS = 1000;
@@ -114,6 +114,10 @@ describe('SIGTERM to a worker process', () => {
     const ids = await drain.addSleeps(IN_FLIGHT, JOB_MS);
     await waitFor(`all ${IN_FLIGHT} jobs processing in drain-1`, async () =>
       (await drain.live(ids)).every((job) => job.status === 'processing' && job.worker === 'drain-1'));
+    // Redis says processing as soon as the step that took them runs; a signal before the worker has the
+    // step's reply makes it hand them back, as it must, so the test waits until their handlers run.
+    await waitFor(`drain-1 running all ${IN_FLIGHT} handlers`, async () =>
+      worker.output.filter((line) => line.includes('job started')).length >= IN_FLIGHT);
 
     const exited = terminate(worker, DRAIN_DEADLINE_MS + 5000);
     // Jobs that arrive once the worker has taken the signal in, while slots are still freeing up.
