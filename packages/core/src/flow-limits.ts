@@ -16,6 +16,11 @@ export interface FlowLimits {
   rate?: RateLimit;
   /** Jobs running at once; none when absent. */
   concurrency?: number;
+  /**
+   * A queue's only: jobs of one fair group (see AddJobOptions.group) running at once, across every
+   * worker; none when absent. Not divided among partitions, as a group's jobs share one.
+   */
+  groupConcurrency?: number;
 }
 
 /** Largest `rate.max`: the window keeps one entry per start. */
@@ -25,12 +30,14 @@ export const MAX_RATE_WINDOW_MS = 24 * 3_600_000;
 /** Largest concurrency cap. */
 export const MAX_CONCURRENCY_CAP = 100_000;
 
-/** What is wrong with `limits`, as sentences naming the field under `field`. */
-export function flowLimitsProblems(limits: unknown, field: string): string[] {
+/** What is wrong with `limits` of a queue or of a job type, as sentences naming the field under `field`. */
+export function flowLimitsProblems(limits: unknown, field: string, of: 'queue' | 'type'): string[] {
   if (limits === undefined) return [];
-  if (limits === null || typeof limits !== 'object' || Array.isArray(limits)) return [`${field} must be an object {rate?, concurrency?}`];
-  const { rate, concurrency, ...rest } = limits as Record<string, unknown>;
+  const shape = of === 'queue' ? '{rate?, concurrency?, groupConcurrency?}' : '{rate?, concurrency?}';
+  if (limits === null || typeof limits !== 'object' || Array.isArray(limits)) return [`${field} must be an object ${shape}`];
+  const { rate, concurrency, groupConcurrency, ...rest } = limits as Record<string, unknown>;
   const problems = Object.keys(rest).map((key) => `${field} has an unknown field "${key}"`);
+  if (groupConcurrency !== undefined && of === 'type') problems.push(`${field}.groupConcurrency is a queue's limit (PUT /queues/:name/limits), not a job type's`);
   const integer = (value: unknown, name: string, max: number): string[] =>
     (Number.isSafeInteger(value) && (value as number) >= 1 && (value as number) <= max ? [] : [`${name} must be an integer from 1 to ${max}`]);
   if (rate !== undefined) {
@@ -42,12 +49,13 @@ export function flowLimitsProblems(limits: unknown, field: string): string[] {
     }
   }
   if (concurrency !== undefined) problems.push(...integer(concurrency, `${field}.concurrency`, MAX_CONCURRENCY_CAP));
+  if (groupConcurrency !== undefined && of === 'queue') problems.push(...integer(groupConcurrency, `${field}.groupConcurrency`, MAX_CONCURRENCY_CAP));
   return problems;
 }
 
 /** Whether `limits` limits anything. */
 export function limitsAnything(limits: FlowLimits | undefined): limits is FlowLimits {
-  return limits?.rate !== undefined || limits?.concurrency !== undefined;
+  return limits?.rate !== undefined || limits?.concurrency !== undefined || limits?.groupConcurrency !== undefined;
 }
 
 /**

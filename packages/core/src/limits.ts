@@ -4,6 +4,13 @@
 export const QUEUE_NAME_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
 /** The same, as a JSON-schema pattern. */
 export const NAME_PATTERN_SOURCE = '^[A-Za-z0-9_.:-]{1,64}$';
+/**
+ * A job's fair group (a tenant, a customer): letters, digits and `_ . : @ / + = -`, so that it can
+ * stand in a Redis member and a URL as it is.
+ */
+export const GROUP_PATTERN = /^[A-Za-z0-9_.:@/+=-]{1,128}$/;
+/** The same, as a JSON-schema pattern. */
+export const GROUP_PATTERN_SOURCE = '^[A-Za-z0-9_.:@/+=-]{1,128}$';
 /** Longest idempotency key. */
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 /** Attempts a job may be given. */

@@ -38,7 +38,7 @@ export class QueueAdmin {
    */
   async setLimits(queue: string, limits: FlowLimits): Promise<FlowLimits> {
     this.assertServed(queue);
-    const problems = flowLimitsProblems(limits, 'limits');
+    const problems = flowLimitsProblems(limits, 'limits', 'queue');
     if (problems.length > 0) throw new InvalidLimitsError(problems);
     const key = queueLimitsKey(this.layouts.prefix);
     try {
@@ -76,7 +76,7 @@ export async function readQueueLimits(redis: ScriptedRedis, prefix: string): Pro
   for (const [queue, json] of Object.entries(stored)) {
     try {
       const parsed = JSON.parse(json) as unknown;
-      if (flowLimitsProblems(parsed, 'limits').length === 0) limits[queue] = parsed as FlowLimits;
+      if (flowLimitsProblems(parsed, 'limits', 'queue').length === 0) limits[queue] = parsed as FlowLimits;
     } catch {
       // Written by hand, or by another version: no limits rather than a worker that cannot read.
     }

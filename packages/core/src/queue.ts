@@ -39,6 +39,13 @@ export interface AddJobOptions {
    * An idempotency key deduplicates within its partition: repeats must carry the same partition key.
    */
   partitionKey?: string;
+  /**
+   * The job's fair group (a tenant, a customer; see GROUP_PATTERN): the queue takes the jobs of its
+   * groups in turn, so one group's flood cannot starve the others, and runs at most the queue's
+   * `groupConcurrency` of a group at once. A group's jobs share a partition: its partition key is the
+   * group, and a different `partitionKey` is refused.
+   */
+  group?: string;
 }
 
 /** The schedule tick that made a job: recorded with it, in Redis and in its history. */

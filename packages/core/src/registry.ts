@@ -90,7 +90,7 @@ export class JobTypeRegistry implements JobTypeLookup {
     const problems = [
       ...policyProblems(retry),
       ...(Number.isSafeInteger(timeoutMs) && timeoutMs >= 1 && timeoutMs <= MAX_JOB_TIMEOUT_MS ? [] : [`timeoutMs must be an integer from 1 to ${MAX_JOB_TIMEOUT_MS}`]),
-      ...flowLimitsProblems(definition.limits, 'limits'),
+      ...flowLimitsProblems(definition.limits, 'limits', 'type'),
     ];
     const { description, payload } = definition;
     if (description !== undefined && description !== null && typeof description !== 'string') problems.push('description must be a string');

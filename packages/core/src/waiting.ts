@@ -22,6 +22,10 @@ export const WaitingReason = {
   ConcurrencyCap: 'concurrency_cap',
   /** Its queue's rate limit or concurrency cap holds the queue's jobs back: it waits in line until the queue has room. */
   QueueLimit: 'queue_limit',
+  /** In a fair group (see AddJobOptions.group) whose turn has not come: the queue takes its groups' jobs in turn. */
+  GroupTurn: 'group_turn',
+  /** Its group runs as many jobs as the queue's `groupConcurrency` allows: it waits until one of them ends. */
+  GroupCap: 'group_cap',
   /** Ready, waiting for a free worker behind the others in its partition's stream. */
   InLine: 'in_line',
 } as const;
