@@ -137,7 +137,7 @@ export class DeadLetters {
 
   /** Sends a dead job back to its queue with its attempts reset. 404 unknown, 409 not dead. */
   async retry(id: string): Promise<void> {
-    const reply = await this.onDeadJob(id, (keys, now) => runTransition(this.redis, 'retryDeadJob', keys, now, [...keys.bands, keys.job(id), keys.dlq], [id, now]));
+    const reply = await this.onDeadJob(id, (keys, now) => runTransition(this.redis, 'retryDeadJob', keys, now, [...keys.lanes, keys.job(id), keys.dlq], [id, now]));
     if (reply !== 1) throw new JobStateConflictError(id, String(reply), `Job ${id} is ${String(reply)}; only dead jobs can be retried.`);
   }
 
@@ -175,7 +175,7 @@ export class DeadLetters {
    */
   async retryAll(filter: DeadJobFilter): Promise<number> {
     return this.eachDeadBatch(filter, (keys, entries, now) => runTransition(this.redis, 'retryDeadJobs', keys, now,
-      [...keys.bands, keys.dlq, ...entries.map(([, fields]) => keys.job(entryFields(fields).id ?? ''))],
+      [...keys.lanes, keys.dlq, ...entries.map(([, fields]) => keys.job(entryFields(fields).id ?? ''))],
       [now, filter.type ?? '', ...entries.map(([entryId]) => entryId)]));
   }
 

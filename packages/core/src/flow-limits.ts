@@ -97,7 +97,7 @@ export function scriptLimit(limits: FlowLimits, count: number, windowKey: number
  * nothing is limited, so that the scripts skip every check.
  */
 export class ScriptLimits {
-  /** The argument: '' or the JSON of {q?: ScriptLimit, t?: {type: ScriptLimit}}. */
+  /** The argument: '' or the JSON of {q?: ScriptLimit, t?: {type: ScriptLimit}, g?: the queue's groupConcurrency}. */
   readonly arg: string;
   /** The keys of the rate windows and of the types' overrunning handlers, to place from the KEYS index `firstKey` on. */
   readonly keys: readonly string[];
@@ -112,10 +112,11 @@ export class ScriptLimits {
       return scriptLimit(limits, count, windowKey, overrunKey);
     };
     const limited = [...types].filter(([, limits]) => limitsAnything(limits));
-    const arg: { q?: ScriptLimit; t?: Record<string, ScriptLimit> } = {};
-    if (limitsAnything(queue)) arg.q = limitOf(queue, null);
+    const arg: { q?: ScriptLimit; t?: Record<string, ScriptLimit>; g?: number } = {};
+    if (queue && (queue.rate || queue.concurrency !== undefined)) arg.q = limitOf(queue, null);
     if (limited.length > 0) arg.t = Object.fromEntries(limited.map(([type, limits]) => [type, limitOf(limits, type)]));
-    this.arg = arg.q || arg.t ? JSON.stringify(arg) : '';
+    if (queue?.groupConcurrency !== undefined) arg.g = queue.groupConcurrency;
+    this.arg = arg.q || arg.t || arg.g ? JSON.stringify(arg) : '';
     this.keys = windows;
   }
 }

@@ -96,6 +96,8 @@ export interface TakeOutcome extends StartOutcome {
   left: StreamEntry[];
   /** The jobs of the entries that follow: the next call names them. */
   next: string[];
+  /** The fair queue's members whose turn may come next (see takeJobs): the next call names their jobs. */
+  turns: string[];
   paused: boolean;
   /**
    * When the queue's limits let nothing more start: in how long its rate lets the next start (ms),
@@ -151,7 +153,7 @@ export interface TypeRouting {
 /** Most jobs one releaseUnserved, expireUnserved or releaseLimited call moves. */
 const UNSERVED_BATCH = 500;
 /** The KEYS index of the rate window releaseLimited is given; its set of overrunning handlers follows. */
-const RELEASE_WINDOW_KEY = 11;
+const RELEASE_WINDOW_KEY = 14;
 
 /** A handler still running after its attempt ended, as its type's cap counts it (see JobTransitions.fail). */
 export interface Overrun {
@@ -205,7 +207,7 @@ export class JobTransitions {
 
   private async completeJobs(batch: readonly Completion[]): Promise<boolean[]> {
     const now = Math.max(...batch.map((completion) => completion.now));
-    const done = (await runTransition(this.redis, 'completeJobs', this.keys, now, [...this.keys.bands, ...this.jobKeysOf(batch)], [
+    const done = (await runTransition(this.redis, 'completeJobs', this.keys, now, [...this.keys.lanes, ...this.jobKeysOf(batch)], [
       WORKER_GROUP, now, this.worker, this.queueConfig.retentionMs, ...completionArgs(batch),
     ])) as number[];
     return done.map((flag) => flag === 1);
@@ -213,7 +215,7 @@ export class JobTransitions {
 
   /** The stream of the band of a started job, which holds its entry. */
   private streamOf(job: StartedJob): string {
-    return this.keys.bands[job.band] as string;
+    return this.keys.streams[job.band] as string;
   }
 
   private jobKeysOf(batch: readonly Completion[]): string[] {
@@ -234,7 +236,7 @@ export class JobTransitions {
     const reason = error instanceof PermanentJobError ? 'permanent' : job.attempt >= job.maxAttempts ? 'exhausted' : '';
     const retryAt = now + nextRetryDelay(job.attempt, type?.retry ?? DEFAULT_RETRY_POLICY, random);
     const next = await runTransition(this.redis, 'failJob', keys, now,
-      [this.streamOf(job), keys.delayed, keys.job(job.id), keys.dlq, overrun ? keys.overrunOf(job.type) : keys.dlq], [
+      [this.streamOf(job), keys.delayed, keys.job(job.id), keys.dlq, overrun ? keys.overrunOf(job.type) : keys.dlq, keys.fair, keys.fairTags, keys.grouped], [
         WORKER_GROUP, job.entryId, job.attempt, now, this.worker, message, retryAt, reason, overrun?.member ?? '', overrun?.leaseMs ?? 0,
       ]);
     if (next === 0) return null;
@@ -269,7 +271,7 @@ export class JobTransitions {
   /** releaseJob: hands an unfinished attempt back to the stream for another worker. False when the attempt was stale. */
   async release(job: StartedJob, now: number): Promise<boolean> {
     const { keys } = this;
-    const released = await runTransition(this.redis, 'releaseJob', keys, now, [this.streamOf(job), keys.job(job.id)], [
+    const released = await runTransition(this.redis, 'releaseJob', keys, now, [this.streamOf(job), keys.job(job.id), keys.fair, keys.fairTags, keys.grouped], [
       WORKER_GROUP, job.entryId, job.attempt, now, this.worker,
     ]);
     return released === 1;
@@ -292,7 +294,7 @@ export class JobTransitions {
     const { keys, routing } = this;
     const limits = this.limits();
     const [items, paused] = (await runTransition(this.redis, 'startJobs', keys, now,
-      [...keys.bands, keys.paused, keys.delayed, ...limits.keys, ...entries.map((entry) => keys.job(entry.jobId))], [
+      [...keys.lanes, keys.paused, keys.delayed, ...limits.keys, ...entries.map((entry) => keys.job(entry.jobId))], [
         WORKER_GROUP, this.worker, now, routing.served, routing.elsewhere(), limits.arg, limits.keys.length, ...entryArgs(entries),
       ])) as [StartItem[], number];
     return { ...(await this.startOutcome(queue, items, now)), paused: paused === 1 };
@@ -301,7 +303,7 @@ export class JobTransitions {
   /** handBackEntries: puts the jobs of entries just read back at the ends of their streams, unstarted (see handBackEntry). */
   async handBack(entries: readonly StreamEntry[], now: number): Promise<void> {
     const { keys } = this;
-    await runTransition(this.redis, 'handBackEntries', keys, now, [...keys.bands, ...entries.map((entry) => keys.job(entry.jobId))],
+    await runTransition(this.redis, 'handBackEntries', keys, now, [...keys.lanes, ...entries.map((entry) => keys.job(entry.jobId))],
       [WORKER_GROUP, this.worker, now, ...entryArgs(entries)]);
   }
 
@@ -328,7 +330,7 @@ export class JobTransitions {
   private async parkLimited({ type, why, entries }: ParkedEntries, now: number): Promise<number> {
     const { keys } = this;
     return Number(await runTransition(this.redis, 'parkLimited', keys, now,
-      [...keys.bands, keys.limited, keys.limitedOf(type), ...entries.map((entry) => keys.job(entry.jobId))],
+      [...keys.lanes, keys.limited, keys.limitedOf(type), ...entries.map((entry) => keys.job(entry.jobId))],
       [WORKER_GROUP, now, type, why ?? '', ...entryArgs(entries)]));
   }
 
@@ -349,7 +351,7 @@ export class JobTransitions {
     if (ids.length === 0) return { released: 0, again: 0 };
     const limit = scriptLimit(limits, count, RELEASE_WINDOW_KEY, RELEASE_WINDOW_KEY + 1);
     const [released, again] = (await runTransition(this.redis, 'releaseLimited', keys, now, [
-      ...keys.bands, keys.limited, keys.limitedOf(type), limit.m > 0 ? keys.rateWindow(type) : keys.limited, limit.o > 0 ? keys.overrunOf(type) : keys.limited,
+      ...keys.lanes, keys.limited, keys.limitedOf(type), limit.m > 0 ? keys.rateWindow(type) : keys.limited, limit.o > 0 ? keys.overrunOf(type) : keys.limited,
       ...ids.map((id) => keys.job(id)),
     ],
       [type, JSON.stringify(limit), ...ids])) as [number, number];
@@ -360,7 +362,7 @@ export class JobTransitions {
   private async parkUnserved({ type, entries }: ParkedEntries, now: number): Promise<void> {
     const { keys } = this;
     await runTransition(this.redis, 'parkUnserved', keys, now,
-      [...keys.bands, keys.unserved, keys.unservedOf(type), ...entries.map((entry) => keys.job(entry.jobId))],
+      [...keys.lanes, keys.unserved, keys.unservedOf(type), ...entries.map((entry) => keys.job(entry.jobId))],
       [WORKER_GROUP, now, type, ...entryArgs(entries)]);
   }
 
@@ -372,28 +374,28 @@ export class JobTransitions {
    * follow, to name next (none when nothing was read). Nothing started, left or to name: the streams
    * had nothing new, or the queue is `paused` (the entries left were then handed back).
    */
-  async take(queue: string, left: readonly StreamEntry[], next: readonly string[], count: number, lookAhead: number, order: string, now: number): Promise<TakeOutcome> {
+  async take(queue: string, left: readonly StreamEntry[], next: readonly string[], turns: readonly string[], count: number, lookAhead: number, order: string, now: number): Promise<TakeOutcome> {
     const { keys, routing } = this;
     const limits = this.limits();
     const completions = this.completions.take();
-    let reply: [number[], StartItem[], (string | number)[], string[], number, number];
+    let reply: [number[], StartItem[], (string | number)[], string[], number, number, string[]];
     try {
       reply = (await runTransition(this.redis, 'takeJobs', keys, now, [
-        ...keys.bands, keys.paused, keys.delayed, ...limits.keys, ...left.map((entry) => keys.job(entry.jobId)), ...next.map((jobId) => keys.job(jobId)),
-        ...this.jobKeysOf(completions.items),
+        ...keys.lanes, keys.paused, keys.delayed, ...limits.keys, ...left.map((entry) => keys.job(entry.jobId)), ...next.map((jobId) => keys.job(jobId)),
+        ...turns.map((member) => keys.job(jobIdOfTurn(member))), ...this.jobKeysOf(completions.items),
       ], [
         WORKER_GROUP, this.worker, now, count, this.queueConfig.retentionMs, routing.served, routing.elsewhere(), left.length, next.length,
-        lookAhead, order, limits.arg, limits.keys.length, ...entryArgs(left), ...next, ...completionArgs(completions.items),
-      ])) as [number[], StartItem[], (string | number)[], string[], number, number];
+        lookAhead, order, limits.arg, limits.keys.length, turns.length, ...entryArgs(left), ...next, ...turns, ...completionArgs(completions.items),
+      ])) as [number[], StartItem[], (string | number)[], string[], number, number, string[]];
     } catch (error) {
       completions.reject(error);
       throw error;
     }
-    const [completed, items, leftFlat, nextJobs, paused, limited] = reply;
+    const [completed, items, leftFlat, nextJobs, paused, limited, nextTurns] = reply;
     completions.resolve(completed.map((flag) => flag === 1));
     const leftNow = bandEntries(leftFlat);
     return {
-      ...(await this.startOutcome(queue, items, now)), taken: items.length - left.length + leftNow.length, left: leftNow, next: nextJobs, paused: paused === 1,
+      ...(await this.startOutcome(queue, items, now)), taken: items.length - left.length + leftNow.length, left: leftNow, next: nextJobs, turns: nextTurns, paused: paused === 1,
       limited: limited === 0 ? false : limited < 0 ? 'cap' : limited,
     };
   }
@@ -412,7 +414,7 @@ export class JobTransitions {
       const ids = await this.redis.zrange(keys.unservedOf(type), 0, UNSERVED_BATCH - 1);
       if (ids.length === 0) return released;
       released += Number(await runTransition(this.redis, 'releaseUnserved', keys, now,
-        [...keys.bands, keys.unserved, keys.unservedOf(type), ...ids.map((id) => keys.job(id))], [type, ...ids]));
+        [...keys.lanes, keys.unserved, keys.unservedOf(type), ...ids.map((id) => keys.job(id))], [type, ...ids]));
       if (ids.length < UNSERVED_BATCH) return released;
     }
   }
@@ -440,9 +442,14 @@ export class JobTransitions {
   async heartbeat(jobs: readonly StartedJob[], now: number): Promise<StartedJob[]> {
     if (jobs.length === 0) return [];
     const { keys } = this;
-    const fresh = (await runTransition(this.redis, 'heartbeatJobs', keys, now, [...keys.bands, ...jobs.map((job) => keys.job(job.id))], [
+    const fresh = (await runTransition(this.redis, 'heartbeatJobs', keys, now, [...keys.lanes, ...jobs.map((job) => keys.job(job.id))], [
       WORKER_GROUP, this.worker, ...jobs.flatMap((job) => [job.band, job.entryId, job.attempt]),
     ])) as number[];
     return jobs.filter((_, index) => fresh[index] !== 1);
   }
+}
+
+/** The job id of a fair-queue member, `group|type|id` (see queueGrouped in job-steps.lua). */
+function jobIdOfTurn(member: string): string {
+  return member.slice(member.lastIndexOf('|') + 1);
 }

@@ -9,6 +9,20 @@ export interface QueueKeys {
   bands: readonly string[];
   /** The normal band's stream, `bands[NORMAL_BAND]`: that of every job of priority 0. */
   stream: string;
+  /**
+   * Stream of the grouped jobs running now (see AddJobOptions.group), one entry each, read only by the
+   * step that starts the job (so its entry is in the pending list, for the reclaimer), and of the markers
+   * that wake a worker's blocking read when grouped jobs wait.
+   */
+  grouped: string;
+  /** The streams a worker's consumer group reads, `bands` then `grouped`; a started job's `band` indexes them. */
+  streams: readonly string[];
+  /** ZSET of the grouped jobs waiting their turn (`group|type|id`), scored by band, then by their fair-queueing tag. */
+  fair: string;
+  /** Hash of each waiting group's last tag (`g:<group>`), the virtual time (`*`) and whether a wake marker is unread (`wake`). */
+  fairTags: string;
+  /** The keys every script that moves jobs between streams takes first: `streams`, `fair`, `fairTags`. */
+  lanes: readonly string[];
   /** ZSET of scheduled jobs and retries waiting out their backoff, scored by due time in ms. */
   delayed: string;
   /** Dead-letter stream. */
@@ -51,9 +65,18 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
   const base = `${prefix}:{${queue}}:`;
   // The normal band keeps the name the one stream had before bands, so its jobs are where they were.
   const bands = PRIORITY_BANDS.map((band, index) => (index === NORMAL_BAND ? `${base}stream` : `${base}stream:${band.name}`));
+  const grouped = `${base}stream:grouped`;
+  const streams = [...bands, grouped];
+  const fair = `${base}fair`;
+  const fairTags = `${base}fair-tags`;
   return {
     bands,
     stream: bands[NORMAL_BAND] as string,
+    grouped,
+    streams,
+    fair,
+    fairTags,
+    lanes: [...streams, fair, fairTags],
     delayed: `${base}delayed`,
     dlq: `${base}dlq`,
     events: `${base}events`,

@@ -4,7 +4,7 @@ import { jobFromHash, type Job } from './job.js';
 import { newJobId } from './job-id.js';
 import { partitionIndexOfKey, placesOfJob, QueueLayouts, withPartition, type Partition } from './partitions.js';
 import type { JobState } from './job-state.js';
-import { MAX_ATTEMPTS, MAX_BULK_JOBS, MAX_DELAY_MS, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_PRIORITY, MIN_ATTEMPTS, MIN_PRIORITY } from './limits.js';
+import { GROUP_PATTERN, MAX_ATTEMPTS, MAX_BULK_JOBS, MAX_DELAY_MS, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_PRIORITY, MIN_ATTEMPTS, MIN_PRIORITY } from './limits.js';
 import { validatePayload, type JobTypeLookup } from './registry.js';
 import { toRedisError } from './redis/client.js';
 import { runTransition, type ScriptedRedis } from './redis/scripts.js';
@@ -99,6 +99,8 @@ interface PreparedJob {
   /** When the job may run: a time, or a delay counted from when it reaches Redis. */
   due: { atMs: number } | { delayMs: number };
   idempotencyKey: string;
+  /** Its fair group; '' for none. */
+  group: string;
   /** Set on a job a schedule made, which is sent in a call of its own. */
   origin?: JobOrigin;
 }
@@ -225,7 +227,7 @@ export class Queue {
         const [type, band] = found[index] as [string, string | null];
         const now = this.now();
         reply = await runTransition(redis, 'cancelJob', keys, now,
-          [streamOfBand(keys, band), keys.delayed, keys.job(id), keys.unserved, keys.unservedOf(type), keys.limited, keys.limitedOf(type)],
+          [streamOfBand(keys, band), keys.delayed, keys.job(id), keys.unserved, keys.unservedOf(type), keys.limited, keys.limitedOf(type), keys.fair, keys.fairTags],
           [id, now, queueConfig.retentionMs, type]);
       }
     } catch (error) {
@@ -252,7 +254,7 @@ export class Queue {
       if (place !== undefined) {
         const { keys } = place;
         const now = this.now();
-        reply = await runTransition(redis, 'runJobNow', keys, now, [...keys.bands, keys.delayed, keys.job(id)], [id, now]);
+        reply = await runTransition(redis, 'runJobNow', keys, now, [...keys.lanes, keys.delayed, keys.job(id)], [id, now]);
       }
     } catch (error) {
       throw toRedisError(error);
@@ -341,7 +343,15 @@ export class Queue {
       throw new InvalidJobError(`${field('idempotencyKey')} must be at most ${MAX_IDEMPOTENCY_KEY_LENGTH} characters (got ${idempotencyKey.length})`);
     }
     assertStorable(idempotencyKey, field('idempotencyKey'));
-    const partitionKey = job.partitionKey ?? idempotencyKey;
+    const group = job.group ?? '';
+    if (job.group !== undefined && (typeof group !== 'string' || !GROUP_PATTERN.test(group))) {
+      throw new InvalidJobError(`${field('group')} must be 1 to 128 letters, digits or _ . : @ / + = -`);
+    }
+    if (group !== '' && job.partitionKey !== undefined && job.partitionKey !== group) {
+      throw new InvalidJobError(`${field('partitionKey')} must be left out, or equal ${field('group')}: a group's jobs share the partition of its name`);
+    }
+    // A group lives in one partition, so its turn and its cap are kept in one place.
+    const partitionKey = group || (job.partitionKey ?? idempotencyKey);
     if (typeof partitionKey !== 'string') throw new InvalidJobError(`${field('partitionKey')} must be a string`);
     if (partitionKey.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
       throw new InvalidJobError(`${field('partitionKey')} must be at most ${MAX_IDEMPOTENCY_KEY_LENGTH} characters (got ${partitionKey.length})`);
@@ -357,6 +367,7 @@ export class Queue {
       priority,
       due: this.due(job, field, now),
       idempotencyKey,
+      group,
     };
   }
 
@@ -425,14 +436,14 @@ export class Queue {
 
   private async enqueueScript(jobs: readonly PreparedJob[], now: number): Promise<unknown> {
     const { keys } = (jobs[0] as PreparedJob).partition;
-    const scriptKeys = [...keys.bands, keys.delayed];
+    const scriptKeys = [...keys.lanes, keys.delayed];
     const { queue, origin } = jobs[0] as PreparedJob;
     const args: (string | number)[] = [now, queue, this.deps.queueConfig.idempotencyTtlMs, origin?.schedule ?? '', origin?.tick ?? ''];
     for (const job of jobs) {
       // Without a key of its own, the job hash stands in: the script never reads it as one.
       scriptKeys.push(keys.job(job.id), job.idempotencyKey ? keys.idempotency(job.idempotencyKey) : keys.job(job.id));
       const runAt = 'atMs' in job.due ? Math.max(job.due.atMs, now) : now + job.due.delayMs;
-      args.push(job.id, job.type, job.payloadJson, job.maxAttempts, job.priority, priorityBand(job.priority), runAt, job.idempotencyKey);
+      args.push(job.id, job.type, job.payloadJson, job.maxAttempts, job.priority, priorityBand(job.priority), runAt, job.idempotencyKey, job.group);
     }
     if (!this.replicated) return runTransition(this.deps.redis, 'enqueueJobs', keys, now, scriptKeys, args);
     return this.replicated.submit(keys, (redis) => runTransition(redis, 'enqueueJobs', keys, now, scriptKeys, args));

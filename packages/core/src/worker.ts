@@ -40,7 +40,7 @@ const LIMIT_POLL_MS = 100;
 /** Most jobs one releaseLimited call lets go: fewer means the type has no more room, or no more jobs. */
 const RELEASE_BATCH = 500;
 /** The KEYS index of the first rate window the start scripts get (see take-jobs.lua). */
-const FIRST_WINDOW_KEY = 11;
+const FIRST_WINDOW_KEY = 14;
 /** How often a worker reads which types the other live workers serve. */
 const CATALOG_REFRESH_MS = 1000;
 /** Bound of each step of `close()` that waits on Redis, so a stop ends even while Redis is down. */
@@ -84,6 +84,8 @@ interface QueueRuntime {
   left: StreamEntry[];
   /** The jobs of the entries after those the last call read: the next call names them, to start them as it reads them. */
   next: string[];
+  /** The fair queue's members the last call found may start: the next call names their jobs (see takeJobs). */
+  turns: string[];
   /** Partitions of the count this one belongs to: each enforces its share of the limits. */
   partitionCount: number;
   /** The flow limits the start scripts get, and the queue limits they were built from (JSON). */
@@ -260,6 +262,7 @@ export class Worker extends WorkerEventEmitter {
       handOnWaitMs: 0,
       left: [],
       next: [],
+      turns: [],
       partitionCount: partition.count,
       limits: NO_LIMITS,
       limitsFrom: '',
@@ -336,7 +339,7 @@ export class Worker extends WorkerEventEmitter {
 
   /** Creates the consumer group in every band's stream of a partition, where it is missing. */
   private async ensureGroup(keys: QueueKeys): Promise<void> {
-    for (const stream of keys.bands) {
+    for (const stream of keys.streams) {
       try {
         // From id 0, not $: jobs added before the first worker ever started must not be skipped.
         await this.commands.xgroup('CREATE', stream, WORKER_GROUP, '0', 'MKSTREAM');
@@ -384,18 +387,21 @@ export class Worker extends WorkerEventEmitter {
           const count = this.holdingForSuspect(runtime) ? 0 : wanted;
           held += ahead.length;
           const next = runtime.next.splice(0);
+          const turns = runtime.turns.splice(0);
           // Looked at as far as a later call is likely to read (a share of the slots), so that it names the jobs it reads.
           const order = bandOrder(this.options.worker.priority, this.random);
-          const batch = await runtime.transitions.take(runtime.queue, ahead, next, count, this.share(), order, this.now());
+          const batch = await runtime.transitions.take(runtime.queue, ahead, next, turns, count, this.share(), order, this.now());
           runtime.paused = batch.paused;
           runtime.busy = batch.taken > 0;
           runtime.left = batch.left;
           // A call that read nothing looked at nothing: the entries named before still come next.
           runtime.next = count === 0 ? next : batch.next;
+          runtime.turns = count === 0 ? turns : batch.turns;
           // Held back by the queue's limits, the queue waits for them rather than in a blocking read,
           // which would take the entries they hold back.
           const limited = batch.taken === 0 ? batch.limited : false;
-          const idle = ahead.length === 0 && batch.taken === 0 && !batch.paused && count > 0 && limited === false;
+          // Turns to name keep the queue busy: the next call starts them.
+          const idle = ahead.length === 0 && batch.taken === 0 && batch.turns.length === 0 && !batch.paused && count > 0 && limited === false;
           // Started entries and entries left hold their slots; the rest go back (stale entries,
           // those handed on or back, those not read), but an idle queue keeps one for its blocking read.
           this.slots.release(held - batch.started.length - batch.left.length - (idle ? 1 : 0));
@@ -487,11 +493,11 @@ export class Worker extends WorkerEventEmitter {
 
   /** A blocking read of up to `count` new entries from each band's stream: what comes first wakes it. */
   private async read(runtime: QueueRuntime, count: number): Promise<StreamEntry[]> {
-    const { bands } = runtime.keys;
+    const { streams } = runtime.keys;
     const reply = (await runtime.reader.xreadgroup(
-      'GROUP', WORKER_GROUP, this.name, 'COUNT', count, 'BLOCK', this.options.worker.blockMs, 'STREAMS', ...bands, ...bands.map(() => '>'),
+      'GROUP', WORKER_GROUP, this.name, 'COUNT', count, 'BLOCK', this.options.worker.blockMs, 'STREAMS', ...streams, ...streams.map(() => '>'),
     )) as [string, [string, string[]][]][] | null;
-    return (reply ?? []).flatMap(([stream, entries]) => entries.map(([entryId, fields]) => ({ band: bands.indexOf(stream), entryId, jobId: fields[1] ?? '' })));
+    return (reply ?? []).flatMap(([stream, entries]) => entries.map(([entryId, fields]) => ({ band: streams.indexOf(stream), entryId, jobId: fields[1] ?? '' })));
   }
 
   /** Starts entries for which a slot each is already taken; frees the slots of those that are stale or handed on. */

@@ -335,8 +335,8 @@ describe('the scripts touch only the keys their calls declare, as MONITOR sees t
     // A blocking read of every band may bring an entry of each (Redis 7.2 on; 7.0 serves the first
     // stream written to): a worker without slots for all hands the rest back, which is done here directly.
     const handedBack = await queue.addBulk(PRIORITY_BANDS.map((band) => ({ type: 'work', payload: { action: 'complete' }, priority: band.min })));
-    const read = (await admin.xreadgroup('GROUP', WORKER_GROUP, 'one-slot', 'COUNT', 1, 'STREAMS', ...keys.bands, ...keys.bands.map(() => '>'))) as [string, [string, string[]][]][];
-    const entries = read.flatMap(([stream, found]) => found.map(([entryId, fields]) => ({ band: keys.bands.indexOf(stream), entryId, jobId: fields[1] as string })));
+    const read = (await admin.xreadgroup('GROUP', WORKER_GROUP, 'one-slot', 'COUNT', 1, 'STREAMS', ...keys.streams, ...keys.streams.map(() => '>'))) as [string, [string, string[]][]][];
+    const entries = read.flatMap(([stream, found]) => found.map(([entryId, fields]) => ({ band: keys.streams.indexOf(stream), entryId, jobId: fields[1] as string })));
     expect(entries).toHaveLength(PRIORITY_BANDS.length);
     await new JobTransitions(redis, keys, 'one-slot', config.queue, { served: typeList(['work']), elsewhere: () => ',' }).handBack(entries, Date.now());
     for (const { id } of handedBack) await inState(queue, id, (job) => job.status === 'pending' && job.history.length === 1, 'to wait in a new entry');

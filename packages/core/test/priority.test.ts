@@ -80,9 +80,12 @@ describe('priority bands', () => {
     expect(priorityBand(0)).toBe(NORMAL_BAND);
   });
 
-  it('has the scripts agree with the library on the number of bands and the normal one', () => {
+  it('has the scripts agree with the library on the number of bands, the normal one and the grouped stream after them', () => {
     const steps = readFileSync(new URL('../src/redis/lua/job-steps.lua', import.meta.url), 'utf8');
-    expect(steps).toContain(`local BAND_COUNT, NORMAL_BAND = ${PRIORITY_BANDS.length}, ${NORMAL_BAND}`);
+    expect(steps).toContain(`local BAND_COUNT, NORMAL_BAND, GROUPED_LANE = ${PRIORITY_BANDS.length}, ${NORMAL_BAND}, ${PRIORITY_BANDS.length}`);
+    const keys = queueKeys('p', 'q');
+    expect(keys.streams).toEqual([...keys.bands, keys.grouped]);
+    expect(keys.lanes).toEqual([...keys.streams, keys.fair, keys.fairTags]);
   });
 
   it('orders the bands highest first under the strict policy, and draws them by weight under the weighted one', () => {

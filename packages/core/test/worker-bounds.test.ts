@@ -169,8 +169,8 @@ describe('closing a worker', () => {
       const jobId = '01900000-0000-7000-8000-00000000c105';
       const held = proxy.holdOnClientData(keys.job(jobId), 10_000);
       const now = Date.now();
-      await system.redis.enqueueJobs(11, keys.events, keys.counts, keys.throughput(now), ...keys.bands, keys.delayed, keys.job(jobId), keys.job(jobId),
-        now, 'default', 60_000, '', '', jobId, 'quick', '{}', 3, 0, NORMAL_BAND, now, '');
+      await system.redis.enqueueJobs(14, keys.events, keys.counts, keys.throughput(now), ...keys.lanes, keys.delayed, keys.job(jobId), keys.job(jobId),
+        now, 'default', 60_000, '', '', jobId, 'quick', '{}', 3, 0, NORMAL_BAND, now, '', '');
       await held;
       const closed = worker.close(1000);
       proxy.release();

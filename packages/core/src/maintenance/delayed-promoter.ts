@@ -66,7 +66,7 @@ export class DelayedPromoter {
     ]);
     if (due.length === 0) return { promoted: 0, nextDueAt: first[1] === undefined ? null : Number(first[1]) };
     const [promoted, nextDue] = (await runTransition(redis, 'promoteDueJobs', keys, now,
-      [...keys.bands, keys.delayed, ...due.map((id) => keys.job(id))], [now, ...due])) as [number, string];
+      [...keys.lanes, keys.delayed, ...due.map((id) => keys.job(id))], [now, ...due])) as [number, string];
     const nextDueAt = Number(nextDue);
     return { promoted, nextDueAt: nextDueAt < 0 ? null : nextDueAt };
   }

@@ -95,7 +95,7 @@ export class StalledReclaimer {
    */
   async runOnce(count: number, idle: boolean): Promise<ReclaimPass> {
     const pass: ReclaimPass = { claimed: [], isolated: false, suspectsWaiting: 0 };
-    for (let band = 0; band < this.options.keys.bands.length && pass.claimed.length < count && !pass.isolated; band += 1) {
+    for (let band = 0; band < this.options.keys.streams.length && pass.claimed.length < count && !pass.isolated; band += 1) {
       const found = await this.reclaimBand(band, count - pass.claimed.length, idle && pass.claimed.length === 0);
       pass.claimed.push(...found.claimed);
       pass.isolated = found.isolated;
@@ -111,7 +111,7 @@ export class StalledReclaimer {
    */
   private async reclaimBand(band: number, count: number, idle: boolean): Promise<ReclaimPass> {
     const { redis, keys, consumer, visibilityTimeoutMs, maxDeliveries } = this.options;
-    const stream = keys.bands[band] as string;
+    const stream = keys.streams[band] as string;
     const pending = await pendingIdle(redis, stream, visibilityTimeoutMs, count + EXTRA_CANDIDATES);
     if (pending.length === 0) return { claimed: [], isolated: false, suspectsWaiting: 0 };
     const entries = await Promise.all(pending.map(([entryId]) => redis.xrange(stream, entryId, entryId)));
@@ -163,7 +163,7 @@ export class StalledReclaimer {
   async removeGoneConsumers(): Promise<number> {
     const { redis, keys, consumer } = this.options;
     let removed = 0;
-    for (const stream of keys.bands) {
+    for (const stream of keys.streams) {
       const consumers = (await redis.xinfo('CONSUMERS', stream, WORKER_GROUP).catch(unlessNoGroup([]))) as (string | number)[][];
       for (const fields of consumers) {
         const name = String(fields[fields.indexOf('name') + 1]);

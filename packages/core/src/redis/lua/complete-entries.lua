@@ -11,7 +11,7 @@
   one (see currentAttempt; its entry is dropped unless another attempt runs from it).
 ]]
 local function completeEntries(streams, group, now, worker, retention, finished)
-  local done, droppedBands, dropped = {}, {}, {}
+  local done, droppedBands, dropped, freedGroupSlot = {}, {}, {}, false
   for i, entry in ipairs(finished) do
     local jobKey, band, sid, attempt, result = entry[1], entry[2], entry[3], entry[4], entry[5]
     local current, job = currentAttempt(jobKey, sid, attempt, worker)
@@ -20,7 +20,8 @@ local function completeEntries(streams, group, now, worker, retention, finished)
       if result ~= '' then details = {'worker', worker, 'result', result} end
       local seq, line = nextEvent(job[5], job[6], 'completed', job[3], now, details, {})
       redis.call('HSET', jobKey, 'status', 'completed', 'updatedAt', now, 'finishedAt', now, 'result', result, 'seq', seq, 'h' .. seq, line)
-      moveCount('processing', 'completed', job[7])
+      moveCount('processing', 'completed', job[7], job[8])
+      if job[8] then freedGroupSlot = true end
       countThroughput('completed')
       redis.call('PEXPIRE', jobKey, retention)
       droppedBands[#droppedBands + 1], dropped[#dropped + 1] = band, sid
@@ -31,6 +32,7 @@ local function completeEntries(streams, group, now, worker, retention, finished)
     end
   end
   dropEntries(streams, group, droppedBands, dropped)
+  if freedGroupSlot then wakeIfWaiting() end
   return done
 end
 

@@ -2,12 +2,13 @@
   enqueueJobs: adds jobs to one queue, each ready now (the stream of its priority band) or due later
   (delayed ZSET), with its first history event. Each job is added as if alone; one call for many only saves round trips.
 
-  KEYS[1..3] events, counts, throughput   KEYS[4..8] band streams   KEYS[9] delayed
+  KEYS[1..3] events, counts, throughput   KEYS[4..11] lanes (see setLanes)   KEYS[12] delayed
   then per job: job hash, idempotency key (any key of the queue's slot when the job has none)
   ARGV[1] now (ms)   ARGV[2] queue   ARGV[3] idempotency window (ms)
   ARGV[4] the schedule whose tick made the call's one job ('' for none)   ARGV[5] that tick (ms)
-  then per job, 8 values: id, type, payload (JSON), maxAttempts, priority, its priority's band,
-  runAt (ms), idempotency key ('' for none)
+  then per job, 9 values: id, type, payload (JSON), maxAttempts, priority, its priority's band,
+  runAt (ms), idempotency key ('' for none), fair group ('' for none: a grouped job that is ready
+  waits for its group's turn, see queueGrouped, instead of in a stream)
 
   Returns one item per job: {1, id, status} when it was added, {0, firstJobId} when its idempotency
   key already names a job (nothing is added for it). A job whose hash exists already was added by
@@ -16,14 +17,14 @@
 ]]
 local now, queue, window = ARGV[1], ARGV[2], ARGV[3]
 local nowMs = tonumber(now)
-local streams, delayed = bandStreams(4), KEYS[9]
+local streams, delayed = setLanes(4), KEYS[12]
 local replies = {}
 
-for i = 1, (#KEYS - 9) / 2 do
-  local jobKey, idempotencyKey = KEYS[8 + 2 * i], KEYS[9 + 2 * i]
-  local a = 5 + 8 * (i - 1)
-  local jobId, jobType, payload, maxAttempts, priority, band, runAt, key =
-    ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8]
+for i = 1, (#KEYS - 12) / 2 do
+  local jobKey, idempotencyKey = KEYS[11 + 2 * i], KEYS[12 + 2 * i]
+  local a = 5 + 9 * (i - 1)
+  local jobId, jobType, payload, maxAttempts, priority, band, runAt, key, fairGroup =
+    ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8], ARGV[a + 9]
   local first = false
   local resent = redis.call('HGET', jobKey, 'status')
   if resent then
@@ -40,15 +41,22 @@ for i = 1, (#KEYS - 9) / 2 do
     local status = 'pending'
     if tonumber(runAt) > nowMs then status = 'scheduled' end
     local sid = ''
-    if status == 'pending' then
+    if status == 'pending' and fairGroup ~= '' then
+      queueGrouped(jobId, fairGroup, jobType, band)
+    elseif status == 'pending' then
       sid = redis.call('XADD', streamOf(streams, band), '*', 'id', jobId)
     else
       redis.call('ZADD', delayed, runAt, jobId)
       announceIfEarliest(delayed, jobId, runAt)
     end
-    local seq, line = nextEvent(jobId, false, status, 0, now, {}, {
-      'queue', queue, 'type', jobType, 'payload', payload, 'maxAttempts', maxAttempts,
-      'priority', priority, 'runAt', runAt, 'idempotencyKey', key})
+    local snapshot = {'queue', queue, 'type', jobType, 'payload', payload, 'maxAttempts', maxAttempts,
+      'priority', priority, 'runAt', runAt, 'idempotencyKey', key}
+    if fairGroup ~= '' then
+      snapshot[#snapshot + 1] = 'group'
+      snapshot[#snapshot + 1] = fairGroup
+      redis.call('HSET', jobKey, 'group', fairGroup)
+    end
+    local seq, line = nextEvent(jobId, false, status, 0, now, {}, snapshot)
     redis.call('HSET', jobKey,
       'id', jobId, 'queue', queue, 'type', jobType, 'payload', payload, 'status', status, 'sid', sid,
       'attempts', '0', 'maxAttempts', maxAttempts, 'priority', priority, 'band', band, 'idempotencyKey', key,
@@ -60,7 +68,7 @@ end
 
 -- Checked once per call, not per job: a scheduled job is sent alone, and only a new one has an event.
 if ARGV[4] ~= '' and #transitionEvents == 1 then
-  redis.call('HSET', KEYS[10], 'schedule', ARGV[4], 'scheduleTick', ARGV[5])
+  redis.call('HSET', KEYS[13], 'schedule', ARGV[4], 'scheduleTick', ARGV[5])
   transitionEvents[1].schedule = ARGV[4]
   transitionEvents[1].scheduleTick = ARGV[5]
 end

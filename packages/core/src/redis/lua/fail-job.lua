@@ -4,6 +4,7 @@
 
   KEYS[1..3] events, counts, throughput   KEYS[4] the stream of the job's band   KEYS[5] delayed   KEYS[6] job hash   KEYS[7] dlq
   KEYS[8] the set of overrunning handlers of the job's type (any key of the slot when ARGV[9] is '')
+  KEYS[9..11] fair queue, its tags, grouped stream (see setFair)
   ARGV[1] group    ARGV[2] stream entry id   ARGV[3] attempt   ARGV[4] now (ms)   ARGV[5] worker
   ARGV[6] error    ARGV[7] retry at (ms; ignored when dead)
   ARGV[8] dead reason ('' to retry; 'exhausted', 'permanent')
@@ -15,6 +16,7 @@
   the job's current one (nothing is changed for the job then).
 ]]
 local stream, delayed, jobKey = KEYS[4], KEYS[5], KEYS[6]
+setFair(KEYS[9], KEYS[10], KEYS[11])
 local group, sid, attempt, now, worker, err, retryAt, reason =
   ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local current, job = currentAttempt(jobKey, sid, attempt, worker)
@@ -24,6 +26,7 @@ if not current then
 end
 local jobId = job[5]
 dropEntry(stream, group, {sid})
+if job[8] then wakeIfWaiting() end
 if ARGV[9] ~= '' then redis.call('ZADD', KEYS[8], redisTimeMs() + tonumber(ARGV[10]), ARGV[9]) end
 
 redis.call('HSET', jobKey, 'lastError', err, 'updatedAt', now)
@@ -43,6 +46,6 @@ end
 redis.call('ZADD', delayed, retryAt, jobId)
 announceIfEarliest(delayed, jobId, retryAt)
 redis.call('HSET', jobKey, 'status', 'retrying', 'sid', '', 'runAt', retryAt)
-moveCount('processing', 'retrying', job[7])
+moveCount('processing', 'retrying', job[7], job[8])
 recordEvent(jobKey, jobId, 'retrying', attempt, now, {'nextAt', retryAt}, {})
 return 'retrying'

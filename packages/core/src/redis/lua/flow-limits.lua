@@ -2,7 +2,8 @@
   Flow limits (included by the scripts that start jobs, before start-entry.lua): the rate limits and
   concurrency caps of the queue and of the job types the worker serves, as the worker passes them
   (see ScriptLimits): '' when nothing is limited, which skips every check, or the JSON of
-  {q?: limit, t?: {type: limit}}, each limit {m: rate max (0: none), w: window (ms), c: cap (0: none),
+  {q?: limit, t?: {type: limit}, g?: the queue's cap per fair group (see takeJobs)}, each limit
+  {m: rate max (0: none), w: window (ms), c: cap (0: none),
   k: the KEYS index of the rate's window, o: for a type's cap, the KEYS index of its overrunning
   handlers (see runningNow)}.
 

@@ -4,16 +4,16 @@
   A worker that stalled past the visibility timeout must not take back an entry another worker now
   runs: it learns instead that it lost the attempt.
 
-  KEYS[1..3] events, counts, throughput   KEYS[4..8] band streams   KEYS[9..n] job hashes
+  KEYS[1..3] events, counts, throughput   KEYS[4..11] lanes (see setLanes)   KEYS[12..n] job hashes
   ARGV[1] group    ARGV[2] worker   then per job: its entry's band, stream entry id, attempt
 
   Returns one number per job: 1 when refreshed, 0 when the attempt is no longer current.
 ]]
 local group, worker = ARGV[1], ARGV[2]
-local streams = bandStreams(4)
+local streams = setLanes(4)
 local fresh, replies = {}, {}
-for i = 9, #KEYS do
-  local n = i - 8
+for i = 12, #KEYS do
+  local n = i - 11
   local a = 3 * n
   local band, sid, attempt = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2]
   if currentAttempt(KEYS[i], sid, attempt, worker) then

@@ -6,18 +6,18 @@
   pending with no entry (`sid` empty) and no history event, its `held` field saying why. An entry
   whose job moved on meanwhile is only dropped.
 
-  KEYS[1..3] events, counts, throughput   KEYS[4..8] band streams   KEYS[9] limited hash
-  KEYS[10] the type's limited set   KEYS[11..n] job hashes, one per entry
+  KEYS[1..3] events, counts, throughput   KEYS[4..11] lanes (see setLanes)   KEYS[12] limited hash
+  KEYS[13] the type's limited set   KEYS[14..n] job hashes, one per entry
   ARGV[1] group   ARGV[2] now (ms)   ARGV[3] type   ARGV[4] why ('rate' or 'concurrency')
   then per job hash: its entry's band, its entry's id
 
   Returns how many jobs were parked.
 ]]
-local streams, limited, set = bandStreams(4), KEYS[9], KEYS[10]
+local streams, limited, set = setLanes(4), KEYS[12], KEYS[13]
 local group, now, jobType, why = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local parked = 0
-for i = 11, #KEYS do
-  local a = 5 + 2 * (i - 11)
+for i = 14, #KEYS do
+  local a = 5 + 2 * (i - 14)
   local band, sid, jobKey = tonumber(ARGV[a]), ARGV[a + 1], KEYS[i]
   local job = redis.call('HMGET', jobKey, 'status', 'sid', 'id', 'type')
   dropEntry(streams[band + 1], group, {sid})

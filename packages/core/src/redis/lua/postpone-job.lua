@@ -26,6 +26,6 @@ dropEntry(stream, group, {sid})
 redis.call('ZADD', delayed, runAt, job[5])
 announceIfEarliest(delayed, job[5], runAt)
 redis.call('HSET', jobKey, 'status', 'scheduled', 'sid', '', 'attempts', attempts, 'runAt', runAt, 'updatedAt', now, 'postponed', postponed + 1)
-moveCount('processing', 'scheduled', job[7])
+moveCount('processing', 'scheduled', job[7], job[8])
 recordEvent(jobKey, job[5], 'scheduled', attempts, now, {'worker', worker, 'reason', why, 'nextAt', runAt}, {})
 return 1

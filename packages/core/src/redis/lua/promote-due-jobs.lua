@@ -4,16 +4,16 @@
   once: ZREM decides which caller promotes a job, and a job no longer due (promoted, cancelled or
   rescheduled meanwhile) is left alone.
 
-  KEYS[1..3] events, counts, throughput   KEYS[4..8] band streams   KEYS[9] delayed   KEYS[10..n] job hashes
+  KEYS[1..3] events, counts, throughput   KEYS[4..11] lanes (see setLanes)   KEYS[12] delayed   KEYS[13..n] job hashes
   ARGV[1] now (ms)   ARGV[2..n] job ids, one per job hash
 
   Returns {promoted, nextDueAt} where nextDueAt is the score of the earliest job still waiting, or -1.
 ]]
-local streams, delayed, now = bandStreams(4), KEYS[9], ARGV[1]
+local streams, delayed, now = setLanes(4), KEYS[12], ARGV[1]
 local promoted = 0
 
-for i = 10, #KEYS do
-  local jobId, jobKey = ARGV[i - 8], KEYS[i]
+for i = 13, #KEYS do
+  local jobId, jobKey = ARGV[i - 11], KEYS[i]
   local dueAt = redis.call('ZSCORE', delayed, jobId)
   if dueAt and tonumber(dueAt) <= tonumber(now) then
     redis.call('ZREM', delayed, jobId)
@@ -24,7 +24,7 @@ for i = 10, #KEYS do
       promoted = promoted + 1
     elseif job[1] == 'pending' and job[3] == '' then
       -- Handed on for a worker of its type (see handOnEntry): it goes back unchanged, with no event.
-      redis.call('HSET', jobKey, 'sid', redis.call('XADD', stream, '*', 'id', jobId))
+      placePending(stream, jobKey, jobId)
       promoted = promoted + 1
     end
   end

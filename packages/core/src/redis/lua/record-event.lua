@@ -52,14 +52,20 @@ end
 --[[
   moveCount: keeps the queue's per-state job counts in step with a transition. `from` is false for a
   new job, `to` false for one that leaves Redis. A transition into or out of `processing` names the
-  job's type, whose jobs processing are counted too (field `processing:<type>`), for concurrency caps.
+  job's type, whose jobs processing are counted too (field `processing:<type>`), for concurrency caps,
+  and its fair group if it has one (field `group:<group>`, gone at 0), for the group's cap.
 ]]
-local function moveCount(from, to, jobType)
+local function moveCount(from, to, jobType, group)
   if from then transitionCounts[from] = (transitionCounts[from] or 0) - 1 end
   if to then transitionCounts[to] = (transitionCounts[to] or 0) + 1 end
   if from == 'processing' or to == 'processing' then
+    local change = (to == 'processing' and 1 or 0) - (from == 'processing' and 1 or 0)
     local field = 'processing:' .. jobType
-    transitionCounts[field] = (transitionCounts[field] or 0) + (to == 'processing' and 1 or 0) - (from == 'processing' and 1 or 0)
+    transitionCounts[field] = (transitionCounts[field] or 0) + change
+    if group then
+      field = 'group:' .. group
+      transitionCounts[field] = (transitionCounts[field] or 0) + change
+    end
   end
 end
 
@@ -78,9 +84,15 @@ end
 local function flushTransitions()
   if #transitionEvents > 0 then redis.call('XADD', queueKeys.events, '*', 'events', cjson.encode(transitionEvents)) end
   for state, change in pairs(transitionCounts) do
-    -- A type's count may start below zero for jobs that began before types were counted: it is not carried.
-    if change ~= 0 and redis.call('HINCRBY', queueKeys.counts, state, change) < 0 and state:sub(1, 11) == 'processing:' then
-      redis.call('HSET', queueKeys.counts, state, 0)
+    if change ~= 0 then
+      local count = redis.call('HINCRBY', queueKeys.counts, state, change)
+      -- A group's field goes with its last job, so that the hash holds only the groups running now.
+      if count <= 0 and state:sub(1, 6) == 'group:' then
+        redis.call('HDEL', queueKeys.counts, state)
+      -- A type's count may start below zero for jobs that began before types were counted: it is not carried.
+      elseif count < 0 and state:sub(1, 11) == 'processing:' then
+        redis.call('HSET', queueKeys.counts, state, 0)
+      end
     end
   end
   if next(transitionThroughput) then

@@ -18,10 +18,14 @@
   limits hold back is left for the caller to park (parkLimited). A job a crashed worker was running
   was admitted then, and is not counted again.
 
+  A pending job of a fair group starts only in its group's turn (`fairTurn`, see takeJobs); read from
+  a stream otherwise, it goes to wait for that turn.
+
   Returns {entryId} when skipped or moved, {entryId, 0} when handed on, {entryId, 1, type, jobId,
-  band} when it waits for a worker of its type, {entryId, 3, type, jobId, band, reason} when it waits
+  lane} when it waits for a worker of its type, {entryId, 3, type, jobId, lane, reason} when it waits
   for its type's limits ('rate' or 'concurrency'), {entryId, jobId, type, payload, attempt,
-  maxAttempts, runAt, band} when the job is to run (band: its priority band, whose stream holds its entry).
+  maxAttempts, runAt, lane} when the job is to run (lane: the index of the stream that holds its
+  entry, its priority band's or GROUPED_LANE).
 ]]
 
 local routing = {}
@@ -42,7 +46,7 @@ local function handOnEntry(streamKey, group, now, jobKey, sid, job)
   dropEntry(streamKey, group, {sid})
   if status == 'processing' then
     -- A crashed worker's attempt, reclaimed here: it becomes pending, as a hand-back would make it.
-    moveCount('processing', 'pending', job[4])
+    moveCount('processing', 'pending', job[4], job[12])
     recordEvent(jobKey, jobId, 'pending', attempts, now, {'error', 'interrupted: its worker stopped while running it'}, {})
   end
   redis.call('HSET', jobKey, 'status', 'pending', 'sid', '', 'parks', parks)
@@ -64,17 +68,26 @@ local function ownEntry(streamKey, group, consumer, sid, fresh)
   return true
 end
 
-local function startEntry(streamKey, group, consumer, now, jobKey, sid, fresh)
+local function startEntry(streamKey, group, consumer, now, jobKey, sid, fresh, fairTurn)
   if not ownEntry(streamKey, group, consumer, sid, fresh) then return {sid} end
-  local job = redis.call('HMGET', jobKey, 'status', 'sid', 'id', 'type', 'payload', 'attempts', 'maxAttempts', 'runAt', 'seq', 'parks', 'band')
+  local job = redis.call('HMGET', jobKey, 'status', 'sid', 'id', 'type', 'payload', 'attempts', 'maxAttempts', 'runAt', 'seq', 'parks', 'band', 'group')
   local status, band = job[1], tonumber(job[11]) or NORMAL_BAND
+  local lane = streamKey == fairKeys.stream and GROUPED_LANE or band
   if job[2] ~= sid or (status ~= 'pending' and status ~= 'processing') then
     redis.call('XACK', streamKey, group, sid)
     redis.call('XDEL', streamKey, sid)
+    -- A wake marker (or a stale entry) read: the next grouped job may add one again.
+    if lane == GROUPED_LANE then redis.call('HDEL', fairKeys.tags, 'wake') end
+    return {sid}
+  end
+  if status == 'pending' and job[12] and not fairTurn then
+    -- A grouped job starts in its group's turn only (see takeJobs): it waits for it.
+    dropEntry(streamKey, group, {sid})
+    placePending(streamKey, jobKey, job[3])
     return {sid}
   end
   if not routing.served[job[4]] then
-    if not routing.elsewhere[job[4]] then return {sid, 1, job[4], job[3], band} end
+    if not routing.elsewhere[job[4]] then return {sid, 1, job[4], job[3], lane} end
     handOnEntry(streamKey, group, now, jobKey, sid, job)
     return {sid, 0}
   end
@@ -83,18 +96,18 @@ local function startEntry(streamKey, group, consumer, now, jobKey, sid, fresh)
     local held = admitStart(job[4], job[3], job[3] .. ':' .. attempt)
     if held == 'queue' then
       dropEntry(streamKey, group, {sid})
-      redis.call('HSET', jobKey, 'sid', redis.call('XADD', streamKey, '*', 'id', job[3]))
+      placePending(streamKey, jobKey, job[3])
       return {sid}
     elseif held then
-      return {sid, 3, job[4], job[3], band, held}
+      return {sid, 3, job[4], job[3], lane, held}
     end
   end
   if job[10] then redis.call('HDEL', jobKey, 'parks') end
   local seq, line = nextEvent(job[3], job[9], 'processing', attempt, now, {'worker', consumer}, {})
   redis.call('HSET', jobKey, 'status', 'processing', 'attempts', tostring(attempt),
     'worker', consumer, 'startedAt', now, 'updatedAt', now, 'seq', seq, 'h' .. seq, line)
-  if status == 'pending' then moveCount('pending', 'processing', job[4]) end
-  return {sid, job[3], job[4], job[5], attempt, tonumber(job[7]), job[8], band}
+  if status == 'pending' then moveCount('pending', 'processing', job[4], job[12]) end
+  return {sid, job[3], job[4], job[5], attempt, tonumber(job[7]), job[8], lane}
 end
 
 --[[
@@ -107,9 +120,12 @@ local function handBackEntry(streamKey, group, consumer, now, jobKey, sid)
   if not ownEntry(streamKey, group, consumer, sid, false) then return end
   local job = redis.call('HMGET', jobKey, 'status', 'sid', 'id', 'attempts')
   dropEntry(streamKey, group, {sid})
-  if job[2] ~= sid then return end
+  if job[2] ~= sid then
+    if streamKey == fairKeys.stream then redis.call('HDEL', fairKeys.tags, 'wake') end
+    return
+  end
   if job[1] == 'pending' then
-    redis.call('HSET', jobKey, 'sid', redis.call('XADD', streamKey, '*', 'id', job[3]))
+    placePending(streamKey, jobKey, job[3])
   elseif job[1] == 'processing' then
     requeue(streamKey, jobKey, job[3], 'processing', job[4], now, {},
       {'error', 'interrupted: its worker stopped while running it'})

@@ -17,33 +17,44 @@
   neither started (each is handed back, see handBackEntry) nor read. A queue with limits (see
   flow-limits.lua) reads no more entries than may start now.
 
-  KEYS[1..3] events, counts, throughput   KEYS[4..8] band streams   KEYS[9] paused flag   KEYS[10] delayed
-  KEYS[11..10+r] the rate windows the flow limits name
-  KEYS[11+r..] the hashes of the jobs of the entries left to start (s), then of the jobs looked at
+  Jobs of fair groups wait in the fair queue, not in a stream (see queueGrouped). Each call looks at
+  its head, as far as a later call is likely to start, and returns the members of the jobs that may
+  start: of types served here, of groups below the queue's groupConcurrency, none of a type whose
+  limits held one back in this call. The worker names their hashes in its next call, which starts
+  those still waiting and still below their group's cap (startFairTurn), within each band before
+  and after the band's stream, so that grouped and other jobs of a band share the slots.
+
+  KEYS[1..3] events, counts, throughput   KEYS[4..11] lanes (see setLanes)   KEYS[12] paused flag   KEYS[13] delayed
+  KEYS[14..13+r] the rate windows the flow limits name
+  KEYS[14+r..] the hashes of the jobs of the entries left to start (s), then of the jobs looked at
   (l), then of the jobs to complete
   ARGV[1] group    ARGV[2] consumer   ARGV[3] now (ms)   ARGV[4] count   ARGV[5] retention (ms)
   ARGV[6] types served here   ARGV[7] types served only elsewhere   ARGV[8] s   ARGV[9] l
   ARGV[10] how many entries to look at   ARGV[11] the bands in the order to read them, as digits ("01234")
-  ARGV[12] the flow limits (see flow-limits.lua)   ARGV[13] r
-  ARGV[14..13+2s] per entry left to start: its band, its id
-  ARGV[14+2s..13+2s+l] the job ids looked at
+  ARGV[12] the flow limits (see flow-limits.lua)   ARGV[13] r   ARGV[14] f
+  ARGV[15..14+2s] per entry left to start: its band, its id
+  ARGV[15+2s..14+2s+l] the job ids looked at
+  ARGV[15+2s+l..14+2s+l+f] the fair-queue members named (their hashes follow those looked at)
   then per job to complete: band, stream entry id, attempt, result (JSON, '' for none)
 
-  Returns {completed, started, left, next, paused, limitedUntil}: one number per job to complete, as
+  Returns {completed, started, left, next, paused, limitedUntil, fair}: one number per job to complete, as
   completeEntries; one item per entry started, as startEntry ({entryId} alone for an entry handed
   back), those left to start first, then those read; a flat list {band, entryId, jobId, ...} of the
   entries read and left to the next call; the job ids of the entries looked at; 1 when the queue
   is paused (nothing was read), else 0; and, when the queue's limits let nothing more start, -1 (a
-  cap: until a job ends) or in how long its rate lets the next start (ms), else 0.
+  cap: until a job ends) or in how long its rate lets the next start (ms), else 0; and the members
+  of the fair queue to name next.
 ]]
 local group, consumer, now, count = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local starting, named, lookAhead = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
-local hashes, args = 11 + tonumber(ARGV[13]), 14
-local streams = bandStreams(4)
-setRouting(ARGV[6], ARGV[7], KEYS[10])
+local fairNamed = tonumber(ARGV[14])
+local hashes, args = 14 + tonumber(ARGV[13]), 15
+local streams = setLanes(4)
+setRouting(ARGV[6], ARGV[7], KEYS[13])
 setFlow(ARGV[12])
-local completed = completeEntries(streams, group, now, consumer, ARGV[5], completionsFrom(hashes + starting + named, args + 2 * starting + named))
-local paused = redis.call('EXISTS', KEYS[9]) == 1
+local completed = completeEntries(streams, group, now, consumer, ARGV[5],
+  completionsFrom(hashes + starting + named + fairNamed, args + 2 * starting + named + fairNamed))
+local paused = redis.call('EXISTS', KEYS[12]) == 1
 local started = {}
 for i = 1, starting do
   local a = args + 2 * (i - 1)
@@ -55,7 +66,7 @@ for i = 1, starting do
     started[i] = startEntry(stream, group, consumer, now, jobKey, sid, false)
   end
 end
-if paused then return {completed, started, {}, {}, 1, 0} end
+if paused then return {completed, started, {}, {}, 1, 0, {}} end
 
 local namedKeys = {}
 for i = 1, named do namedKeys[ARGV[args + 2 * starting + i - 1]] = KEYS[hashes + starting + i - 1] end
@@ -64,12 +75,93 @@ local allowance, again = queueAllowance()
 local wanted = math.min(count, allowance)
 local limited = 0
 if count > 0 and wanted <= 0 then limited = again > 0 and again or -1 end
+
+local groupCap = flow and flow.g or 0
+local heldTypes = {}
+local markersRead = false
+local turns = {}
+for i = 1, fairNamed do
+  local member = ARGV[args + 2 * starting + named + i - 1]
+  local fairGroup, jobType, jobId = string.match(member, '^([^|]*)|([^|]*)|(.*)$')
+  turns[i] = {member = member, group = fairGroup, type = jobType, id = jobId, key = KEYS[hashes + starting + named + i - 1]}
+end
+
+--[[
+  readMarkers: acknowledges and deletes the grouped stream's undelivered entries, which are wake
+  markers only (every other entry there is read in the step that adds it), so that the read after
+  each XADD in startFairTurn delivers that entry.
+]]
+local function readMarkers()
+  if markersRead then return end
+  markersRead = true
+  for _ = 1, 100 do
+    local read = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', 100, 'STREAMS', fairKeys.stream, '>')
+    if not read then break end
+    local ids = {}
+    for _, entry in ipairs(read[1][2]) do ids[#ids + 1] = entry[1] end
+    dropEntry(fairKeys.stream, group, ids)
+    redis.call('HDEL', fairKeys.tags, 'wake')
+  end
+end
+
+--[[
+  startFairTurn: starts a named job of the fair queue, if it still waits there and its group is below
+  its cap: it gets an entry of the grouped stream, read at once so that the entry is this worker's
+  (and the reclaimer's, should the worker die), and starts from it as from any entry. A job its type's
+  limits (or the lack of a worker of its type) hold back keeps its place, its entry dropped.
+]]
+local function startFairTurn(turn)
+  local score = redis.call('ZSCORE', fairKeys.queue, turn.member)
+  if not score then return false end
+  if heldTypes[turn.type] or (groupCap > 0 and processingNow('group:' .. turn.group) >= groupCap) then return false end
+  readMarkers()
+  local sid = redis.call('XADD', fairKeys.stream, '*', 'id', turn.id)
+  redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', 1, 'STREAMS', fairKeys.stream, '>')
+  redis.call('HSET', turn.key, 'sid', sid)
+  local item = startEntry(fairKeys.stream, group, consumer, now, turn.key, sid, true, true)
+  if #item >= 8 then
+    leaveFair(turn.member, turn.group, true)
+    started[#started + 1] = item
+    return true
+  end
+  if item[2] == 1 or item[2] == 3 then
+    heldTypes[turn.type] = true
+    dropEntry(fairKeys.stream, group, {sid})
+    redis.call('HSET', turn.key, 'sid', '')
+  elseif item[2] == 0 then
+    -- Handed on to a worker of its type through the delayed set, it waits for its turn again after.
+    leaveFair(turn.member, turn.group, false)
+  end
+  return false
+end
+
+--[[
+  startFairTurns: startFairTurn for the named jobs of one band, until `most` have started.
+]]
+local function startFairTurns(band, most)
+  local startedNow = 0
+  for _, turn in ipairs(turns) do
+    if startedNow >= most then break end
+    if not turn.done then
+      local score = redis.call('ZSCORE', fairKeys.queue, turn.member)
+      if not score then
+        turn.done = true
+      elseif math.floor(tonumber(score) / TAG_SPAN) == band then
+        turn.done = true
+        if startFairTurn(turn) then startedNow = startedNow + 1 end
+      end
+    end
+  end
+  return startedNow
+end
+
 -- COUNT 0 would read every new entry: a worker with no free slot reads none.
 for digit in string.gmatch(ARGV[11], '%d') do
   if wanted <= 0 then break end
   local band = tonumber(digit)
   local stream = streams[band + 1]
-  local read = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', wanted, 'STREAMS', stream, '>')
+  if fairNamed > 0 then wanted = wanted - startFairTurns(band, math.ceil(wanted / 2)) end
+  local read = wanted > 0 and redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', wanted, 'STREAMS', stream, '>')
   if read then
     local entries = read[1][2]
     wanted = wanted - #entries
@@ -89,5 +181,27 @@ for digit in string.gmatch(ARGV[11], '%d') do
       end
     end
   end
+  if fairNamed > 0 and wanted > 0 then wanted = wanted - startFairTurns(band, wanted) end
 end
-return {completed, started, left, nextJobs, 0, limited}
+
+--[[
+  The fair queue's head, for the next call to name: members in score order (band, then turn),
+  skipping those that may not start now. A group at its cap has at most one turn per round ahead of
+  the others (see queueGrouped), so a short look covers every group that may start.
+]]
+local nextTurns = {}
+if count > 0 and lookAhead > 0 then
+  local perGroup = {}
+  for _, member in ipairs(redis.call('ZRANGE', fairKeys.queue, 0, math.min(4 * lookAhead + 16, 256) - 1)) do
+    if #nextTurns >= lookAhead then break end
+    local fairGroup, jobType = string.match(member, '^([^|]*)|([^|]*)|')
+    if routing.served[jobType] and not heldTypes[jobType] then
+      local running = perGroup[fairGroup] or (groupCap > 0 and processingNow('group:' .. fairGroup) or 0)
+      if groupCap == 0 or running < groupCap then
+        nextTurns[#nextTurns + 1] = member
+        perGroup[fairGroup] = running + 1
+      end
+    end
+  end
+end
+return {completed, started, left, nextJobs, 0, limited, nextTurns}
