@@ -277,7 +277,7 @@ export class Queue {
       const readings = await Promise.all(places.map(async (partition) => {
         const { keys } = partition;
         const [job, paused, dueAt, pending] = await Promise.all([
-          redis.hmget(keys.job(id), 'status', 'type', 'sid', 'held', 'heldSince'),
+          redis.hmget(keys.job(id), 'status', 'type', 'sid', 'held', 'heldSince', 'group'),
           redis.exists(keys.paused),
           redis.zscore(keys.delayed, id),
           redis.hget(keys.counts, 'pending'),
@@ -286,15 +286,17 @@ export class Queue {
       }));
       const found = readings.find(({ job }) => job[0] !== null);
       if (!found) return null;
-      const [status, type, sid, heldBy, heldSince] = found.job as [JobState, string, string | null, string | null, string | null];
+      const [status, type, sid, heldBy, heldSince, group] = found.job as [JobState, string, string | null, string | null, string | null, string | null];
       const unservedSince = status === 'pending' && !sid ? await redis.zscore(found.partition.keys.unservedOf(type), id) : null;
-      const queueLimits = status === 'pending' && sid ? (await readQueueLimits(redis, this.deps.redisConfig.prefix))[found.partition.queue] ?? {} : {};
+      const inTurn = status === 'pending' && !sid && group !== null;
+      const queueLimits = status === 'pending' && (sid || inTurn) ? (await readQueueLimits(redis, this.deps.redisConfig.prefix))[found.partition.queue] ?? {} : {};
       return waitingOf({
         ...found, status, type, unservedSince: unservedSince === null ? null : Number(unservedSince),
         held: status === 'pending' && !sid && (heldBy === 'rate' || heldBy === 'concurrency') ? { by: heldBy, since: Number(heldSince) } : null,
         typeLimits: this.typeLimitsOf(type),
         queueLimits,
         queueLimitReached: await this.queueLimitReached(found.partition, queueLimits),
+        group: inTurn ? { name: group, running: Number((await redis.hget(found.partition.keys.counts, `group:${group}`)) ?? 0), cap: queueLimits.groupConcurrency ?? null } : null,
       });
     } catch (error) {
       throw toRedisError(error);

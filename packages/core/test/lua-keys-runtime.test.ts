@@ -268,6 +268,19 @@ describe('the scripts touch only the keys their calls declare, as MONITOR sees t
     }, 5000, 100);
     await queueAdmin.setLimits('default', {});
 
+    // Grouped jobs wait their turn, one of a group at a time: a failed attempt's retry goes back to its
+    // turn, and a job cancelled while it waits leaves the fair queue.
+    await queueAdmin.setLimits('default', { groupConcurrency: 1 });
+    const [groupSlow, groupFlaky, groupCancelled, otherGroup] = await queue.addBulk([
+      { type: 'work', payload: { action: 'slow', ms: 300 }, group: 'tenant-a' },
+      { type: 'work', payload: { action: 'flaky' }, group: 'tenant-a' },
+      { type: 'work', payload: { action: 'complete' }, group: 'tenant-a' },
+      { type: 'work', payload: { action: 'complete' }, group: 'tenant-b' },
+    ]);
+    await queue.cancel(groupCancelled?.id as string);
+    for (const job of [groupSlow, groupFlaky, otherGroup]) await inState(queue, job?.id as string, (found) => found.status === 'completed', 'to complete in its group\'s turn');
+    await queueAdmin.setLimits('default', {});
+
     // One dead job is retried alone, then with all the others; the next death, past DEAD_JOBS_MAX, trims the dead-letter stream.
     const deaths = (times: number) => (job: Job) => job.status === 'dead' && job.history.filter((event) => event.status === 'dead').length === times;
     await inState(queue, dead.id, deaths(1), 'to be dead');
