@@ -16,7 +16,7 @@ const groupPayload = Type.Object({ group: Type.String() });
 const types = [
   defineJobType({ name: 'record', payload: groupPayload }),
   defineJobType({ name: 'held', payload: groupPayload }),
-  defineJobType({ name: 'flaky', payload: groupPayload, retry: { maxAttempts: 3, backoff: { type: 'fixed', delayMs: 10 } } }),
+  defineJobType({ name: 'flaky', payload: groupPayload, retry: { maxAttempts: 3, immediateRetries: 1, baseDelayMs: 10 } }),
 ];
 const registry = new JobTypeRegistry(types);
 const handlers = {
