@@ -126,3 +126,67 @@ describe('finding a job', () => {
     await page.locator('.notice-error', { hasText: 'payload.url' }).waitFor();
   });
 });
+
+describe('a job\'s fair group', () => {
+  it('is shown on the job page with a link to the group\'s jobs, and filters the jobs list', async () => {
+    const { page } = stack;
+    const ids = ['019a0000-0000-7000-8000-00000000d001', '019a0000-0000-7000-8000-00000000d002'];
+    await stack.app.database.pool.query(
+      `INSERT INTO jobs (id, queue, type, payload, status, max_attempts, run_at, created_at, updated_at, "group")
+       SELECT id, 'default', 'noop', '{}', 'completed', 3, now(), now(), now(), 'globex' FROM unnest($1::uuid[]) AS id`,
+      [ids],
+    );
+    await page.goto(`${stack.baseUrl}/dashboard/#/jobs/${ids[0]}`);
+    await page.getByText('Group', { exact: true }).waitFor();
+    await page.getByRole('link', { name: 'globex' }).click();
+    await waitFor('the group\'s jobs only', async () => {
+      const rows = await page.locator('tr[data-job]').evaluateAll((items) => items.map((item) => item.getAttribute('data-job')));
+      return rows.length === 2 && rows.every((id) => ids.includes(id ?? ''));
+    });
+    expect(await page.getByLabel(/^Group/).inputValue()).toBe('globex');
+
+    await page.goto(`${stack.baseUrl}/dashboard/#/jobs`);
+    await page.getByLabel(/^Group/).fill('initech');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByText('No jobs match.', { exact: false }).waitFor();
+    expect(page.url()).toContain('group=initech');
+  });
+
+  it('is sent by the submit form, and a malformed one is refused with the API\'s message', async () => {
+    const { page } = stack;
+    await page.goto(`${stack.baseUrl}/dashboard/#/submit`);
+    await page.getByLabel(/^Type/).selectOption('noop');
+    await page.getByLabel(/^Group/).fill('tenant/acme');
+    const sent = page.waitForRequest((request) => request.method() === 'POST' && new URL(request.url()).pathname === '/jobs');
+    await page.getByRole('button', { name: 'Submit job' }).click();
+    expect((await sent).postDataJSON()).toMatchObject({ type: 'noop', group: 'tenant/acme' });
+    await page.locator('.notice-success a').waitFor();
+
+    await page.getByLabel(/^Group/).fill('tenant acme');
+    await page.getByRole('button', { name: 'Submit job' }).click();
+    await page.locator('.notice-error', { hasText: 'group must match pattern' }).waitFor();
+  });
+
+  it.each([
+    ['group_turn', 'Waiting for its group\'s turn'],
+    ['group_cap', 'Its group is at its cap'],
+  ])('names the waiting reason %s on the job page', async (reason, title) => {
+    const { page } = stack;
+    const id = await stack.submit({ type: 'noop', payload: {}, delay: 600_000 });
+    const message = `The sentence the API gives for ${reason}.`;
+    // The reason as the API gives it once the queue holds the job back for its group.
+    await page.route(`**/jobs/${id}`, async (route) => {
+      const response = await route.fetch();
+      await route.fulfill({ response, json: { ...((await response.json()) as object), waiting: { reason, message } } });
+    });
+    try {
+      await page.goto(`${stack.baseUrl}/dashboard/#/jobs/${id}`);
+      const waiting = page.locator(`.waiting[data-reason="${reason}"]`);
+      await waiting.waitFor();
+      expect(await waiting.locator('h3').textContent()).toBe(title);
+      expect(await waiting.textContent()).toContain(message);
+    } finally {
+      await page.unrouteAll();
+    }
+  });
+});

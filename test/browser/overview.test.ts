@@ -113,6 +113,21 @@ describe('the overview', () => {
     await page.locator('[data-queue="reports"] [data-limits="none"]').waitFor();
   });
 
+  it('sets a queue\'s cap per fair group from its card, shown as "N per group"', async () => {
+    const { page } = stack;
+    const limits = page.locator('[data-queue="reports"] .queue-limits');
+    if ((await limits.getAttribute('open')) === null) await limits.locator('summary').click();
+    const form = page.getByRole('form', { name: 'Limits of queue reports' });
+    await form.getByLabel('Running at once').fill('10');
+    await form.getByLabel('Jobs of one group at once').fill('2');
+    await form.getByRole('button', { name: 'Set limits' }).click();
+    await page.locator('[data-queue="reports"] [data-limits="10 at once, 2 per group"]').waitFor();
+    const answer = await fetch(`${stack.baseUrl}/queues/reports`).then((response) => response.json() as Promise<{ limits: unknown }>);
+    expect(answer.limits).toEqual({ concurrency: 10, groupConcurrency: 2 });
+    await form.getByRole('button', { name: 'Lift limits' }).click();
+    await page.locator('[data-queue="reports"] [data-limits="none"]').waitFor();
+  });
+
   it('fits a phone screen', async () => {
     const { page } = stack;
     await page.setViewportSize({ width: 390, height: 844 });

@@ -40,6 +40,22 @@ describe('PUT /queues/:name/limits', () => {
     expect((await request('GET', '/queues/bulk')).body.limits).toEqual({});
   });
 
+  it('sets a queue\'s groupConcurrency, with its other limits or alone, and shows it in GET /queues and GET /queues/:name', async () => {
+    const set = await request('PUT', '/queues/bulk/limits', { concurrency: 20, groupConcurrency: 3 });
+    expect(set).toEqual({ status: 200, body: { name: 'bulk', limits: { concurrency: 20, groupConcurrency: 3 } } });
+    const listed = (await request('GET', '/queues')).body.queues as { name: string; limits: unknown }[];
+    expect(listed.find(({ name }) => name === 'bulk')?.limits).toEqual({ concurrency: 20, groupConcurrency: 3 });
+    expect(await request('PUT', '/queues/bulk/limits', { groupConcurrency: 100_000 })).toEqual({ status: 200, body: { name: 'bulk', limits: { groupConcurrency: 100_000 } } });
+    expect((await request('GET', '/queues/bulk')).body.limits).toEqual({ groupConcurrency: 100_000 });
+    await request('PUT', '/queues/bulk/limits', {});
+  });
+
+  it.each([0, 100_001, 1.5, '3'])('refuses groupConcurrency %j with a 400 naming the field', async (groupConcurrency) => {
+    const refused = await request('PUT', '/queues/bulk/limits', { groupConcurrency });
+    expect(refused.status).toBe(400);
+    expect(refused.body).toMatchObject({ error: { code: 'VALIDATION_ERROR', message: expect.stringContaining('groupConcurrency') } });
+  });
+
   it('refuses limits out of range or of unknown fields with a 400 that names the field, and an unknown queue with a 404', async () => {
     const zero = await request('PUT', '/queues/bulk/limits', { rate: { max: 0, perMs: 1000 } });
     expect(zero.status).toBe(400);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Validator } from '@seriousme/openapi-schema-validator';
+import { GROUP_PATTERN_SOURCE, MAX_CONCURRENCY_CAP } from '@sluice/core';
 import { isolatedConfig } from '../../../test/support/context';
 import { startApp, type AppFixture } from './fixture';
 
@@ -38,6 +39,26 @@ describe('the OpenAPI document', () => {
         'POST /schedules/{name}/pause', 'POST /schedules/{name}/resume', 'POST /schedules/{name}/trigger',
       ].sort(),
     );
+  });
+
+  it('documents a job\'s fair group where it is submitted, shown and filtered, a queue\'s groupConcurrency, and the groups\' waiting reasons', async () => {
+    type Schema = { properties: Record<string, Record<string, unknown> & Schema>; anyOf: Schema[] };
+    const document = (await fixture.app.inject({ method: 'GET', url: '/docs/json' })).json() as {
+      paths: Record<string, Record<string, {
+        requestBody: { content: Record<string, { schema: Schema }> };
+        parameters: { name: string; schema: unknown }[];
+        responses: Record<string, { content: Record<string, { schema: Schema }> }>;
+      }>>;
+    };
+    const body = (path: string, method: string) => document.paths[path]?.[method]?.requestBody.content['application/json']?.schema.properties;
+    const group = { type: 'string', pattern: GROUP_PATTERN_SOURCE };
+    expect(body('/jobs', 'post')?.group).toMatchObject({ ...group, description: expect.stringContaining('groupConcurrency') });
+    expect((body('/jobs/bulk', 'post')?.jobs as unknown as { items: Schema } | undefined)?.items.properties.group).toMatchObject(group);
+    expect(document.paths['/jobs']?.get?.parameters.find(({ name }) => name === 'group')).toMatchObject({ schema: group });
+    expect(body('/queues/{name}/limits', 'put')?.groupConcurrency).toMatchObject({ type: 'integer', minimum: 1, maximum: MAX_CONCURRENCY_CAP });
+    const job = document.paths['/jobs/{id}']?.get?.responses['200']?.content['application/json']?.schema;
+    expect(job?.properties.group).toMatchObject({ anyOf: [{ type: 'string' }, { type: 'null' }] });
+    expect(job?.properties.waiting?.anyOf[0]?.properties.reason?.enum).toEqual(expect.arrayContaining(['group_turn', 'group_cap']));
   });
 
   it('serves the interactive documentation at /docs', async () => {

@@ -98,7 +98,7 @@ describe('GET /jobs/:id says why a job waits', () => {
   it('documents the reasons as a closed set in the OpenAPI document', async () => {
     const document = (await fixture.app.inject({ method: 'GET', url: '/docs/json' })).json() as { paths: Record<string, Record<string, unknown>> };
     const view = JSON.stringify(document.paths['/jobs/{id}']);
-    expect(view).toContain(`"enum":${JSON.stringify(['scheduled', 'retry_backoff', 'paused', 'unserved', 'rate_limit', 'concurrency_cap', 'queue_limit', 'in_line'])}`);
+    expect(view).toContain(`"enum":${JSON.stringify(['scheduled', 'retry_backoff', 'paused', 'unserved', 'rate_limit', 'concurrency_cap', 'queue_limit', 'group_turn', 'group_cap', 'in_line'])}`);
     for (const path of ['/jobs/{id}/run-now', '/jobs/{id}/discard', '/jobs/dead/discard', '/jobs/actions/{action}', '/jobs/actions/{action}/matching/count', '/jobs/actions/{action}/matching']) {
       expect(document.paths[path]?.post, path).toBeDefined();
     }

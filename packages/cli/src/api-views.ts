@@ -38,6 +38,8 @@ export interface ListedJob {
   progress: unknown;
   /** The schedule and tick that made the job, if one did. */
   schedule: { name: string; tick: string } | null;
+  /** Its fair group, if it has one. */
+  group: string | null;
 }
 
 export interface Job extends ListedJob {
@@ -80,10 +82,11 @@ export interface QueueSummary {
   limits: FlowLimitsView;
 }
 
-/** A queue's or a type's rate limit and concurrency cap, as the API shows them. */
+/** A queue's or a type's rate limit and concurrency cap (and a queue's cap per fair group), as the API shows them. */
 export interface FlowLimitsView {
   rate?: { max: number; perMs: number };
   concurrency?: number;
+  groupConcurrency?: number;
 }
 
 /** A job type as GET /job-types lists it. */

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { queueKeys } from '@sluice/core';
 import { createJobRegistry } from '@sluice/jobs';
+import { Redis } from 'ioredis';
 import type { AppFixture } from '../../../apps/api/test/fixture';
 import { isolatedConfig, waitFor } from '../../../test/support/context';
 import { startInProcess, type InProcess } from '../../../test/support/in-process';
@@ -128,6 +130,38 @@ describe('sluice jobs', () => {
 
     const none = await sluice(['jobs', 'list', '--type', 'fail', '--status', 'cancelled'], env);
     expect(none.stdout).toBe('No jobs match.\n');
+  });
+});
+
+describe('a job\'s fair group in sluice jobs', () => {
+  it('sends --group with jobs add, and prints the API\'s refusal of a malformed one with exit 1', async () => {
+    const added = await sluice(['jobs', 'add', 'noop', '--delay-ms', '3600000', '--group', 'tenant/acme', '--json'], env);
+    expect(added.code, added.stderr).toBe(0);
+    const refused = await sluice(['jobs', 'add', 'noop', '--group', 'tenant acme'], env);
+    expectOneLineError(refused, 1, 'group must match pattern', 'VALIDATION_ERROR', 'HTTP 400');
+  });
+
+  it('prints the group in jobs get, and nothing for a job without one', async () => {
+    const { id, queue } = jsonOf<{ id: string; queue: string }>(await sluice(['jobs', 'add', 'noop', '--delay-ms', '3600000', '--json'], env));
+    expect((await sluice(['jobs', 'get', id], env)).stdout).not.toMatch(/^group /m);
+    // As the queue stores a grouped job's group in its hash.
+    const redis = new Redis(config.redis.url);
+    await redis.hset(queueKeys(config.redis.prefix, queue).job(id), 'group', 'tenant/acme').finally(() => redis.disconnect());
+    expect((await sluice(['jobs', 'get', id], env)).stdout).toMatch(/^group\s+tenant\/acme$/m);
+  });
+
+  it('lists a group\'s jobs with jobs list --group, and counts them for an action with --all --group', async () => {
+    const ids = ['019a0000-0000-7000-8000-00000000c001', '019a0000-0000-7000-8000-00000000c002'];
+    await fixture.database.pool.query(
+      `INSERT INTO jobs (id, queue, type, payload, status, max_attempts, run_at, created_at, updated_at, "group")
+       SELECT id, 'emails', 'noop', '{}', 'dead', 3, now(), now(), now(), 'globex' FROM unnest($1::uuid[]) AS id`,
+      [ids],
+    );
+    const listed = jsonOf<{ jobs: { id: string; group: string }[] }>(await sluice(['jobs', 'list', '--group', 'globex', '--json'], env));
+    expect(listed.jobs.map((job) => [job.id, job.group])).toEqual([[ids[1], 'globex'], [ids[0], 'globex']]);
+    const counted = await sluice(['jobs', 'retry', '--all', '--group', 'globex'], env);
+    expect(counted).toMatchObject({ code: 1, stdout: '2 jobs match. Nothing changed: run it again with --yes to retry them.\n' });
+    expect((await sluice(['jobs', 'list', '--group', 'initech'], env)).stdout).toBe('No jobs match.\n');
   });
 });
 

@@ -63,6 +63,23 @@ describe('sluice queues limits', () => {
   });
 });
 
+describe('sluice queues limits --group-concurrency', () => {
+  it('sets a queue\'s cap per fair group with its other limits, shows it as "N per group", and refuses one that is not a positive integer with exit 2', async () => {
+    const set = await sluice(['queues', 'limits', 'emails', '--concurrency', '20', '--group-concurrency', '2'], env);
+    expect(set).toMatchObject({ code: 0, stdout: 'Queue emails: 20 at once, 2 per group.\n' });
+    expect(jsonOf(await sluice(['queues', 'limits', 'emails', '--json'], env))).toEqual({ name: 'emails', limits: { concurrency: 20, groupConcurrency: 2 } });
+    expect((await sluice(['queues', 'list'], env)).stdout).toMatch(/ 20 at once, 2 per group$/m);
+    expect(await sluice(['queues', 'limits', 'emails', '--group-concurrency', '3'], env)).toMatchObject({ code: 0, stdout: 'Queue emails: 3 per group.\n' });
+    const bad = await sluice(['queues', 'limits', 'emails', '--group-concurrency', '0'], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--group-concurrency');
+    const both = await sluice(['queues', 'limits', 'emails', '--group-concurrency', '3', '--clear'], env);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('--clear lifts every limit');
+    expect(await sluice(['queues', 'limits', 'emails', '--clear'], env)).toMatchObject({ code: 0, stdout: 'Queue emails: none.\n' });
+  });
+});
+
 describe('sluice types', () => {
   it('lists the job types the API accepts, where they come from, as a table or the API\'s JSON', async () => {
     const table = await sluice(['types'], env);

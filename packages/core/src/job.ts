@@ -35,6 +35,8 @@ export interface Job {
   progress: unknown;
   /** The schedule and tick that made the job; null for a job submitted otherwise. */
   schedule: JobSchedule | null;
+  /** The job's fair group (see AddJobOptions.group); null for a job submitted without one. */
+  group: string | null;
   history: JobEvent[];
 }
 
@@ -108,6 +110,7 @@ export function jobFromHash(hash: Record<string, string>): Job {
     result: optionalJson(hash.result),
     progress: optionalJson(hash.progress),
     schedule: hash.schedule ? { name: hash.schedule, tick: isoFromMs(hash.scheduleTick ?? 0) } : null,
+    group: optionalText(hash.group),
     history: historyFromHash(hash),
   };
 }

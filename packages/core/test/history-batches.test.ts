@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jobEventsInsertBatch } from '../src/history/job-events-repository';
-import { jobsList } from '../src/history/jobs-repository';
+import { jobsFindWithHistory, jobsList } from '../src/history/jobs-repository';
 import { createTestDatabase, isolatedConfig, type TestDatabase } from '../../../test/support/context';
 
 /**
@@ -120,5 +120,18 @@ describe('writing a batch of events to PostgreSQL', () => {
     expect(await row(newer)).toMatchObject({ idempotency_key: 'order-42', status: 'processing', last_seq: 2 });
     const page = await jobsList(database.db, { idempotencyKey: 'order-42', limit: 10 });
     expect(page.jobs.map((job) => job.id)).toEqual([newer, older]);
+  });
+
+  it('stores the fair group the first event carries, keeps it through the events after, and finds the group\'s jobs by it', async () => {
+    const [grouped, other, plain] = [randomUUID(), randomUUID(), randomUUID()];
+    await jobEventsInsertBatch(database.pool, [entry(submitted(grouped, { group: 'tenant/acme' })), entry(submitted(plain))]);
+    await jobEventsInsertBatch(database.pool, [
+      entry(event(grouped, 2, 'processing', 1)), entry(submitted(other, { group: 'tenant/acme', at: T0 + 60_000 })), entry(event(grouped, 3, 'completed', 1)),
+    ]);
+    expect(await jobsFindWithHistory(database.db, grouped)).toMatchObject({ status: 'completed', group: 'tenant/acme' });
+    expect(await jobsFindWithHistory(database.db, plain)).toMatchObject({ group: null });
+    const page = await jobsList(database.db, { group: 'tenant/acme', limit: 10 });
+    expect(page.jobs.map((job) => [job.id, job.group])).toEqual([[other, 'tenant/acme'], [grouped, 'tenant/acme']]);
+    expect((await jobsList(database.db, { group: 'tenant/acme', status: 'pending', limit: 10 })).jobs.map((job) => job.id)).toEqual([other]);
   });
 });

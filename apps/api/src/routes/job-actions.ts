@@ -21,6 +21,7 @@ function checkedMatching(deps: AppDeps, body: MatchingFilter): CoreMatchingFilte
     type: body.type,
     queue: body.queue,
     idempotencyKey: body.idempotencyKey,
+    group: body.group,
     createdAfter: body.createdAfter === undefined ? undefined : queryDate('createdAfter', body.createdAfter),
     createdBefore: body.createdBefore === undefined ? undefined : queryDate('createdBefore', body.createdBefore),
   };

@@ -43,6 +43,7 @@ export const jobListRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
         type: query.type,
         queue: query.queue,
         idempotencyKey: query.idempotencyKey,
+        group: query.group,
         createdAfter: query.createdAfter === undefined ? undefined : queryDate('createdAfter', query.createdAfter),
         createdBefore: query.createdBefore === undefined ? undefined : queryDate('createdBefore', query.createdBefore),
         limit: query.limit === undefined ? 20 : Number(query.limit),

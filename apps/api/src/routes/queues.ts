@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { AppDeps } from '../app.js';
 import { ErrorBody, UnknownQueueBody } from '../schemas/jobs.js';
-import { FlowLimitsBody } from '../schemas/limits.js';
+import { QueueLimitsBody } from '../schemas/limits.js';
 import { Counts, QueueStatsView, statsView } from '../schemas/stats.js';
 
 const QueueSummary = Type.Object({
@@ -11,11 +11,11 @@ const QueueSummary = Type.Object({
   paused: Type.Boolean(),
   depth: Type.Integer({ description: 'Jobs waiting to run now (pending).' }),
   counts: Counts,
-  limits: FlowLimitsBody,
+  limits: QueueLimitsBody,
 });
 const QueueParams = Type.Object({ name: Type.String({ maxLength: 64, description: 'The queue name.' }) });
 const PauseState = Type.Object({ name: Type.String(), paused: Type.Boolean() });
-const LimitsState = Type.Object({ name: Type.String(), limits: FlowLimitsBody });
+const LimitsState = Type.Object({ name: Type.String(), limits: QueueLimitsBody });
 const errors = { 404: UnknownQueueBody, 503: ErrorBody };
 
 /** GET /queues, POST /queues/:name/pause|resume, GET /stats. */
@@ -35,8 +35,8 @@ export const queueRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
     '/queues/:name/limits',
     {
       schema: {
-        summary: 'Set a queue\'s rate limit and concurrency cap, replacing those it had ({} lifts them); workers take them up within a second or so',
-        params: QueueParams, body: FlowLimitsBody, response: { 200: LimitsState, 400: ErrorBody, ...errors },
+        summary: 'Set a queue\'s rate limit, concurrency cap and fair groups\' cap, replacing those it had ({} lifts them); workers take them up within a second or so',
+        params: QueueParams, body: QueueLimitsBody, response: { 200: LimitsState, 400: ErrorBody, ...errors },
       },
     },
     async (request) => ({ name: request.params.name, limits: await deps.queueAdmin.setLimits(request.params.name, request.body) }),

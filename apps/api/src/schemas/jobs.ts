@@ -1,5 +1,5 @@
 import {
-  JOB_EVENT_STATUSES, JOB_STATES, LIST_PAGE_MAX_BYTES, LIST_VALUE_MAX_BYTES, MAX_ATTEMPTS, MAX_BULK_JOBS, MAX_DELAY_MS, MAX_IDEMPOTENCY_KEY_LENGTH,
+  GROUP_PATTERN_SOURCE, JOB_EVENT_STATUSES, JOB_STATES, LIST_PAGE_MAX_BYTES, LIST_VALUE_MAX_BYTES, MAX_ATTEMPTS, MAX_BULK_JOBS, MAX_DELAY_MS, MAX_IDEMPOTENCY_KEY_LENGTH,
   MAX_PRIORITY, MIN_ATTEMPTS, MIN_PRIORITY, NAME_PATTERN_SOURCE, PRIORITY_BANDS, WAITING_REASONS, type JobEventStatus, type JobState, type WaitingReason,
 } from '@sluice/core';
 import { Type, type Static } from 'typebox';
@@ -8,6 +8,8 @@ const JobStatus = Type.Unsafe<JobState>({ type: 'string', enum: [...JOB_STATES] 
 const JobEventStatus = Type.Unsafe<JobEventStatus>({ type: 'string', enum: [...JOB_EVENT_STATUSES] });
 const Name = (description: string) => Type.String({ pattern: NAME_PATTERN_SOURCE, description });
 const Timestamp = Type.String({ format: 'date-time' });
+/** A job's fair group, in a body or a query. */
+export const Group = (description: string) => Type.String({ pattern: GROUP_PATTERN_SOURCE, description });
 
 /** One submission, the body of POST /jobs and an item of POST /jobs/bulk. */
 export const JobSubmission = Type.Object(
@@ -28,6 +30,10 @@ export const JobSubmission = Type.Object(
       minLength: 1, maxLength: MAX_IDEMPOTENCY_KEY_LENGTH,
       description: 'On a queue of several partitions (QUEUE_PARTITIONS), jobs with the same partitionKey go to the same partition, and so are taken in the order they were added. Default: the idempotencyKey; without either, jobs are spread evenly. An idempotencyKey deduplicates within its partition, so a repeat must carry the same partitionKey.',
     })),
+    group: Type.Optional(Group(
+      "The job's fair group (a tenant, a customer): the queue takes its groups' jobs in turn, so one group's flood cannot starve the others, "
+        + "and runs at most the queue's groupConcurrency of one group at once. A group's jobs share one partition; a partitionKey other than the group is refused.",
+    )),
   },
   { additionalProperties: false },
 );
@@ -80,7 +86,8 @@ const WaitingView = Type.Object({
     type: 'string',
     enum: [...WAITING_REASONS],
     description: 'scheduled: due at `until`; retry_backoff: its next attempt is due at `until`; paused: its queue is paused; ' +
-      'unserved: no live worker serves its type; in_line: ready, behind `depth` pending jobs of its partition.',
+      'unserved: no live worker serves its type; group_turn: its fair group\'s turn has not come; group_cap: its group runs as many jobs as the queue\'s groupConcurrency allows; ' +
+      'in_line: ready, behind `depth` pending jobs of its partition.',
   }),
   message: Type.String({ description: 'The reason in a sentence, for a person.' }),
   until: Type.Optional(Type.String({ format: 'date-time', description: 'When the wait ends, for a due time.' })),
@@ -108,6 +115,7 @@ export const JobView = Type.Object({
   schedule: Type.Union([Type.Object({ name: Type.String(), tick: Timestamp }), Type.Null()], {
     description: 'The schedule whose tick made the job, and that tick (a manual run\'s: when it was asked for); null for a job submitted otherwise.',
   }),
+  group: Type.Union([Type.String(), Type.Null()], { description: "The job's fair group; null for a job submitted without one." }),
   history: Type.Array(JobEvent),
   waiting: Type.Union([WaitingView, Type.Null()], { description: 'Why the job is not running yet; null when it is not waiting (processing or finished).' }),
 });
@@ -132,6 +140,7 @@ export const JobListQuery = Type.Object(
     type: Type.Optional(Name('Only jobs of this type.')),
     queue: Type.Optional(Name('Only jobs of this queue.')),
     idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_IDEMPOTENCY_KEY_LENGTH, description: 'Only jobs submitted with this idempotency key.' })),
+    group: Type.Optional(Group('Only jobs of this fair group.')),
     createdAfter: Type.Optional(Type.String({ format: 'date-time', description: 'Only jobs created at or after this time.' })),
     createdBefore: Type.Optional(Type.String({ format: 'date-time', description: 'Only jobs created before this time.' })),
     limit: Type.Optional(Type.String({ pattern: '^(100|[1-9][0-9]?)$', description: 'Jobs per page, 1 to 100. Default 20.' })),

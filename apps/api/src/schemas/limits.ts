@@ -10,16 +10,25 @@ export const RateLimitBody = Type.Object(
   { additionalProperties: false },
 );
 
-/** A queue's or a job type's flow limits; an absent field limits nothing. */
-export const FlowLimitsBody = Type.Object(
-  {
-    rate: Type.Optional(RateLimitBody),
-    concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_CONCURRENCY_CAP, description: 'Most jobs running at once, across every worker.' })),
-  },
-  {
-    additionalProperties: false,
-    description:
-      'Enforced across every worker. On a queue of several partitions each partition enforces its share, rounded up. A job held back waits without spending an attempt.',
-  },
-);
+const flowLimitFields = {
+  rate: Type.Optional(RateLimitBody),
+  concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_CONCURRENCY_CAP, description: 'Most jobs running at once, across every worker.' })),
+};
+const FLOW_LIMITS_NOTE =
+  'Enforced across every worker. On a queue of several partitions each partition enforces its share, rounded up. A job held back waits without spending an attempt.';
+
+/** A job type's flow limits; an absent field limits nothing. */
+export const FlowLimitsBody = Type.Object(flowLimitFields, { additionalProperties: false, description: FLOW_LIMITS_NOTE });
 export type FlowLimitsBody = Static<typeof FlowLimitsBody>;
+
+/** A queue's flow limits: a type's, and the cap on each fair group; an absent field limits nothing. */
+export const QueueLimitsBody = Type.Object(
+  {
+    ...flowLimitFields,
+    groupConcurrency: Type.Optional(Type.Integer({
+      minimum: 1, maximum: MAX_CONCURRENCY_CAP,
+      description: 'Most jobs of one fair group (a job\'s `group`) running at once, across every worker; not divided among partitions, as a group\'s jobs share one.',
+    })),
+  },
+  { additionalProperties: false, description: FLOW_LIMITS_NOTE },
+);

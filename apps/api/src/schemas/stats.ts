@@ -1,6 +1,6 @@
 import { JOB_STATES, type QueueStats } from '@sluice/core';
 import { Type, type Static } from 'typebox';
-import { FlowLimitsBody } from './limits.js';
+import { QueueLimitsBody } from './limits.js';
 
 /** Jobs per state. */
 export const Counts = Type.Object(Object.fromEntries(JOB_STATES.map((state) => [state, Type.Integer({ minimum: 0 })])));
@@ -23,7 +23,7 @@ export const QueueStatsView = Type.Object({
   heldByLimits: Type.Record(Type.String(), Type.Integer({ minimum: 0 }), {
     description: 'Jobs per type waiting, without spending attempts, for room under their type\'s rate limit or concurrency cap.',
   }),
-  limits: FlowLimitsBody,
+  limits: QueueLimitsBody,
   partitions: Type.Array(
     Type.Object({
       index: Type.Integer({ minimum: 0 }),

@@ -42,10 +42,11 @@ export type QueueSnapshot = Record<JobState, number> & {
   partitions: PartitionSnapshot[];
 };
 
-/** A rate limit (at most `max` starts in any `perMs`) and a concurrency cap; absent ones limit nothing. */
+/** A rate limit (at most `max` starts in any `perMs`), a concurrency cap and a queue's cap per fair group; absent ones limit nothing. */
 export interface FlowLimits {
   rate?: { max: number; perMs: number };
   concurrency?: number;
+  groupConcurrency?: number;
 }
 
 export type PartitionSnapshot = Record<JobState, number> & {
@@ -92,11 +93,13 @@ export interface JobSummary {
   progress: unknown;
   /** The schedule and tick that made the job, if one did. */
   schedule: { name: string; tick: string } | null;
+  /** Its fair group, if it has one. */
+  group: string | null;
 }
 
 /** Why a job is not running yet (GET /jobs/:id's `waiting`). */
 export interface Waiting {
-  reason: 'scheduled' | 'retry_backoff' | 'paused' | 'unserved' | 'in_line';
+  reason: 'scheduled' | 'retry_backoff' | 'paused' | 'unserved' | 'rate_limit' | 'concurrency_cap' | 'queue_limit' | 'group_turn' | 'group_cap' | 'in_line';
   message: string;
   /** When the wait ends, for a due time. */
   until?: string;

@@ -119,6 +119,16 @@ export function JobDetail({ id }: { id: string }) {
               <dd className="mono">{job.idempotencyKey}</dd>
             </>
           )}
+          {job.group && (
+            <>
+              <dt>Group</dt>
+              <dd>
+                <a href={href('/jobs', { group: job.group })} className="mono" title="Jobs of this group">
+                  {job.group}
+                </a>
+              </dd>
+            </>
+          )}
           {job.schedule && (
             <>
               <dt>Schedule</dt>

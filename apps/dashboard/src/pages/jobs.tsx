@@ -35,6 +35,7 @@ export function Jobs({ route }: { route: Route }) {
     queue: route.query.get('queue') ?? '',
     status: route.query.get('status') ?? '',
     type: route.query.get('type') ?? '',
+    group: route.query.get('group') ?? '',
     key: route.query.get('key') ?? '',
   };
   const cursor = route.query.get('cursor') ?? '';
@@ -42,13 +43,16 @@ export function Jobs({ route }: { route: Route }) {
   const list = useRequest(`${route.query.toString()}`, (signal) =>
     client.get<Page<ListedJob>>(
       '/jobs',
-      { queue: filter.queue, status: filter.status, type: filter.type, idempotencyKey: filter.key, cursor, limit: PAGE_SIZE },
+      { queue: filter.queue, status: filter.status, type: filter.type, group: filter.group, idempotencyKey: filter.key, cursor, limit: PAGE_SIZE },
       signal,
     ),
   );
 
   const selection = useSelection(JSON.stringify(filter));
-  const body = { ...(filter.queue && { queue: filter.queue }), ...(filter.status && { status: filter.status }), ...(filter.type && { type: filter.type }), ...(filter.key && { idempotencyKey: filter.key }) };
+  const body = {
+    ...(filter.queue && { queue: filter.queue }), ...(filter.status && { status: filter.status }), ...(filter.type && { type: filter.type }),
+    ...(filter.group && { group: filter.group }), ...(filter.key && { idempotencyKey: filter.key }),
+  };
   const matching: Matching = {
     described: `jobs matching ${Object.keys(body).length === 0 ? 'no filter (every job)' : Object.entries(body).map(([name, value]) => `${name} ${value}`).join(', ')}`,
     count: async (action: JobAction) => (await client.post<{ count: number }>(`/jobs/actions/${action}/matching/count`, body)).count,
@@ -72,10 +76,11 @@ export function Jobs({ route }: { route: Route }) {
 
   const onSearch = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
-    const text = String(new FormData(event.currentTarget).get('search') ?? '').trim();
+    const form = new FormData(event.currentTarget);
+    const text = String(form.get('search') ?? '').trim();
     // An id names one job: open it (GET /jobs/:id is current even before the history catches up).
     if (UUID.test(text)) navigate(href(`/jobs/${text.toLowerCase()}`));
-    else go({ key: text });
+    else go({ key: text, group: String(form.get('group') ?? '').trim() });
   };
 
 
@@ -109,6 +114,11 @@ export function Jobs({ route }: { route: Route }) {
               <option key={type.name}>{type.name}</option>
             ))}
           </select>
+        </label>
+        <label>
+          Group
+          {/* Keyed by the group, so it shows what the URL says after any navigation. */}
+          <input key={filter.group} name="group" type="search" defaultValue={filter.group} placeholder="customer-42" maxLength={128} />
         </label>
         <label className="grow">
           Job id or idempotency key

@@ -14,7 +14,7 @@ export function SubmitJob() {
   const [queue, setQueue] = useState(queues[0] ?? '');
   const [values, setValues] = useState<Record<string, string | boolean>>({});
   const [rawPayload, setRawPayload] = useState('{}');
-  const [options, setOptions] = useState({ delay: '', priority: '', maxAttempts: '', idempotencyKey: '' });
+  const [options, setOptions] = useState({ delay: '', priority: '', maxAttempts: '', idempotencyKey: '', group: '' });
   const [outcome, setOutcome] = useState<{ added?: AddedJob; error?: string }>({});
   const type = jobTypes.find((candidate) => candidate.name === typeName);
   const fields = useMemo(() => (type ? fieldsOf(type.payloadSchema) : []), [type]);
@@ -31,6 +31,7 @@ export function SubmitJob() {
         ...(options.priority && { priority: Number(options.priority) }),
         ...(options.maxAttempts && { maxAttempts: Number(options.maxAttempts) }),
         ...(options.idempotencyKey && { idempotencyKey: options.idempotencyKey }),
+        ...(options.group && { group: options.group }),
       };
       setOutcome({ added: await client.post<AddedJob>('/jobs', body) });
     } catch (error) {
@@ -102,6 +103,12 @@ export function SubmitJob() {
               Idempotency key <span className="muted">(optional)</span>
             </span>
             <input type="text" maxLength={255} value={options.idempotencyKey} onChange={(event) => setOptions({ ...options, idempotencyKey: event.target.value })} />
+          </label>
+          <label>
+            <span>
+              Group <span className="muted">(optional; a tenant or customer, in letters, digits and _ . : @ / + = -: the queue takes its groups&apos; jobs in turn)</span>
+            </span>
+            <input type="text" maxLength={128} value={options.group} onChange={(event) => setOptions({ ...options, group: event.target.value })} />
           </label>
         </fieldset>
         <div>

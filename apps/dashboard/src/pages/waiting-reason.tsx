@@ -7,6 +7,11 @@ const TITLES: Record<Waiting['reason'], string> = {
   retry_backoff: 'Waiting to retry',
   paused: 'Queue paused',
   unserved: 'No worker for its type',
+  rate_limit: 'Held by its type\'s rate limit',
+  concurrency_cap: 'Held by its type\'s concurrency cap',
+  queue_limit: 'Queue at its limits',
+  group_turn: 'Waiting for its group\'s turn',
+  group_cap: 'Its group is at its cap',
   in_line: 'Waiting in line',
 };
 

@@ -23,6 +23,7 @@ function submissionOf(args: ParsedArgs): Record<string, unknown> {
     maxAttempts: integerValue('max-attempts', stringOption(args, 'max-attempts'), 1),
     priority: integerValue('priority', stringOption(args, 'priority')),
     idempotencyKey: stringOption(args, 'idempotency-key'),
+    group: stringOption(args, 'group'),
   };
 }
 
@@ -42,6 +43,7 @@ export function describeJob(job: Job): string {
     ['updated', job.updatedAt],
     ['finished', when(job.finishedAt)],
     ['idempotency key', job.idempotencyKey ?? ''],
+    ['group', job.group ?? ''],
     ['schedule', job.schedule ? `${job.schedule.name}, tick ${job.schedule.tick}` : ''],
     ['last error', job.lastError ?? ''],
     ['payload', JSON.stringify(job.payload)],
@@ -77,11 +79,13 @@ const add: Command = {
     'max-attempts': { type: 'string', value: 'N', description: 'attempts before it is dead (default: its type\'s)' },
     priority: { type: 'string', value: 'N', description: 'priority, -1000 to 1000 (default 0; higher starts first, by band)' },
     'idempotency-key': { type: 'string', value: 'KEY', description: 'a repeat with the same key within the window adds nothing and answers the first job' },
+    group: { type: 'string', value: 'GROUP', description: 'its fair group (a tenant): the queue takes its groups\' jobs in turn, at most its group concurrency of one at once' },
     ...connectionOptions,
   },
   examples: [
     'sluice jobs add email --payload \'{"to":"ada@example.com","subject":"Welcome"}\' --delay-ms 60000',
     'sluice jobs add noop --queue default --idempotency-key nightly-2026-12-01 --json',
+    'sluice jobs add webhook --payload \'{"url":"https://example.com/hook"}\' --group customer-42',
   ],
   async run(args, context) {
     const added = await clientFor(args, context.env).post<AddedJob>('/jobs', submissionOf(args));
@@ -107,7 +111,7 @@ const get: Command = {
   },
 };
 
-const LIST_FILTERS = ['status', 'type', 'queue', 'idempotency-key', 'created-after', 'created-before', 'limit', 'cursor'] as const;
+const LIST_FILTERS = ['status', 'type', 'queue', 'idempotency-key', 'group', 'created-after', 'created-before', 'limit', 'cursor'] as const;
 
 const list: Command = {
   name: 'jobs list',
@@ -118,6 +122,7 @@ const list: Command = {
     type: { type: 'string', value: 'TYPE', description: 'only jobs of this type' },
     queue: { type: 'string', value: 'QUEUE', description: 'only jobs of this queue' },
     'idempotency-key': { type: 'string', value: 'KEY', description: 'only the job submitted with this key' },
+    group: { type: 'string', value: 'GROUP', description: 'only jobs of this fair group' },
     'created-after': { type: 'string', value: 'ISO', description: 'only jobs created at or after this time' },
     'created-before': { type: 'string', value: 'ISO', description: 'only jobs created before this time' },
     limit: { type: 'string', value: 'N', description: 'jobs per page, 1 to 100 (default 20)' },

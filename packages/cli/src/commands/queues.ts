@@ -53,36 +53,43 @@ function rateValue(text: string): { max: number; perMs: number } {
   return { max: Number(max), perMs: Number(duration[1]) * (UNIT_MS[duration[2] ?? 'ms'] ?? 1) };
 }
 
-/** Limits in a few words: "100 per 1000 ms, 5 at once", or "none". */
-export function limitsText({ rate, concurrency }: FlowLimitsView): string {
-  const parts = [rate && `${rate.max} per ${rate.perMs} ms`, concurrency !== undefined && `${concurrency} at once`].filter(Boolean);
+/** Limits in a few words: "100 per 1000 ms, 5 at once, 2 per group", or "none". */
+export function limitsText({ rate, concurrency, groupConcurrency }: FlowLimitsView): string {
+  const parts = [
+    rate && `${rate.max} per ${rate.perMs} ms`, concurrency !== undefined && `${concurrency} at once`, groupConcurrency !== undefined && `${groupConcurrency} per group`,
+  ].filter(Boolean);
   return parts.length > 0 ? parts.join(', ') : 'none';
 }
 
 const limits: Command = {
   name: 'queues limits',
-  summary: 'Shows or sets a queue\'s rate limit and concurrency cap (GET /queues/:name, PUT /queues/:name/limits).',
+  summary: 'Shows or sets a queue\'s rate limit, concurrency cap and cap per fair group (GET /queues/:name, PUT /queues/:name/limits).',
   details:
-    'With neither --rate, --concurrency nor --clear it shows them. Setting replaces both: what is not given is lifted. Workers take them up within a second or so, each partition of a partitioned queue its share.',
+    'With neither --rate, --concurrency, --group-concurrency nor --clear it shows them. Setting replaces them all: what is not given is lifted. Workers take them up within a second or so, each partition of a partitioned queue its share of the rate and the concurrency (a group\'s jobs share one partition, so its cap is not divided).',
   arguments: '<queue>',
   positionals: { min: 1, max: 1 },
   options: {
     rate: { type: 'string', value: 'MAX/WINDOW', description: 'at most MAX jobs start in any WINDOW (100/1s, 5/250ms, 1000/1m)' },
     concurrency: { type: 'string', value: 'N', description: 'at most N jobs run at once, across every worker' },
-    clear: { type: 'boolean', description: 'lifts both' },
+    'group-concurrency': { type: 'string', value: 'N', description: 'at most N jobs of one fair group run at once, across every worker' },
+    clear: { type: 'boolean', description: 'lifts them all' },
     ...connectionOptions,
   },
-  examples: ['sluice queues limits default', 'sluice queues limits default --rate 100/1s --concurrency 20', 'sluice queues limits default --clear'],
+  examples: [
+    'sluice queues limits default', 'sluice queues limits default --rate 100/1s --concurrency 20', 'sluice queues limits default --group-concurrency 2', 'sluice queues limits default --clear',
+  ],
   async run(args, context) {
     const client = clientFor(args, context.env);
     const path = `/queues/${encodeURIComponent(args.positionals[0] ?? '')}`;
     const rate = stringOption(args, 'rate');
     const concurrency = integerValue('concurrency', stringOption(args, 'concurrency'), 1);
-    if (flag(args, 'clear') && (rate !== undefined || concurrency !== undefined)) throw new UsageError('--clear lifts both limits: give it alone');
-    const answer = rate === undefined && concurrency === undefined && !flag(args, 'clear')
+    const groupConcurrency = integerValue('group-concurrency', stringOption(args, 'group-concurrency'), 1);
+    const setting = rate !== undefined || concurrency !== undefined || groupConcurrency !== undefined;
+    if (flag(args, 'clear') && setting) throw new UsageError('--clear lifts every limit: give it alone');
+    const answer = !setting && !flag(args, 'clear')
       ? { name: args.positionals[0] ?? '', limits: (await client.get<{ limits: FlowLimitsView }>(path)).limits }
       : await client.put<{ name: string; limits: FlowLimitsView }>(`${path}/limits`, {
-        ...(rate !== undefined && { rate: rateValue(rate) }), ...(concurrency !== undefined && { concurrency }),
+        ...(rate !== undefined && { rate: rateValue(rate) }), ...(concurrency !== undefined && { concurrency }), ...(groupConcurrency !== undefined && { groupConcurrency }),
       });
     printAnswer(context.stdout, flag(args, 'json'), answer, ({ name, limits: set }) => `Queue ${name}: ${limitsText(set)}.\n`);
     return EXIT.ok;

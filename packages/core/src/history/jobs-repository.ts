@@ -16,6 +16,8 @@ export interface JobListFilter {
   queue?: string;
   /** The key the job was submitted with. */
   idempotencyKey?: string;
+  /** The job's fair group. */
+  group?: string;
   createdAfter?: Date;
   createdBefore?: Date;
   /** Jobs per page. */
@@ -61,6 +63,7 @@ export function jobsListConditions(filter: Omit<JobListFilter, 'limit'>): SQL[] 
   if (filter.type !== undefined) conditions.push(eq(jobs.type, filter.type));
   if (filter.queue !== undefined) conditions.push(eq(jobs.queue, filter.queue));
   if (filter.idempotencyKey !== undefined) conditions.push(eq(jobs.idempotencyKey, filter.idempotencyKey));
+  if (filter.group !== undefined) conditions.push(eq(jobs.group, filter.group));
   if (filter.createdAfter !== undefined) conditions.push(gte(jobs.createdAt, filter.createdAfter));
   if (filter.createdBefore !== undefined) conditions.push(lt(jobs.createdAt, filter.createdBefore));
   if (filter.after !== undefined) {
@@ -134,5 +137,6 @@ function summaryFromRow(row: typeof jobs.$inferSelect): JobSummary {
     result: row.result ?? null,
     progress: null,
     schedule: row.schedule === null ? null : { name: row.schedule, tick: (row.scheduleTick ?? new Date(0)).toISOString() },
+    group: row.group,
   };
 }

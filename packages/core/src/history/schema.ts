@@ -39,6 +39,8 @@ export const jobs = pgTable(
     schedule: text('schedule'),
     /** That tick. */
     scheduleTick: timestamptz('schedule_tick'),
+    /** The job's fair group (a tenant); null for a job submitted without one. */
+    group: text('group'),
     /** Sequence number of the newest event applied to this row; older events never overwrite newer state. */
     lastSeq: integer('last_seq').notNull().default(0),
   },
@@ -50,6 +52,8 @@ export const jobs = pgTable(
     index('jobs_type_created_at_idx').on(table.type, table.createdAt, table.id),
     // Finding a job by the key it was submitted with, in any queue.
     index('jobs_idempotency_key_created_at_idx').on(table.idempotencyKey, table.createdAt, table.id).where(sql`${table.idempotencyKey} is not null`),
+    // A group's jobs; partial, as most jobs have none.
+    index('jobs_group_created_at_idx').on(table.group, table.createdAt, table.id).where(sql`${table.group} is not null`),
   ],
 );
 
