@@ -58,6 +58,13 @@ describe('the schedule routes', () => {
     expect(changed.statusCode, changed.body).toBe(200);
     expect(changed.json()).toMatchObject({ cron: null, everyMs: 60_000, timezone: 'UTC', job: { type: 'sleep', queue: 'default' }, revision: 4 });
     expect(changed.json().lastRuns).toEqual([run]);
+    const grouped = await inject('PATCH', '/schedules/nightly-report', { job: { type: 'noop', payload: {}, group: 'tenant-7' } });
+    expect(grouped.json().job).toMatchObject({ group: 'tenant-7' });
+    const groupedRun = (await inject('POST', '/schedules/nightly-report/trigger')).json().run;
+    expect((await inject('GET', `/jobs/${groupedRun.jobId}`)).json()).toMatchObject({ group: 'tenant-7' });
+    const badGroup = await inject('PATCH', '/schedules/nightly-report', { job: { type: 'noop', payload: {}, group: 'a b' } });
+    expect(badGroup.statusCode).toBe(400);
+    expect(badGroup.body).toContain('group');
   });
 
   it('page the list by name', async () => {

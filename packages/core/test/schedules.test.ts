@@ -265,6 +265,16 @@ describe('schedules', () => {
     await schedules.remove(created.name);
   });
 
+  it('adds a grouped job at each tick when the schedule\'s job names a group, deduplicated by its tick all the same', async () => {
+    clock = START;
+    const created = await fresh({ everyMs: 60_000, job: { ...job, group: 'tenant-7' } });
+    expect(created.job.group).toBe('tenant-7');
+    const run = await schedules.trigger(created.name);
+    expect((await queue.getJob(run.jobId as string))?.group).toBe('tenant-7');
+    await expect(fresh({ everyMs: 60_000, job: { ...job, group: 'not a group' } })).rejects.toThrow(/job.group must be 1 to 128/);
+    await schedules.remove(created.name);
+  });
+
   it('leases a claim for 30 s, or half the idempotency window when that is shorter than a minute', () => {
     expect(claimLeaseMs(24 * 3_600_000)).toBe(30_000);
     expect(claimLeaseMs(60_000)).toBe(30_000);

@@ -1,5 +1,5 @@
 import {
-  MAX_ATTEMPTS, MAX_CATCH_UP_TICKS, MAX_EVERY_MS, MAX_PRIORITY, MAX_SCHEDULE_PAYLOAD_BYTES, MAX_SCHEDULES, MIN_ATTEMPTS, MIN_EVERY_MS, MIN_PRIORITY,
+  GROUP_PATTERN_SOURCE, MAX_ATTEMPTS, MAX_CATCH_UP_TICKS, MAX_EVERY_MS, MAX_PRIORITY, MAX_SCHEDULE_PAYLOAD_BYTES, MAX_SCHEDULES, MIN_ATTEMPTS, MIN_EVERY_MS, MIN_PRIORITY,
   NAME_PATTERN_SOURCE, SCHEDULE_CATCH_UPS, SCHEDULE_GRACE_MS, SCHEDULE_OVERLAPS, SCHEDULE_RUNS_KEPT,
 } from '@sluice/core';
 import { Type } from 'typebox';
@@ -42,6 +42,7 @@ export const ScheduleJob = Type.Object(
     queue: Type.Optional(Name('Queue to add the jobs to. Default: the first of QUEUES.')),
     priority: Type.Optional(Type.Integer({ minimum: MIN_PRIORITY, maximum: MAX_PRIORITY })),
     maxAttempts: Type.Optional(Type.Integer({ minimum: MIN_ATTEMPTS, maximum: MAX_ATTEMPTS })),
+    group: Type.Optional(Type.String({ pattern: GROUP_PATTERN_SOURCE, description: 'The fair group of the jobs the ticks add (see POST /jobs).' })),
   },
   { additionalProperties: false },
 );
@@ -113,6 +114,7 @@ export const ScheduleView = Type.Object({
     queue: Type.String(),
     priority: Type.Integer(),
     maxAttempts: Type.Union([Type.Integer(), Type.Null()], { description: 'null: the type\'s own.' }),
+    group: Type.Optional(Type.String({ description: 'The fair group of the jobs the ticks add; absent for none.' })),
   }),
   overlap: Type.String(),
   catchUp: Type.String(),

@@ -1,6 +1,6 @@
 import { Cron } from 'croner';
 import { InvalidScheduleError } from '../errors.js';
-import { MAX_ATTEMPTS, MAX_DELAY_MS, MAX_PRIORITY, MIN_ATTEMPTS, MIN_PRIORITY, QUEUE_NAME_PATTERN } from '../limits.js';
+import { GROUP_PATTERN, MAX_ATTEMPTS, MAX_DELAY_MS, MAX_PRIORITY, MIN_ATTEMPTS, MIN_PRIORITY, QUEUE_NAME_PATTERN } from '../limits.js';
 
 /** Schedule names: the same characters as queue and type names. */
 export const SCHEDULE_NAME_PATTERN = QUEUE_NAME_PATTERN;
@@ -33,6 +33,8 @@ export interface ScheduleJobTemplate {
   priority?: number;
   /** Default: the type's retry policy. */
   maxAttempts?: number;
+  /** The jobs' fair group (see AddJobOptions.group); none by default. */
+  group?: string;
 }
 
 /** A schedule as it is asked for: exactly one of `cron` and `everyMs`. */
@@ -63,7 +65,7 @@ export interface StoredSchedule {
   cron: string | null;
   everyMs: number | null;
   timezone: string;
-  job: Required<Pick<ScheduleJobTemplate, 'type' | 'payload' | 'queue' | 'priority'>> & { maxAttempts: number | null };
+  job: Required<Pick<ScheduleJobTemplate, 'type' | 'payload' | 'queue' | 'priority'>> & Pick<ScheduleJobTemplate, 'group'> & { maxAttempts: number | null };
   overlap: ScheduleOverlap;
   catchUp: ScheduleCatchUp;
   paused: boolean;
@@ -73,7 +75,7 @@ export interface StoredSchedule {
 }
 
 const DEFINITION_FIELDS = new Set(['name', 'cron', 'everyMs', 'timezone', 'job', 'overlap', 'catchUp', 'paused']);
-const JOB_FIELDS = new Set(['type', 'payload', 'queue', 'priority', 'maxAttempts']);
+const JOB_FIELDS = new Set(['type', 'payload', 'queue', 'priority', 'maxAttempts', 'group']);
 
 /**
  * A definition checked for what needs no Redis (name, timing, time zone, options, the job's shape),
@@ -168,7 +170,7 @@ function isTimeZone(zone: string): boolean {
 }
 
 function jobTemplate(job: unknown, defaultQueue: string): StoredSchedule['job'] {
-  if (job === null || typeof job !== 'object' || Array.isArray(job)) throw new InvalidScheduleError('job must be an object: {type, payload, queue?, priority?, maxAttempts?}');
+  if (job === null || typeof job !== 'object' || Array.isArray(job)) throw new InvalidScheduleError('job must be an object: {type, payload, queue?, priority?, maxAttempts?, group?}');
   const template = job as Record<string, unknown>;
   const unknown = Object.keys(template).filter((key) => !JOB_FIELDS.has(key) && template[key] !== undefined);
   if (unknown.length > 0) throw new InvalidScheduleError(`job has an unknown field "${unknown[0]}": a schedule's job has ${[...JOB_FIELDS].join(', ')}`);
@@ -180,12 +182,16 @@ function jobTemplate(job: unknown, defaultQueue: string): StoredSchedule['job'] 
   if (template.queue !== undefined && typeof template.queue !== 'string') throw new InvalidScheduleError('job.queue must be a queue name');
   if (template.priority !== undefined) checkInteger('job.priority', template.priority, MIN_PRIORITY, MAX_PRIORITY);
   if (template.maxAttempts !== undefined && template.maxAttempts !== null) checkInteger('job.maxAttempts', template.maxAttempts, MIN_ATTEMPTS, MAX_ATTEMPTS);
+  if (template.group !== undefined && (typeof template.group !== 'string' || !GROUP_PATTERN.test(template.group))) {
+    throw new InvalidScheduleError('job.group must be 1 to 128 letters, digits or _ . : @ / + = -');
+  }
   return {
     type: template.type,
     payload: payload as Record<string, unknown>,
     queue: (template.queue as string | undefined) ?? defaultQueue,
     priority: (template.priority as number | undefined) ?? 0,
     maxAttempts: (template.maxAttempts as number | undefined) ?? null,
+    ...(template.group !== undefined && { group: template.group as string }),
   };
 }
 

@@ -102,11 +102,12 @@ export class ScheduleRunner {
     let reason = '';
     if (schedule === null) reason = 'the schedule was removed';
     else {
-      const { type, payload, queue, priority, maxAttempts } = schedule.job;
+      const { type, payload, queue, priority, maxAttempts, group } = schedule.job;
       const key = claimIdempotencyKey(claim);
       try {
         const added = await this.queue.addScheduled(type, payload, {
-          queue, priority, ...(maxAttempts !== null && { maxAttempts }), idempotencyKey: key, partitionKey: key,
+          // A grouped job's partition is its group's, where the tick's key deduplicates as well as in its own.
+          queue, priority, ...(maxAttempts !== null && { maxAttempts }), idempotencyKey: key, ...(group !== undefined ? { group } : { partitionKey: key }),
         }, { schedule: claim.name, tick: claim.tick });
         jobId = added.id;
       } catch (error) {
