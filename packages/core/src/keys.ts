@@ -19,7 +19,7 @@ export interface QueueKeys {
   streams: readonly string[];
   /** ZSET of the grouped jobs waiting their turn (`group|type|id`), scored by band, then by their fair-queueing tag. */
   fair: string;
-  /** Hash of each waiting group's last tag (`g:<group>`), the virtual time (`*`) and whether a wake marker is unread (`wake`). */
+  /** Hash of each waiting group's last tag (`g:<group>`) and count of waiting jobs (`n:<group>`), the virtual time (`*`) and whether a wake marker is unread (`wake`). */
   fairTags: string;
   /** The keys every script that moves jobs between streams takes first: `streams`, `fair`, `fairTags`. */
   lanes: readonly string[];

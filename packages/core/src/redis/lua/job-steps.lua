@@ -92,23 +92,26 @@ local function queueGrouped(jobId, group, jobType, band)
   local tags = redis.call('HMGET', fairKeys.tags, '*', 'g:' .. group)
   local tag = math.max(tonumber(tags[1]) or 0, tonumber(tags[2]) or 0) + 1
   redis.call('HSET', fairKeys.tags, 'g:' .. group, tag)
-  redis.call('ZADD', fairKeys.queue, (tonumber(band) or NORMAL_BAND) * TAG_SPAN + tag, group .. '|' .. jobType .. '|' .. jobId)
+  if redis.call('ZADD', fairKeys.queue, (tonumber(band) or NORMAL_BAND) * TAG_SPAN + tag, group .. '|' .. jobType .. '|' .. jobId) == 1 then
+    redis.call('HINCRBY', fairKeys.tags, 'n:' .. group, 1)
+  end
   wakeReaders()
 end
 
 --[[
   leaveFair: a job leaves the fair queue (it starts, or is cancelled): its tag becomes the virtual
-  time when it starts, and its group's last tag goes when it was the group's last, so the tags hash
-  holds the waiting groups only. Returns false when the member was not in the fair queue.
+  time when it starts, and its group's last tag and count of waiting jobs (`n:<group>`) go with the
+  group's last waiting job, so the tags hash holds the waiting groups only. The last tag stays while
+  any of the group's jobs wait, whichever left: a job added next goes behind them. Returns false
+  when the member was not in the fair queue.
 ]]
 local function leaveFair(member, group, started)
   local score = redis.call('ZSCORE', fairKeys.queue, member)
   if not score then return false end
   redis.call('ZREM', fairKeys.queue, member)
   local tag = tonumber(score) % TAG_SPAN
-  local tags = redis.call('HMGET', fairKeys.tags, '*', 'g:' .. group)
-  if started and tag > (tonumber(tags[1]) or 0) then redis.call('HSET', fairKeys.tags, '*', tag) end
-  if tonumber(tags[2]) == tag then redis.call('HDEL', fairKeys.tags, 'g:' .. group) end
+  if started and tag > (tonumber(redis.call('HGET', fairKeys.tags, '*')) or 0) then redis.call('HSET', fairKeys.tags, '*', tag) end
+  if redis.call('HINCRBY', fairKeys.tags, 'n:' .. group, -1) <= 0 then redis.call('HDEL', fairKeys.tags, 'n:' .. group, 'g:' .. group) end
   return score
 end
 

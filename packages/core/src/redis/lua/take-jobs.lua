@@ -20,7 +20,8 @@
   Jobs of fair groups wait in the fair queue, not in a stream (see queueGrouped). Each call looks at
   its head, as far as a later call is likely to start, and returns the members of the jobs that may
   start: of types served here, of groups below the queue's groupConcurrency, none of a type whose
-  limits held one back in this call. The worker names their hashes in its next call, which starts
+  limits held one back in this call; and those of types no live worker serves, which that call
+  takes out of the fair queue for the worker to park (see parkUnserved). The worker names their hashes in its next call, which starts
   those still waiting and still below their group's cap (startFairTurn), within each band before
   and after the band's stream, so that grouped and other jobs of a band share the slots.
 
@@ -108,7 +109,8 @@ end
   startFairTurn: starts a named job of the fair queue, if it still waits there and its group is below
   its cap: it gets an entry of the grouped stream, read at once so that the entry is this worker's
   (and the reclaimer's, should the worker die), and starts from it as from any entry. A job its type's
-  limits (or the lack of a worker of its type) hold back keeps its place, its entry dropped.
+  limits hold back keeps its place, its entry dropped; one no live worker serves leaves the fair
+  queue, left to the caller to park with its entry (parkUnserved).
 ]]
 local function startFairTurn(turn)
   local score = redis.call('ZSCORE', fairKeys.queue, turn.member)
@@ -124,7 +126,13 @@ local function startFairTurn(turn)
     started[#started + 1] = item
     return true
   end
-  if item[2] == 1 or item[2] == 3 then
+  if item[2] == 1 then
+    -- No live worker serves its type: it leaves the fair queue to be parked (parkUnserved drops its
+    -- entry), to wait for one, counted, and be dead-lettered no-handler in time, as any job is.
+    leaveFair(turn.member, turn.group, false)
+    started[#started + 1] = item
+    return false
+  elseif item[2] == 3 then
     heldTypes[turn.type] = true
     dropEntry(fairKeys.stream, group, {sid})
     redis.call('HSET', turn.key, 'sid', '')
@@ -155,12 +163,25 @@ local function startFairTurns(band, most)
   return startedNow
 end
 
+--[[
+  fairFirst: how many of `wanted` slots the named turns may take before the band's stream is read:
+  half, and an odd one by a coin (the clock's microseconds), so that with one free slot, as a worker
+  of one slot always has, the grouped and the other jobs of a band each get half the starts when
+  both wait, rather than the turns every one. What one side leaves, the other takes.
+]]
+local coin = false
+local function fairFirst(wanted)
+  if wanted % 2 == 0 then return wanted / 2 end
+  if coin == false then coin = tonumber(redis.call('TIME')[2]) % 2 end
+  return (wanted - 1) / 2 + coin
+end
+
 -- COUNT 0 would read every new entry: a worker with no free slot reads none.
 for digit in string.gmatch(ARGV[11], '%d') do
   if wanted <= 0 then break end
   local band = tonumber(digit)
   local stream = streams[band + 1]
-  if fairNamed > 0 then wanted = wanted - startFairTurns(band, math.ceil(wanted / 2)) end
+  if fairNamed > 0 then wanted = wanted - startFairTurns(band, fairFirst(wanted)) end
   local read = wanted > 0 and redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', wanted, 'STREAMS', stream, '>')
   if read then
     local entries = read[1][2]
@@ -195,7 +216,9 @@ if count > 0 and lookAhead > 0 then
   for _, member in ipairs(redis.call('ZRANGE', fairKeys.queue, 0, math.min(4 * lookAhead + 16, 256) - 1)) do
     if #nextTurns >= lookAhead then break end
     local fairGroup, jobType = string.match(member, '^([^|]*)|([^|]*)|')
-    if routing.served[jobType] and not heldTypes[jobType] then
+    -- One of a type no live worker serves is named too, for the next call to park (see startFairTurn).
+    local unserved = not routing.served[jobType] and not routing.elsewhere[jobType]
+    if unserved or (routing.served[jobType] and not heldTypes[jobType]) then
       local running = perGroup[fairGroup] or (groupCap > 0 and processingNow('group:' .. fairGroup) or 0)
       if groupCap == 0 or running < groupCap then
         nextTurns[#nextTurns + 1] = member
