@@ -97,15 +97,15 @@ const WAITING_CHECKS: readonly WaitingCheck[] = [
       ? { reason: WaitingReason.RateLimit, message: `Held back by job type "${type}"'s rate limit${typeLimits.rate ? ` (${typeLimits.rate.max} per ${typeLimits.rate.perMs} ms)` : ''} since ${since}; it starts, spending no attempt, once the limit has room.` }
       : { reason: WaitingReason.ConcurrencyCap, message: `Held back by job type "${type}"'s concurrency cap${typeLimits.concurrency ? ` (${typeLimits.concurrency} at once)` : ''} since ${since}; it starts, spending no attempt, once one of its type ends.` };
   },
+  ({ status, queueLimits, queueLimitReached, partition }) => status === JobState.Pending && queueLimitReached
+    ? { reason: WaitingReason.QueueLimit, message: `Queue ${partition.queue} is at its limits (${describeLimits(queueLimits)}): its jobs wait in line until it has room.` }
+    : null,
   ({ status, group, partition }) => {
     if (status !== JobState.Pending || group === null) return null;
     return group.cap !== null && group.running >= group.cap
       ? { reason: WaitingReason.GroupCap, message: `Group "${group.name}" runs ${group.running} jobs, queue ${partition.queue}'s groupConcurrency: it starts, spending no attempt, once one of them ends.` }
       : { reason: WaitingReason.GroupTurn, message: `Waiting for group "${group.name}"'s turn: queue ${partition.queue} takes its groups' jobs in turn.` };
   },
-  ({ status, queueLimits, queueLimitReached, partition }) => status === JobState.Pending && queueLimitReached
-    ? { reason: WaitingReason.QueueLimit, message: `Queue ${partition.queue} is at its limits (${describeLimits(queueLimits)}): its jobs wait in line until it has room.` }
-    : null,
   ({ status, pending, partition }) => status === JobState.Pending
     ? { reason: WaitingReason.InLine, depth: pending, message: `Waiting in line for a free worker: ${pending} job${pending === 1 ? '' : 's'} pending in ${partitionName(partition)}.` }
     : null,

@@ -19,9 +19,9 @@
 
   Jobs of fair groups wait in the fair queue, not in a stream (see queueGrouped). Each call looks at
   its head, as far as a later call is likely to start, and returns the members of the jobs that may
-  start: of types served here, of groups below the queue's groupConcurrency, none of a type whose
-  limits held one back in this call; and those of types no live worker serves, which that call
-  takes out of the fair queue for the worker to park (see parkUnserved). The worker names their hashes in its next call, which starts
+  start: of types served here, of groups below the queue's groupConcurrency; and those of types no
+  live worker serves, which that call takes out of the fair queue for the worker to park (see
+  parkUnserved). The worker names their hashes in its next call, which starts
   those still waiting and still below their group's cap (startFairTurn), within each band before
   and after the band's stream, so that grouped and other jobs of a band share the slots.
 
@@ -78,7 +78,6 @@ local limited = 0
 if count > 0 and wanted <= 0 then limited = again > 0 and again or -1 end
 
 local groupCap = flow and flow.g or 0
-local heldTypes = {}
 local markersRead = false
 local turns = {}
 for i = 1, fairNamed do
@@ -108,17 +107,26 @@ end
 --[[
   startFairTurn: starts a named job of the fair queue, if it still waits there and its group is below
   its cap: it gets an entry of the grouped stream, read at once so that the entry is this worker's
-  (and the reclaimer's, should the worker die), and starts from it as from any entry. A job its type's
-  limits hold back keeps its place, its entry dropped; one no live worker serves leaves the fair
-  queue, left to the caller to park with its entry (parkUnserved).
+  (and the reclaimer's, should the worker die), and starts from it as from any entry. One its type's
+  limits hold back, or that no live worker serves, leaves the fair queue for the caller to park with
+  its entry (parkLimited, parkUnserved), as an ungrouped one would: left in the fair queue, it would
+  stand in front of the jobs that may start. Let go, it comes back to its group's turn.
 ]]
 local function startFairTurn(turn)
   local score = redis.call('ZSCORE', fairKeys.queue, turn.member)
   if not score then return false end
-  if heldTypes[turn.type] or (groupCap > 0 and processingNow('group:' .. turn.group) >= groupCap) then return false end
+  if groupCap > 0 and processingNow('group:' .. turn.group) >= groupCap then return false end
   readMarkers()
   local sid = redis.call('XADD', fairKeys.stream, '*', 'id', turn.id)
-  redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', 1, 'STREAMS', fairKeys.stream, '>')
+  -- The entry just added is the only one undelivered, unless a marker came in this call: it is read
+  -- (and dropped) until this entry is, so the entry is this consumer's and no other worker's.
+  for _ = 1, 100 do
+    local read = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', 1, 'STREAMS', fairKeys.stream, '>')
+    local entryId = read and read[1][2][1] and read[1][2][1][1]
+    if entryId == sid or not entryId then break end
+    dropEntry(fairKeys.stream, group, {entryId})
+    redis.call('HDEL', fairKeys.tags, 'wake')
+  end
   redis.call('HSET', turn.key, 'sid', sid)
   local item = startEntry(fairKeys.stream, group, consumer, now, turn.key, sid, true, true)
   if #item >= 8 then
@@ -126,16 +134,9 @@ local function startFairTurn(turn)
     started[#started + 1] = item
     return true
   end
-  if item[2] == 1 then
-    -- No live worker serves its type: it leaves the fair queue to be parked (parkUnserved drops its
-    -- entry), to wait for one, counted, and be dead-lettered no-handler in time, as any job is.
+  if item[2] == 1 or item[2] == 3 then
     leaveFair(turn.member, turn.group, false)
     started[#started + 1] = item
-    return false
-  elseif item[2] == 3 then
-    heldTypes[turn.type] = true
-    dropEntry(fairKeys.stream, group, {sid})
-    redis.call('HSET', turn.key, 'sid', '')
   elseif item[2] == 0 then
     -- Handed on to a worker of its type through the delayed set, it waits for its turn again after.
     leaveFair(turn.member, turn.group, false)
@@ -208,23 +209,30 @@ end
 --[[
   The fair queue's head, for the next call to name: members in score order (band, then turn),
   skipping those that may not start now. A group at its cap has at most one turn per round ahead of
-  the others (see queueGrouped), so a short look covers every group that may start.
+  the others (see queueGrouped), so a short look usually covers every group that may start; the look
+  goes on, in chunks, past the jobs only other workers serve, up to FAIR_LOOK_MOST members.
 ]]
+local FAIR_LOOK_CHUNK, FAIR_LOOK_MOST = 128, 1024
 local nextTurns = {}
 if count > 0 and lookAhead > 0 then
   local perGroup = {}
-  for _, member in ipairs(redis.call('ZRANGE', fairKeys.queue, 0, math.min(4 * lookAhead + 16, 256) - 1)) do
-    if #nextTurns >= lookAhead then break end
-    local fairGroup, jobType = string.match(member, '^([^|]*)|([^|]*)|')
-    -- One of a type no live worker serves is named too, for the next call to park (see startFairTurn).
-    local unserved = not routing.served[jobType] and not routing.elsewhere[jobType]
-    if unserved or (routing.served[jobType] and not heldTypes[jobType]) then
-      local running = perGroup[fairGroup] or (groupCap > 0 and processingNow('group:' .. fairGroup) or 0)
-      if groupCap == 0 or running < groupCap then
-        nextTurns[#nextTurns + 1] = member
-        perGroup[fairGroup] = running + 1
+  local from = 0
+  while #nextTurns < lookAhead and from < FAIR_LOOK_MOST do
+    local members = redis.call('ZRANGE', fairKeys.queue, from, from + FAIR_LOOK_CHUNK - 1)
+    for _, member in ipairs(members) do
+      if #nextTurns >= lookAhead then break end
+      local fairGroup, jobType = string.match(member, '^([^|]*)|([^|]*)|')
+      -- One of a type no live worker serves is named too, for the next call to park (see startFairTurn).
+      if routing.served[jobType] or not routing.elsewhere[jobType] then
+        local running = perGroup[fairGroup] or (groupCap > 0 and processingNow('group:' .. fairGroup) or 0)
+        if groupCap == 0 or running < groupCap then
+          nextTurns[#nextTurns + 1] = member
+          perGroup[fairGroup] = running + 1
+        end
       end
     end
+    if #members < FAIR_LOOK_CHUNK then break end
+    from = from + FAIR_LOOK_CHUNK
   end
 end
 return {completed, started, left, nextJobs, 0, limited, nextTurns}
