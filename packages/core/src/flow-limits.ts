@@ -97,12 +97,15 @@ export function scriptLimit(limits: FlowLimits, count: number, windowKey: number
  * nothing is limited, so that the scripts skip every check.
  */
 export class ScriptLimits {
-  /** The argument: '' or the JSON of {q?: ScriptLimit, t?: {type: ScriptLimit}, g?: the queue's groupConcurrency}. */
+  /**
+   * The argument: '' or the JSON of {q?: ScriptLimit, t?: {type: ScriptLimit}, g?: the queue's
+   * groupConcurrency, go?: the KEYS index of its set of overrunning handlers of grouped jobs}.
+   */
   readonly arg: string;
   /** The keys of the rate windows and of the types' overrunning handlers, to place from the KEYS index `firstKey` on. */
   readonly keys: readonly string[];
 
-  constructor(keys: Pick<QueueKeys, 'rateWindow' | 'overrunOf'>, queue: FlowLimits | undefined, types: ReadonlyMap<string, FlowLimits>, count: number, firstKey: number) {
+  constructor(keys: Pick<QueueKeys, 'rateWindow' | 'overrunOf' | 'groupOverruns'>, queue: FlowLimits | undefined, types: ReadonlyMap<string, FlowLimits>, count: number, firstKey: number) {
     const windows: string[] = [];
     const limitOf = (limits: FlowLimits, owner: string | null): ScriptLimit => {
       const windowKey = limits.rate ? firstKey + windows.length : 0;
@@ -112,14 +115,18 @@ export class ScriptLimits {
       return scriptLimit(limits, count, windowKey, overrunKey);
     };
     const limited = [...types].filter(([, limits]) => limitsAnything(limits));
-    const arg: { q?: ScriptLimit; t?: Record<string, ScriptLimit>; g?: number } = {};
+    const arg: { q?: ScriptLimit; t?: Record<string, ScriptLimit>; g?: number; go?: number } = {};
     if (queue && (queue.rate || queue.concurrency !== undefined)) arg.q = limitOf(queue, null);
     if (limited.length > 0) arg.t = Object.fromEntries(limited.map(([type, limits]) => [type, limitOf(limits, type)]));
-    if (queue?.groupConcurrency !== undefined) arg.g = queue.groupConcurrency;
+    if (queue?.groupConcurrency !== undefined) {
+      arg.g = queue.groupConcurrency;
+      arg.go = firstKey + windows.length;
+      windows.push(keys.groupOverruns);
+    }
     this.arg = arg.q || arg.t || arg.g ? JSON.stringify(arg) : '';
     this.keys = windows;
   }
 }
 
 /** Nothing limited: the scripts skip every check. */
-export const NO_LIMITS = new ScriptLimits({ rateWindow: () => '', overrunOf: () => '' }, undefined, new Map(), 1, 0);
+export const NO_LIMITS = new ScriptLimits({ rateWindow: () => '', overrunOf: () => '', groupOverruns: '' }, undefined, new Map(), 1, 0);

@@ -35,6 +35,8 @@ export interface StartedJob {
   maxAttempts: number;
   /** When the job was due (ms): its wait is measured from here. */
   runAtMs: number;
+  /** Its fair group, if it has one. */
+  group: string | null;
 }
 
 /** Where a failed attempt sent the job. */
@@ -115,8 +117,8 @@ interface ParkedEntries {
 
 function startedJobs(queue: string, items: readonly StartItem[]): StartedJob[] {
   return items
-    .filter((item) => item.length === 8)
-    .map(([entryId, id, type, payload, attempt, maxAttempts, runAt, band]) => ({
+    .filter((item) => item.length === 9)
+    .map(([entryId, id, type, payload, attempt, maxAttempts, runAt, band, group]) => ({
       queue,
       band: Number(band),
       entryId: String(entryId),
@@ -126,6 +128,7 @@ function startedJobs(queue: string, items: readonly StartItem[]): StartedJob[] {
       attempt: Number(attempt),
       maxAttempts: Number(maxAttempts),
       runAtMs: Number(runAt),
+      group: group === '' ? null : String(group),
     }));
 }
 
@@ -157,10 +160,12 @@ const RELEASE_WINDOW_KEY = 14;
 
 /** A handler still running after its attempt ended, as its type's cap counts it (see JobTransitions.fail). */
 export interface Overrun {
-  /** Its member in the type's set: the job and attempt. */
+  /** Its member in the type's set: the job and attempt (`group|` before it in the queue's set of grouped ones). */
   member: string;
   /** How long its place lasts unless renewed (renewOverruns): a crashed worker's lapses. */
   leaseMs: number;
+  /** Whether its type has a cap, which counts it; a grouped job's group's cap counts it whatever its type. */
+  typeCapped: boolean;
 }
 
 /** A list of type names as the start scripts take it: ",a,b,", so that ",a," finds a whole name. */
@@ -225,7 +230,8 @@ export class JobTransitions {
   /**
    * failJob: retries at once, after a backoff, or dead-letters, per the policy. Null when the attempt
    * was stale. `overrun`, for an attempt whose handler still runs past its end, leases the handler a
-   * place in its type's set of overrunning handlers, which the type's cap counts (see runningNow).
+   * place in its type's set of overrunning handlers, which the type's cap counts (see runningNow),
+   * and, for a grouped job, in the queue's, which its group's cap counts (see groupRunning).
    */
   async fail(
     job: StartedJob, type: RegisteredJobType | undefined, error: unknown, now: number, random: () => number, overrun?: Overrun,
@@ -236,8 +242,11 @@ export class JobTransitions {
     const reason = error instanceof PermanentJobError ? 'permanent' : job.attempt >= job.maxAttempts ? 'exhausted' : '';
     const retryAt = now + nextRetryDelay(job.attempt, type?.retry ?? DEFAULT_RETRY_POLICY, random);
     const next = await runTransition(this.redis, 'failJob', keys, now,
-      [this.streamOf(job), keys.delayed, keys.job(job.id), keys.dlq, overrun ? keys.overrunOf(job.type) : keys.dlq, keys.fair, keys.fairTags, keys.grouped], [
-        WORKER_GROUP, job.entryId, job.attempt, now, this.worker, message, retryAt, reason, overrun?.member ?? '', overrun?.leaseMs ?? 0,
+      [
+        this.streamOf(job), keys.delayed, keys.job(job.id), keys.dlq, overrun?.typeCapped ? keys.overrunOf(job.type) : keys.dlq, keys.fair, keys.fairTags, keys.grouped,
+        keys.groupOverruns,
+      ], [
+        WORKER_GROUP, job.entryId, job.attempt, now, this.worker, message, retryAt, reason, overrun?.member ?? '', overrun?.leaseMs ?? 0, overrun?.typeCapped ? '1' : '',
       ]);
     if (next === 0) return null;
     if (next === 'dead') await trimDeadLetters(this.redis, keys, this.queueConfig, now);

@@ -21,6 +21,11 @@ export interface QueueKeys {
   fair: string;
   /** Hash of each waiting group's last tag (`g:<group>`) and count of waiting jobs (`n:<group>`), the virtual time (`*`) and whether a wake marker is unread (`wake`). */
   fairTags: string;
+  /**
+   * ZSET of the handlers of grouped jobs still running after their attempts ended (timed out, ignoring
+   * their signal), which their group's cap counts: member `group|id:attempt`, scored by when its lease ends.
+   */
+  groupOverruns: string;
   /** The keys every script that moves jobs between streams takes first: `streams`, `fair`, `fairTags`. */
   lanes: readonly string[];
   /** ZSET of scheduled jobs and retries waiting out their backoff, scored by due time in ms. */
@@ -76,6 +81,7 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
     streams,
     fair,
     fairTags,
+    groupOverruns: `${base}group-overruns`,
     lanes: [...streams, fair, fairTags],
     delayed: `${base}delayed`,
     dlq: `${base}dlq`,

@@ -126,8 +126,11 @@ export class Worker extends WorkerEventEmitter {
   private heartbeatLoop: Promise<void> | undefined;
   private deadlineSweep: NodeJS.Timeout | undefined;
   private readonly running = new Set<RunningJob>();
-  /** Handlers that outlived their attempts, of types with a cap, each holding a place in its type's set of overrunning handlers. */
-  private readonly overruns = new Set<{ runtime: QueueRuntime; type: string; member: string }>();
+  /**
+   * Handlers that outlived their attempts, of types with a cap or of grouped jobs, each holding a place
+   * in its type's set of overrunning handlers, or its queue's of grouped ones, or both (`places`).
+   */
+  private readonly overruns = new Set<{ places: { key: string; member: string }[] }>();
   /** Handlers still running after their attempt ended; each holds its slot until it returns. */
   private abandoned = 0;
   private readonly logger: Logger;
@@ -655,14 +658,21 @@ export class Worker extends WorkerEventEmitter {
 
   private async recordFailure(runtime: QueueRuntime, job: StartedJob, type: RegisteredJobType | undefined, error: unknown, startedAt: number, attempt?: Attempt): Promise<void> {
     // A handler that outlives its attempt (timed out, ignoring its signal) still runs: its type's cap goes on counting it until it returns.
-    const overrun = attempt && !attempt.handlerReturned && type?.limits.concurrency !== undefined
-      ? { member: `${job.id}:${job.attempt}`, leaseMs: this.options.worker.visibilityTimeoutMs }
+    const typeCapped = type?.limits.concurrency !== undefined;
+    const overrun = attempt && !attempt.handlerReturned && (typeCapped || job.group !== null)
+      ? { member: `${job.id}:${job.attempt}`, leaseMs: this.options.worker.visibilityTimeoutMs, typeCapped }
       : undefined;
     const failed = await runtime.transitions.fail(job, type, error, this.now(), this.random, overrun).catch((failError: unknown) => {
       this.reportError(failError, `failing job ${job.id}`);
       return undefined;
     });
-    if (failed && overrun && attempt) this.holdOverrun(runtime, job.type, overrun.member, attempt);
+    if (failed && overrun && attempt) {
+      const { keys } = runtime;
+      this.holdOverrun([
+        ...(overrun.typeCapped ? [{ key: keys.overrunOf(job.type), member: overrun.member }] : []),
+        ...(job.group !== null ? [{ key: keys.groupOverruns, member: `${job.group}|${overrun.member}` }] : []),
+      ], attempt);
+    }
     if (failed === null) this.stale(job, 'fail');
     if (failed) {
       this.emit('job:failed', {
@@ -671,13 +681,15 @@ export class Worker extends WorkerEventEmitter {
     }
   }
 
-  /** Keeps an overrunning handler's place in its type's set while it runs (see heartbeat), and gives it up once it returns. */
-  private holdOverrun(runtime: QueueRuntime, type: string, member: string, attempt: Attempt): void {
-    const overrun = { runtime, type, member };
+  /** Keeps an overrunning handler's places in the sets that count it while it runs (see heartbeat), and gives them up once it returns. */
+  private holdOverrun(places: { key: string; member: string }[], attempt: Attempt): void {
+    const overrun = { places };
     this.overruns.add(overrun);
     void attempt.handlerSettled.then(async () => {
       this.overruns.delete(overrun);
-      await this.commands.zrem(runtime.keys.overrunOf(type), member).catch((error: unknown) => this.reportError(error, `ending the overrun of job ${member}`));
+      for (const { key, member } of places) {
+        await this.commands.zrem(key, member).catch((error: unknown) => this.reportError(error, `ending the overrun of ${member}`));
+      }
     });
   }
 
@@ -866,12 +878,11 @@ export class Worker extends WorkerEventEmitter {
     }
   }
 
-  /** Renews the places of this worker's overrunning handlers in their types' sets, one call per type and partition. */
+  /** Renews the places of this worker's overrunning handlers in the sets that count them, one call per set. */
   private async renewOverruns(): Promise<void> {
     const byKey = new Map<string, string[]>();
-    for (const { runtime, type, member } of this.overruns) {
-      const key = runtime.keys.overrunOf(type);
-      byKey.set(key, [...(byKey.get(key) ?? []), member]);
+    for (const { places } of this.overruns) {
+      for (const { key, member } of places) byKey.set(key, [...(byKey.get(key) ?? []), member]);
     }
     for (const [key, members] of byKey) await runScript(this.commands, 'renewOverruns', [key], [this.options.worker.visibilityTimeoutMs, ...members]);
   }

@@ -5,12 +5,14 @@
   KEYS[1..3] events, counts, throughput   KEYS[4] the stream of the job's band   KEYS[5] delayed   KEYS[6] job hash   KEYS[7] dlq
   KEYS[8] the set of overrunning handlers of the job's type (any key of the slot when ARGV[9] is '')
   KEYS[9..11] fair queue, its tags, grouped stream (see setFair)
+  KEYS[12] the set of overrunning handlers of grouped jobs
   ARGV[1] group    ARGV[2] stream entry id   ARGV[3] attempt   ARGV[4] now (ms)   ARGV[5] worker
   ARGV[6] error    ARGV[7] retry at (ms; ignored when dead)
   ARGV[8] dead reason ('' to retry; 'exhausted', 'permanent')
-  ARGV[9] for an attempt whose handler still runs (it timed out, ignoring its signal) and whose type
-  has a cap, the handler's member in the set of overrunning handlers, '' otherwise; ARGV[10] its lease
-  (ms): in the same step as the attempt leaves `processing`, the cap goes on counting the handler
+  ARGV[9] for an attempt whose handler still runs (it timed out, ignoring its signal), the handler's
+  member (job id and attempt), '' otherwise; ARGV[10] its lease (ms); ARGV[11] '1' when its type has
+  a cap: in the same step as the attempt leaves `processing`, the type's cap goes on counting the
+  handler in the type's set, and a grouped job's group's cap in KEYS[12] (as `group|member`)
 
   Returns the job's new status ('pending', 'retrying' or 'dead'), or 0 when the attempt is no longer
   the job's current one (nothing is changed for the job then).
@@ -27,7 +29,11 @@ end
 local jobId = job[5]
 dropEntry(stream, group, {sid})
 if job[8] then wakeIfWaiting() end
-if ARGV[9] ~= '' then redis.call('ZADD', KEYS[8], redisTimeMs() + tonumber(ARGV[10]), ARGV[9]) end
+if ARGV[9] ~= '' then
+  local leaseEnd = redisTimeMs() + tonumber(ARGV[10])
+  if ARGV[11] == '1' then redis.call('ZADD', KEYS[8], leaseEnd, ARGV[9]) end
+  if job[8] then redis.call('ZADD', KEYS[12], leaseEnd, job[8] .. '|' .. ARGV[9]) end
+end
 
 redis.call('HSET', jobKey, 'lastError', err, 'updatedAt', now)
 recordEvent(jobKey, jobId, 'failed', attempt, now, {'worker', worker, 'error', err}, {})

@@ -24,8 +24,8 @@
   Returns {entryId} when skipped or moved, {entryId, 0} when handed on, {entryId, 1, type, jobId,
   lane} when it waits for a worker of its type, {entryId, 3, type, jobId, lane, reason} when it waits
   for its type's limits ('rate' or 'concurrency'), {entryId, jobId, type, payload, attempt,
-  maxAttempts, runAt, lane} when the job is to run (lane: the index of the stream that holds its
-  entry, its priority band's or GROUPED_LANE).
+  maxAttempts, runAt, lane, group} when the job is to run (lane: the index of the stream that holds
+  its entry, its priority band's or GROUPED_LANE; group: its fair group, '' for none).
 ]]
 
 local routing = {}
@@ -107,7 +107,7 @@ local function startEntry(streamKey, group, consumer, now, jobKey, sid, fresh, f
   redis.call('HSET', jobKey, 'status', 'processing', 'attempts', tostring(attempt),
     'worker', consumer, 'startedAt', now, 'updatedAt', now, 'seq', seq, 'h' .. seq, line)
   if status == 'pending' then moveCount('pending', 'processing', job[4], job[12]) end
-  return {sid, job[3], job[4], job[5], attempt, tonumber(job[7]), job[8], lane}
+  return {sid, job[3], job[4], job[5], attempt, tonumber(job[7]), job[8], lane, job[12] or ''}
 end
 
 --[[

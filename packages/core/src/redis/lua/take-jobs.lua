@@ -78,6 +78,25 @@ local limited = 0
 if count > 0 and wanted <= 0 then limited = again > 0 and again or -1 end
 
 local groupCap = flow and flow.g or 0
+local overrunsByGroup = false
+
+--[[
+  groupRunning: the jobs of a group its cap counts: those processing, with this call's changes, and
+  the handlers of its jobs still running after their attempts ended, each while its worker keeps its
+  lease (see failJob); read once per call, the lapsed ones dropped.
+]]
+local function groupRunning(fairGroup)
+  if not overrunsByGroup then
+    overrunsByGroup = {}
+    local key = KEYS[flow.go]
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', flowNow())
+    for _, member in ipairs(redis.call('ZRANGE', key, 0, -1)) do
+      local owner = string.match(member, '^([^|]*)|')
+      overrunsByGroup[owner] = (overrunsByGroup[owner] or 0) + 1
+    end
+  end
+  return processingNow('group:' .. fairGroup) + (overrunsByGroup[fairGroup] or 0)
+end
 local markersRead = false
 local turns = {}
 for i = 1, fairNamed do
@@ -115,7 +134,7 @@ end
 local function startFairTurn(turn)
   local score = redis.call('ZSCORE', fairKeys.queue, turn.member)
   if not score then return false end
-  if groupCap > 0 and processingNow('group:' .. turn.group) >= groupCap then return false end
+  if groupCap > 0 and groupRunning(turn.group) >= groupCap then return false end
   readMarkers()
   local sid = redis.call('XADD', fairKeys.stream, '*', 'id', turn.id)
   -- The entry just added is the only one undelivered, unless a marker came in this call: it is read
@@ -224,7 +243,7 @@ if count > 0 and lookAhead > 0 then
       local fairGroup, jobType = string.match(member, '^([^|]*)|([^|]*)|')
       -- One of a type no live worker serves is named too, for the next call to park (see startFairTurn).
       if routing.served[jobType] or not routing.elsewhere[jobType] then
-        local running = perGroup[fairGroup] or (groupCap > 0 and processingNow('group:' .. fairGroup) or 0)
+        local running = perGroup[fairGroup] or (groupCap > 0 and groupRunning(fairGroup) or 0)
         if groupCap == 0 or running < groupCap then
           nextTurns[#nextTurns + 1] = member
           perGroup[fairGroup] = running + 1
