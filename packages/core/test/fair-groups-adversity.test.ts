@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
 import {
-  closeRedis, createRedis, DeadLetters, defineJobType, JobTypeRegistry, Queue, QueueAdmin, QueueLayouts, queueKeys, RetryAfterError,
-  waitForRedis, Worker, type Job, type JobHandler, type ScriptedRedis, type SluiceConfig,
+  DeadLetters, defineJobType, JobTypeRegistry, Queue, QueueLayouts, queueKeys, RetryAfterError, Worker, type Job, type JobHandler,
 } from '@sluice/core';
 import { JobTransitions, typeList } from '../src/job-runner';
-import { dropRedisKeys, isolatedConfig, waitFor } from '../../../test/support/context';
+import { waitFor } from '../../../test/support/context';
+import { WorkerSystems, type WorkerSystem } from '../../../test/support/worker-system';
 
 /**
  * Adversity for fair groups (see fair-groups.test.ts for what they promise when all goes well).
@@ -82,36 +82,11 @@ const allHandlers: Record<string, JobHandler<never>> = {
   }) as JobHandler<never>,
 };
 
-interface System {
-  config: SluiceConfig;
-  redis: ScriptedRedis;
-  queue: Queue;
-  admin: QueueAdmin;
-  workers: Worker[];
-}
-const systems: System[] = [];
+const systems = new WorkerSystems(registry);
+const connect = (label: string, env: Record<string, string> = {}): Promise<WorkerSystem> => systems.connect(label, env);
 
-async function connect(label: string, env: Record<string, string> = {}): Promise<System> {
-  const config = isolatedConfig(label, env);
-  const redis = createRedis(config.redis);
-  await waitForRedis(redis, 5000);
-  const layouts = new QueueLayouts(redis, config.redis.prefix, config.queue.partitions);
-  const system: System = {
-    config, redis, workers: [],
-    queue: new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry }),
-    admin: new QueueAdmin(redis, layouts, config.queue.queues),
-  };
-  systems.push(system);
-  return system;
-}
-
-async function startWorker(system: System, served: readonly string[], name = 'w'): Promise<Worker> {
-  const { config } = system;
-  const handlers = Object.fromEntries(served.map((type) => [type, allHandlers[type] as JobHandler<never>]));
-  const worker = new Worker({ redis: config.redis, queue: config.queue, worker: { ...config.worker, consumerName: `${config.worker.consumerName}-${name}` }, registry, handlers });
-  system.workers.push(worker);
-  await worker.start();
-  return worker;
+function startWorker(system: WorkerSystem, served: readonly string[], name = 'w'): Promise<Worker> {
+  return systems.startWorker(system, registry, Object.fromEntries(served.map((type) => [type, allHandlers[type] as JobHandler<never>])), name);
 }
 
 afterEach(async () => {
@@ -119,11 +94,7 @@ afterEach(async () => {
   startOrder.length = 0;
   running.clear();
   postponeLeft = 0;
-  for (const { config, redis, workers } of systems.splice(0)) {
-    await Promise.all(workers.map((worker) => worker.close(1000)));
-    await closeRedis(redis);
-    await dropRedisKeys(config);
-  }
+  await systems.closeAll();
 });
 
 function grouped(type: string, group: string, count: number, label = group): { type: string; payload: { label: string }; group: string }[] {
@@ -138,7 +109,7 @@ async function settled(queue: Queue, ids: readonly string[], states: readonly st
 }
 
 /** What the fair queue, its tags and the groups' running counts hold once every job has ended: nothing. */
-async function groupState(system: System): Promise<{ waiting: number; tags: string[]; counts: string[]; grouped: number }> {
+async function groupState(system: WorkerSystem): Promise<{ waiting: number; tags: string[]; counts: string[]; grouped: number }> {
   const keys = queueKeys(system.config.redis.prefix, 'default');
   const [waiting, tags, counts, groupedEntries] = await Promise.all([
     system.redis.zcard(keys.fair), system.redis.hkeys(keys.fairTags), system.redis.hkeys(keys.counts), system.redis.xlen(keys.grouped),

@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
 import {
-  closeRedis, createRedis, defineJobType, InvalidJobError, InvalidLimitsError, JobTypeRegistry, Queue, QueueAdmin, QueueLayouts, queueKeys,
-  waitForRedis, Worker, type Job, type ScriptedRedis, type SluiceConfig,
+  defineJobType, InvalidJobError, InvalidLimitsError, JobTypeRegistry, Queue, queueKeys, type Job,
 } from '@sluice/core';
-import { dropRedisKeys, isolatedConfig, waitFor } from '../../../test/support/context';
+import { waitFor } from '../../../test/support/context';
+import { WorkerSystems, type WorkerSystem } from '../../../test/support/worker-system';
 
 /** The groups whose handlers started, in order, and how many of each group run at once. */
 const startOrder: string[] = [];
@@ -39,36 +39,11 @@ const handlers = {
   },
 };
 
-interface System {
-  config: SluiceConfig;
-  redis: ScriptedRedis;
-  queue: Queue;
-  admin: QueueAdmin;
-  workers: Worker[];
-}
-const systems: System[] = [];
+const systems = new WorkerSystems(registry);
+const connect = (label: string, env: Record<string, string> = {}): Promise<WorkerSystem> => systems.connect(label, env);
 
-async function connect(label: string, env: Record<string, string> = {}): Promise<System> {
-  const config = isolatedConfig(label, env);
-  const redis = createRedis(config.redis);
-  await waitForRedis(redis, 5000);
-  const layouts = new QueueLayouts(redis, config.redis.prefix, config.queue.partitions);
-  const system: System = {
-    config, redis, workers: [],
-    queue: new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry }),
-    admin: new QueueAdmin(redis, layouts, config.queue.queues),
-  };
-  systems.push(system);
-  return system;
-}
-
-async function startWorkers(system: System, count: number): Promise<void> {
-  for (let n = 0; n < count; n += 1) {
-    const { config } = system;
-    const worker = new Worker({ redis: config.redis, queue: config.queue, worker: { ...config.worker, consumerName: `${config.worker.consumerName}-${n}` }, registry, handlers });
-    system.workers.push(worker);
-    await worker.start();
-  }
+async function startWorkers(system: WorkerSystem, count: number): Promise<void> {
+  for (let n = 0; n < count; n += 1) await systems.startWorker(system, registry, handlers, String(n));
 }
 
 afterEach(async () => {
@@ -76,11 +51,7 @@ afterEach(async () => {
   startOrder.length = 0;
   running.clear();
   failuresLeft = 0;
-  for (const { config, redis, workers } of systems.splice(0)) {
-    await Promise.all(workers.map((worker) => worker.close(1000)));
-    await closeRedis(redis);
-    await dropRedisKeys(config);
-  }
+  await systems.closeAll();
 });
 
 function jobsOf(type: string, group: string, count: number): { type: string; payload: { group: string }; group: string }[] {
@@ -104,7 +75,7 @@ async function releaseUntilDone(queue: Queue, ids: readonly string[]): Promise<J
 }
 
 /** What the fair queue, its tags and the groups' running counts hold once every job has ended: nothing. */
-async function groupState(system: System): Promise<{ waiting: number; tags: string[]; counts: string[] }> {
+async function groupState(system: WorkerSystem): Promise<{ waiting: number; tags: string[]; counts: string[] }> {
   const keys = queueKeys(system.config.redis.prefix, 'default');
   const [waiting, tags, counts] = await Promise.all([
     system.redis.zcard(keys.fair), system.redis.hkeys(keys.fairTags), system.redis.hkeys(keys.counts),

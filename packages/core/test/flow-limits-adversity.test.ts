@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
 import {
-  closeRedis, createRedis, DeadLetters, defineJobType, MAX_POSTPONEMENTS, RetryAfterError, JobTypeRegistry, Queue, QueueLayouts, waitForRedis, Worker, type Job, type JobHandler, type ScriptedRedis,
-  type SluiceConfig,
+  DeadLetters, defineJobType, MAX_POSTPONEMENTS, RetryAfterError, JobTypeRegistry, Queue, QueueLayouts, Worker, type Job, type JobHandler,
 } from '@sluice/core';
-import { dropRedisKeys, isolatedConfig, waitFor } from '../../../test/support/context';
+import { waitFor } from '../../../test/support/context';
+import { WorkerSystems, type WorkerSystem } from '../../../test/support/worker-system';
 
 /** Handlers that wait to be let go. */
 const gates: (() => void)[] = [];
@@ -40,33 +40,15 @@ async function polite(): Promise<string> {
   throw new RetryAfterError(0, 'the service said: slow down');
 }
 
-interface System {
-  config: SluiceConfig;
-  redis: ScriptedRedis;
-  queue: Queue;
-  workers: Worker[];
-}
-const systems: System[] = [];
+const systems = new WorkerSystems(producerRegistry);
+const connect = (label: string, env: Record<string, string> = {}): Promise<WorkerSystem> => systems.connect(label, env);
 
-async function connect(label: string, env: Record<string, string> = {}): Promise<System> {
-  const config = isolatedConfig(label, env);
-  const redis = createRedis(config.redis);
-  await waitForRedis(redis, 5000);
-  const system: System = { config, redis, workers: [], queue: new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry: producerRegistry }) };
-  systems.push(system);
-  return system;
-}
-
-async function startWorker(system: System, registry: JobTypeRegistry, handlers: Record<string, JobHandler<never>>, name: string): Promise<Worker> {
-  const { config } = system;
-  const worker = new Worker({ redis: config.redis, queue: config.queue, worker: { ...config.worker, consumerName: `${config.worker.consumerName}-${name}` }, registry, handlers });
-  system.workers.push(worker);
-  await worker.start();
-  return worker;
+function startWorker(system: WorkerSystem, registry: JobTypeRegistry, handlers: Record<string, JobHandler<never>>, name: string): Promise<Worker> {
+  return systems.startWorker(system, registry, handlers, name);
 }
 
 /** The jobs of `type` held back by its limits in the queue's first partition. */
-async function heldCount(system: System, type: string): Promise<number> {
+async function heldCount(system: WorkerSystem, type: string): Promise<number> {
   const layouts = new QueueLayouts(system.redis, system.config.redis.prefix, system.config.queue.partitions);
   const keys = layouts.current('default')[0]?.keys;
   return Number((await system.redis.hget(keys?.limited ?? '', type)) ?? 0);
@@ -76,11 +58,7 @@ afterEach(async () => {
   serviceSays = 'wait';
   Object.assign(slowRunning, { now: 0, most: 0 });
   for (const release of gates.splice(0)) release();
-  for (const { config, redis, workers } of systems.splice(0)) {
-    await Promise.all(workers.map((worker) => worker.close(1000)));
-    await closeRedis(redis);
-    await dropRedisKeys(config);
-  }
+  await systems.closeAll();
 });
 
 function status(queue: Queue, id: string, wanted: Job['status'], timeoutMs?: number): Promise<Job> {

@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
 import {
-  closeRedis, createRedis, defineJobType, InvalidLimitsError, JobTypeRegistry, MAX_POSTPONEMENTS, partitionShare, Queue, QueueAdmin, QueueLayouts,
-  RetryAfterError, waitForRedis, Worker, type FlowLimits, type Job, type ScriptedRedis, type SluiceConfig,
+  defineJobType, InvalidLimitsError, JobTypeRegistry, MAX_POSTPONEMENTS, partitionShare, Queue, RetryAfterError, type FlowLimits, type Job,
 } from '@sluice/core';
-import { dropRedisKeys, isolatedConfig, waitFor } from '../../../test/support/context';
+import { waitFor } from '../../../test/support/context';
+import { WorkerSystems, type WorkerSystem } from '../../../test/support/worker-system';
 
 /** Handlers that wait to be let go, and how many run at once, by type. */
 const gates: (() => void)[] = [];
@@ -55,36 +55,11 @@ const handlers = {
   },
 };
 
-interface System {
-  config: SluiceConfig;
-  redis: ScriptedRedis;
-  queue: Queue;
-  admin: QueueAdmin;
-  workers: Worker[];
-}
-const systems: System[] = [];
+const systems = new WorkerSystems(registry);
+const connect = (label: string, env: Record<string, string> = {}): Promise<WorkerSystem> => systems.connect(label, env);
 
-async function connect(label: string, env: Record<string, string> = {}): Promise<System> {
-  const config = isolatedConfig(label, env);
-  const redis = createRedis(config.redis);
-  await waitForRedis(redis, 5000);
-  const layouts = new QueueLayouts(redis, config.redis.prefix, config.queue.partitions);
-  const system: System = {
-    config, redis, workers: [],
-    queue: new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry }),
-    admin: new QueueAdmin(redis, layouts, config.queue.queues),
-  };
-  systems.push(system);
-  return system;
-}
-
-async function startWorkers(system: System, count: number): Promise<void> {
-  for (let n = 0; n < count; n += 1) {
-    const { config } = system;
-    const worker = new Worker({ redis: config.redis, queue: config.queue, worker: { ...config.worker, consumerName: `${config.worker.consumerName}-${n}` }, registry, handlers });
-    system.workers.push(worker);
-    await worker.start();
-  }
+async function startWorkers(system: WorkerSystem, count: number): Promise<void> {
+  for (let n = 0; n < count; n += 1) await systems.startWorker(system, registry, handlers, String(n));
 }
 
 afterEach(async () => {
@@ -92,11 +67,7 @@ afterEach(async () => {
   running.clear();
   starts.clear();
   postponements = 0;
-  for (const { config, redis, workers } of systems.splice(0)) {
-    await Promise.all(workers.map((worker) => worker.close(1000)));
-    await closeRedis(redis);
-    await dropRedisKeys(config);
-  }
+  await systems.closeAll();
 });
 
 function status(queue: Queue, id: string, wanted: Job['status'], timeoutMs?: number): Promise<Job> {
