@@ -1,7 +1,7 @@
 import {
-  closeRedis, createRedis, Queue, QueueAdmin, QueueLayouts, waitForRedis, Worker, type JobHandler, type JobTypeRegistry, type ScriptedRedis, type SluiceConfig,
+  closeRedis, createRedis, Queue, QueueAdmin, QueueLayouts, waitForRedis, Worker, type Job, type JobHandler, type JobTypeRegistry, type ScriptedRedis, type SluiceConfig,
 } from '@sluice/core';
-import { dropRedisKeys, isolatedConfig } from './context';
+import { dropRedisKeys, isolatedConfig, waitFor } from './context';
 
 /** One test's world: its own Redis prefix, a producer and an operator over it, and the in-process workers it starts. */
 export interface WorkerSystem {
@@ -49,4 +49,16 @@ export class WorkerSystems {
       await dropRedisKeys(config);
     }
   }
+}
+
+/**
+ * Resolves with the jobs of `ids` once every one has completed; `step` runs before each look (to let
+ * one held handler go, say), which then comes every 20 ms.
+ */
+export function allCompleted(queue: Queue, ids: readonly string[], timeoutMs = 20_000, step?: () => void): Promise<Job[]> {
+  return waitFor(`${ids.length} jobs to complete`, async () => {
+    step?.();
+    const jobs = await Promise.all(ids.map((id) => queue.getJob(id)));
+    return jobs.every((job) => job?.status === 'completed') ? (jobs as Job[]) : null;
+  }, timeoutMs, step ? 20 : undefined);
 }

@@ -4,7 +4,7 @@ import {
   defineJobType, InvalidJobError, InvalidLimitsError, JobTypeRegistry, Queue, queueKeys, type Job,
 } from '@sluice/core';
 import { waitFor } from '../../../test/support/context';
-import { WorkerSystems, type WorkerSystem } from '../../../test/support/worker-system';
+import { allCompleted, WorkerSystems, type WorkerSystem } from '../../../test/support/worker-system';
 
 /** The groups whose handlers started, in order, and how many of each group run at once. */
 const startOrder: string[] = [];
@@ -58,20 +58,9 @@ function jobsOf(type: string, group: string, count: number): { type: string; pay
   return Array.from({ length: count }, () => ({ type, payload: { group }, group }));
 }
 
-async function allCompleted(queue: Queue, ids: readonly string[], timeoutMs = 20_000): Promise<Job[]> {
-  return waitFor(`${ids.length} jobs to complete`, async () => {
-    const jobs = await Promise.all(ids.map((id) => queue.getJob(id)));
-    return jobs.every((job) => job?.status === 'completed') ? (jobs as Job[]) : null;
-  }, timeoutMs);
-}
-
 /** Lets the held handlers go one at a time until `ids` have all completed. */
-async function releaseUntilDone(queue: Queue, ids: readonly string[]): Promise<Job[]> {
-  return waitFor('every held job to complete', async () => {
-    gates.shift()?.();
-    const jobs = await Promise.all(ids.map((id) => queue.getJob(id)));
-    return jobs.every((job) => job?.status === 'completed') ? (jobs as Job[]) : null;
-  }, 30_000, 20);
+function releaseUntilDone(queue: Queue, ids: readonly string[]): Promise<Job[]> {
+  return allCompleted(queue, ids, 30_000, () => gates.shift()?.());
 }
 
 /** What the fair queue, its tags and the groups' running counts hold once every job has ended: nothing. */

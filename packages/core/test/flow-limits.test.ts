@@ -4,7 +4,7 @@ import {
   defineJobType, InvalidLimitsError, JobTypeRegistry, MAX_POSTPONEMENTS, partitionShare, Queue, RetryAfterError, type FlowLimits, type Job,
 } from '@sluice/core';
 import { waitFor } from '../../../test/support/context';
-import { WorkerSystems, type WorkerSystem } from '../../../test/support/worker-system';
+import { allCompleted, WorkerSystems, type WorkerSystem } from '../../../test/support/worker-system';
 
 /** Handlers that wait to be let go, and how many run at once, by type. */
 const gates: (() => void)[] = [];
@@ -78,12 +78,8 @@ function status(queue: Queue, id: string, wanted: Job['status'], timeoutMs?: num
 }
 
 /** Lets the gated handlers go one at a time until `ids` have all completed. */
-async function releaseUntilDone(queue: Queue, ids: readonly string[]): Promise<Job[]> {
-  return waitFor('every job to complete', async () => {
-    gates.shift()?.();
-    const jobs = await Promise.all(ids.map((id) => queue.getJob(id)));
-    return jobs.every((job) => job?.status === 'completed') ? (jobs as Job[]) : null;
-  }, 20_000, 20);
+function releaseUntilDone(queue: Queue, ids: readonly string[]): Promise<Job[]> {
+  return allCompleted(queue, ids, 20_000, () => gates.shift()?.());
 }
 
 /**
