@@ -128,6 +128,16 @@ describe('the overview', () => {
     await page.locator('[data-queue="reports"] [data-limits="none"]').waitFor();
   });
 
+  it('says how many grouped jobs wait their group\'s turn, until they have run', async () => {
+    const { page } = stack;
+    await fetch(`${stack.baseUrl}/queues/reports/pause`, { method: 'POST' });
+    await Promise.all(['acme', 'acme', 'globex'].map((group) => stack.submit({ type: 'noop', payload: {}, queue: 'reports', group })));
+    const note = page.locator('[data-queue="reports"] [data-fair-groups]');
+    await waitFor('the reports card to count 3 grouped jobs waiting', async () => (await note.textContent({ timeout: 5000 }))?.includes('3 jobs wait their group\'s turn'));
+    await fetch(`${stack.baseUrl}/queues/reports/resume`, { method: 'POST' });
+    await note.waitFor({ state: 'detached' });
+  });
+
   it('fits a phone screen', async () => {
     const { page } = stack;
     await page.setViewportSize({ width: 390, height: 844 });

@@ -29,6 +29,16 @@ export interface PartitionStats {
   processingTypes: Record<string, number>;
   /** Jobs held back by their types' limits, per type. */
   heldTypes: Record<string, number>;
+  /** Grouped jobs waiting their group's turn, and groups with jobs running (see AddJobOptions.group). */
+  groups: GroupStats;
+}
+
+/** A queue's fair groups at a glance: counts only, as groups may be many. */
+export interface GroupStats {
+  /** Jobs waiting their group's turn (or its cap). */
+  waiting: number;
+  /** Groups with jobs running now. */
+  running: number;
 }
 
 /** What a queue is doing: jobs per state, its consumers, its rate over the last minute, across its partitions. */
@@ -48,6 +58,8 @@ export interface QueueStats {
   processingTypes: Record<string, number>;
   /** Jobs held back by their types' rate limits or concurrency caps, per type (see FlowLimits). */
   heldTypes: Record<string, number>;
+  /** Grouped jobs waiting their turn, and groups running, over the partitions (a group lives in one). */
+  groups: GroupStats;
   /** The flow limits set on the queue ({} for none). */
   limits: FlowLimits;
   /** The same per partition, the current partitions first, then any of an earlier count still draining. */
@@ -96,9 +108,10 @@ async function readPartition(redis: ScriptedRedis, { keys, index, count }: Parti
   pipeline.xinfo('CONSUMERS', keys.stream, WORKER_GROUP);
   pipeline.hgetall(keys.unserved);
   pipeline.hgetall(keys.limited);
+  pipeline.zcard(keys.fair);
   for (let s = second - THROUGHPUT_WINDOW_SECONDS + 1; s <= second; s += 1) pipeline.hmget(keys.throughput(s * 1000), 'completed', 'failed');
-  const [counts, paused, consumers, unserved, limited, ...buckets] = (await pipeline.exec()) ?? [];
-  for (const reply of [counts, paused, unserved, limited]) if (reply?.[0]) throw toRedisError(reply[0]);
+  const [counts, paused, consumers, unserved, limited, waitingInGroups, ...buckets] = (await pipeline.exec()) ?? [];
+  for (const reply of [counts, paused, unserved, limited, waitingInGroups]) if (reply?.[0]) throw toRedisError(reply[0]);
   const countHash = (counts?.[1] ?? {}) as Record<string, string>;
   const perSecond = buckets.map((bucket, offset): ThroughputSecond => {
     const [completed, failed] = (bucket[1] ?? []) as (string | null)[];
@@ -116,11 +129,17 @@ async function readPartition(redis: ScriptedRedis, { keys, index, count }: Parti
     unservedTypes: perType((unserved?.[1] ?? {}) as Record<string, string>),
     processingTypes: perType(Object.fromEntries(Object.entries(countHash).filter(([field]) => field.startsWith(PROCESSING_OF)).map(([field, count]) => [field.slice(PROCESSING_OF.length), count]))),
     heldTypes: perType((limited?.[1] ?? {}) as Record<string, string>),
+    groups: {
+      waiting: Number(waitingInGroups?.[1] ?? 0),
+      running: Object.entries(countHash).filter(([field, count]) => field.startsWith(GROUP_RUNNING) && Number(count) > 0).length,
+    },
   };
 }
 
 /** The prefix of the counts hash's fields of the jobs processing per type. */
 const PROCESSING_OF = 'processing:';
+/** The prefix of the counts hash's fields of the jobs running per fair group. */
+const GROUP_RUNNING = 'group:';
 
 /** Counts per type from a hash, those at zero or below left out. */
 function perType(hash: Record<string, string>): Record<string, number> {
@@ -142,12 +161,15 @@ function combine(partitions: readonly PartitionReading[]): Omit<QueueStats, 'lim
   const unservedTypes: Record<string, number> = {};
   const processingTypes: Record<string, number> = {};
   const heldTypes: Record<string, number> = {};
+  const groups: GroupStats = { waiting: 0, running: 0 };
   const consumers = new Map<string, ConsumerStats>();
   for (const partition of partitions) {
     for (const state of JOB_STATES) counts[state] += partition.counts[state];
     addPerType(unservedTypes, partition.unservedTypes);
     addPerType(processingTypes, partition.processingTypes);
     addPerType(heldTypes, partition.heldTypes);
+    groups.waiting += partition.groups.waiting;
+    groups.running += partition.groups.running;
     for (const consumer of partition.consumers) {
       const seen = consumers.get(consumer.name);
       consumers.set(consumer.name, seen ? { name: consumer.name, pending: seen.pending + consumer.pending, idleMs: Math.min(seen.idleMs, consumer.idleMs) } : { ...consumer });
@@ -166,6 +188,7 @@ function combine(partitions: readonly PartitionReading[]): Omit<QueueStats, 'lim
     unservedTypes,
     processingTypes,
     heldTypes,
+    groups,
     partitions: partitions.map(({ perSecond: _perSecond, ...partition }) => partition),
   };
 }

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
 import {
-  defineJobType, InvalidJobError, InvalidLimitsError, JobTypeRegistry, Queue, queueKeys, type Job,
+  defineJobType, InvalidJobError, InvalidLimitsError, JobTypeRegistry, Queue, queueKeys, QueueLayouts, queueStats, type Job,
 } from '@sluice/core';
 import { waitFor } from '../../../test/support/context';
 import { allCompleted, WorkerSystems, type WorkerSystem } from '../../../test/support/worker-system';
@@ -112,6 +112,8 @@ describe('fair groups', () => {
       return null;
     });
     expect(waitingA.message).toContain('"a"');
+    const layouts = new QueueLayouts(system.redis, system.config.redis.prefix, system.config.queue.partitions);
+    expect((await queueStats(system.redis, layouts, ['default'])).default?.groups).toEqual({ waiting: 20, running: 2 });
     const jobs = await releaseUntilDone(system.queue, added.map(({ id }) => id));
     expect(running.get('a')?.most).toBe(2);
     expect(running.get('b')?.most).toBe(2);

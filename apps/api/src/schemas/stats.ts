@@ -23,6 +23,10 @@ export const QueueStatsView = Type.Object({
   heldByLimits: Type.Record(Type.String(), Type.Integer({ minimum: 0 }), {
     description: 'Jobs per type waiting, without spending attempts, for room under their type\'s rate limit or concurrency cap.',
   }),
+  groups: Type.Object({
+    waiting: Type.Integer({ minimum: 0, description: 'Grouped jobs waiting their group\'s turn, or its cap (see groupConcurrency).' }),
+    running: Type.Integer({ minimum: 0, description: 'Fair groups with jobs running now.' }),
+  }),
   limits: QueueLimitsBody,
   partitions: Type.Array(
     Type.Object({
@@ -72,6 +76,7 @@ export function statsView(stats: QueueStats): QueueStatsView {
     waitingWithoutWorker: stats.unservedTypes,
     processingByType: stats.processingTypes,
     heldByLimits: stats.heldTypes,
+    groups: stats.groups,
     limits: stats.limits,
     partitions: stats.partitions.map((partition) => ({
       index: partition.index,

@@ -36,6 +36,8 @@ export type QueueSnapshot = Record<JobState, number> & {
   processingByType: Record<string, number>;
   /** Jobs per type waiting for room under their type's rate limit or concurrency cap. */
   heldByLimits: Record<string, number>;
+  /** Grouped jobs waiting their group's turn, and groups with jobs running. */
+  groups?: { waiting: number; running: number };
   /** The queue's own rate limit and concurrency cap. */
   limits: FlowLimits;
   /** The queue per partition (one item for a queue of one partition). */

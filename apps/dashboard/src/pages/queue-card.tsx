@@ -47,6 +47,7 @@ export function QueueCard({ name, queue }: { name: string; queue: QueueSnapshot 
         ))}
       </dl>
       <WaitingWithoutWorker waiting={queue.waitingWithoutWorker} />
+      <FairGroups groups={queue.groups} />
       <QueueLimits name={name} limits={queue.limits ?? {}} held={queue.heldByLimits ?? {}} />
       <Partitions name={name} partitions={queue.partitions ?? []} />
       <p className="card-foot">
@@ -100,6 +101,17 @@ function Partitions({ name, partitions }: { name: string; partitions: PartitionS
 }
 
 /** Types whose jobs wait because no live worker serves them: a worker is missing, or was never started. */
+/** Where the queue's fair groups stand; nothing for a queue without grouped jobs. */
+function FairGroups({ groups }: { groups: { waiting: number; running: number } | undefined }) {
+  if (!groups || (groups.waiting === 0 && groups.running === 0)) return null;
+  return (
+    <p className="card-note" data-fair-groups>
+      Fair groups: {formatCount(groups.waiting)} {groups.waiting === 1 ? 'job waits' : 'jobs wait'} their group&apos;s turn; {formatCount(groups.running)}{' '}
+      {groups.running === 1 ? 'group runs' : 'groups run'} jobs now.
+    </p>
+  );
+}
+
 function WaitingWithoutWorker({ waiting }: { waiting: Record<string, number> }) {
   const types = Object.entries(waiting);
   if (types.length === 0) return null;
