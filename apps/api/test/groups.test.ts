@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { queueKeys } from '@sluice/core';
-import { Redis } from 'ioredis';
+import { closeRedis, createRedis, queueKeys, waitForRedis } from '@sluice/core';
 import { isolatedConfig } from '../../../test/support/context';
 import { startApp, type AppFixture } from './fixture';
 
@@ -62,8 +61,10 @@ describe('a job\'s group in GET /jobs/:id', () => {
   it('is the group its hash holds while Redis has the job, and null for a job without one', async () => {
     const id = await fixture.submit({ type: 'noop', payload: {} });
     expect(await getJob(id)).toMatchObject({ id, group: null });
-    const redis = new Redis(config.redis.url);
-    await redis.hset(queueKeys(config.redis.prefix, 'default').job(id), 'group', 'acme').finally(() => redis.disconnect());
+    // A connection of the configured kind: under a cluster, the job's hash is on its slot's node.
+    const redis = createRedis(config.redis);
+    await waitForRedis(redis, 5000);
+    await redis.hset(queueKeys(config.redis.prefix, 'default').job(id), 'group', 'acme').finally(() => closeRedis(redis));
     expect(await getJob(id)).toMatchObject({ id, group: 'acme' });
   });
 

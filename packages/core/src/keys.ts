@@ -19,7 +19,7 @@ export interface QueueKeys {
   streams: readonly string[];
   /** ZSET of the grouped jobs waiting their turn (`group|type|id`), scored by band, then by their fair-queueing tag. */
   fair: string;
-  /** Hash of each waiting group's last tag (`g:<group>`) and count of waiting jobs (`n:<group>`), the virtual time (`*`) and whether a wake marker is unread (`wake`). */
+  /** Hash of each waiting group's last tag (`g:<group>`) and count of waiting jobs (`n:<group>`), the virtual time (`*`), whether a wake marker is unread (`wake`), and which side the next odd slot goes to (`odd`). */
   fairTags: string;
   /**
    * ZSET of the handlers of grouped jobs still running after their attempts ended (timed out, ignoring

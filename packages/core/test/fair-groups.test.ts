@@ -69,7 +69,7 @@ async function groupState(system: WorkerSystem): Promise<{ waiting: number; tags
   const [waiting, tags, counts] = await Promise.all([
     system.redis.zcard(keys.fair), system.redis.hkeys(keys.fairTags), system.redis.hkeys(keys.counts),
   ]);
-  return { waiting, tags: tags.filter((field) => field !== '*' && field !== 'wake'), counts: counts.filter((field) => field.startsWith('group:')) };
+  return { waiting, tags: tags.filter((field) => field.startsWith('g:') || field.startsWith('n:')), counts: counts.filter((field) => field.startsWith('group:')) };
 }
 
 describe('fair groups', () => {

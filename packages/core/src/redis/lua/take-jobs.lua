@@ -185,15 +185,18 @@ end
 
 --[[
   fairFirst: how many of `wanted` slots the named turns may take before the band's stream is read:
-  half, and an odd one by a coin (the clock's microseconds), so that with one free slot, as a worker
-  of one slot always has, the grouped and the other jobs of a band each get half the starts when
-  both wait, rather than the turns every one. What one side leaves, the other takes.
+  half, and an odd one to each side in turn (the tags' `odd` field flips with each), so that with one
+  free slot, as a worker of one slot always has, the grouped and the other jobs of a band each get
+  every other start when both wait, rather than the turns every one. What one side leaves, the other takes.
 ]]
-local coin = false
+local oddToFair = nil
 local function fairFirst(wanted)
   if wanted % 2 == 0 then return wanted / 2 end
-  if coin == false then coin = tonumber(redis.call('TIME')[2]) % 2 end
-  return (wanted - 1) / 2 + coin
+  if oddToFair == nil then
+    oddToFair = redis.call('HGET', fairKeys.tags, 'odd') ~= '1'
+    redis.call('HSET', fairKeys.tags, 'odd', oddToFair and '1' or '0')
+  end
+  return (wanted - 1) / 2 + (oddToFair and 1 or 0)
 end
 
 -- COUNT 0 would read every new entry: a worker with no free slot reads none.
