@@ -25,7 +25,7 @@ export const MAX_POSTPONEMENTS = 100;
 /** A job that `startJobs` handed to a worker. */
 export interface StartedJob {
   queue: string;
-  /** The priority band whose stream holds the job's entry. */
+  /** The index in `QueueKeys.streams` of the stream that holds the job's entry: its priority band's, or the grouped stream. */
   band: number;
   entryId: string;
   id: string;

@@ -193,6 +193,19 @@ describe('fair groups under adversity', () => {
     expect(startOrder.lastIndexOf('plain') - startedBefore).toBeLessThan(30);
   });
 
+  it('lets a turn go whose job hash is gone (removed by hand), so that it never blocks its group, and runs the group\'s next job', async () => {
+    const system = await connect('groups-gone-hash', { CONCURRENCY: '1' });
+    const [gone, next] = await system.queue.addBulk([...grouped('record', 'g', 1, 'gone'), ...grouped('record', 'g', 1, 'next')]);
+    await system.redis.del(queueKeys(system.config.redis.prefix, 'default').job(gone?.id as string));
+    await startWorker(system, ['record']);
+    await settled(system.queue, [next?.id as string], ['completed']);
+    expect(startOrder).toEqual(['next']);
+    await waitFor('the fair queue and its tags to be empty', async () => {
+      const state = await groupState(system);
+      return state.waiting === 0 && state.tags.length === 0 ? state : null;
+    });
+  });
+
   it('keeps a group\'s order when its last waiting job is cancelled and another is added', async () => {
     const system = await connect('groups-order-after-cancel', { CONCURRENCY: '1' });
     const kept = await system.queue.addBulk([1, 2, 3].map((n) => grouped('record', 'g', 1, `g${n}`)[0] as never));

@@ -1,4 +1,4 @@
-/** A stream entry read or claimed, the priority band whose stream holds it, and the job it names. */
+/** A stream entry read or claimed, the index in `QueueKeys.streams` of the stream that holds it (a priority band's or the grouped one), and the job it names. */
 export interface StreamEntry {
   band: number;
   entryId: string;

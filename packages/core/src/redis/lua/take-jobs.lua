@@ -159,6 +159,9 @@ local function startFairTurn(turn)
   elseif item[2] == 0 then
     -- Handed on to a worker of its type through the delayed set, it waits for its turn again after.
     leaveFair(turn.member, turn.group, false)
+  elseif redis.call('HGET', turn.key, 'status') ~= 'pending' then
+    -- Its job is gone or no longer waits (its hash removed by hand, say): its turn would never start.
+    leaveFair(turn.member, turn.group, false)
   end
   return false
 end
