@@ -41,6 +41,11 @@ export class WorkerSystems {
     return worker;
   }
 
+  /** Starts `count` workers named by their index, each serving `handlers`' types of `registry`. */
+  async startWorkers(system: WorkerSystem, registry: JobTypeRegistry, handlers: Record<string, JobHandler<never>>, count: number): Promise<void> {
+    for (let n = 0; n < count; n += 1) await this.startWorker(system, registry, handlers, String(n));
+  }
+
   /** Stops every worker, and removes every world's keys. */
   async closeAll(): Promise<void> {
     for (const { config, redis, workers } of this.open.splice(0)) {

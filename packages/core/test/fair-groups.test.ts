@@ -42,9 +42,7 @@ const handlers = {
 const systems = new WorkerSystems(registry);
 const connect = (label: string, env: Record<string, string> = {}): Promise<WorkerSystem> => systems.connect(label, env);
 
-async function startWorkers(system: WorkerSystem, count: number): Promise<void> {
-  for (let n = 0; n < count; n += 1) await systems.startWorker(system, registry, handlers, String(n));
-}
+const startWorkers = (system: WorkerSystem, count: number): Promise<void> => systems.startWorkers(system, registry, handlers, count);
 
 afterEach(async () => {
   for (const release of gates.splice(0)) release();

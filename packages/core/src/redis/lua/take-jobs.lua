@@ -124,16 +124,14 @@ local function readMarkers()
 end
 
 --[[
-  startFairTurn: starts a named job of the fair queue, if it still waits there and its group is below
-  its cap: it gets an entry of the grouped stream, read at once so that the entry is this worker's
+  startFairTurn: starts a named job still waiting in the fair queue (startFairTurns looked), if its
+  group is below its cap: it gets an entry of the grouped stream, read at once so that the entry is this worker's
   (and the reclaimer's, should the worker die), and starts from it as from any entry. One its type's
   limits hold back, or that no live worker serves, leaves the fair queue for the caller to park with
   its entry (parkLimited, parkUnserved), as an ungrouped one would: left in the fair queue, it would
   stand in front of the jobs that may start. Let go, it comes back to its group's turn.
 ]]
 local function startFairTurn(turn)
-  local score = redis.call('ZSCORE', fairKeys.queue, turn.member)
-  if not score then return false end
   if groupCap > 0 and groupRunning(turn.group) >= groupCap then return false end
   readMarkers()
   local sid = redis.call('XADD', fairKeys.stream, '*', 'id', turn.id)
