@@ -36,6 +36,8 @@ export interface Exchange {
   answeredAt: number;
   /** For hostile requests: `refused` must get a 4xx; `any` may be accepted too, never a 5xx. */
   expect?: 'refused' | 'any';
+  /** For a hostile request the server may refuse by closing the connection (see HostileCase.closeRefuses). */
+  closeRefuses?: boolean;
   /** Answered from Redis: a 503 while Redis is down is right. */
   needsRedis: boolean;
   /** Answered from PostgreSQL for jobs gone from Redis: a 503 while PostgreSQL is down is right. */
@@ -200,6 +202,12 @@ interface HostileCase {
   name: string;
   /** `refused`: a 4xx. `any`: a 2xx (the job is then tracked like any other) or a 4xx; never a 5xx. */
   expect: 'refused' | 'any';
+  /**
+   * A body over BODY_LIMIT is answered 413 before it is read, and Node then closes the connection: a
+   * client still sending sees the close, not the 413 (HTTP lets a server close on a body it refuses).
+   * The 413 itself is checked in apps/api/test/submit.test.ts.
+   */
+  closeRefuses?: boolean;
   /** Answered from Redis: a 503 while Redis is down is right. Default: when it may be accepted. */
   needsRedis?: boolean;
   /** Looked up in PostgreSQL once Redis does not have it: a 503 while PostgreSQL is down is right. */
@@ -255,7 +263,7 @@ const HOSTILE: readonly HostileCase[] = [
   { name: 'invalid JSON', expect: 'refused', request: () => rawJob('{"type": "noop", "payload": {') },
   { name: 'empty body', expect: 'refused', request: () => rawJob('') },
   { name: 'text/plain body', expect: 'refused', request: () => ({ method: 'POST', path: '/jobs', raw: 'hello', contentType: 'text/plain' }) },
-  { name: 'body over the size limit', expect: 'refused', request: () => noopWith({ big: 'x'.repeat(1_100_000) }) },
+  { name: 'body over the size limit', expect: 'refused', closeRefuses: true, request: () => noopWith({ big: 'x'.repeat(1_100_000) }) },
   { name: '__proto__ key', expect: 'refused', request: () => rawJob('{"type":"noop","payload":{"__proto__":{"polluted":1}}}') },
   { name: 'constructor.prototype key', expect: 'refused', request: () => rawJob('{"type":"noop","payload":{"constructor":{"prototype":{"polluted":1}}}}') },
   { name: 'bulk of none', expect: 'refused', request: () => ({ method: 'POST', path: '/jobs/bulk', json: { jobs: [] } }) },
@@ -399,7 +407,7 @@ export class Traffic {
     const request = hostileCase.request(rng);
     // What may be accepted is enqueued, so it needs Redis like any submission.
     const needsRedis = hostileCase.needsRedis ?? hostileCase.expect === 'any';
-    const answer = await this.exchange('hostile', hostileCase.name, request, { needsRedis, mayNeedPostgres: hostileCase.mayNeedPostgres ?? false, expect: hostileCase.expect });
+    const answer = await this.exchange('hostile', hostileCase.name, request, { needsRedis, mayNeedPostgres: hostileCase.mayNeedPostgres ?? false, expect: hostileCase.expect, closeRefuses: hostileCase.closeRefuses ?? false });
     this.trackAccepted(answer, request);
   }
 
@@ -447,12 +455,13 @@ export class Traffic {
     route: Route,
     label: string,
     request: RequestSpec,
-    details: { needsRedis: boolean; mayNeedPostgres?: boolean; expect?: 'refused' | 'any'; jobId?: string },
+    details: { needsRedis: boolean; mayNeedPostgres?: boolean; expect?: 'refused' | 'any'; closeRefuses?: boolean; jobId?: string },
   ): Promise<Answer> {
     const answer = await this.options.client.send(request);
     this.exchanges.push({
       route, label, status: answer.status, sentAt: answer.sentAt, answeredAt: answer.answeredAt, needsRedis: details.needsRedis,
-      mayNeedPostgres: details.mayNeedPostgres ?? false, ...(details.expect && { expect: details.expect }), ...(details.jobId && { jobId: details.jobId }),
+      mayNeedPostgres: details.mayNeedPostgres ?? false, ...(details.expect && { expect: details.expect }), ...(details.closeRefuses && { closeRefuses: true }),
+      ...(details.jobId && { jobId: details.jobId }),
     });
     return answer;
   }
