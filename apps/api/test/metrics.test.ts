@@ -30,7 +30,7 @@ const value = (text: string, series: string): number => {
 };
 
 describe('Prometheus metrics', () => {
-  it('the API counts what it enqueued and reports queue gauges and process metrics, in a format promtool accepts', async () => {
+  it('the API counts what it enqueued and reports queue gauges, process metrics and its role, in a format promtool accepts', async () => {
     for (let i = 0; i < 3; i += 1) await fixture.app.inject({ method: 'POST', url: '/jobs', payload: { type: 'noop', payload: {} } });
     await fixture.app.inject({ method: 'POST', url: '/jobs', payload: { type: 'sleep', payload: { ms: 1 }, delay: 60_000 } });
     const response = await fixture.app.inject({ method: 'GET', url: '/metrics' });
@@ -44,10 +44,12 @@ describe('Prometheus metrics', () => {
     expect(value(text, 'sluice_queue_dlq_size{queue="default"}')).toBe(0);
     expect(value(text, 'sluice_queue_scrape_success')).toBe(1);
     expect(text).toContain('process_cpu_seconds_total');
+    expect(value(text, 'sluice_process_info{role="api"}')).toBe(1);
+    expect(value(text, 'process_start_time_seconds')).toBeGreaterThan(0);
     expect(promtoolProblems(text)).toEqual([]);
   });
 
-  it('a worker counts completed, failed and dead jobs per queue and type, with run and wait time histograms', async () => {
+  it('a worker counts completed, failed and dead jobs per queue and type, with run and wait time histograms, and reports its role', async () => {
     const registry = createWorkerMetrics(worker);
     await worker.start();
     await fixture.app.inject({ method: 'POST', url: '/jobs', payload: { type: 'fail', payload: { permanent: true } } });
@@ -59,6 +61,7 @@ describe('Prometheus metrics', () => {
     expect(value(text, 'sluice_jobs_failed_total{queue="default",type="fail"}')).toBe(1);
     expect(value(text, 'sluice_job_run_seconds_count{queue="default",type="noop"}')).toBe(3);
     expect(value(text, 'sluice_job_wait_seconds_count{queue="default",type="noop"}')).toBe(3);
+    expect(value(text, 'sluice_process_info{role="worker"}')).toBe(1);
     expect(promtoolProblems(text)).toEqual([]);
 
     const api = (await fixture.app.inject({ method: 'GET', url: '/metrics' })).body;

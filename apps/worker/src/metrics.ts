@@ -9,7 +9,7 @@ const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60
 /** A worker process's Prometheus metrics, fed by its worker's events. */
 export function createWorkerMetrics(worker: Worker): Registry {
   const registry = new Registry();
-  collectProcessMetrics(registry);
+  collectProcessMetrics(registry, 'worker');
   const labelNames = ['queue', 'type'] as const;
   const completed = new Counter({ name: 'sluice_jobs_completed_total', help: 'Attempts that completed their job.', labelNames, registers: [registry] });
   const failed = new Counter({ name: 'sluice_jobs_failed_total', help: 'Attempts that failed.', labelNames, registers: [registry] });

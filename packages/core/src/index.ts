@@ -33,7 +33,7 @@ export * from './dead-letters.js';
 export * from './queue-stats.js';
 export * from './queue-admin.js';
 export * from './job-actions.js';
-export { collectProcessMetrics } from './process-metrics.js';
+export { collectProcessMetrics, type ProcessRole } from './process-metrics.js';
 export { createWorker, type CreateWorkerOptions, type SluiceWorker } from './create-worker.js';
 export { loadDeclaredJobTypes } from './declared-types.js';
 export * from './schedules/schedule-definition.js';

@@ -14,7 +14,7 @@ export class ApiMetrics {
   private readonly scrapeSuccess: Gauge;
 
   constructor(private readonly deps: AppDeps) {
-    collectProcessMetrics(this.registry);
+    collectProcessMetrics(this.registry, 'api');
     this.enqueued = new Counter({ name: 'sluice_jobs_enqueued_total', help: 'Jobs added through this API process.', labelNames: ['queue', 'type'], registers: [this.registry] });
     this.gauges = {
       depth: new Gauge({ name: 'sluice_queue_depth', help: 'Jobs waiting to run now (pending).', labelNames: ['queue'], registers: [this.registry] }),
