@@ -2,8 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { Cluster } from 'ioredis';
+import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '@sluice/core';
 import { buildPackages } from '../scripts/build-packages';
@@ -242,6 +243,8 @@ describe('what the containers run', () => {
 /** The profiles that run the stack on Redis set up otherwise than the default single node. */
 const PROFILES = ['cluster', 'sentinel'] as const;
 type Profile = (typeof PROFILES)[number];
+/** The profile that adds Prometheus and Grafana to the default stack. */
+const MONITORING = 'monitoring';
 /** What the default stack builds and runs; each profile has its own of each, named `<role>-<profile>`. */
 const APPLICATION_ROLES = ['migrate', 'api', 'worker'] as const;
 /** Settings a profile's application services may hold otherwise than the default ones. */
@@ -307,14 +310,14 @@ describe('docker-compose.yml profiles', () => {
     expect(always.sort()).toEqual(['api', 'migrate', 'postgres', 'redis', 'worker']);
     for (const [name, svc] of Object.entries(services).filter(([, found]) => found.profiles !== undefined)) {
       expect(svc.profiles, name).toHaveLength(1);
-      expect(PROFILES, name).toContain(svc.profiles?.[0]);
+      expect([...PROFILES, MONITORING], name).toContain(svc.profiles?.[0]);
     }
   });
 
   it('documents for each profile a command that starts its whole stack, and of the default one only PostgreSQL', () => {
     const commands = documentedCommands();
-    expect(commands.map((command) => command.profile).sort()).toEqual([...PROFILES].sort());
-    for (const { profile, names } of commands) {
+    expect(commands.map((command) => command.profile).sort()).toEqual([...PROFILES, MONITORING].sort());
+    for (const { profile, names } of commands.filter((command) => command.profile !== MONITORING)) {
       expect(names.sort(), profile).toEqual([`api-${profile}`, `worker-${profile}`]);
       const own = servicesOf(profile).map(([name]) => name);
       expect([...startedBy(names)].sort(), profile).toEqual([...own, 'postgres'].sort());
@@ -375,6 +378,52 @@ describe('docker-compose.yml profiles', () => {
       // Every file a command names in the container is one the service is given.
       for (const word of commandWords(svc).filter((found) => found.startsWith('/usr/local/'))) expect(configFileAt(compose, svc, word), `${name} runs ${word}`).toBeDefined();
     }
+  });
+});
+
+describe('docker-compose.yml profile monitoring', () => {
+  const prometheus = service('prometheus');
+  const grafana = service('grafana');
+  /** A YAML file of this repository that `svc` sees at `target`. */
+  const mounted = <T>(svc: Service, target: string): { file: string; content: T } => {
+    const file = configFileAt(compose, svc, target);
+    if (file === undefined) throw new Error(`nothing is mounted at ${target}`);
+    return { file, content: parse(readFileSync(file, 'utf8')) as T };
+  };
+  const configPath = commandWords(prometheus).find((word) => word.startsWith('--config.file='))?.slice('--config.file='.length) ?? '';
+  const prometheusConfig = mounted<{ rule_files: string[]; scrape_configs: { job_name: string; static_configs?: { targets: string[] }[]; dns_sd_configs?: { names: string[]; type: string; port: number }[] }[] }>(prometheus, configPath).content;
+
+  it('documents a command that starts Prometheus and Grafana with the whole default stack', () => {
+    const names = documentedCommands().find((command) => command.profile === MONITORING)?.names ?? [];
+    expect(names.sort()).toEqual(servicesOf(MONITORING).map(([name]) => name).sort());
+    expect([...startedBy(names)].sort()).toEqual([...names, 'api', 'migrate', 'postgres', 'redis', 'worker'].sort());
+  });
+
+  it('has Prometheus load the shipped alert rules, with their unit tests beside them', () => {
+    const inContainer = (path: string): string => resolve(dirname(configPath), path);
+    expect(prometheusConfig.rule_files.map((path) => configFileAt(compose, prometheus, inContainer(path)))).toEqual([join(ROOT, 'deploy/prometheus/sluice-alerts.yml')]);
+    const unitTests = mounted<{ rule_files: string[] }>(prometheus, inContainer('sluice-alerts.test.yml'));
+    expect(unitTests.content.rule_files.map((path) => configFileAt(compose, prometheus, inContainer(path)))).toEqual([join(ROOT, 'deploy/prometheus/sluice-alerts.yml')]);
+  });
+
+  it('has Prometheus scrape the API and every worker replica where they serve their metrics', () => {
+    const job = (name: string) => prometheusConfig.scrape_configs.find((scrape) => scrape.job_name === name);
+    expect(job('sluice-api')?.static_configs?.flatMap((config) => config.targets)).toEqual([`api:${environmentOf(service('api')).PORT}`]);
+    // By DNS, which answers with every replica's address; a worker serves on every interface of its container.
+    expect(job('sluice-worker')?.dns_sd_configs).toEqual([expect.objectContaining({ names: ['worker'], type: 'A', port: Number(environmentOf(service('worker')).METRICS_PORT) })]);
+    expect(environmentOf(service('worker')).METRICS_HOST).toBe('0.0.0.0');
+    expect(dependencies(prometheus)).toEqual({ api: 'service_healthy', worker: 'service_started' });
+  });
+
+  it('provisions Grafana with that Prometheus as the default data source, and the dashboard', () => {
+    const { datasources } = mounted<{ datasources: { type: string; url: string; isDefault: boolean }[] }>(grafana, '/etc/grafana/provisioning/datasources/sluice.yml').content;
+    const port = prometheus.ports?.map((published) => String(published).split(':').at(-1)).at(0);
+    expect(datasources).toEqual([expect.objectContaining({ type: 'prometheus', url: `http://prometheus:${port}`, isDefault: true })]);
+    const { providers } = mounted<{ providers: { type: string; options: { path: string } }[] }>(grafana, '/etc/grafana/provisioning/dashboards/sluice.yml').content;
+    expect(providers).toHaveLength(1);
+    const dashboards = (grafana.configs ?? []).filter((config) => dirname(config.target) === providers[0]?.options.path).map((config) => configFileAt(compose, grafana, config.target));
+    expect(dashboards).toEqual([join(ROOT, 'deploy/grafana/sluice-dashboard.json')]);
+    expect(dependencies(grafana)).toEqual({ prometheus: 'service_healthy' });
   });
 });
 
