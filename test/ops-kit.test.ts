@@ -13,6 +13,7 @@ import { createHandlers } from '@sluice/jobs/handlers';
 import { startApp, type AppFixture } from '../apps/api/test/fixture';
 import { createWorkerMetrics, serveMetrics } from '../apps/worker/src/metrics';
 import { isolatedConfig, waitFor } from './support/context';
+import { PrometheusServer } from './support/prometheus-server';
 import { exportedLabels, promqlNames } from './support/promql';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -82,6 +83,11 @@ function labelValuesQuery(query: string): { selector: string; label: string } {
   const match = /^label_values\((.+),\s*([A-Za-z_]\w*)\)$/.exec(query);
   if (!match) throw new Error(`not a label_values query: ${query}`);
   return { selector: match[1] as string, label: match[2] as string };
+}
+
+/** A dashboard query as Prometheus gets it: Grafana's variables only stand in for ranges and label values, which any of the right kind replaces. */
+function grafanaToPromql(expr: string, rateInterval: string): string {
+  return expr.replaceAll('$__rate_interval', rateInterval).replace(/\$\{?(\w+)\}?/g, '.*');
 }
 
 /** Every PromQL expression the dashboard and the rules evaluate, each with where it comes from. */
@@ -167,9 +173,7 @@ describe('the Grafana dashboard', () => {
   it('queries in PromQL that promtool parses, Grafana\'s variables put in', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'sluice-dashboard-queries-'));
     try {
-      // Grafana's variables only stand in for ranges and label values, which any value of the right kind replaces.
-      const grafanaToPromql = (expr: string) => expr.replaceAll('$__rate_interval', '5m').replace(/\$\{?(\w+)\}?/g, '.*');
-      const recorded = expressions().map(({ expr }, index) => ({ record: `dashboard:query_${index}`, expr: grafanaToPromql(expr) }));
+      const recorded = expressions().map(({ expr }, index) => ({ record: `dashboard:query_${index}`, expr: grafanaToPromql(expr, '5m') }));
       const file = join(dir, 'dashboard-queries.yml');
       await writeFile(file, stringify({ groups: [{ name: 'dashboard', rules: recorded }] }));
       expect(promtool('check', 'rules', file)).toContain(`SUCCESS: ${recorded.length} rules found`);
@@ -185,6 +189,7 @@ describe('the metrics the dashboard and the alert rules read', () => {
   let fixture: AppFixture;
   let worker: Worker;
   let workerMetrics: Server;
+  let prometheus: PrometheusServer | undefined;
   /** Each sample name the API and the worker export, with its labels. */
   let exported: Map<string, Set<string>>;
 
@@ -211,9 +216,19 @@ describe('the metrics the dashboard and the alert rules read', () => {
       return ran && unserved ? ([fromWorker, fromApi] as const) : undefined;
     }, 20_000);
     exported = exportedLabels(`${workerText}\n${apiText}`);
+
+    // Scraped as a deployment would be: target labels added, the rules evaluated on what is scraped.
+    await fixture.app.listen({ port: 0, host: '127.0.0.1' });
+    const portOf = (server: Server) => (server.address() as AddressInfo).port;
+    prometheus = await PrometheusServer.start({ 'sluice-api': [`127.0.0.1:${portOf(fixture.app.server)}`], 'sluice-worker': [`127.0.0.1:${portOf(workerMetrics)}`] }, [RULES]);
+    await waitFor('Prometheus to scrape the API and the worker', async () => {
+      const targets = (await prometheus?.targets()) ?? [];
+      return targets.length === 2 && targets.every((target) => target.health === 'up');
+    }, 20_000);
   });
 
   afterAll(async () => {
+    await prometheus?.stop();
     await new Promise((resolveClose) => workerMetrics?.close(resolveClose));
     await worker?.close(1000);
     await fixture?.close();
@@ -234,6 +249,29 @@ describe('the metrics the dashboard and the alert rules read', () => {
       return [...matched, ...grouped];
     });
     expect(problems).toEqual([]);
+  });
+
+  it('give every dashboard query at least one series in a Prometheus that scrapes them', async () => {
+    // Rates want two samples within their range: four scrapes' worth, as Grafana's $__rate_interval would be.
+    await waitFor('every dashboard query to answer with series', async () => {
+      const answers = await Promise.all(expressions().filter(({ where }) => !where.startsWith('alert ')).map(async ({ where, expr, listedLabel }) => {
+        const series = (await prometheus?.query(grafanaToPromql(expr, '4s'))) ?? [];
+        return series.some(({ metric }) => listedLabel === undefined || metric[listedLabel] !== undefined) ? undefined : where;
+      }));
+      const empty = answers.filter((where) => where !== undefined);
+      if (empty.length > 0) throw new Error(`no series for ${empty.join(', ')}`);
+      return true;
+    }, 20_000, 250);
+  });
+
+  it('evaluate every alert rule without an error on what Prometheus scraped', async () => {
+    const rules = await waitFor('each rule to be evaluated', async () => {
+      const loaded = (await prometheus?.rules()) ?? [];
+      return loaded.length > 0 && loaded.every((rule) => rule.health !== 'unknown') ? loaded : undefined;
+    });
+    expect(rules.map(({ name, health, lastError }) => ({ name, health, lastError: lastError ?? '' }))).toEqual(
+      rules.map(({ name }) => ({ name, health: 'ok', lastError: '' })),
+    );
   });
 
   it('are found by the checks above when they are not there', () => {
