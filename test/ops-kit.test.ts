@@ -91,13 +91,13 @@ function grafanaToPromql(expr: string, rateInterval: string): string {
 }
 
 /** Every PromQL expression the dashboard and the rules evaluate, each with where it comes from. */
-function expressions(): { where: string; expr: string; listedLabel?: string }[] {
+function expressions(): { source: 'alert' | 'panel' | 'variable'; where: string; expr: string; listedLabel?: string }[] {
   return [
-    ...rules.map((rule) => ({ where: `alert ${rule.alert}`, expr: rule.expr })),
-    ...graphs.flatMap((panel) => (panel.targets ?? []).map((target) => ({ where: `panel "${panel.title}" ${target.refId}`, expr: target.expr }))),
+    ...rules.map((rule) => ({ source: 'alert' as const, where: `alert ${rule.alert}`, expr: rule.expr })),
+    ...graphs.flatMap((panel) => (panel.targets ?? []).map((target) => ({ source: 'panel' as const, where: `panel "${panel.title}" ${target.refId}`, expr: target.expr }))),
     ...dashboard.templating.list.filter((variable) => variable.type === 'query').map((variable) => {
       const { selector, label } = labelValuesQuery(typeof variable.query === 'string' ? variable.query : variable.query.query);
-      return { where: `variable ${variable.name}`, expr: selector, listedLabel: label };
+      return { source: 'variable' as const, where: `variable ${variable.name}`, expr: selector, listedLabel: label };
     }),
   ];
 }
@@ -254,7 +254,7 @@ describe('the metrics the dashboard and the alert rules read', () => {
   it('give every dashboard query at least one series in a Prometheus that scrapes them', async () => {
     // Rates want two samples within their range: four scrapes' worth, as Grafana's $__rate_interval would be.
     await waitFor('every dashboard query to answer with series', async () => {
-      const answers = await Promise.all(expressions().filter(({ where }) => !where.startsWith('alert ')).map(async ({ where, expr, listedLabel }) => {
+      const answers = await Promise.all(expressions().filter(({ source }) => source !== 'alert').map(async ({ where, expr, listedLabel }) => {
         const series = (await prometheus?.query(grafanaToPromql(expr, '4s'))) ?? [];
         return series.some(({ metric }) => listedLabel === undefined || metric[listedLabel] !== undefined) ? undefined : where;
       }));
