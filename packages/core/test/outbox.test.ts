@@ -118,6 +118,33 @@ describe('OutboxRelay', () => {
     expect(await redis.exists(keys.outboxRelayed(plain as string), keys.outboxRelayed(later as string))).toBe(0);
   });
 
+  it('applies idempotency keys when it adds: a job whose key names an earlier job is not added, and the earlier job stands', async () => {
+    const first = await queue.add('echo', { value: 1 }, { idempotencyKey: 'outbox-once' });
+    const [repeat] = await committed([{ type: 'echo', payload: { value: 2 }, idempotencyKey: 'outbox-once' }]);
+    expect(await relay().runOnce()).toBe(1);
+    expect(await outboxRows()).toBe(0);
+    expect(await queue.getJob(repeat as string)).toBeNull();
+    expect(await queue.getJob(first.id)).toMatchObject({ payload: { value: 1 }, idempotencyKey: 'outbox-once' });
+  });
+
+  it('wakes on the commit\'s notification, not its poll', async () => {
+    const woken = new OutboxRelay({ pool: database.pool, schema: config.postgres.schema, queue, pollMs: 600_000 });
+    woken.start();
+    try {
+      // Once it listens, its first look at the empty outbox is over and it waits for a notification.
+      await waitFor('the relay to listen', async () => {
+        const { rows } = await database.pool.query<{ listening: boolean }>(
+          "SELECT count(*) > 0 AS listening FROM pg_stat_activity WHERE query LIKE 'LISTEN %' AND query LIKE '%' || $1 || '%'", [config.postgres.schema],
+        );
+        return rows[0]?.listening;
+      });
+      const [id] = await committed(echoes(1));
+      await waitFor('the job to reach Redis', async () => (await queue.getJob(id as string))?.status === 'pending', 5000);
+    } finally {
+      await woken.stop();
+    }
+  });
+
   it('relays at most its batch of rows per transaction, oldest first', async () => {
     const ids = await committed(echoes(25));
     const batches: number[] = [];
