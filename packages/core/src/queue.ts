@@ -234,16 +234,16 @@ export class Queue {
    */
   async relayOutbox(rows: readonly OutboxRow[]): Promise<void> {
     if (rows.length === 0) return;
-    const { redis, redisConfig } = this.deps;
+    const { redis } = this.deps;
+    const partitions = new Map<string, Partition>();
     const jobs = rows.map((row): PreparedJob => {
-      const { count, index } = partitionOfId(row.id) ?? { count: 1, index: 0 };
       const options = row.submission as Omit<PreparedJob, 'id' | 'queue' | 'partition' | 'payloadJson'> & { payload: unknown };
       const { payload, ...prepared } = options;
-      return { ...prepared, id: row.id, queue: row.queue, partition: queuePartition(redisConfig.prefix, row.queue, count, index), payloadJson: JSON.stringify(payload), relayed: true };
+      return { ...prepared, id: row.id, queue: row.queue, partition: this.partitionOfJob(row, partitions), payloadJson: JSON.stringify(payload), relayed: true };
     });
     // Workers read the partitions of every count recorded: those the rows' ids name among them.
     try {
-      await redis.sadd(layoutsKey(redisConfig.prefix), ...new Set(jobs.map(({ queue, partition }) => `${queue}:${partition.count}`)));
+      await redis.sadd(layoutsKey(this.deps.redisConfig.prefix), ...new Set(jobs.map(({ queue, partition }) => `${queue}:${partition.count}`)));
     } catch (error) {
       throw toRedisError(error);
     }
@@ -252,11 +252,11 @@ export class Queue {
 
   /** Deletes the relayed markers of jobs whose outbox rows are gone: one call per partition, all at once. */
   async forgetRelayed(rows: readonly Pick<OutboxRow, 'id' | 'queue'>[]): Promise<void> {
+    const partitions = new Map<string, Partition>();
     const byPartition = new Map<string, string[]>();
-    for (const { id, queue } of rows) {
-      const { count, index } = partitionOfId(id) ?? { count: 1, index: 0 };
-      const { keys } = queuePartition(this.deps.redisConfig.prefix, queue, count, index);
-      byPartition.set(keys.stream, [...(byPartition.get(keys.stream) ?? []), keys.outboxRelayed(id)]);
+    for (const row of rows) {
+      const { keys } = this.partitionOfJob(row, partitions);
+      byPartition.set(keys.stream, [...(byPartition.get(keys.stream) ?? []), keys.outboxRelayed(row.id)]);
     }
     try {
       await Promise.all([...byPartition.values()].map((markers) => this.deps.redis.del(...markers)));
@@ -390,6 +390,18 @@ export class Queue {
     if (!share.rate) return false;
     const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
     return (await redis.zcount(partition.keys.rateWindow(null), `(${now - share.rate.perMs}`, '+inf')) >= share.rate.max;
+  }
+
+  /** The partition job `id` of `queue` is in, by its id; `known` keeps those already built, as a batch's jobs share a few. */
+  private partitionOfJob({ id, queue }: Pick<OutboxRow, 'id' | 'queue'>, known: Map<string, Partition>): Partition {
+    const { count, index } = partitionOfId(id) ?? { count: 1, index: 0 };
+    const name = `${queue}:${count}:${index}`;
+    let partition = known.get(name);
+    if (!partition) {
+      partition = queuePartition(this.deps.redisConfig.prefix, queue, count, index);
+      known.set(name, partition);
+    }
+    return partition;
   }
 
   /** Every job of a bulk submission validated and prepared, or the first problem thrown. */

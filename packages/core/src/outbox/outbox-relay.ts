@@ -3,7 +3,7 @@ import { messageOf } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { Queue } from '../queue.js';
 import { jitter, sleep } from '../sleep.js';
-import { outboxChannel, outboxDeleteMany, outboxOldest, outboxTable, type OutboxRow } from './outbox-repository.js';
+import { outboxChannel, outboxTakeOldest, type OutboxRow } from './outbox-repository.js';
 
 /** Rows relayed per transaction. */
 export const OUTBOX_BATCH_ROWS = 500;
@@ -32,10 +32,11 @@ export interface OutboxRelayOptions {
  * so a relay killed mid-batch holds nothing up. (Row claims with SKIP LOCKED would let relays run
  * side by side, and add one key's jobs out of order.)
  *
- * One batch is one transaction: take the lock, read up to `batchRows` rows in id order, add their
- * jobs to Redis under their own ids, delete the rows, commit, then remove the jobs' relayed markers.
- * A relay that dies after the add and before the commit leaves the rows for the next relay, whose
- * add finds the markers (or the job hashes) and adds nothing: each job is added exactly once.
+ * One batch is one transaction: take the lock and delete up to `batchRows` rows in id order (one
+ * statement), add their jobs to Redis under their own ids, commit, then remove the jobs' relayed
+ * markers. A relay that dies after the add and before the commit leaves the rows for the next relay
+ * (the delete rolls back), whose add finds the markers (or the job hashes) and adds nothing: each job
+ * is added exactly once.
  *
  * The relay sleeps until a commit's NOTIFY on the schema's channel wakes it, or `pollMs` passes (a
  * notification lost with a connection is then waited out). The outbox is bounded by the relay
@@ -74,8 +75,8 @@ export class OutboxRelay {
   }
 
   /**
-   * Relays one batch if no other relay holds the lock. Returns how many rows it relayed: a full
-   * batch means more may wait.
+   * Relays one batch if no other relay holds the lock. Returns how many rows it relayed (0 while
+   * another relay holds the lock): a full batch means more may wait.
    */
   async runOnce(): Promise<number> {
     const { pool, schema, queue } = this.options;
@@ -83,15 +84,8 @@ export class OutboxRelay {
     let rows: OutboxRow[];
     try {
       await client.query('BEGIN');
-      const { rows: [lock] } = await client.query<{ held: boolean }>('SELECT pg_try_advisory_xact_lock(hashtext($1)) AS held', [outboxTable(schema)]);
-      if (!lock?.held) {
-        await client.query('ROLLBACK');
-        client.release();
-        return 0;
-      }
-      rows = await outboxOldest(client, schema, this.batchRows);
+      rows = await outboxTakeOldest(client, schema, this.batchRows);
       await queue.relayOutbox(rows);
-      if (rows.length > 0) await outboxDeleteMany(client, schema, rows.map(({ id }) => id));
       await client.query('COMMIT');
       client.release();
     } catch (error) {

@@ -24,7 +24,7 @@ export interface OutboxBacklog {
 }
 
 /** `schema`'s outbox table, quoted: a caller's client may have any search_path. */
-export function outboxTable(schema: string): string {
+function outboxTable(schema: string): string {
   return `"${schema.replaceAll('"', '""')}".job_outbox`;
 }
 
@@ -63,15 +63,21 @@ interface StoredRow {
 
 const rowOf = (row: StoredRow): OutboxRow => ({ id: row.id, queue: row.queue, submission: row.submission, createdAt: row.created_at });
 
-/** The oldest `limit` committed rows, in id order (the order their jobs were made in). */
-export async function outboxOldest(client: pg.ClientBase, schema: string, limit: number): Promise<OutboxRow[]> {
-  const { rows } = await client.query<StoredRow>(`SELECT id, queue, submission, created_at FROM ${outboxTable(schema)} ORDER BY id LIMIT $1`, [limit]);
-  return rows.map(rowOf);
-}
-
-/** Deletes the rows of `ids`. */
-export async function outboxDeleteMany(client: pg.ClientBase, schema: string, ids: readonly string[]): Promise<void> {
-  await client.query(`DELETE FROM ${outboxTable(schema)} WHERE id = ANY($1::uuid[])`, [ids]);
+/**
+ * Takes the relay's lock for the caller's transaction and deletes the oldest `limit` committed rows
+ * in it, returning them in id order (the order their jobs were made in); none when another relay's
+ * transaction holds the lock. The rows are gone only once the transaction commits: rolled back, or
+ * its connection lost, they are back for the next relay. One statement, as a batch is latency.
+ */
+export async function outboxTakeOldest(client: pg.ClientBase, schema: string, limit: number): Promise<OutboxRow[]> {
+  const table = outboxTable(schema);
+  const { rows } = await client.query<StoredRow>(
+    `WITH relay_lock AS MATERIALIZED (SELECT pg_try_advisory_xact_lock(hashtext($1)) AS held)
+     DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table}, relay_lock WHERE relay_lock.held ORDER BY id LIMIT $2)
+     RETURNING id, queue, submission, created_at`,
+    [table, limit],
+  );
+  return rows.map(rowOf).sort((a, b) => (a.id < b.id ? -1 : 1));
 }
 
 /** The committed row of job `id`, or null; through a pool on Sluice's schema (see createPool). */
