@@ -35,6 +35,8 @@ const config = loadConfig({
   DATABASE_URL: process.env.DATABASE_URL,
   REDIS_PREFIX: `bench-outbox-${id}`,
   DATABASE_SCHEMA: `bench_outbox_${id}`,
+  // Paced transactions that a loaded machine slows down must not wait for a connection.
+  DATABASE_POOL_SIZE: '20',
 });
 const keys = queueKeys(config.redis.prefix, 'default');
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
