@@ -4,6 +4,8 @@
  *
  * - the relay alone: JOBS jobs committed to the outbox first, then drained into Redis by one relay
  *   (no worker running), against the same jobs added by `addBulk` in batches of RELAY_BATCH.
+ * - the relay's own delay: RELAY_PROBES jobs each committed alone, one every 10 ms, with a relay
+ *   running in this process and no worker; the time from `COMMIT` returning to the job hash existing.
  * - throughput: JOBS `noop` jobs from PRODUCERS concurrent producers in batches of BATCH, each batch
  *   one `addBulk` call, or one transaction (`BEGIN`, `enqueueInTransaction`, `COMMIT`); jobs/s until
  *   the last is in Redis (for the outbox: relayed, its row deleted) and until the last has completed.
@@ -28,6 +30,7 @@ const BATCH = 100;
 const PRODUCERS = 4;
 const PACED = 1000;
 const RATE = 200;
+const RELAY_PROBES = 200;
 
 const id = randomUUID().slice(0, 8);
 const config = loadConfig({
@@ -39,6 +42,7 @@ const config = loadConfig({
   DATABASE_POOL_SIZE: '20',
 });
 const keys = queueKeys(config.redis.prefix, 'default');
+const redis = createRedis(config.redis);
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 const noops = (count: number, from: number): BulkJob[] => Array.from({ length: count }, (_, n) => ({ type: 'noop', payload: { n: from + n } }));
 
@@ -100,10 +104,28 @@ async function relayAlone(queue: Queue, submit: Submit, database: TestDatabase):
   return { relay: Math.round(JOBS / (relayMs / 1000)), addBulk: Math.round(JOBS / (addBulkMs / 1000)) };
 }
 
+/** Ms from COMMIT to the job in Redis, RELAY_PROBES times, with a relay of this process running. */
+async function relayDelay(queue: Queue, submit: Submit, database: TestDatabase): Promise<number[]> {
+  const relay = new OutboxRelay({ pool: database.pool, schema: config.postgres.schema, queue });
+  relay.start();
+  const delays: number[] = [];
+  try {
+    for (let n = 0; n < RELAY_PROBES; n += 1) {
+      const [jobId] = await submit(noops(1, n));
+      const committed = performance.now();
+      await waitFor('the job to reach Redis', async () => (await redis.exists(keys.job(jobId as string))) === 1, 10_000, 0);
+      delays.push(performance.now() - committed);
+      await sleep(10);
+    }
+  } finally {
+    await relay.stop();
+  }
+  return delays.sort((a, b) => a - b);
+}
+
 async function main(): Promise<void> {
   let database: TestDatabase | undefined;
   let worker: ServiceProcess | undefined;
-  const redis = createRedis(config.redis);
   try {
     database = await createTestDatabase(config);
     const { pool } = database;
@@ -127,6 +149,9 @@ async function main(): Promise<void> {
     const loadBefore = loadavg()[0] ?? Number.NaN;
     const alone = await relayAlone(queue, inTransaction, database);
     console.log(`${JOBS} jobs committed first, then drained by one relay (no worker): ${alone.relay} jobs/s; addBulk of ${OUTBOX_BATCH_ROWS} at a time: ${alone.addBulk} jobs/s; relay / addBulk ${ratio(alone.relay, alone.addBulk)}×`);
+    const delays = await relayDelay(queue, inTransaction, database);
+    const inMs = (value: number): string => value.toFixed(1);
+    console.log(`relay's own delay, COMMIT → job in Redis, ${RELAY_PROBES} single-job commits 10 ms apart (ms): p50=${inMs(percentile(delays, 50))}  p95=${inMs(percentile(delays, 95))}  max=${inMs(delays.at(-1) ?? Number.NaN)}`);
     // Those jobs are not to be run: the worker starts on an empty queue.
     await dropRedisKeys(config);
     worker = ServiceProcess.start('worker', 'apps/worker/src/main.ts', { ...envFor(config), CONCURRENCY: '50', WORKER_NAME: `bench-outbox-${id}` });
@@ -147,6 +172,8 @@ async function main(): Promise<void> {
     console.log(`Queue.add:               ${summary(directLatency)}`);
     console.log(`enqueueInTransaction:    ${summary(outboxLatency)}`);
     console.log(`added by the outbox:     p50 +${percentile(outboxLatency, 50) - percentile(directLatency, 50)} ms, p95 +${percentile(outboxLatency, 95) - percentile(directLatency, 95)} ms`);
+    const relayTrouble = worker.output.filter((outputLine) => outputLine.includes('outbox relay'));
+    console.log(`the worker's relay logged ${relayTrouble.length} warnings${relayTrouble.length > 0 ? `:\n${relayTrouble.join('\n')}` : ''}`);
     console.log(`load average (1 min): ${loadBefore.toFixed(1)} at the start, ${(loadavg()[0] ?? Number.NaN).toFixed(1)} at the end, ${availableParallelism()} CPUs`);
   } finally {
     await worker?.stop('SIGTERM');
