@@ -127,21 +127,41 @@ describe('OutboxRelay', () => {
     expect(await queue.getJob(first.id)).toMatchObject({ payload: { value: 1 }, idempotencyKey: 'outbox-once' });
   });
 
+  /** The backends of relays listening on this file's schema's channel. */
+  const listeners = async (): Promise<number[]> => {
+    const { rows } = await database.pool.query<{ pid: number }>(
+      "SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN %' AND query LIKE '%' || $1 || '%'", [config.postgres.schema],
+    );
+    return rows.map(({ pid }) => pid);
+  };
+
   it('wakes on the commit\'s notification, not its poll', async () => {
     const woken = new OutboxRelay({ pool: database.pool, schema: config.postgres.schema, queue, pollMs: 600_000 });
     woken.start();
     try {
       // Once it listens, its first look at the empty outbox is over and it waits for a notification.
-      await waitFor('the relay to listen', async () => {
-        const { rows } = await database.pool.query<{ listening: boolean }>(
-          "SELECT count(*) > 0 AS listening FROM pg_stat_activity WHERE query LIKE 'LISTEN %' AND query LIKE '%' || $1 || '%'", [config.postgres.schema],
-        );
-        return rows[0]?.listening;
-      });
+      await waitFor('the relay to listen', async () => (await listeners()).length === 1);
       const [id] = await committed(echoes(1));
       await waitFor('the job to reach Redis', async () => (await queue.getJob(id as string))?.status === 'pending', 5000);
     } finally {
       await woken.stop();
+    }
+  });
+
+  it('polls while its LISTEN connection is lost, and listens again on a new one', async () => {
+    const polling = new OutboxRelay({ pool: database.pool, schema: config.postgres.schema, queue, pollMs: 200 });
+    polling.start();
+    try {
+      const [lost] = await waitFor('the relay to listen', async () => ((await listeners()).length === 1 ? listeners() : null));
+      await database.pool.query('SELECT pg_terminate_backend($1)', [lost]);
+      const [id] = await committed(echoes(1));
+      await waitFor('the job to reach Redis', async () => (await queue.getJob(id as string))?.status === 'pending', 5000);
+      await waitFor('the relay to listen again', async () => {
+        const now = await listeners();
+        return now.length === 1 && now[0] !== lost;
+      });
+    } finally {
+      await polling.stop();
     }
   });
 
