@@ -96,6 +96,11 @@ describe('enqueueInTransaction', () => {
       const refused = await queue.enqueueInTransaction(client, jobs).then(() => null, (error: unknown) => error);
       expect(refused).toBeInstanceOf(InvalidJobError);
       expect((refused as Error).message).toBe((expected as Error).message);
+      const tooMany = echoes(1001);
+      const expectedLimit = await queue.addBulk(tooMany).then(() => null, (error: unknown) => error);
+      const refusedLimit = await queue.enqueueInTransaction(client, tooMany).then(() => null, (error: unknown) => error);
+      expect(refusedLimit).toBeInstanceOf(InvalidJobError);
+      expect((refusedLimit as Error).message).toBe((expectedLimit as Error).message);
       // The transaction is still usable: nothing was sent that could have aborted it.
       await client.query('COMMIT');
     } finally {
@@ -107,11 +112,14 @@ describe('enqueueInTransaction', () => {
 
 describe('OutboxRelay', () => {
   it('adds committed jobs to Redis under their own ids, with their options, and deletes their rows', async () => {
-    const [plain, later] = await committed([
+    const runAt = new Date(Date.now() + 3_600_000);
+    const [plain, later, timed] = await committed([
       { type: 'echo', payload: { value: 7 }, priority: 5, maxAttempts: 2, group: 'tenant-a' },
       { type: 'echo', payload: { value: 8 }, delay: 60_000 },
+      { type: 'echo', payload: { value: 9 }, runAt },
     ]);
-    expect(await relay().runOnce()).toBe(2);
+    expect(await relay().runOnce()).toBe(3);
+    expect(await queue.getJob(timed as string)).toMatchObject({ status: 'scheduled', runAt: runAt.toISOString() });
     expect(await outboxRows()).toBe(0);
     expect(await queue.getJob(plain as string)).toMatchObject({ status: 'pending', payload: { value: 7 }, priority: 5, maxAttempts: 2, group: 'tenant-a' });
     expect(await queue.getJob(later as string)).toMatchObject({ status: 'scheduled', payload: { value: 8 } });
