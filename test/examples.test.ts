@@ -185,3 +185,29 @@ describe('examples/worker-js/jobs.js', () => {
     }
   }, 60_000);
 });
+
+describe('examples/worker-js/signup.js', () => {
+  it('enqueues greet in the transaction that signs Ada up: committed, it completes; her second signup rolls back, and its job never exists', async () => {
+    const worker = startJsWorker('example-js-signup');
+    const signUp = (name: string) => run(process.execPath, ['examples/worker-js/signup.js', name], { env: { ...process.env, ...stack.env } });
+    const jobIdIn = (output: string): string => /^job ([0-9a-f-]{36}) enqueued in the transaction$/m.exec(output)?.[1] ?? '';
+    try {
+      await worker.waitForOutput('worker started');
+      await waitFor('the API to list greet', async () => (await knownTypes()).includes('greet'));
+      const signedUp = await signUp('Ada');
+      expect(signedUp.stdout).toContain('Ada signed up');
+      expect(await finished(jobIdIn(signedUp.stdout))).toMatchObject({ status: 'completed', result: { greeting: 'Hello, Ada!' } });
+
+      const again = await signUp('Ada').then(() => undefined, (error: { code: number; stdout: string; stderr: string }) => error);
+      expect(again?.code).toBe(1);
+      expect(again?.stderr).toContain('not signed up, and no job');
+      const rolledBack = jobIdIn(again?.stdout ?? '');
+      expect(rolledBack).not.toBe('');
+      expect((await fetch(`${stack.url}/jobs/${rolledBack}`)).status).toBe(404);
+      const { rows } = await stack.database.pool.query<{ count: string }>('SELECT count(*) FROM job_outbox');
+      expect(rows[0]?.count).toBe('0');
+    } finally {
+      expect(await worker.stop('SIGTERM')).toBe(0);
+    }
+  }, 60_000);
+});

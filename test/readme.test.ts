@@ -119,7 +119,7 @@ function runShell(script: string, env: NodeJS.ProcessEnv): Promise<{ code: numbe
 }
 
 describe('README.md', () => {
-  it.each(['examples/worker-js/worker.js', 'examples/worker-js/jobs.js', 'examples/worker-ts/worker.ts'])('shows %s whole, as the file is', (file) => {
+  it.each(['examples/worker-js/worker.js', 'examples/worker-js/jobs.js', 'examples/worker-ts/worker.ts', 'examples/worker-js/signup.js'])('shows %s whole, as the file is', (file) => {
     const language = file.endsWith('.ts') ? 'ts' : 'js';
     expect(README).toContain(`\`\`\`${language}\n${readFileSync(join(ROOT, file), 'utf8')}\`\`\`\n`);
   });

@@ -53,7 +53,7 @@ export async function runApiServer(env: NodeJS.ProcessEnv = process.env): Promis
     await types.start();
     await layouts.refresh().catch((error: unknown) => logger.warn({ err: messageOf(error) }, 'partition counts not read at start; reading them again shortly'));
     layoutRefresh = setInterval(() => void layouts.refresh().catch((error: unknown) => logger.debug({ err: messageOf(error) }, 'partition counts not read')), LAYOUT_REFRESH_MS);
-    const queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry: types, ...(replicatedRedis && { replicatedRedis }) });
+    const queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry: types, schema: config.postgres.schema, ...(replicatedRedis && { replicatedRedis }) });
     const deadLetters = new DeadLetters(redis, layouts, config.queue.queues, { retentionMs: config.queue.retentionMs });
     const queueAdmin = new QueueAdmin(redis, layouts, config.queue.queues);
     app = await buildApp(config, { queue, deadLetters, queueAdmin, redis, redisConfig: config.redis, layouts, pool, db: createDatabase(pool), ...(readPool && { readDb: createDatabase(readPool) }), types }, { logger });

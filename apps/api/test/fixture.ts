@@ -30,7 +30,7 @@ export async function startApp(
   // Declared, as JOB_TYPES_FILE would: these tests run no worker to publish them.
   const types = new JobTypeCatalog({ redis, prefix: config.redis.prefix, declared: [...builtinJobTypes, ...(options.declared ?? [])] });
   await types.start();
-  const queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry: types });
+  const queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry: types, schema: config.postgres.schema });
   const layouts = new QueueLayouts(redis, config.redis.prefix, config.queue.partitions);
   const deadLetters = new DeadLetters(redis, layouts, config.queue.queues, { retentionMs: config.queue.retentionMs });
   const queueAdmin = new QueueAdmin(redis, layouts, config.queue.queues);

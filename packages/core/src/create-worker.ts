@@ -5,6 +5,7 @@ import { createPool } from './history/db.js';
 import { HistoryMaintenance } from './history/history-maintenance.js';
 import { checkSchema } from './history/migrate.js';
 import { HistoryRecorder } from './history/recorder.js';
+import { OutboxRelay } from './outbox/outbox-relay.js';
 import type { Logger } from './logger.js';
 import { createLogger } from './pino-logger.js';
 import { Queue } from './queue.js';
@@ -43,7 +44,8 @@ export interface SluiceWorker {
  * Starts a worker for your job types with what it needs around it: the worker (which also promotes
  * due jobs, reclaims crashed workers' jobs and publishes your types for the API to accept), the
  * history recorder that writes every transition to PostgreSQL, the history's daily maintenance, and
- * a scheduler that runs the ticks of the schedules of its queues.
+ * a scheduler that runs the ticks of the schedules of its queues, and the outbox relay that adds the
+ * jobs of committed `enqueueInTransaction` calls to Redis.
  * The PostgreSQL schema must have been migrated (`sluice migrate`).
  */
 export async function createWorker(options: CreateWorkerOptions): Promise<SluiceWorker> {
@@ -61,10 +63,11 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Sluice
   });
   const maintenance = new HistoryMaintenance({ pool, retentionDays: config.postgres.historyRetentionDays, logger });
   // The schedules' ticks of this worker's queues, checked against every type live workers publish.
-  const scheduleQueue = new Queue({ redis: recorderRedis, redisConfig: config.redis, queueConfig: config.queue, registry: worker.types });
+  const scheduleQueue = new Queue({ redis: recorderRedis, redisConfig: config.redis, queueConfig: config.queue, registry: worker.types, schema: config.postgres.schema });
   const scheduler = new Scheduler({
     redis: recorderRedis, prefix: config.redis.prefix, queue: scheduleQueue, claimLeaseMs: claimLeaseMs(config.queue.idempotencyTtlMs), logger,
   });
+  const relay = new OutboxRelay({ pool, schema: config.postgres.schema, queue: scheduleQueue, logger });
 
   const releaseConnections = async (): Promise<void> => {
     await closeRedis(recorderRedis);
@@ -81,6 +84,7 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Sluice
   recorder.start();
   maintenance.start();
   scheduler.start();
+  relay.start();
 
   let closing: Promise<void> | undefined;
   return {
@@ -90,6 +94,7 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Sluice
     close(timeoutMs = config.worker.shutdownTimeoutMs) {
       closing ??= (async () => {
         await scheduler.stop();
+        await relay.stop();
         await worker.close(timeoutMs);
         await recorder.stop();
         await maintenance.stop();

@@ -48,6 +48,11 @@ export interface QueueKeys {
   job(id: string): string;
   /** The id of the job an idempotency key names, while its window lasts. */
   idempotency(key: string): string;
+  /**
+   * Set when the outbox relay adds job `id`, deleted once its outbox row is gone: a relay that dies
+   * between the two finds it and adds the job no second time, even once the job hash has expired.
+   */
+  outboxRelayed(id: string): string;
   /** Hash of the jobs completed and failed in the second of `ms` (epoch ms), kept 65 s. */
   throughput(ms: number): string;
   /** ZSET of the jobs of `type` waiting because no live worker serves it, scored by when they began to wait. */
@@ -93,6 +98,7 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
     unserved: `${base}unserved`,
     job: (id) => `${base}job:${id}`,
     idempotency: (key) => `${base}idem:${key}`,
+    outboxRelayed: (id) => `${base}outbox-relayed:${id}`,
     throughput: (ms) => `${base}throughput:${Math.floor(ms / 1000)}`,
     unservedOf: (type) => `${base}unserved:${type}`,
     limited: `${base}limited`,

@@ -1,8 +1,10 @@
+import type pg from 'pg';
 import type { QueueConfig, RedisConfig } from './config.js';
 import { InvalidJobError, JobNotFoundError, JobStateConflictError, QueueNotFoundError } from './errors.js';
 import { jobFromHash, type Job } from './job.js';
 import { newJobId } from './job-id.js';
-import { partitionIndexOfKey, placesOfJob, QueueLayouts, withPartition, type Partition } from './partitions.js';
+import { layoutsKey, partitionIndexOfKey, partitionOfId, placesOfJob, queuePartition, QueueLayouts, withPartition, type Partition } from './partitions.js';
+import { outboxInsertMany, type OutboxRow } from './outbox/outbox-repository.js';
 import type { JobState } from './job-state.js';
 import { GROUP_PATTERN, MAX_ATTEMPTS, MAX_BULK_JOBS, MAX_DELAY_MS, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_PRIORITY, MIN_ATTEMPTS, MIN_PRIORITY } from './limits.js';
 import { validatePayload, type JobTypeLookup } from './registry.js';
@@ -72,6 +74,20 @@ export interface AddedJob {
   duplicate: boolean;
 }
 
+/** A job `enqueueInTransaction` inserted: it exists once the caller's transaction commits. */
+export interface OutboxJob {
+  id: string;
+  queue: string;
+  type: string;
+}
+
+/**
+ * How long the marker of a relayed job lives (see QueueKeys.outboxRelayed). The relay deletes it as
+ * soon as the job's outbox row is deleted; it outlives that only when a relay dies in between, and
+ * must then outlast the time until another relay runs, which is seconds unless PostgreSQL is down.
+ */
+export const OUTBOX_RELAYED_MARKER_MS = 7 * 24 * 3_600_000;
+
 /** Dependencies of a `Queue`. */
 export interface QueueDeps {
   redis: ScriptedRedis;
@@ -86,6 +102,8 @@ export interface QueueDeps {
    * holds the connection it is sent on. Default `redis`, which then waits with them.
    */
   replicatedRedis?: ScriptedRedis;
+  /** PostgreSQL schema of the outbox table `enqueueInTransaction` inserts into (DATABASE_SCHEMA). Default `public`. */
+  schema?: string;
 }
 
 interface PreparedJob {
@@ -103,6 +121,8 @@ interface PreparedJob {
   group: string;
   /** Set on a job a schedule made, which is sent in a call of its own. */
   origin?: JobOrigin;
+  /** Set on a job the outbox relay adds, which is sent with the other jobs of its relay only. */
+  relayed?: true;
 }
 
 /** The producer side: validates and adds jobs to the configured queues, and reads a job's live state. */
@@ -187,14 +207,62 @@ export class Queue {
 
   /** Validates every job first, then adds them all in one round trip; each job is added atomically. */
   async addBulk(jobs: readonly BulkJob[]): Promise<AddedJob[]> {
-    if (jobs.length > MAX_BULK_JOBS) throw new InvalidJobError(`jobs may hold at most ${MAX_BULK_JOBS} jobs (got ${jobs.length})`);
-    await this.deps.registry.learn?.(jobs.map((job) => job.type));
     const now = this.now();
-    const prepared = jobs.map((job, index) => this.prepare(job, `jobs[${index}].payload`, now));
-    return (await this.enqueueAll(prepared, now)).map((outcome) => {
-      if (outcome.status === 'rejected') throw outcome.reason;
-      return outcome.value;
+    return settled(await this.enqueueAll(await this.prepareAll(jobs, now), now));
+  }
+
+  /**
+   * Validates `jobs` exactly as `addBulk` does (same errors, same limits), then inserts them into the
+   * outbox table (in `schema`) through `client`, in one statement, inside whatever transaction the
+   * caller holds open on it: this sends no BEGIN, COMMIT or ROLLBACK and does not release the client.
+   * Their ids are returned at once. Committed, the jobs are added to Redis by the outbox relay every
+   * worker runs (see OutboxRelay) and run like any other; rolled back, they never exist.
+   */
+  async enqueueInTransaction(client: pg.ClientBase, jobs: readonly BulkJob[]): Promise<OutboxJob[]> {
+    const prepared = await this.prepareAll(jobs, this.now());
+    await outboxInsertMany(client, this.deps.schema ?? 'public', prepared.map((job) => {
+      const { id, queue, partition: _partition, payloadJson, origin: _origin, relayed: _relayed, ...options } = job;
+      return { id, queue, optionsJson: JSON.stringify(options), payloadJson };
+    }));
+    return prepared.map(({ id, queue, type }) => ({ id, queue, type }));
+  }
+
+  /**
+   * Adds the jobs of outbox rows to Redis under their own ids, whatever queues they are for: each
+   * job's id names its partition. Each job is added once however often its row is relayed: with it
+   * goes its relayed marker, which the relay removes (`forgetRelayed`) once the row is deleted.
+   */
+  async relayOutbox(rows: readonly OutboxRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    const { redis } = this.deps;
+    const partitions = new Map<string, Partition>();
+    const jobs = rows.map((row): PreparedJob => {
+      const options = row.submission as Omit<PreparedJob, 'id' | 'queue' | 'partition' | 'payloadJson'> & { payload: unknown };
+      const { payload, ...prepared } = options;
+      return { ...prepared, id: row.id, queue: row.queue, partition: this.partitionOfJob(row, partitions), payloadJson: JSON.stringify(payload), relayed: true };
     });
+    // Workers read the partitions of every count recorded: those the rows' ids name among them.
+    try {
+      await redis.sadd(layoutsKey(this.deps.redisConfig.prefix), ...new Set(jobs.map(({ queue, partition }) => `${queue}:${partition.count}`)));
+    } catch (error) {
+      throw toRedisError(error);
+    }
+    settled(await this.enqueueAll(jobs, this.now()));
+  }
+
+  /** Deletes the relayed markers of jobs whose outbox rows are gone: one call per partition, all at once. */
+  async forgetRelayed(rows: readonly Pick<OutboxRow, 'id' | 'queue'>[]): Promise<void> {
+    const partitions = new Map<string, Partition>();
+    const byPartition = new Map<string, string[]>();
+    for (const row of rows) {
+      const { keys } = this.partitionOfJob(row, partitions);
+      byPartition.set(keys.stream, [...(byPartition.get(keys.stream) ?? []), keys.outboxRelayed(row.id)]);
+    }
+    try {
+      await Promise.all([...byPartition.values()].map((markers) => this.deps.redis.del(...markers)));
+    } catch (error) {
+      throw toRedisError(error);
+    }
   }
 
   /** The job as Redis holds it now, or null once it has left Redis (PostgreSQL still has it). */
@@ -324,6 +392,25 @@ export class Queue {
     return (await redis.zcount(partition.keys.rateWindow(null), `(${now - share.rate.perMs}`, '+inf')) >= share.rate.max;
   }
 
+  /** The partition job `id` of `queue` is in, by its id; `known` keeps those already built, as a batch's jobs share a few. */
+  private partitionOfJob({ id, queue }: Pick<OutboxRow, 'id' | 'queue'>, known: Map<string, Partition>): Partition {
+    const { count, index } = partitionOfId(id) ?? { count: 1, index: 0 };
+    const name = `${queue}:${count}:${index}`;
+    let partition = known.get(name);
+    if (!partition) {
+      partition = queuePartition(this.deps.redisConfig.prefix, queue, count, index);
+      known.set(name, partition);
+    }
+    return partition;
+  }
+
+  /** Every job of a bulk submission validated and prepared, or the first problem thrown. */
+  private async prepareAll(jobs: readonly BulkJob[], now: number): Promise<PreparedJob[]> {
+    if (jobs.length > MAX_BULK_JOBS) throw new InvalidJobError(`jobs may hold at most ${MAX_BULK_JOBS} jobs (got ${jobs.length})`);
+    await this.deps.registry.learn?.(jobs.map((job) => job.type));
+    return jobs.map((job, index) => this.prepare(job, `jobs[${index}].payload`, now));
+  }
+
   private prepare(job: BulkJob, payloadPath: string, now: number): PreparedJob {
     const where = payloadPath.replace(/\.?payload$/, '');
     const field = (name: string): string => (where ? `${where}.${name}` : name);
@@ -439,11 +526,12 @@ export class Queue {
   private async enqueueScript(jobs: readonly PreparedJob[], now: number): Promise<unknown> {
     const { keys } = (jobs[0] as PreparedJob).partition;
     const scriptKeys = [...keys.lanes, keys.delayed];
-    const { queue, origin } = jobs[0] as PreparedJob;
-    const args: (string | number)[] = [now, queue, this.deps.queueConfig.idempotencyTtlMs, origin?.schedule ?? '', origin?.tick ?? ''];
+    const { queue, origin, relayed } = jobs[0] as PreparedJob;
+    const args: (string | number)[] = [now, queue, this.deps.queueConfig.idempotencyTtlMs, origin?.schedule ?? '', origin?.tick ?? '', relayed ? OUTBOX_RELAYED_MARKER_MS : ''];
     for (const job of jobs) {
       // Without a key of its own, the job hash stands in: the script never reads it as one.
       scriptKeys.push(keys.job(job.id), job.idempotencyKey ? keys.idempotency(job.idempotencyKey) : keys.job(job.id));
+      if (relayed) scriptKeys.push(keys.outboxRelayed(job.id));
       const runAt = 'atMs' in job.due ? Math.max(job.due.atMs, now) : now + job.due.delayMs;
       args.push(job.id, job.type, job.payloadJson, job.maxAttempts, job.priority, priorityBand(job.priority), runAt, job.idempotencyKey, job.group);
     }
@@ -458,6 +546,14 @@ export class Queue {
     const first = await this.getJob(id);
     return { id, queue: job.queue, type: first?.type ?? job.type, status: first?.status ?? 'completed', duplicate: true };
   }
+}
+
+/** The values of settled submissions, or the first failure thrown. */
+function settled<T>(outcomes: readonly PromiseSettledResult<T>[]): T[] {
+  return outcomes.map((outcome) => {
+    if (outcome.status === 'rejected') throw outcome.reason;
+    return outcome.value;
+  });
 }
 
 function checkInteger(field: string, value: unknown, min: number, max: number): void {

@@ -1,4 +1,4 @@
-import { historyBacklog, queueStats, type AddedJob } from '@sluice/core';
+import { historyBacklog, outboxBacklog, queueStats, type AddedJob } from '@sluice/core';
 import type { FastifyInstance } from 'fastify';
 import { collectProcessMetrics } from '@sluice/core';
 import { Counter, Gauge, Registry } from 'prom-client';
@@ -12,6 +12,8 @@ export class ApiMetrics {
   private readonly waitingWithoutWorker: Gauge<'queue' | 'type'>;
   private readonly partitionDepth: Gauge<'queue' | 'partition'>;
   private readonly scrapeSuccess: Gauge;
+  private readonly outboxRows: Gauge;
+  private readonly outboxOldest: Gauge;
 
   constructor(private readonly deps: AppDeps) {
     collectProcessMetrics(this.registry, 'api');
@@ -46,6 +48,12 @@ export class ApiMetrics {
       labelNames: ['queue', 'type'],
       registers: [this.registry],
     });
+    this.outboxRows = new Gauge({
+      name: 'sluice_outbox_rows', help: 'Jobs enqueued in committed transactions that the outbox relay has not added to Redis yet.', registers: [this.registry],
+    });
+    this.outboxOldest = new Gauge({
+      name: 'sluice_outbox_oldest_seconds', help: 'Age of the oldest row in the outbox; 0 when it is empty.', registers: [this.registry],
+    });
     this.scrapeSuccess = new Gauge({ name: 'sluice_queue_scrape_success', help: 'Whether the queue gauges were read from Redis at this scrape (1) or not (0).', registers: [this.registry] });
   }
 
@@ -79,7 +87,19 @@ export class ApiMetrics {
       // A scrape while Redis is down still answers: process metrics, and success at 0.
       this.scrapeSuccess.set(0);
     }
+    await this.readOutbox();
     return this.registry.metrics();
+  }
+
+  /** The outbox gauges, from PostgreSQL; left as they were when it cannot be read. */
+  private async readOutbox(): Promise<void> {
+    try {
+      const { rows, oldestSeconds } = await outboxBacklog(this.deps.pool);
+      this.outboxRows.set(rows);
+      this.outboxOldest.set(oldestSeconds);
+    } catch {
+      // PostgreSQL down: the scrape still answers, with Redis's gauges.
+    }
   }
 
   /** Counts jobs a submission added (duplicates add nothing). */

@@ -1,4 +1,7 @@
-import { InvalidJobError, JobNotFoundError, NAME_PATTERN_SOURCE, RedisUnavailableError, toPostgresError, jobsFindWithHistory, type AddedJob, type BulkJob, type Job, type Waiting } from '@sluice/core';
+import {
+  InvalidJobError, JobNotFoundError, NAME_PATTERN_SOURCE, RedisUnavailableError, toPostgresError, jobsFindWithHistory, outboxFind, outboxJobView,
+  type AddedJob, type BulkJob, type Job, type OutboxJobView, type Waiting,
+} from '@sluice/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
@@ -26,29 +29,41 @@ async function decodeIdempotencyHeader(request: FastifyRequest): Promise<void> {
   if (typeof header === 'string') request.headers['idempotency-key'] = utf8Header('Idempotency-Key', header);
 }
 
+/** The job as Redis holds it, with why it waits; null when Redis does not have it. */
+async function findLiveJob(deps: AppDeps, id: string): Promise<(Job & { waiting: Waiting | null }) | null> {
+  const live = await deps.queue.getJob(id);
+  return live ? { ...live, waiting: await deps.queue.waiting(id) } : null;
+}
+
 /**
  * Reads a job: Redis first (live and recent jobs, read-your-writes), PostgreSQL for the rest; with
- * why it waits, which only Redis knows (a job only PostgreSQL has is finished).
+ * why it waits, which only Redis knows (a job only PostgreSQL has is finished). A job enqueued in a
+ * transaction that the outbox relay has not added yet is read from the outbox table.
  */
-export async function findJob(deps: AppDeps, id: string): Promise<Job & { waiting: Waiting | null }> {
+export async function findJob(deps: AppDeps, id: string): Promise<(Job | OutboxJobView) & { waiting: Waiting | null }> {
   let redisDown: unknown;
   try {
-    const live = await deps.queue.getJob(id);
-    if (live) return { ...live, waiting: await deps.queue.waiting(id) };
+    const live = await findLiveJob(deps, id);
+    if (live) return live;
   } catch (error) {
     if (!(error instanceof RedisUnavailableError)) throw error;
     redisDown = error;
   }
-  let stored: Job | null;
+  let stored: Job | OutboxJobView | null;
   try {
     // A read replica that has not caught up with the job yet sends the read on to the primary.
     stored = (await jobsFindWithHistory(deps.readDb ?? deps.db, id)) ?? (deps.readDb ? await jobsFindWithHistory(deps.db, id) : null);
+    const queued = stored ? null : await outboxFind(deps.pool, id);
+    if (queued) stored = outboxJobView(queued, Date.now());
   } catch (error) {
     throw redisDown ?? toPostgresError(error);
   }
   if (stored) return { ...stored, waiting: null };
   // Redis was down, so the job may be one PostgreSQL has not heard of yet: say so rather than 404.
   if (redisDown) throw redisDown;
+  // The relay adds a job to Redis before it deletes its outbox row: one relayed since the first read is in Redis now.
+  const relayed = await findLiveJob(deps, id);
+  if (relayed) return relayed;
   throw new JobNotFoundError(id);
 }
 

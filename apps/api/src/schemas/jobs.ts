@@ -118,6 +118,9 @@ export const JobView = Type.Object({
   group: Type.Union([Type.String(), Type.Null()], { description: "The job's fair group; null for a job submitted without one." }),
   history: Type.Array(JobEvent),
   waiting: Type.Union([WaitingView, Type.Null()], { description: 'Why the job is not running yet; null when it is not waiting (processing or finished).' }),
+  outbox: Type.Optional(Type.Literal(true, {
+    description: 'Present on a job enqueued in a PostgreSQL transaction (enqueueInTransaction) that the outbox relay has not added to Redis yet; its history starts once it has.',
+  })),
 });
 
 const errorFields = { error: Type.Object({ code: Type.String(), message: Type.String(), requestId: Type.Optional(Type.String()) }) };

@@ -80,3 +80,17 @@ export const jobEvents = pgTable(
     check('job_events_status_check', sql`${table.status} in (${oneOf(JOB_EVENT_STATUSES)})`),
   ],
 );
+
+/**
+ * Jobs enqueued inside a caller's PostgreSQL transaction (`Queue.enqueueInTransaction`), waiting for
+ * the outbox relay to add them to Redis: a row is visible to the relay only once that transaction
+ * commits, and is deleted once its job is in Redis. Not partitioned: the relay keeps it near empty.
+ */
+export const jobOutbox = pgTable('job_outbox', {
+  /** The job's id (UUIDv7, naming its partition), made at insert: the relay adds the job under it. */
+  id: uuid('id').primaryKey(),
+  queue: text('queue').notNull(),
+  /** The validated submission (type, payload and every option), as the relay hands it to Redis. */
+  submission: jsonb('submission').notNull(),
+  createdAt: timestamptz('created_at').notNull().defaultNow(),
+});

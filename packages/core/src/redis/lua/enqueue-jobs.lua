@@ -3,9 +3,11 @@
   (delayed ZSET), with its first history event. Each job is added as if alone; one call for many only saves round trips.
 
   KEYS[1..3] events, counts, throughput   KEYS[4..11] lanes (see setLanes)   KEYS[12] delayed
-  then per job: job hash, idempotency key (any key of the queue's slot when the job has none)
+  then per job: job hash, idempotency key (any key of the queue's slot when the job has none),
+  and from the outbox relay its relayed marker (see QueueKeys.outboxRelayed)
   ARGV[1] now (ms)   ARGV[2] queue   ARGV[3] idempotency window (ms)
   ARGV[4] the schedule whose tick made the call's one job ('' for none)   ARGV[5] that tick (ms)
+  ARGV[6] from the outbox relay, how long its markers live (ms); '' for any other call
   then per job, 9 values: id, type, payload (JSON), maxAttempts, priority, its priority's band,
   runAt (ms), idempotency key ('' for none), fair group ('' for none: a grouped job that is ready
   waits for its group's turn, see queueGrouped, instead of in a stream)
@@ -13,27 +15,37 @@
   Returns one item per job: {1, id, status} when it was added, {0, firstJobId} when its idempotency
   key already names a job (nothing is added for it). A job whose hash exists already was added by
   this same call sent before (a client resends a call whose reply a reconnect lost): it is answered
-  as added, and added only once.
+  as added, and added only once. A relayed job whose marker exists already was added by an earlier
+  relay of its outbox row (whose relay died before deleting the row): {2, id}, and nothing is added.
 ]]
 local now, queue, window = ARGV[1], ARGV[2], ARGV[3]
 local nowMs = tonumber(now)
 local streams, delayed = setLanes(4), KEYS[12]
 local replies = {}
 
-for i = 1, (#KEYS - 12) / 2 do
-  local jobKey, idempotencyKey = KEYS[11 + 2 * i], KEYS[12 + 2 * i]
-  local a = 5 + 9 * (i - 1)
+local relayedFor = ARGV[6]
+local stride = 2
+if relayedFor ~= '' then stride = 3 end
+
+for i = 1, (#KEYS - 12) / stride do
+  local k = 12 + stride * (i - 1)
+  local jobKey, idempotencyKey = KEYS[k + 1], KEYS[k + 2]
+  local a = 6 + 9 * (i - 1)
   local jobId, jobType, payload, maxAttempts, priority, band, runAt, key, fairGroup =
     ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8], ARGV[a + 9]
   local first = false
   local resent = redis.call('HGET', jobKey, 'status')
-  if resent then
+  -- The marker outlives the job hash: a job that finished and expired is still not added again.
+  local relayedBefore = relayedFor ~= '' and not redis.call('SET', KEYS[k + 3], '1', 'NX', 'PX', relayedFor)
+  if relayedBefore or resent then
     first = jobId
   elseif key ~= '' then
     first = redis.call('GET', idempotencyKey)
     if not first then redis.call('SET', idempotencyKey, jobId, 'PX', window) end
   end
-  if resent then
+  if relayedBefore then
+    replies[i] = {2, jobId}
+  elseif resent then
     replies[i] = {1, jobId, resent}
   elseif first then
     replies[i] = {0, first}

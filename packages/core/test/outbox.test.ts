@@ -1,0 +1,252 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Type } from 'typebox';
+import {
+  closeRedis, createRedis, createWorker, defineJobType, InvalidJobError, jobsFindWithHistory, JobTypeRegistry, outboxBacklog, OutboxRelay, Queue,
+  queueKeys, waitForRedis, type BulkJob, type ScriptedRedis, type SluiceWorker,
+} from '@sluice/core';
+import { createTestDatabase, dropRedisKeys, isolatedConfig, waitFor, type TestDatabase } from '../../../test/support/context';
+
+const config = isolatedConfig('outbox');
+const echo = defineJobType({ name: 'echo', payload: Type.Object({ value: Type.Number() }, { additionalProperties: false }) });
+const registry = new JobTypeRegistry([echo]);
+const keys = queueKeys(config.redis.prefix, 'default');
+
+let database: TestDatabase;
+let redis: ScriptedRedis;
+let queue: Queue;
+
+/** `jobs` enqueued in a transaction of their own, committed; their ids. */
+async function committed(jobs: readonly BulkJob[]): Promise<string[]> {
+  const client = await database.pool.connect();
+  try {
+    await client.query('BEGIN');
+    const added = await queue.enqueueInTransaction(client, jobs);
+    await client.query('COMMIT');
+    return added.map(({ id }) => id);
+  } finally {
+    client.release();
+  }
+}
+
+const echoes = (count: number): BulkJob[] => Array.from({ length: count }, (_, value) => ({ type: 'echo', payload: { value } }));
+
+function relay(batchRows?: number, on: Queue = queue): OutboxRelay {
+  return new OutboxRelay({ pool: database.pool, schema: config.postgres.schema, queue: on, ...(batchRows !== undefined && { batchRows }) });
+}
+
+async function outboxRows(): Promise<number> {
+  return (await outboxBacklog(database.pool)).rows;
+}
+
+beforeAll(async () => {
+  database = await createTestDatabase(config);
+  redis = createRedis(config.redis);
+  await waitForRedis(redis, 5000);
+  queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry, schema: config.postgres.schema });
+});
+
+afterAll(async () => {
+  await closeRedis(redis);
+  await dropRedisKeys(config);
+  await database?.drop();
+});
+
+describe('enqueueInTransaction', () => {
+  it('returns the ids at once, inside the caller\'s open transaction, which it neither commits nor ends', async () => {
+    const client = await database.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const added = await queue.enqueueInTransaction(client, echoes(2));
+      expect(added.map(({ queue: name, type }) => [name, type])).toEqual([['default', 'echo'], ['default', 'echo']]);
+      // Another connection sees nothing yet: the transaction is still open, and still the caller's.
+      expect(await outboxRows()).toBe(0);
+      const { rows } = await client.query<{ id: string }>(`SELECT id FROM "${config.postgres.schema}".job_outbox ORDER BY id`);
+      expect(rows.map(({ id }) => id)).toEqual(added.map(({ id }) => id).sort());
+      await client.query('ROLLBACK');
+    } finally {
+      client.release();
+    }
+  });
+
+  it('rolled back: the job never exists, in the outbox, in Redis or in the history', async () => {
+    const client = await database.pool.connect();
+    let ids: string[];
+    try {
+      await client.query('BEGIN');
+      ids = (await queue.enqueueInTransaction(client, echoes(3))).map(({ id }) => id);
+      await client.query('ROLLBACK');
+    } finally {
+      client.release();
+    }
+    expect(await relay().runOnce()).toBe(0);
+    expect(await outboxRows()).toBe(0);
+    for (const id of ids) {
+      expect(await queue.getJob(id)).toBeNull();
+      expect(await jobsFindWithHistory(database.db, id)).toBeNull();
+    }
+  });
+
+  it('refuses an invalid job with the same error as addBulk, and inserts none of the submission', async () => {
+    const jobs: BulkJob[] = [{ type: 'echo', payload: { value: 1 } }, { type: 'echo', payload: { value: 'one' } }];
+    const expected = await queue.addBulk(jobs).then(() => null, (error: unknown) => error);
+    expect(expected).toBeInstanceOf(InvalidJobError);
+    const client = await database.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const refused = await queue.enqueueInTransaction(client, jobs).then(() => null, (error: unknown) => error);
+      expect(refused).toBeInstanceOf(InvalidJobError);
+      expect((refused as Error).message).toBe((expected as Error).message);
+      const tooMany = echoes(1001);
+      const expectedLimit = await queue.addBulk(tooMany).then(() => null, (error: unknown) => error);
+      const refusedLimit = await queue.enqueueInTransaction(client, tooMany).then(() => null, (error: unknown) => error);
+      expect(refusedLimit).toBeInstanceOf(InvalidJobError);
+      expect((refusedLimit as Error).message).toBe((expectedLimit as Error).message);
+      // The transaction is still usable: nothing was sent that could have aborted it.
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    expect(await outboxRows()).toBe(0);
+  });
+});
+
+describe('OutboxRelay', () => {
+  it('adds committed jobs to Redis under their own ids, with their options, and deletes their rows', async () => {
+    const runAt = new Date(Date.now() + 3_600_000);
+    const [plain, later, timed] = await committed([
+      { type: 'echo', payload: { value: 7 }, priority: 5, maxAttempts: 2, group: 'tenant-a' },
+      { type: 'echo', payload: { value: 8 }, delay: 60_000 },
+      { type: 'echo', payload: { value: 9 }, runAt },
+    ]);
+    expect(await relay().runOnce()).toBe(3);
+    expect(await queue.getJob(timed as string)).toMatchObject({ status: 'scheduled', runAt: runAt.toISOString() });
+    expect(await outboxRows()).toBe(0);
+    expect(await queue.getJob(plain as string)).toMatchObject({ status: 'pending', payload: { value: 7 }, priority: 5, maxAttempts: 2, group: 'tenant-a' });
+    expect(await queue.getJob(later as string)).toMatchObject({ status: 'scheduled', payload: { value: 8 } });
+    expect(await redis.exists(keys.outboxRelayed(plain as string), keys.outboxRelayed(later as string))).toBe(0);
+  });
+
+  it('applies idempotency keys when it adds: a job whose key names an earlier job is not added, and the earlier job stands', async () => {
+    const first = await queue.add('echo', { value: 1 }, { idempotencyKey: 'outbox-once' });
+    const [repeat] = await committed([{ type: 'echo', payload: { value: 2 }, idempotencyKey: 'outbox-once' }]);
+    expect(await relay().runOnce()).toBe(1);
+    expect(await outboxRows()).toBe(0);
+    expect(await queue.getJob(repeat as string)).toBeNull();
+    expect(await queue.getJob(first.id)).toMatchObject({ payload: { value: 1 }, idempotencyKey: 'outbox-once' });
+  });
+
+  /** The backends of relays listening on this file's schema's channel. */
+  const listeners = async (): Promise<number[]> => {
+    const { rows } = await database.pool.query<{ pid: number }>(
+      "SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN %' AND query LIKE '%' || $1 || '%'", [config.postgres.schema],
+    );
+    return rows.map(({ pid }) => pid);
+  };
+
+  it('wakes on the commit\'s notification, not its poll', async () => {
+    const woken = new OutboxRelay({ pool: database.pool, schema: config.postgres.schema, queue, pollMs: 600_000 });
+    woken.start();
+    try {
+      // Once it listens, its first look at the empty outbox is over and it waits for a notification.
+      await waitFor('the relay to listen', async () => (await listeners()).length === 1);
+      const [id] = await committed(echoes(1));
+      await waitFor('the job to reach Redis', async () => (await queue.getJob(id as string))?.status === 'pending', 5000);
+    } finally {
+      await woken.stop();
+    }
+  });
+
+  it('polls while its LISTEN connection is lost, and listens again on a new one', async () => {
+    const polling = new OutboxRelay({ pool: database.pool, schema: config.postgres.schema, queue, pollMs: 200 });
+    polling.start();
+    try {
+      const [lost] = await waitFor('the relay to listen', async () => ((await listeners()).length === 1 ? listeners() : null));
+      await database.pool.query('SELECT pg_terminate_backend($1)', [lost]);
+      const [id] = await committed(echoes(1));
+      await waitFor('the job to reach Redis', async () => (await queue.getJob(id as string))?.status === 'pending', 5000);
+      await waitFor('the relay to listen again', async () => {
+        const now = await listeners();
+        return now.length === 1 && now[0] !== lost;
+      });
+    } finally {
+      await polling.stop();
+    }
+  });
+
+  it('relays at most its batch of rows per transaction, oldest first', async () => {
+    const ids = await committed(echoes(25));
+    const batches: number[] = [];
+    const bounded = relay(10);
+    for (let relayed = -1; relayed !== 0;) batches.push((relayed = await bounded.runOnce()));
+    expect(batches).toEqual([10, 10, 5, 0]);
+    expect((await Promise.all(ids.map((id) => queue.getJob(id)))).every((job) => job?.status === 'pending')).toBe(true);
+  });
+
+  it('adds a job once when a relay died after adding it and before deleting its row, even once its job hash has expired', async () => {
+    const ids = await committed(echoes(3));
+    const streamLength = await redis.xlen(keys.stream);
+    // What a relay that died between the add and the DELETE leaves: the jobs in Redis, the rows in place.
+    const client = await database.pool.connect();
+    try {
+      const { rows } = await client.query(`SELECT id, queue, submission, created_at AS "createdAt" FROM "${config.postgres.schema}".job_outbox`);
+      await queue.relayOutbox(rows);
+    } finally {
+      client.release();
+    }
+    // As JOB_RETENTION_MS would once they finished.
+    await Promise.all(ids.map((id) => redis.del(keys.job(id))));
+    expect(await relay().runOnce()).toBe(3);
+    expect(await outboxRows()).toBe(0);
+    expect(await redis.xlen(keys.stream)).toBe(streamLength + 3);
+    for (const id of ids) expect(await redis.exists(keys.job(id), keys.outboxRelayed(id))).toBe(0);
+  });
+
+  it('two relays at once add every job exactly once', async () => {
+    const ids = [...(await committed(echoes(1000))), ...(await committed(echoes(1000)))];
+    const streamLength = await redis.xlen(keys.stream);
+    const other = createRedis(config.redis);
+    try {
+      await waitForRedis(other, 5000);
+      const otherQueue = new Queue({ redis: other, redisConfig: config.redis, queueConfig: config.queue, registry, schema: config.postgres.schema });
+      const drain = async (relayer: OutboxRelay): Promise<number> => {
+        let total = 0;
+        while ((await outboxRows()) > 0) total += await relayer.runOnce();
+        return total;
+      };
+      const totals = await Promise.all([drain(relay(100)), drain(relay(100, otherQueue))]);
+      expect(totals[0] + totals[1]).toBe(2000);
+    } finally {
+      await closeRedis(other);
+    }
+    expect(await redis.xlen(keys.stream)).toBe(streamLength + 2000);
+    const statuses = await Promise.all(ids.map((id) => redis.hget(keys.job(id), 'status')));
+    expect(statuses.every((status) => status === 'pending')).toBe(true);
+  });
+});
+
+describe('a worker runs committed jobs', () => {
+  let worker: SluiceWorker;
+  const runs = new Map<string, number>();
+
+  beforeAll(async () => {
+    await dropRedisKeys(config);
+    worker = await createWorker({
+      types: [echo],
+      handlers: { echo: ({ id }: { id: string }) => void runs.set(id, (runs.get(id) ?? 0) + 1) },
+      config,
+    });
+  });
+
+  afterAll(async () => {
+    await worker?.close(1000);
+  });
+
+  it('committed: its relay adds the jobs, woken by the commit, and each runs once and completes', async () => {
+    const ids = await committed(echoes(20));
+    await waitFor('every committed job to complete', async () =>
+      (await Promise.all(ids.map((id) => queue.getJob(id)))).every((job) => job?.status === 'completed'));
+    expect(ids.map((id) => runs.get(id))).toEqual(ids.map(() => 1));
+    // The relay commits after its add, which the jobs can outrun.
+    await waitFor('the relay to commit', async () => (await outboxRows()) === 0);
+  });
+});
