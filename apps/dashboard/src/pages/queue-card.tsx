@@ -2,7 +2,7 @@ import { useState } from 'react';
 import { JOB_STATES, type PartitionSnapshot, type QueueSnapshot } from '../api/types';
 import { StatusBadge } from '../components/status-badge';
 import { useDashboard } from '../context';
-import { formatCount } from '../format';
+import { formatCount, formatDuration } from '../format';
 import { href } from '../route';
 import { QueueLimits } from './queue-limits';
 
@@ -46,6 +46,9 @@ export function QueueCard({ name, queue }: { name: string; queue: QueueSnapshot 
           </div>
         ))}
       </dl>
+      <p className="card-note" data-latency={queue.latencyMs}>
+        Latency: {queue.latencyMs > 0 ? `the oldest waiting job has waited ${formatDuration(queue.latencyMs)}` : 'no job waits for a worker'}
+      </p>
       <WaitingWithoutWorker waiting={queue.waitingWithoutWorker} />
       <FairGroups groups={queue.groups} />
       <QueueLimits name={name} limits={queue.limits ?? {}} held={queue.heldByLimits ?? {}} />
@@ -74,6 +77,7 @@ function Partitions({ name, partitions }: { name: string; partitions: PartitionS
               <th scope="col">Processing</th>
               <th scope="col">Delayed</th>
               <th scope="col">Dead</th>
+              <th scope="col">Latency</th>
               <th scope="col">Done last minute</th>
               <th scope="col">Workers</th>
             </tr>
@@ -89,6 +93,7 @@ function Partitions({ name, partitions }: { name: string; partitions: PartitionS
                 <td>{formatCount(partition.processing)}</td>
                 <td>{formatCount(partition.scheduled + partition.retrying)}</td>
                 <td>{formatCount(partition.dead)}</td>
+                <td data-partition-latency={partition.latencyMs}>{formatDuration(partition.latencyMs)}</td>
                 <td>{formatCount(partition.completedLastMinute)}</td>
                 <td>{formatCount(partition.consumers)}</td>
               </tr>
