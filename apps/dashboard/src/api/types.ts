@@ -40,8 +40,8 @@ export type QueueSnapshot = Record<JobState, number> & {
   groups?: { waiting: number; running: number };
   /** The queue's own rate limit and concurrency cap. */
   limits: FlowLimits;
-  /** Queue latency: how long the oldest job waiting for a worker has waited (ms); 0 when none waits. */
-  latencyMs: number;
+  /** Queue latency: how long the oldest job waiting for a worker has waited (ms); 0 when none waits (absent from APIs older than it). */
+  latencyMs?: number;
   /** The queue per partition (one item for a queue of one partition). */
   partitions: PartitionSnapshot[];
 };

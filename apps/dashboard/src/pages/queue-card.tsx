@@ -46,9 +46,7 @@ export function QueueCard({ name, queue }: { name: string; queue: QueueSnapshot 
           </div>
         ))}
       </dl>
-      <p className="card-note" data-latency={queue.latencyMs}>
-        Latency: {queue.latencyMs > 0 ? `the oldest waiting job has waited ${formatDuration(queue.latencyMs)}` : 'no job waits for a worker'}
-      </p>
+      <Latency latencyMs={queue.latencyMs ?? 0} />
       <WaitingWithoutWorker waiting={queue.waitingWithoutWorker} />
       <FairGroups groups={queue.groups} />
       <QueueLimits name={name} limits={queue.limits ?? {}} held={queue.heldByLimits ?? {}} />
@@ -102,6 +100,15 @@ function Partitions({ name, partitions }: { name: string; partitions: PartitionS
         </table>
       </div>
     </details>
+  );
+}
+
+/** Queue latency: how long the oldest job waiting for a worker has waited. */
+function Latency({ latencyMs }: { latencyMs: number }) {
+  return (
+    <p className="card-note" data-latency={latencyMs}>
+      Latency: {latencyMs > 0 ? `the oldest waiting job has waited ${formatDuration(latencyMs)}` : 'no job waits for a worker'}
+    </p>
   );
 }
 
