@@ -1,4 +1,4 @@
-import { catalogKeys, closeRedis, createRedis, type ScriptedRedis } from '@sluice/core';
+import { catalogKeys, closeRedis, createRedis, type ScriptedRedis, type WorkerProcess } from '@sluice/core';
 import { createJobRegistry } from '@sluice/jobs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isolatedConfig, waitFor } from '../../../test/support/context';
@@ -27,25 +27,10 @@ afterAll(async () => {
   await fixture?.close();
 });
 
-interface WorkerView {
-  name: string;
-  hostname: string;
-  pid: number;
-  rssBytes: number;
-  version: string;
-  startedAt: number;
-  seenAt: number;
-  queues: string[];
-  concurrency: number;
-  draining: boolean;
-  runningCount: number;
-  running: { id: string; type: string; queue: string; attempt: number; startedAt: number }[];
-}
-
-async function listed(): Promise<WorkerView[]> {
+async function listed(): Promise<WorkerProcess[]> {
   const response = await fixture.app.inject({ method: 'GET', url: '/workers' });
   expect(response.statusCode, response.body).toBe(200);
-  return (response.json() as { workers: WorkerView[] }).workers;
+  return (response.json() as { workers: WorkerProcess[] }).workers;
 }
 
 describe('GET /workers', () => {
