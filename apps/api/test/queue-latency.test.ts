@@ -1,9 +1,11 @@
 import { closeRedis, createRedis, partitionOfId, queuePartition, WORKER_GROUP, type ScriptedRedis } from '@sluice/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isolatedConfig, waitFor } from '../../../test/support/context';
+import { startInProcess } from '../../../test/support/in-process';
+import { createJobRegistry } from '@sluice/jobs';
 import { startApp, type AppFixture } from './fixture';
 
-const config = isolatedConfig('api-queue-latency', { QUEUES: 'default:3,reads,grouped,delayed' });
+const config = isolatedConfig('api-queue-latency', { QUEUES: 'default:3,reads,grouped,delayed,later' });
 let fixture: AppFixture;
 let redis: ScriptedRedis;
 
@@ -51,7 +53,7 @@ describe('queue latency: the age of the oldest job waiting for a worker', () => 
     expect(stats.latencyMs).toBe(0);
     expect(stats.partitions.map((partition) => partition.latencyMs)).toEqual([0, 0, 0]);
     const list = (await fixture.app.inject({ method: 'GET', url: '/queues' })).json() as { queues: { name: string; latencyMs: number }[] };
-    expect(list.queues.map((queue) => queue.latencyMs)).toEqual([0, 0, 0, 0]);
+    expect(list.queues.map((queue) => queue.latencyMs)).toEqual([0, 0, 0, 0, 0]);
   });
 
   it('counts a job not yet delivered from when it was added, in its own partition and as the queue\'s', async () => {
@@ -93,5 +95,24 @@ describe('queue latency: the age of the oldest job waiting for a worker', () => 
     await fixture.submit({ type: 'noop', payload: {}, queue: 'delayed', delay: 600_000 });
     const scheduled = (await fixture.app.inject({ method: 'GET', url: '/queues/delayed' })).json() as { scheduled: number; latencyMs: number };
     expect(scheduled).toMatchObject({ scheduled: 1, latencyMs: 0 });
+  });
+
+  it('counts a delayed job from when it became due, when the promoter moved it into its stream', async () => {
+    const delay = 400;
+    // Paused, so the job is promoted but not started: a worker of this queue alone promotes it.
+    await fixture.app.inject({ method: 'POST', url: '/queues/later/pause' });
+    const workers = await startInProcess({ ...config, queue: { ...config.queue, queues: ['later'] } }, createJobRegistry(), {});
+    try {
+      const job = await submitTimed({ type: 'noop', payload: {}, queue: 'later', delay });
+      await waitFor('the job to be promoted', async () => (await fixture.statusOf(job.id)) === 'pending', 10_000, 20);
+      const after = Date.now();
+      const { latencyMs } = await statsOf('later');
+      // Measured from its creation it would be at least `delay`: from its due time, only what passed since.
+      expect(latencyMs).toBeLessThanOrEqual(after - (job.sentAt + delay) + 1);
+    } finally {
+      // Not workers.close(): that would also delete the file's keys, which the app's fixture deletes at the end.
+      await workers.worker.close(1000);
+      await closeRedis(workers.redis);
+    }
   });
 });
