@@ -56,13 +56,36 @@ describe('GET /workers', () => {
     expect(worker?.running.every((job) => job.type === 'sleep' && job.queue === 'default' && job.attempt === 1 && job.startedAt > 0)).toBe(true);
   });
 
-  it('leaves out a worker that has not reported within the live window', async () => {
+  it('leaves out a worker that has not reported within the live window, and deletes its report with its publication', async () => {
     const keys = catalogKeys(config.redis.prefix);
-    await redis.hset(keys.processes, 'gone-worker', JSON.stringify({ ...(await listed())[0], name: undefined }));
+    const report = JSON.stringify({ ...(await listed())[0], name: undefined });
+    await redis.hset(keys.processes, 'gone-worker', report);
     await redis.zadd(keys.seen, Date.now(), 'gone-worker');
     expect((await listed()).map((worker) => worker.name)).toContain('gone-worker');
     await redis.zadd(keys.seen, Date.now() - 60_000, 'gone-worker');
     expect((await listed()).map((worker) => worker.name)).not.toContain('gone-worker');
+    // Silent past PUBLICATION_KEPT_MS (10 minutes): the live worker's next publication deletes its report.
+    await redis.zadd(keys.seen, Date.now() - 11 * 60_000, 'gone-worker');
+    await waitFor('the stale report to be deleted', async () => (await redis.hexists(keys.processes, 'gone-worker')) === 0, 12_000, 200);
+  });
+
+  it('lists at most 500 workers, those that reported last first', async () => {
+    const keys = catalogKeys(config.redis.prefix);
+    const report = JSON.stringify({ ...(await listed())[0], name: undefined });
+    const now = Date.now();
+    const names = Array.from({ length: 510 }, (_, index) => `crowd-${String(index).padStart(3, '0')}`);
+    await redis.hset(keys.processes, Object.fromEntries(names.map((name) => [name, report])));
+    await redis.zadd(keys.seen, ...names.flatMap((name, index) => [now - 1000 - index, name]));
+    try {
+      const shown = (await listed()).map((worker) => worker.name);
+      expect(shown).toHaveLength(500);
+      // The real worker reported within the last 5 s, and perhaps after the crowd.
+      expect(shown.filter((name) => name.startsWith('crowd-'))).toEqual(names.slice(0, shown.filter((name) => name.startsWith('crowd-')).length));
+      expect(shown).not.toContain('crowd-509');
+    } finally {
+      await redis.hdel(keys.processes, ...names);
+      await redis.zrem(keys.seen, ...names);
+    }
   });
 });
 
