@@ -141,7 +141,7 @@ describe('operator views', () => {
 
   it('fits a phone on every page: tables scroll inside their boxes', async () => {
     const { page } = stack;
-    for (const [address, name, heading] of [['/', 'overview', 'Overview'], ['/jobs', 'jobs', 'Jobs'], ['/dead', 'dead-letters', 'Dead letters'], ['/schedules', 'schedules', 'Schedules']] as const) {
+    for (const [address, name, heading] of [['/', 'overview', 'Overview'], ['/jobs', 'jobs', 'Jobs'], ['/dead', 'dead-letters', 'Dead letters'], ['/schedules', 'schedules', 'Schedules'], ['/submit', 'submit', 'Submit a job']] as const) {
       await atBothWidths(page, address, `layout-${name}`, () => page.getByRole('heading', { name: heading, exact: true }).first().waitFor());
     }
   });
