@@ -1,5 +1,5 @@
 import type { RedisNode, SystemHealth } from '../api/types';
-import { Notice } from '../components/notice';
+import { CardSection, PolledPage } from '../components/polled-page';
 import { useDashboard } from '../context';
 import { formatBytes, formatCount, formatDuration } from '../format';
 import { usePolledRequest } from '../use-request';
@@ -10,27 +10,20 @@ const REFRESH_MS = 2000;
 export function System() {
   const { client } = useDashboard();
   const system = usePolledRequest('system', (signal) => client.get<SystemHealth>('/system', {}, signal), REFRESH_MS);
-  const health = system.data;
 
   return (
-    <>
-      <h2>System</h2>
-      {system.error && <Notice kind="error">{system.error}</Notice>}
-      {!health ? (
-        !system.error && <p className="muted">Loading…</p>
-      ) : (
+    <PolledPage title="System" request={system}>
+      {(health) => (
         <>
-          <section className="card" aria-labelledby="redis-title">
-            <h3 id="redis-title">Redis</h3>
+          <CardSection id="redis-title" title="Redis">
             <RedisNodes nodes={health.redis.nodes} />
-          </section>
-          <section className="card" aria-labelledby="history-title">
-            <h3 id="history-title">History on its way to PostgreSQL</h3>
+          </CardSection>
+          <CardSection id="history-title" title="History on its way to PostgreSQL">
             <HistoryTable history={health.history} />
-          </section>
+          </CardSection>
         </>
       )}
-    </>
+    </PolledPage>
   );
 }
 

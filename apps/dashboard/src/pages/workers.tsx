@@ -1,5 +1,5 @@
 import type { WorkerProcess } from '../api/types';
-import { Notice } from '../components/notice';
+import { CardSection, PolledPage } from '../components/polled-page';
 import { useDashboard } from '../context';
 import { formatBytes, formatCount, formatDuration, shortId } from '../format';
 import { href } from '../route';
@@ -12,33 +12,22 @@ const REFRESH_MS = 5000;
 export function Workers() {
   const { client, live } = useDashboard();
   const list = usePolledRequest('workers', (signal) => client.get<{ workers: WorkerProcess[] }>('/workers', {}, signal), REFRESH_MS);
-  const workers = list.data?.workers;
   // The live statistics' clock, which ticks every second; before their first snapshot, the latest report's.
-  const now = live.latest ? Date.parse(live.latest.at) : Math.max(0, ...(workers ?? []).map((worker) => worker.seenAt));
+  const now = live.latest ? Date.parse(live.latest.at) : Math.max(0, ...(list.data?.workers ?? []).map((worker) => worker.seenAt));
 
   return (
-    <>
-      <h2>Workers</h2>
-      {list.error && <Notice kind="error">{list.error}</Notice>}
-      {!workers ? (
-        !list.error && <p className="muted">Loading…</p>
-      ) : (
+    <PolledPage title="Workers" request={list}>
+      {({ workers }) => (
         <>
-          <section className="card" aria-labelledby="processes-title">
-            <h3 id="processes-title">Processes</h3>
-            {workers.length === 0 ? (
-              <p className="muted">No worker is live: none has reported in the last 15 seconds.</p>
-            ) : (
-              <ProcessTable workers={workers} now={now} />
-            )}
-          </section>
-          <section className="card" aria-labelledby="running-title">
-            <h3 id="running-title">Running now</h3>
+          <CardSection id="processes-title" title="Processes">
+            {workers.length === 0 ? <p className="muted">No worker is live: none has reported in the last 15 seconds.</p> : <ProcessTable workers={workers} now={now} />}
+          </CardSection>
+          <CardSection id="running-title" title="Running now">
             <RunningTable workers={workers} now={now} />
-          </section>
+          </CardSection>
         </>
       )}
-    </>
+    </PolledPage>
   );
 }
 
