@@ -26,8 +26,8 @@ export interface DashboardStack {
   submit(body: Record<string, unknown>, headers?: Record<string, string>): Promise<string>;
   /** GET /jobs/:id's status. */
   statusOf(id: string, headers?: Record<string, string>): Promise<string>;
-  /** Saves a full-page screenshot as test-output/screenshots/<name>.png. */
-  screenshot(name: string): Promise<void>;
+  /** Saves a full-page screenshot as test-output/screenshots/<name>.png, and answers the PNG. */
+  screenshot(name: string): Promise<Buffer>;
   close(): Promise<void>;
 }
 
@@ -74,7 +74,7 @@ export async function startDashboardStack(
       return ((await (await fetch(`${baseUrl}/jobs/${id}`, { headers })).json()) as { status: string }).status;
     },
     async screenshot(name) {
-      await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+      return page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
     },
     async close() {
       await browser.close();

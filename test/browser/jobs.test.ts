@@ -26,8 +26,10 @@ describe('finding a job', () => {
     const events = page.locator('.events .event');
     await waitFor('the whole history', async () => (await events.count()) === 6);
     expect(await events.evaluateAll((items) => items.map((item) => item.getAttribute('data-status')))).toEqual(['pending', 'processing', 'failed', 'pending', 'processing', 'completed']);
+    // The failed attempt is folded to one line, the latest open; unfolded, it shows its error.
+    await page.locator('ol.attempts > li[data-attempt="1"] summary').click();
     await page.locator('.events .error-text', { hasText: 'upstream hiccup' }).waitFor();
-    expect(await page.locator('.events').textContent()).toContain(`worker ${stack.config.worker.consumerName}`);
+    expect(await page.locator('.timeline').textContent()).toContain(`worker ${stack.config.worker.consumerName}`);
     // One wait between each two steps, drawn to scale.
     expect(await page.locator('.wait-bar').count()).toBe(5);
     expect(await page.locator('pre[aria-label="Result"]').textContent()).toContain('"succeededOnAttempt": 2');

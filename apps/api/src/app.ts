@@ -17,6 +17,7 @@ import { jobActionRoutes } from './routes/job-actions.js';
 import { jobListRoutes } from './routes/job-list.js';
 import { jobTypeRoutes } from './routes/job-types.js';
 import { jobRoutes } from './routes/jobs.js';
+import { operationRoutes } from './routes/operations.js';
 import { queueRoutes } from './routes/queues.js';
 import { scheduleRoutes } from './routes/schedules.js';
 import { statsStreamRoutes } from './routes/stats-stream.js';
@@ -113,6 +114,7 @@ export async function buildApp(config: SluiceConfig, deps: AppDeps, options: App
   await app.register(jobActionRoutes, { deps });
   await app.register(queueRoutes, { deps });
   await app.register(jobTypeRoutes, { deps });
+  await app.register(operationRoutes, { deps });
   await app.register(scheduleRoutes, { deps });
   const statsHub = new StatsHub(async () => snapshotView(await queueStats(deps.redis, deps.layouts, deps.queue.queues), new Date()), options.statsIntervalMs);
   app.decorate('statsHub', statsHub);

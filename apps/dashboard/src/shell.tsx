@@ -1,4 +1,4 @@
-import { useCallback, useMemo, useState } from 'react';
+import { useCallback, useMemo, useState, type MouseEvent } from 'react';
 import { ApiError, type ApiClient } from './api/client';
 import type { JobType } from './api/types';
 import { Notice } from './components/notice';
@@ -11,6 +11,8 @@ import { Jobs } from './pages/jobs';
 import { Overview } from './pages/overview';
 import { Schedules } from './pages/schedules';
 import { SubmitJob } from './pages/submit-job';
+import { System } from './pages/system';
+import { Workers } from './pages/workers';
 import { href, useRoute, type Route } from './route';
 
 const PAGES = [
@@ -18,6 +20,8 @@ const PAGES = [
   { path: 'jobs', label: 'Jobs' },
   { path: 'dead', label: 'Dead letters' },
   { path: 'schedules', label: 'Schedules' },
+  { path: 'workers', label: 'Workers' },
+  { path: 'system', label: 'System' },
   { path: 'submit', label: 'Submit' },
 ];
 
@@ -28,7 +32,18 @@ function page(route: Route) {
   if (section === 'dead') return <DeadLetters route={route} />;
   if (section === 'schedules') return <Schedules route={route} />;
   if (section === 'submit') return <SubmitJob />;
+  if (section === 'workers') return <Workers />;
+  if (section === 'system') return <System />;
   return <Overview />;
+}
+
+/**
+ * Moves the focus to the page's content. The link's own jump would not: the dashboard routes by the
+ * URL's hash, so `#main` would be read as a page of that name.
+ */
+function skipToContent(event: MouseEvent<HTMLAnchorElement>) {
+  event.preventDefault();
+  document.getElementById('main')?.focus();
 }
 
 /** The dashboard once the API has let it in: the header, the navigation and the current page. */
@@ -49,7 +64,7 @@ export function Shell({ client, jobTypes, queues, unauthorized, forgetKey }: { c
 
   return (
     <DashboardContext.Provider value={dashboard}>
-      <a className="skip" href="#main">
+      <a className="skip" href="#main" onClick={skipToContent}>
         Skip to content
       </a>
       <header className="top">

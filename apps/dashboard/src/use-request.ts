@@ -42,3 +42,14 @@ export function useRequest<T>(key: string, read: (signal: AbortSignal) => Promis
 
   return { data: answer.data, error: answer.error, loading: answer.for !== current, reload };
 }
+
+/** `useRequest`, read again every `intervalMs` while the page shows it. */
+export function usePolledRequest<T>(key: string, read: (signal: AbortSignal) => Promise<T>, intervalMs: number): Request<T> {
+  const request = useRequest(key, read);
+  const { reload } = request;
+  useEffect(() => {
+    const timer = setInterval(reload, intervalMs);
+    return () => clearInterval(timer);
+  }, [reload, intervalMs]);
+  return request;
+}

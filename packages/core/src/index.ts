@@ -34,6 +34,8 @@ export * as schema from './history/schema.js';
 export { createLogger } from './pino-logger.js';
 export * from './dead-letters.js';
 export * from './queue-stats.js';
+export * from './worker-processes.js';
+export * from './redis-health.js';
 export * from './queue-admin.js';
 export * from './job-actions.js';
 export { collectProcessMetrics, type ProcessRole } from './process-metrics.js';

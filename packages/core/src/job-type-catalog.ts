@@ -7,6 +7,7 @@ import { toRedisError } from './redis/client.js';
 import { runScript, type ScriptedRedis } from './redis/scripts.js';
 import { JobTypeRegistry, type JobTypeDefinition, type JobTypeLookup, type RegisteredJobType } from './registry.js';
 import type { RetryPolicy } from './retry-policy.js';
+import type { WorkerProcessReport } from './worker-processes.js';
 
 /** How often a worker publishes what it serves; a publication also says the worker is live. */
 export const PUBLISH_INTERVAL_MS = 5000;
@@ -88,10 +89,10 @@ export function publishedType(type: RegisteredJobType): PublishedJobType {
   };
 }
 
-/** publishJobTypes: stores a worker's publication and marks it live. */
-export async function publishJobTypes(redis: ScriptedRedis, prefix: string, worker: string, publication: WorkerPublication): Promise<void> {
+/** publishJobTypes: stores a worker's publication and its process report (see WorkerProcessReport), and marks it live. */
+export async function publishJobTypes(redis: ScriptedRedis, prefix: string, worker: string, publication: WorkerPublication, report: WorkerProcessReport): Promise<void> {
   const keys = catalogKeys(prefix);
-  await runScript(redis, 'publishJobTypes', [keys.publications, keys.seen, keys.version], [worker, JSON.stringify(publication), PUBLICATION_KEPT_MS]);
+  await runScript(redis, 'publishJobTypes', [keys.publications, keys.seen, keys.version, keys.processes], [worker, JSON.stringify(publication), PUBLICATION_KEPT_MS, JSON.stringify(report)]);
 }
 
 /** Dependencies and settings of a `JobTypeCatalog`. */

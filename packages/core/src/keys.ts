@@ -124,12 +124,14 @@ export interface CatalogKeys {
   seen: string;
   /** Counter bumped whenever a publication changes, so readers rebuild only then. */
   version: string;
+  /** Hash of worker name -> the JSON of its process report (see WorkerProcessReport), written with its publication. */
+  processes: string;
 }
 
 /** Builds the catalog's keys under `prefix`. */
 export function catalogKeys(prefix: string): CatalogKeys {
   const base = `${prefix}:{job-types}:`;
-  return { publications: `${base}publications`, seen: `${base}seen`, version: `${base}version` };
+  return { publications: `${base}publications`, seen: `${base}seen`, version: `${base}version`, processes: `${base}processes` };
 }
 
 /**

@@ -4,7 +4,7 @@ import type { Partition, QueueLayouts } from './partitions.js';
 import type { FlowLimits } from './flow-limits.js';
 import { readQueueLimits } from './queue-admin.js';
 import { toRedisError } from './redis/client.js';
-import type { ScriptedRedis } from './redis/scripts.js';
+import { runScript, type ScriptedRedis } from './redis/scripts.js';
 
 /** One consumer of a queue's group, as Redis sees it. */
 export interface ConsumerStats {
@@ -31,6 +31,8 @@ export interface PartitionStats {
   heldTypes: Record<string, number>;
   /** Grouped jobs waiting their group's turn, and groups with jobs running (see AddJobOptions.group). */
   groups: GroupStats;
+  /** How long the oldest job waiting for a worker has waited (ms), 0 when none waits (see oldest-waiting.lua). */
+  latencyMs: number;
 }
 
 /** A queue's fair groups at a glance: counts only, as groups may be many. */
@@ -60,6 +62,8 @@ export interface QueueStats {
   heldTypes: Record<string, number>;
   /** Grouped jobs waiting their turn, and groups running, over the partitions (a group lives in one). */
   groups: GroupStats;
+  /** How long the oldest job waiting for a worker, in any partition, has waited (ms); 0 when none waits. */
+  latencyMs: number;
   /** The flow limits set on the queue ({} for none). */
   limits: FlowLimits;
   /** The same per partition, the current partitions first, then any of an earlier count still draining. */
@@ -75,6 +79,8 @@ export interface ThroughputSecond {
 }
 
 const THROUGHPUT_WINDOW_SECONDS = 60;
+/** Grouped jobs of a partition looked at for the oldest wait: the next ones in turn (see oldest-waiting.lua). */
+const FAIR_LATENCY_SAMPLE = 100;
 
 /**
  * Reads every queue's statistics from Redis in one round trip, a pipeline per partition (each is a
@@ -110,7 +116,11 @@ async function readPartition(redis: ScriptedRedis, { keys, index, count }: Parti
   pipeline.hgetall(keys.limited);
   pipeline.zcard(keys.fair);
   for (let s = second - THROUGHPUT_WINDOW_SECONDS + 1; s <= second; s += 1) pipeline.hmget(keys.throughput(s * 1000), 'completed', 'failed');
-  const [counts, paused, consumers, unserved, limited, waitingInGroups, ...buckets] = (await pipeline.exec()) ?? [];
+  const [replies, latency] = await Promise.all([
+    pipeline.exec(),
+    runScript(redis, 'oldestWaiting', [...keys.bands, keys.fair], [WORKER_GROUP, FAIR_LATENCY_SAMPLE]) as Promise<number>,
+  ]);
+  const [counts, paused, consumers, unserved, limited, waitingInGroups, ...buckets] = replies ?? [];
   for (const reply of [counts, paused, unserved, limited, waitingInGroups]) if (reply?.[0]) throw toRedisError(reply[0]);
   const countHash = (counts?.[1] ?? {}) as Record<string, string>;
   const perSecond = buckets.map((bucket, offset): ThroughputSecond => {
@@ -133,6 +143,7 @@ async function readPartition(redis: ScriptedRedis, { keys, index, count }: Parti
       waiting: Number(waitingInGroups?.[1] ?? 0),
       running: Object.entries(countHash).filter(([field, count]) => field.startsWith(GROUP_RUNNING) && Number(count) > 0).length,
     },
+    latencyMs: Math.max(0, latency),
   };
 }
 
@@ -189,6 +200,7 @@ function combine(partitions: readonly PartitionReading[]): Omit<QueueStats, 'lim
     processingTypes,
     heldTypes,
     groups,
+    latencyMs: Math.max(0, ...partitions.map((partition) => partition.latencyMs)),
     partitions: partitions.map(({ perSecond: _perSecond, ...partition }) => partition),
   };
 }

@@ -19,6 +19,7 @@ import { DEFAULT_JOB_TIMEOUT_MS, type JobTypeRegistry, type RegisteredJobType } 
 import { Slots } from './slots.js';
 import { jitter, sleep } from './sleep.js';
 import { WorkerEventEmitter, type StaleTransition } from './worker-events.js';
+import { processReport, type WorkerProcessReport } from './worker-processes.js';
 
 export { MAX_POSTPONEMENTS, MAX_RESULT_BYTES } from './job-runner.js';
 
@@ -104,6 +105,8 @@ interface RunningJob {
   job: StartedJob;
   runtime: QueueRuntime;
   attempt: Attempt;
+  /** When the attempt started (ms). */
+  startedAt: number;
   /** The attempt ended without this worker recording an outcome: released at shutdown, or taken over. */
   lost: boolean;
 }
@@ -298,7 +301,7 @@ export class Worker extends WorkerEventEmitter {
     // producers still accept its types (see PUBLICATION_KEPT_MS), and the jobs wait for a replacement.
     this.publishStopping.abort();
     const withdrawn = this.publishLoop
-      ? within(this.publishLoop.then(() => publishJobTypes(this.commands, this.options.redis.prefix, this.name, { ...this.publication(), draining: true })), CLOSE_STEP_MS)
+      ? within(this.publishLoop.then(() => publishJobTypes(this.commands, this.options.redis.prefix, this.name, { ...this.publication(), draining: true }, this.processReport(true))), CLOSE_STEP_MS)
       : Promise.resolve(true);
     for (const runtime of this.runtimes) runtime.reader.disconnect();
     // A read in flight now hands back what it started (see consume) instead of running it.
@@ -548,7 +551,7 @@ export class Worker extends WorkerEventEmitter {
     const startedAt = this.now();
     const type = this.options.registry.find(job.type);
     const attempt = new Attempt(startedAt, type?.timeoutMs ?? DEFAULT_JOB_TIMEOUT_MS);
-    const running: RunningJob = { job, runtime, attempt, lost: false };
+    const running: RunningJob = { job, runtime, attempt, startedAt, lost: false };
     this.running.add(running);
     runtime.running += 1;
     this.emit('job:started', { id: job.id, queue: job.queue, type: job.type, attempt: job.attempt, waitMs: Math.max(0, startedAt - job.runAtMs) });
@@ -723,7 +726,13 @@ export class Worker extends WorkerEventEmitter {
 
   /** Says which types this worker serves, and that it is live. */
   private async publish(): Promise<void> {
-    await publishJobTypes(this.commands, this.options.redis.prefix, this.name, this.publication());
+    await publishJobTypes(this.commands, this.options.redis.prefix, this.name, this.publication(), this.processReport(false));
+  }
+
+  /** This worker's process and the jobs it runs now, for operators (see GET /workers). */
+  private processReport(draining: boolean): WorkerProcessReport {
+    const running = [...this.running].filter(({ lost }) => !lost).map(({ job, startedAt }) => ({ id: job.id, type: job.type, queue: job.queue, attempt: job.attempt, startedAt }));
+    return processReport({ startedAt: this.startedAt, queues: this.options.queue.queues, concurrency: this.slots.capacity, draining }, running);
   }
 
   /**

@@ -8,7 +8,7 @@ import type { AppDeps } from '../app.js';
 export class ApiMetrics {
   readonly registry = new Registry();
   private readonly enqueued: Counter<'queue' | 'type'>;
-  private readonly gauges: Record<'depth' | 'delayed' | 'processing' | 'dlq' | 'historyBacklog' | 'historyLag' | 'historySetAside', Gauge<'queue'>>;
+  private readonly gauges: Record<'depth' | 'delayed' | 'processing' | 'dlq' | 'latency' | 'historyBacklog' | 'historyLag' | 'historySetAside', Gauge<'queue'>>;
   private readonly waitingWithoutWorker: Gauge<'queue' | 'type'>;
   private readonly partitionDepth: Gauge<'queue' | 'partition'>;
   private readonly scrapeSuccess: Gauge;
@@ -22,6 +22,12 @@ export class ApiMetrics {
       depth: new Gauge({ name: 'sluice_queue_depth', help: 'Jobs waiting to run now (pending).', labelNames: ['queue'], registers: [this.registry] }),
       delayed: new Gauge({ name: 'sluice_queue_delayed', help: 'Jobs waiting for their run time or a retry (scheduled and retrying).', labelNames: ['queue'], registers: [this.registry] }),
       processing: new Gauge({ name: 'sluice_queue_processing', help: 'Jobs being run by a worker.', labelNames: ['queue'], registers: [this.registry] }),
+      latency: new Gauge({
+        name: 'sluice_queue_latency_seconds',
+        help: 'Age of the oldest job waiting for a worker (from when it was due), over the queue\'s partitions; 0 when none waits.',
+        labelNames: ['queue'],
+        registers: [this.registry],
+      }),
       dlq: new Gauge({ name: 'sluice_queue_dlq_size', help: 'Entries in the dead-letter stream.', labelNames: ['queue'], registers: [this.registry] }),
       historyBacklog: new Gauge({
         name: 'sluice_history_backlog_entries', help: 'Events-stream entries waiting to be recorded in PostgreSQL.', labelNames: ['queue'], registers: [this.registry],
@@ -77,6 +83,7 @@ export class ApiMetrics {
         this.gauges.depth.set({ queue }, counts?.pending ?? 0);
         this.gauges.delayed.set({ queue }, (counts?.scheduled ?? 0) + (counts?.retrying ?? 0));
         this.gauges.processing.set({ queue }, counts?.processing ?? 0);
+        this.gauges.latency.set({ queue }, (stats[queue]?.latencyMs ?? 0) / 1000);
         this.gauges.dlq.set({ queue }, dlqSizes[index] ?? 0);
         this.gauges.historyBacklog.set({ queue }, history[queue]?.entries ?? 0);
         this.gauges.historyLag.set({ queue }, (history[queue]?.lagMs ?? 0) / 1000);

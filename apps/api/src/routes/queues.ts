@@ -11,6 +11,7 @@ const QueueSummary = Type.Object({
   paused: Type.Boolean(),
   depth: Type.Integer({ description: 'Jobs waiting to run now (pending).' }),
   counts: Counts,
+  latencyMs: QueueStatsView.properties.latencyMs,
   limits: QueueLimitsBody,
 });
 const QueueParams = Type.Object({ name: Type.String({ maxLength: 64, description: 'The queue name.' }) });
@@ -26,7 +27,7 @@ export const queueRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
     const stats = await queueStats(deps.redis, deps.layouts, queues());
     return {
       queues: queues().map((name) => ({
-        name, paused: stats[name]?.paused ?? false, depth: stats[name]?.counts.pending ?? 0, counts: stats[name]?.counts ?? {}, limits: stats[name]?.limits ?? {},
+        name, paused: stats[name]?.paused ?? false, depth: stats[name]?.counts.pending ?? 0, counts: stats[name]?.counts ?? {}, latencyMs: stats[name]?.latencyMs ?? 0, limits: stats[name]?.limits ?? {},
       })),
     };
   });

@@ -5,6 +5,11 @@ import { QueueLimitsBody } from './limits.js';
 /** Jobs per state. */
 export const Counts = Type.Object(Object.fromEntries(JOB_STATES.map((state) => [state, Type.Integer({ minimum: 0 })])));
 
+const LatencyMs = Type.Integer({
+  minimum: 0,
+  description: 'Queue latency: how long (ms) the oldest job waiting for a worker has waited, from when it was due; 0 when none waits. Jobs held back by limits or waiting for a worker of their type are counted apart (heldByLimits, waitingWithoutWorker).',
+});
+
 /** One queue's statistics, as GET /stats and GET /queues/:name answer them. */
 export const QueueStatsView = Type.Object({
   ...Counts.properties,
@@ -27,6 +32,7 @@ export const QueueStatsView = Type.Object({
     waiting: Type.Integer({ minimum: 0, description: 'Grouped jobs waiting their group\'s turn, or its cap (see groupConcurrency).' }),
     running: Type.Integer({ minimum: 0, description: 'Fair groups with jobs running now.' }),
   }),
+  latencyMs: LatencyMs,
   limits: QueueLimitsBody,
   partitions: Type.Array(
     Type.Object({
@@ -37,6 +43,7 @@ export const QueueStatsView = Type.Object({
       consumers: Type.Integer({ minimum: 0, description: 'Workers reading this partition.' }),
       completedLastMinute: Type.Integer(),
       failedLastMinute: Type.Integer(),
+      latencyMs: LatencyMs,
     }),
     {
       description:
@@ -77,6 +84,7 @@ export function statsView(stats: QueueStats): QueueStatsView {
     processingByType: stats.processingTypes,
     heldByLimits: stats.heldTypes,
     groups: stats.groups,
+    latencyMs: stats.latencyMs,
     limits: stats.limits,
     partitions: stats.partitions.map((partition) => ({
       index: partition.index,
@@ -86,6 +94,7 @@ export function statsView(stats: QueueStats): QueueStatsView {
       consumers: partition.consumers.length,
       completedLastMinute: partition.lastMinute.completed,
       failedLastMinute: partition.lastMinute.failed,
+      latencyMs: partition.latencyMs,
     })),
   };
 }

@@ -40,6 +40,8 @@ export type QueueSnapshot = Record<JobState, number> & {
   groups?: { waiting: number; running: number };
   /** The queue's own rate limit and concurrency cap. */
   limits: FlowLimits;
+  /** Queue latency: how long the oldest job waiting for a worker has waited (ms); 0 when none waits (absent from APIs older than it). */
+  latencyMs?: number;
   /** The queue per partition (one item for a queue of one partition). */
   partitions: PartitionSnapshot[];
 };
@@ -58,6 +60,7 @@ export type PartitionSnapshot = Record<JobState, number> & {
   consumers: number;
   completedLastMinute: number;
   failedLastMinute: number;
+  latencyMs: number;
 };
 
 /** One event of GET /stats/stream. */
@@ -207,4 +210,55 @@ export interface Schedule {
   nextRuns: string[];
   lastRuns: ScheduleRun[];
   inFlight: number;
+}
+
+/** A job a worker runs now (GET /workers). */
+export interface RunningJob {
+  id: string;
+  type: string;
+  queue: string;
+  attempt: number;
+  startedAt: number;
+}
+
+/** A live worker process (GET /workers). */
+export interface WorkerProcess {
+  name: string;
+  hostname: string;
+  pid: number;
+  rssBytes: number;
+  version: string;
+  startedAt: number;
+  seenAt: number;
+  queues: string[];
+  concurrency: number;
+  draining: boolean;
+  runningCount: number;
+  running: RunningJob[];
+}
+
+/** One Redis node's health (GET /system). */
+export interface RedisNode {
+  name: string;
+  role: string;
+  version: string;
+  usedMemoryBytes: number;
+  maxMemoryBytes: number;
+  maxMemoryPolicy: string;
+  opsPerSecond: number;
+  connectedClients: number;
+  uptimeSeconds: number;
+}
+
+/** Backlog of the history on its way to PostgreSQL. */
+export interface HistoryBacklog {
+  backlog: number;
+  lagMs: number;
+  setAside: number;
+}
+
+/** GET /system. */
+export interface SystemHealth {
+  redis: { nodes: RedisNode[] };
+  history: HistoryBacklog & { queues: Record<string, HistoryBacklog> };
 }

@@ -2,7 +2,7 @@ import { useState } from 'react';
 import { JOB_STATES, type PartitionSnapshot, type QueueSnapshot } from '../api/types';
 import { StatusBadge } from '../components/status-badge';
 import { useDashboard } from '../context';
-import { formatCount } from '../format';
+import { formatCount, formatDuration } from '../format';
 import { href } from '../route';
 import { QueueLimits } from './queue-limits';
 
@@ -46,6 +46,7 @@ export function QueueCard({ name, queue }: { name: string; queue: QueueSnapshot 
           </div>
         ))}
       </dl>
+      <Latency latencyMs={queue.latencyMs ?? 0} />
       <WaitingWithoutWorker waiting={queue.waitingWithoutWorker} />
       <FairGroups groups={queue.groups} />
       <QueueLimits name={name} limits={queue.limits ?? {}} held={queue.heldByLimits ?? {}} />
@@ -74,6 +75,7 @@ function Partitions({ name, partitions }: { name: string; partitions: PartitionS
               <th scope="col">Processing</th>
               <th scope="col">Delayed</th>
               <th scope="col">Dead</th>
+              <th scope="col">Latency</th>
               <th scope="col">Done last minute</th>
               <th scope="col">Workers</th>
             </tr>
@@ -89,6 +91,7 @@ function Partitions({ name, partitions }: { name: string; partitions: PartitionS
                 <td>{formatCount(partition.processing)}</td>
                 <td>{formatCount(partition.scheduled + partition.retrying)}</td>
                 <td>{formatCount(partition.dead)}</td>
+                <td data-partition-latency={partition.latencyMs}>{formatDuration(partition.latencyMs)}</td>
                 <td>{formatCount(partition.completedLastMinute)}</td>
                 <td>{formatCount(partition.consumers)}</td>
               </tr>
@@ -97,6 +100,15 @@ function Partitions({ name, partitions }: { name: string; partitions: PartitionS
         </table>
       </div>
     </details>
+  );
+}
+
+/** Queue latency: how long the oldest job waiting for a worker has waited. */
+function Latency({ latencyMs }: { latencyMs: number }) {
+  return (
+    <p className="card-note" data-latency={latencyMs}>
+      Latency: {latencyMs > 0 ? `the oldest waiting job has waited ${formatDuration(latencyMs)}` : 'no job waits for a worker'}
+    </p>
   );
 }
 

@@ -73,21 +73,23 @@ function ScheduleCard({ schedule, changed }: { schedule: Schedule; changed(note:
       )}
       <h4>Last runs</h4>
       {schedule.lastRuns.length === 0 ? <p className="muted">No runs yet.</p> : (
-        <table className="last-runs">
-          <thead>
-            <tr><th scope="col">Tick</th><th scope="col">Kind</th><th scope="col">Status</th><th scope="col">Job</th></tr>
-          </thead>
-          <tbody>
-            {schedule.lastRuns.map((run) => (
-              <tr key={`${run.kind}-${run.tick}-${run.at}`} data-status={run.status}>
-                <td>{formatTime(run.tick)}</td>
-                <td>{run.kind}</td>
-                <td>{run.status}</td>
-                <td><RunOutcome run={run} /></td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <div className="table-wrap">
+          <table className="last-runs">
+            <thead>
+              <tr><th scope="col">Tick</th><th scope="col">Kind</th><th scope="col">Status</th><th scope="col">Job</th></tr>
+            </thead>
+            <tbody>
+              {schedule.lastRuns.map((run) => (
+                <tr key={`${run.kind}-${run.tick}-${run.at}`} data-status={run.status}>
+                  <td>{formatTime(run.tick)}</td>
+                  <td>{run.kind}</td>
+                  <td>{run.status}</td>
+                  <td><RunOutcome run={run} /></td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
     </article>
   );

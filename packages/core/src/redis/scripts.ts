@@ -55,6 +55,7 @@ const SCRIPTS = {
   renewOverruns: lua('renew-overruns'),
   publishJobTypes: lua('publish-job-types'),
   livePublishers: lua('live-publishers'),
+  oldestWaiting: lua('oldest-waiting'),
   acquireLease: lua('acquire-lease'),
   releaseLease: lua('release-lease'),
   saveSchedule: lua('save-schedule'),

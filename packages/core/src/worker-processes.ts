@@ -1,0 +1,108 @@
+import { createRequire } from 'node:module';
+import { hostname } from 'node:os';
+import { catalogKeys } from './keys.js';
+import { PUBLICATION_LIVE_MS } from './job-type-catalog.js';
+import { toRedisError } from './redis/client.js';
+import { runScript, type ScriptedRedis } from './redis/scripts.js';
+
+/** Most running jobs one worker's report names; `runningCount` still counts them all. */
+export const MAX_REPORTED_JOBS = 50;
+/** Most workers `workerProcesses` answers with, those seen last first. */
+export const MAX_LISTED_WORKERS = 500;
+
+/** A job a worker runs now. */
+export interface RunningJobReport {
+  id: string;
+  type: string;
+  queue: string;
+  attempt: number;
+  /** When this attempt started (ms). */
+  startedAt: number;
+}
+
+/**
+ * What a worker says about its process each time it publishes its job types (PUBLISH_INTERVAL_MS):
+ * the operator's view of who runs what, and where.
+ */
+export interface WorkerProcessReport {
+  hostname: string;
+  pid: number;
+  /** Resident set size of the process (bytes). */
+  rssBytes: number;
+  /** The version of @sluice/core the process runs. */
+  version: string;
+  /** When the worker started (ms, on Redis's clock). */
+  startedAt: number;
+  queues: string[];
+  concurrency: number;
+  /** The worker is stopping: it finishes what it runs and takes nothing new. */
+  draining: boolean;
+  runningCount: number;
+  /** The first MAX_REPORTED_JOBS of the jobs it runs, oldest first. */
+  running: RunningJobReport[];
+}
+
+/** A live worker as GET /workers shows it: its name, when it last reported (ms, Redis's clock) and its report. */
+export interface WorkerProcess extends WorkerProcessReport {
+  name: string;
+  seenAt: number;
+}
+
+/** The version of this package, read once. */
+export const SLUICE_VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+
+/** A report of this process, for a worker with the given settings and running jobs. */
+export function processReport(worker: { startedAt: number; queues: string[]; concurrency: number; draining: boolean }, running: readonly RunningJobReport[]): WorkerProcessReport {
+  const oldestFirst = [...running].sort((a, b) => a.startedAt - b.startedAt);
+  return {
+    hostname: hostname(),
+    pid: process.pid,
+    rssBytes: process.memoryUsage.rss(),
+    version: SLUICE_VERSION,
+    ...worker,
+    runningCount: running.length,
+    running: oldestFirst.slice(0, MAX_REPORTED_JOBS),
+  };
+}
+
+/**
+ * The live workers (those that published within PUBLICATION_LIVE_MS), those seen last first, at most
+ * MAX_LISTED_WORKERS, with what each last reported. A worker of a version that does not report its
+ * process is left out. Reports live beside the publications and are removed with them.
+ */
+export async function workerProcesses(redis: ScriptedRedis, prefix: string): Promise<WorkerProcess[]> {
+  const keys = catalogKeys(prefix);
+  try {
+    const [, ...flat] = (await runScript(redis, 'livePublishers', [keys.seen, keys.version], [PUBLICATION_LIVE_MS, PUBLICATION_LIVE_MS])) as [unknown, ...(string | number)[]];
+    const names: string[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) names.push(String(flat[i]));
+    if (names.length === 0) return [];
+    const pipeline = redis.pipeline();
+    pipeline.hmget(keys.processes, ...names);
+    pipeline.zmscore(keys.seen, ...names);
+    const [reports, scores] = ((await pipeline.exec()) ?? []).map(([error, reply]) => {
+      if (error) throw error;
+      return reply as (string | null)[];
+    });
+    return names
+      .flatMap((name, index): WorkerProcess[] => {
+        const report = parseReport(reports?.[index] ?? null);
+        return report ? [{ name, seenAt: Number(scores?.[index] ?? 0), ...report }] : [];
+      })
+      .sort((a, b) => b.seenAt - a.seenAt || a.name.localeCompare(b.name))
+      .slice(0, MAX_LISTED_WORKERS);
+  } catch (error) {
+    throw toRedisError(error);
+  }
+}
+
+/** A report as far as it can be shown: anything may have written Redis, so one that is not an object is left out. */
+function parseReport(json: string | null): WorkerProcessReport | null {
+  if (json === null) return null;
+  try {
+    const report = JSON.parse(json) as WorkerProcessReport | null;
+    return report !== null && typeof report === 'object' && Array.isArray(report.running) && Array.isArray(report.queues) ? report : null;
+  } catch {
+    return null;
+  }
+}
