@@ -1,4 +1,4 @@
-import { assertStorable, InvalidJobError, jobsList, toPostgresError, type JobListCursor } from '@sluice/core';
+import { assertStorable, InvalidJobError, jobsList, jsonDepthExceeds, PAYLOAD_FILTER_MAX_DEPTH, toPostgresError, type JobListCursor } from '@sluice/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AppDeps } from '../app.js';
 import { inDateRange, queryDate } from '../client-input.js';
@@ -28,6 +28,25 @@ function decodeCursor(text: string): JobListCursor {
   return { createdAt, id: parsed[1] };
 }
 
+/**
+ * The `payload` filter: JSON text that must be an object or an array (a scalar contains nothing to
+ * search by), nested at most PAYLOAD_FILTER_MAX_DEPTH levels, with strings PostgreSQL can read.
+ */
+export function payloadFilter(text: string): object {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new InvalidJobError('payload must be JSON, such as {"userId":42}: check its quotes and brackets, and URL-encode it');
+  }
+  if (parsed === null || typeof parsed !== 'object') {
+    throw new InvalidJobError('payload must be a JSON object or array that the jobs\' payloads contain, such as {"userId":42}, not a single value');
+  }
+  if (jsonDepthExceeds(text, PAYLOAD_FILTER_MAX_DEPTH)) throw new InvalidJobError(`payload is nested more than ${PAYLOAD_FILTER_MAX_DEPTH} levels deep; search by a shallower part of the payload`);
+  assertStorable(parsed, 'payload');
+  return parsed;
+}
+
 /** GET /jobs: jobs from PostgreSQL, newest first, filtered, in keyset pages. */
 export const jobListRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
   app.get(
@@ -44,6 +63,7 @@ export const jobListRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
         queue: query.queue,
         idempotencyKey: query.idempotencyKey,
         group: query.group,
+        payload: query.payload === undefined ? undefined : payloadFilter(query.payload),
         createdAfter: query.createdAfter === undefined ? undefined : queryDate('createdAfter', query.createdAfter),
         createdBefore: query.createdBefore === undefined ? undefined : queryDate('createdBefore', query.createdBefore),
         limit: query.limit === undefined ? 20 : Number(query.limit),
