@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jobsListQuery, type JobListFilter } from '@sluice/core';
+import { HistoryMaintenance, jobsListQuery, type JobListFilter } from '@sluice/core';
 import { isolatedConfig } from '../../../test/support/context';
 import { startApp, type AppFixture } from './fixture';
 
@@ -28,6 +28,8 @@ beforeAll(async () => {
      FROM generate_series(1, $1::int) AS n`,
     [ROWS],
   );
+  // Builds the payload index, as the API's and workers' maintenance does.
+  await new HistoryMaintenance({ pool: fixture.database.pool, retentionDays: 3650 }).runOnce();
   await fixture.database.pool.query('ANALYZE jobs');
 });
 afterAll(async () => {

@@ -54,8 +54,7 @@ export const jobs = pgTable(
     index('jobs_idempotency_key_created_at_idx').on(table.idempotencyKey, table.createdAt, table.id).where(sql`${table.idempotencyKey} is not null`),
     // A group's jobs; partial, as most jobs have none.
     index('jobs_group_created_at_idx').on(table.group, table.createdAt, table.id).where(sql`${table.group} is not null`),
-    // Finding jobs by what their payload contains (`payload @> …`); jsonb_path_ops serves only containment, at a third of jsonb_ops' size.
-    index('jobs_payload_idx').using('gin', table.payload.op('jsonb_path_ops')),
+    // The index finding jobs by payload is kept by the history maintenance, per HISTORY_PAYLOAD_INDEX: see payload-index.ts.
   ],
 );
 
@@ -81,4 +80,38 @@ export const jobEvents = pgTable(
     primaryKey({ columns: [table.jobId, table.seq] }),
     check('job_events_status_check', sql`${table.status} in (${oneOf(JOB_EVENT_STATUSES)})`),
   ],
+);
+
+/**
+ * Per-minute rollups of what the recorder writes, one row per (minute, queue, type), added to by
+ * every batch that records events of that minute: counts, and run and wait times as histograms over
+ * fixed log buckets (see latency-histogram.ts), which add up exactly across batches, recorders and
+ * steps, so percentiles over any range are read from merged buckets. Range-partitioned by `minute`,
+ * one partition per UTC day plus a default one (migration 0007_job_metrics), dropped by
+ * `HistoryMaintenance` after METRICS_RETENTION_DAYS.
+ */
+export const jobMetrics = pgTable(
+  'job_metrics',
+  {
+    /** The UTC minute the events happened in (their `at`). */
+    minute: timestamptz('minute').notNull(),
+    queue: text('queue').notNull(),
+    type: text('type').notNull(),
+    /** Attempts that completed. */
+    completed: integer('completed').notNull().default(0),
+    /** Attempts that failed (each retried attempt counts). */
+    failed: integer('failed').notNull().default(0),
+    /** Jobs that went to the dead-letter stream. */
+    dead: integer('dead').notNull().default(0),
+    /** Run times of the attempts that ended this minute, completed or failed: counts per bucket. */
+    runMsBuckets: integer('run_ms_buckets').array().notNull().default(sql`'{}'`),
+    /** Times jobs waited, ready, before the attempts started this minute: counts per bucket. */
+    waitMsBuckets: integer('wait_ms_buckets').array().notNull().default(sql`'{}'`),
+    /**
+     * Jobs of the queue ready and waiting (pending), sampled once in the minute. A depth is the
+     * queue's, not a type's: it is kept on the queue's row of type '' (QUEUE_DEPTH_TYPE), null elsewhere.
+     */
+    depth: integer('depth'),
+  },
+  (table) => [primaryKey({ columns: [table.minute, table.queue, table.type] })],
 );
