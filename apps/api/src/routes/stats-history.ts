@@ -1,0 +1,41 @@
+import { jobMetricsHistory, METRICS_HISTORY_MAX_POINTS, metricsHistoryStart, toPostgresError } from '@sluice/core';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { AppDeps } from '../app.js';
+import { invalidInput, queryDate } from '../client-input.js';
+import { ErrorBody, UnknownQueueBody } from '../schemas/jobs.js';
+import { HISTORY_STEPS, StatsHistoryBody, StatsHistoryQuery } from '../schemas/stats-history.js';
+
+const HOUR_MS = 3_600_000;
+
+/** GET /stats/history: the per-minute rollups PostgreSQL keeps, merged into steps. */
+export const statsHistoryRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
+  app.get(
+    '/stats/history',
+    {
+      schema: {
+        summary: 'Throughput, failures, run and wait time percentiles and depth over time, per queue and type, from PostgreSQL',
+        querystring: StatsHistoryQuery,
+        response: { 200: StatsHistoryBody, 400: ErrorBody, 404: UnknownQueueBody, 503: ErrorBody },
+      },
+    },
+    async (request) => {
+      const query = request.query;
+      if (query.queue !== undefined) deps.queue.assertServed(query.queue);
+      const step = query.step ?? '1m';
+      const stepMs = HISTORY_STEPS[step];
+      const to = query.to === undefined ? new Date() : queryDate('to', query.to);
+      const from = query.from === undefined ? new Date(to.getTime() - HOUR_MS) : queryDate('from', query.from);
+      if (from >= to) throw invalidInput('from must be before to');
+      const points = Math.ceil((to.getTime() - metricsHistoryStart(from, stepMs)) / stepMs);
+      if (points > METRICS_HISTORY_MAX_POINTS) {
+        throw invalidInput(`from, to and step=${step} ask for ${points} points; at most ${METRICS_HISTORY_MAX_POINTS}: take a wider step or a shorter range`);
+      }
+      try {
+        const history = await jobMetricsHistory(deps.readDb ?? deps.db, { queue: query.queue, type: query.type, from, to, stepMs });
+        return { from: history[0]?.at ?? from.toISOString(), to: to.toISOString(), step, points: history };
+      } catch (error) {
+        throw toPostgresError(error);
+      }
+    },
+  );
+};
