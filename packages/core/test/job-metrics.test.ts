@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Type } from 'typebox';
+import { closeRedis, createRedis, defineJobType, HistoryRecorder, JobTypeRegistry, Queue, waitForRedis } from '@sluice/core';
 import { HistoryMaintenance } from '../src/history/history-maintenance';
 import { jobEventsInsertBatch } from '../src/history/job-events-repository';
 import { metricsPartitionName } from '../src/history/metrics-partitions';
 import { jobMetricsHistory, type MetricsPoint } from '../src/history/metrics-repository';
 import { DAY_MS, dayOf } from '../src/history/partitions';
-import { createTestDatabase, isolatedConfig, type TestDatabase } from '../../../test/support/context';
+import { createTestDatabase, dropRedisKeys, isolatedConfig, type TestDatabase } from '../../../test/support/context';
 import { jobIdAt } from './support/history-lives';
 
 /**
@@ -12,12 +14,14 @@ import { jobIdAt } from './support/history-lives';
  * read back by jobMetricsHistory: counts, run and wait time percentiles, exact across batches,
  * batches written twice and recorders writing at once; kept for their retention.
  */
+const config = isolatedConfig('job-metrics');
 let database: TestDatabase;
 
 beforeAll(async () => {
-  database = await createTestDatabase(isolatedConfig('job-metrics'));
+  database = await createTestDatabase(config);
 });
 afterAll(async () => {
+  await dropRedisKeys(config);
   await database?.drop();
 });
 
@@ -141,5 +145,26 @@ describe('job metrics rollups', () => {
     expect((await maintenance(today + 90).runOnce())?.metrics.dropped).toEqual([]);
     expect((await maintenance(today + 91).runOnce())?.metrics.dropped).toEqual([metricsPartitionName(today)]);
     expect((await minuteOf('retained', old)).completed).toBe(0);
+  });
+
+  it("take each queue's depth once a minute, from the recorder holding its lease", async () => {
+    const redis = createRedis(config.redis);
+    await waitForRedis(redis, 5000);
+    const registry = new JobTypeRegistry([defineJobType({ name: 'waiting', payload: Type.Object({}) })]);
+    const queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry });
+    await queue.addBulk(Array.from({ length: 3 }, () => ({ type: 'waiting', payload: {} })));
+    const recorder = (owner: string) => new HistoryRecorder({ redis, pool: database.pool, prefix: config.redis.prefix, queues: ['default'], owner });
+    const [holder, other] = [recorder('holder'), recorder('other')];
+    await holder.runOnce('default');
+    await queue.addBulk(Array.from({ length: 2 }, () => ({ type: 'waiting', payload: {} })));
+    await other.runOnce('default');
+    await holder.runOnce('default');
+    const { rows } = await database.pool.query<{ minute: Date; depth: number }>("SELECT minute, depth FROM job_metrics WHERE queue = 'default' AND type = ''");
+    expect(rows).toHaveLength(1);
+    expect(rows[0]?.depth).toBe(3);
+    expect(rows[0]?.minute.getTime() ?? 0).toBeGreaterThan(Date.now() - 2 * MINUTE_MS);
+    await holder.stop();
+    await other.stop();
+    await closeRedis(redis);
   });
 });

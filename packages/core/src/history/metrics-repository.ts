@@ -1,9 +1,19 @@
 import { sql, type SQL } from 'drizzle-orm';
+import type pg from 'pg';
 import type { Database } from './db.js';
 import { addBuckets, quantileOf } from './latency-histogram.js';
 
 /** The `type` of a queue's own row in job_metrics, the one holding its sampled depth: no job type is empty. */
 export const QUEUE_DEPTH_TYPE = '';
+
+/** Records a queue's depth (pending jobs) sampled in `minute` (ms, a whole minute); a later sample of the minute replaces it. */
+export async function jobMetricsDepthRecord(pool: pg.Pool, minute: number, queue: string, depth: number): Promise<void> {
+  await pool.query(
+    `INSERT INTO job_metrics (minute, queue, type, depth) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (minute, queue, type) DO UPDATE SET depth = excluded.depth`,
+    [new Date(minute), queue, QUEUE_DEPTH_TYPE, depth],
+  );
+}
 
 /** Most points one answer of `jobMetricsHistory` holds. */
 export const METRICS_HISTORY_MAX_POINTS = 1500;
