@@ -96,6 +96,18 @@ describe('GET /jobs?payload=', () => {
     expect(newestFirst.jobs.every((job) => job.payload.userId === 42)).toBe(true);
   });
 
+  it('selects the same jobs for a bulk action on the jobs matching the filter', async () => {
+    const count = async (body: Record<string, string>) => {
+      const response = await fixture.app.inject({ method: 'POST', url: '/jobs/actions/cancel/matching/count', payload: body });
+      expect(response.statusCode, response.body).toBe(200);
+      return (response.json() as { count: number }).count;
+    };
+    expect(await count({ payload: '{"userId":42}', queue: 'emails' })).toBe(idsWhere((job) => job.payload.userId === 42 && job.queue === 'emails').length);
+    expect(await count({ payload: '{"tags":["urgent"]}' })).toBe(1);
+    const refused = await fixture.app.inject({ method: 'POST', url: '/jobs/actions/cancel/matching/count', payload: { payload: '42' } });
+    expect(refused.statusCode).toBe(400);
+  });
+
   const deep = `${'['.repeat(PAYLOAD_FILTER_MAX_DEPTH + 1)}${']'.repeat(PAYLOAD_FILTER_MAX_DEPTH + 1)}`;
   it.each([
     ['JSON that does not parse', '{userId:42}', /payload must be JSON/],

@@ -1,7 +1,7 @@
-import { assertStorable, InvalidJobError, jobsList, jsonDepthExceeds, PAYLOAD_FILTER_MAX_DEPTH, toPostgresError, type JobListCursor } from '@sluice/core';
+import { assertStorable, InvalidJobError, jobsList, toPostgresError, type JobListCursor } from '@sluice/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AppDeps } from '../app.js';
-import { inDateRange, queryDate } from '../client-input.js';
+import { inDateRange, payloadFilter, queryDate } from '../client-input.js';
 import { ErrorBody, JobListPage, JobListQuery, UnknownQueueBody } from '../schemas/jobs.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -26,25 +26,6 @@ function decodeCursor(text: string): JobListCursor {
   const createdAt = new Date(parsed[0]);
   if (!CURSOR_TIME.test(parsed[0]) || !inDateRange(createdAt.getTime()) || createdAt.toISOString() !== parsed[0] || !UUID.test(parsed[1])) throw invalid;
   return { createdAt, id: parsed[1] };
-}
-
-/**
- * The `payload` filter: JSON text that must be an object or an array (a scalar contains nothing to
- * search by), nested at most PAYLOAD_FILTER_MAX_DEPTH levels, with strings PostgreSQL can read.
- */
-export function payloadFilter(text: string): object {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new InvalidJobError('payload must be JSON, such as {"userId":42}: check its quotes and brackets, and URL-encode it');
-  }
-  if (parsed === null || typeof parsed !== 'object') {
-    throw new InvalidJobError('payload must be a JSON object or array that the jobs\' payloads contain, such as {"userId":42}, not a single value');
-  }
-  if (jsonDepthExceeds(text, PAYLOAD_FILTER_MAX_DEPTH)) throw new InvalidJobError(`payload is nested more than ${PAYLOAD_FILTER_MAX_DEPTH} levels deep; search by a shallower part of the payload`);
-  assertStorable(parsed, 'payload');
-  return parsed;
 }
 
 /** GET /jobs: jobs from PostgreSQL, newest first, filtered, in keyset pages. */
