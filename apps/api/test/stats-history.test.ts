@@ -93,6 +93,20 @@ describe('GET /stats/history', () => {
     expect((response.json() as { error: { message: string } }).error.message).toMatch(message);
   });
 
+  it('breaks a range down by job type, most completed first, for all queues or one', async () => {
+    const response = await fixture.app.inject({ method: 'GET', url: `/stats/history/types?${new URLSearchParams({ from: at(0), to: at(60) })}` });
+    expect(response.statusCode, response.body).toBe(200);
+    expect((response.json() as { types: unknown[] }).types).toEqual([
+      { type: 'report', completed: 25, failed: 2, dead: 0, runMs: { p50: 103.1, p95: 980.6, p99: 980.6 }, waitMs: { p50: 9.9, p95: 9.9, p99: 9.9 } },
+      { type: 'export', completed: 3, failed: 0, dead: 1, runMs: { p50: 2.3, p95: 2.3, p99: 2.3 }, waitMs: { p50: null, p95: null, p99: null } },
+    ]);
+    const emails = await fixture.app.inject({ method: 'GET', url: `/stats/history/types?${new URLSearchParams({ queue: 'emails', from: at(0), to: at(60) })}` });
+    expect((emails.json() as { types: { type: string; completed: number }[] }).types).toEqual([expect.objectContaining({ type: 'report', completed: 5 })]);
+    const tooLong = await fixture.app.inject({ method: 'GET', url: `/stats/history/types?${new URLSearchParams({ from: at(0), to: at(60 * 24 * 32) })}` });
+    expect(tooLong.statusCode).toBe(400);
+    expect(tooLong.body).toContain('at most 31 days apart');
+  });
+
   it('answers 404 for a queue this deployment does not serve', async () => {
     const response = await fixture.app.inject({ method: 'GET', url: '/stats/history?queue=nope' });
     expect(response.statusCode).toBe(404);

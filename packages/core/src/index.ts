@@ -27,7 +27,8 @@ export { historyBacklog, type HistoryBacklog } from './history/backlog.js';
 export { HistoryMaintenance, type HistoryMaintenanceOptions, type MaintenanceRun } from './history/history-maintenance.js';
 export { jobsFindWithHistory, jobsList, jobsListQuery, type JobListCursor, type JobListFilter, type JobListPage, type JobSummary } from './history/jobs-repository.js';
 export {
-  jobMetricsHistory, metricsHistoryStart, METRICS_HISTORY_MAX_POINTS, QUEUE_DEPTH_TYPE, type DurationPercentiles, type MetricsHistoryFilter, type MetricsPoint,
+  jobMetricsByType, jobMetricsHistory, metricsHistoryStart, METRICS_HISTORY_MAX_POINTS, QUEUE_DEPTH_TYPE, type DurationPercentiles, type MetricsHistoryFilter, type MetricsPoint,
+  type TypeMetrics,
 } from './history/metrics-repository.js';
 export { DelayedPromoter } from './maintenance/delayed-promoter.js';
 export * as schema from './history/schema.js';

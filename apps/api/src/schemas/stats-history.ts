@@ -30,14 +30,18 @@ const Percentiles = (what: string) => Type.Object(
   { description: `${what} in ms, from log buckets (within 4.5%); null where the step timed nothing.` },
 );
 
-/** One step of the metrics history. */
-const MetricsPointView = Type.Object({
-  at: Type.String({ format: 'date-time', description: 'Start of the step.' }),
+const totals = {
   completed: Type.Integer({ minimum: 0, description: 'Attempts that completed.' }),
   failed: Type.Integer({ minimum: 0, description: 'Attempts that failed, retried or not.' }),
   dead: Type.Integer({ minimum: 0, description: 'Jobs dead-lettered.' }),
   runMs: Percentiles('Run times of the attempts that ended in the step'),
   waitMs: Percentiles('Times jobs waited, ready, before the attempts that started in the step'),
+};
+
+/** One step of the metrics history. */
+const MetricsPointView = Type.Object({
+  at: Type.String({ format: 'date-time', description: 'Start of the step.' }),
+  ...totals,
   depth: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], {
     description: 'The most jobs the queues waited with (pending) in the step, sampled once a minute; null without a sample. A queue\'s, whatever `type` says.',
   }),
@@ -49,4 +53,24 @@ export const StatsHistoryBody = Type.Object({
   to: Type.String({ format: 'date-time' }),
   step: Type.String(),
   points: Type.Array(MetricsPointView),
+});
+
+/** Longest range GET /stats/history/types adds up, in ms. */
+export const TYPE_BREAKDOWN_MAX_MS = 31 * 86_400_000;
+
+/** GET /stats/history/types's query. */
+export const TypeBreakdownQuery = Type.Object(
+  {
+    queue: StatsHistoryQuery.properties.queue,
+    from: Type.Optional(Type.String({ format: 'date-time', description: 'Start of the range. Default: an hour before `to`.' })),
+    to: StatsHistoryQuery.properties.to,
+  },
+  { additionalProperties: false },
+);
+
+/** GET /stats/history/types's answer. */
+export const TypeBreakdownBody = Type.Object({
+  from: Type.String({ format: 'date-time' }),
+  to: Type.String({ format: 'date-time' }),
+  types: Type.Array(Type.Object({ type: Type.String(), ...totals }), { description: 'Each job type with rollups in the range, most completed first.' }),
 });

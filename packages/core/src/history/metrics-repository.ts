@@ -53,9 +53,46 @@ export function metricsHistoryStart(from: Date, stepMs: number): number {
   return Math.floor(from.getTime() / stepMs) * stepMs;
 }
 
-type SlotRow = { slot: number; completed: number; failed: number; dead: number };
+type CountRow = { key: string | number; completed: number; failed: number; dead: number };
+type BucketRow = { key: string | number; kind: 'run' | 'wait'; bucket: number; n: number };
 type DepthRow = { slot: number; depth: number };
-type BucketRow = { slot: number; kind: 'run' | 'wait'; bucket: number; n: number };
+
+/** Counts and merged histograms of a group of rollups. */
+interface Totals {
+  completed: number;
+  failed: number;
+  dead: number;
+  run: number[];
+  wait: number[];
+}
+
+/** The job rows (not the depth rows) of `filter` from `start` on, queue and type as it says. */
+function jobRows(filter: Omit<MetricsHistoryFilter, 'stepMs'>, start: number): SQL {
+  const conditions = [sql`minute >= ${new Date(start).toISOString()}::timestamptz AND minute < ${filter.to.toISOString()}::timestamptz`];
+  if (filter.queue !== undefined) conditions.push(sql`queue = ${filter.queue}`);
+  conditions.push(filter.type === undefined ? sql`type <> ${QUEUE_DEPTH_TYPE}` : sql`type = ${filter.type}`);
+  return sql.join(conditions, sql` AND `);
+}
+
+/** The rows matching `where`, added up per value of `key`: counts summed, histograms merged. */
+async function totalsBy(db: Database, key: SQL, where: SQL): Promise<Map<string | number, Totals>> {
+  const [counts, buckets] = await Promise.all([
+    db.execute<CountRow>(sql`SELECT ${key} AS key, sum(completed)::int AS completed, sum(failed)::int AS failed, sum(dead)::int AS dead
+      FROM job_metrics WHERE ${where} GROUP BY 1`),
+    db.execute<BucketRow>(sql`SELECT key, kind, bucket, sum(n)::int AS n FROM (
+        SELECT ${key} AS key, 'run' AS kind, (b.i - 1)::int AS bucket, b.n FROM job_metrics, unnest(run_ms_buckets) WITH ORDINALITY AS b(n, i) WHERE ${where} AND b.n > 0
+        UNION ALL
+        SELECT ${key} AS key, 'wait' AS kind, (b.i - 1)::int AS bucket, b.n FROM job_metrics, unnest(wait_ms_buckets) WITH ORDINALITY AS b(n, i) WHERE ${where} AND b.n > 0
+      ) AS samples GROUP BY 1, 2, 3`),
+  ]);
+  const totals = new Map<string | number, Totals>();
+  for (const row of counts.rows) totals.set(row.key, { completed: row.completed, failed: row.failed, dead: row.dead, run: [], wait: [] });
+  for (const row of buckets.rows) {
+    const group = totals.get(row.key);
+    if (group) addBuckets(group[row.kind], [...Array<number>(row.bucket).fill(0), row.n]);
+  }
+  return totals;
+}
 
 /**
  * The rollups of `filter`, one point per step from `from` (rounded down to a step) to `to`, every
@@ -66,38 +103,40 @@ export async function jobMetricsHistory(db: Database, filter: MetricsHistoryFilt
   const start = metricsHistoryStart(filter.from, filter.stepMs);
   const steps = Math.ceil((filter.to.getTime() - start) / filter.stepMs);
   const slot = sql`floor((extract(epoch FROM minute) * 1000 - ${start}) / ${filter.stepMs})::int`;
-  const where = (rows: 'jobs' | 'depth'): SQL => {
-    const conditions = [sql`minute >= ${new Date(start).toISOString()}::timestamptz AND minute < ${filter.to.toISOString()}::timestamptz`];
-    if (filter.queue !== undefined) conditions.push(sql`queue = ${filter.queue}`);
-    if (rows === 'depth') conditions.push(sql`type = ${QUEUE_DEPTH_TYPE} AND depth IS NOT NULL`);
-    else conditions.push(filter.type === undefined ? sql`type <> ${QUEUE_DEPTH_TYPE}` : sql`type = ${filter.type}`);
-    return sql.join(conditions, sql` AND `);
-  };
-  const [counts, depths, buckets] = await Promise.all([
-    db.execute<SlotRow>(sql`SELECT ${slot} AS slot, sum(completed)::int AS completed, sum(failed)::int AS failed, sum(dead)::int AS dead
-      FROM job_metrics WHERE ${where('jobs')} GROUP BY 1`),
+  const depthRows = sql.join([
+    sql`minute >= ${new Date(start).toISOString()}::timestamptz AND minute < ${filter.to.toISOString()}::timestamptz`,
+    ...(filter.queue === undefined ? [] : [sql`queue = ${filter.queue}`]),
+    sql`type = ${QUEUE_DEPTH_TYPE} AND depth IS NOT NULL`,
+  ], sql` AND `);
+  const [totals, depths] = await Promise.all([
+    totalsBy(db, slot, jobRows(filter, start)),
+    // Queues' depths add up minute by minute; a step shows its deepest minute.
     db.execute<DepthRow>(sql`SELECT slot, max(depth)::int AS depth FROM (
-        SELECT ${slot} AS slot, minute, sum(depth) AS depth FROM job_metrics WHERE ${where('depth')} GROUP BY 1, 2) AS minutes
+        SELECT ${slot} AS slot, minute, sum(depth) AS depth FROM job_metrics WHERE ${depthRows} GROUP BY 1, 2) AS minutes
       GROUP BY 1`),
-    db.execute<BucketRow>(sql`SELECT slot, kind, bucket, sum(n)::int AS n FROM (
-        SELECT ${slot} AS slot, 'run' AS kind, (b.i - 1)::int AS bucket, b.n FROM job_metrics, unnest(run_ms_buckets) WITH ORDINALITY AS b(n, i) WHERE ${where('jobs')} AND b.n > 0
-        UNION ALL
-        SELECT ${slot} AS slot, 'wait' AS kind, (b.i - 1)::int AS bucket, b.n FROM job_metrics, unnest(wait_ms_buckets) WITH ORDINALITY AS b(n, i) WHERE ${where('jobs')} AND b.n > 0
-      ) AS samples GROUP BY 1, 2, 3`),
   ]);
-  const points = Array.from({ length: steps }, (_, index) => ({
-    at: new Date(start + index * filter.stepMs).toISOString(), completed: 0, failed: 0, dead: 0, run: [] as number[], wait: [] as number[], depth: null as number | null,
+  const depthOf = new Map(depths.rows.map((row) => [row.slot, row.depth]));
+  return Array.from({ length: steps }, (_, index) => ({
+    at: new Date(start + index * filter.stepMs).toISOString(),
+    ...summary(totals.get(index)),
+    depth: depthOf.get(index) ?? null,
   }));
-  for (const row of counts.rows) Object.assign(points[row.slot] ?? {}, { completed: row.completed, failed: row.failed, dead: row.dead });
-  for (const row of depths.rows) {
-    const point = points[row.slot];
-    if (point) point.depth = row.depth;
-  }
-  for (const row of buckets.rows) {
-    const point = points[row.slot];
-    if (point) addBuckets(point[row.kind], [...Array<number>(row.bucket).fill(0), row.n]);
-  }
-  return points.map(({ run, wait, ...point }) => ({ ...point, runMs: percentiles(run), waitMs: percentiles(wait) }));
+}
+
+/** Per job type, the totals of the rollups of `queue` (or all queues) over [from, to), most completed first. */
+export async function jobMetricsByType(db: Database, filter: Omit<MetricsHistoryFilter, 'stepMs' | 'type'>): Promise<TypeMetrics[]> {
+  const totals = await totalsBy(db, sql`type`, jobRows(filter, filter.from.getTime()));
+  return [...totals].map(([type, group]) => ({ type: String(type), ...summary(group) })).sort((a, b) => b.completed - a.completed || a.type.localeCompare(b.type));
+}
+
+/** One job type's totals over a range. */
+export interface TypeMetrics extends Omit<MetricsPoint, 'at' | 'depth'> {
+  type: string;
+}
+
+function summary(totals: Totals | undefined): Omit<MetricsPoint, 'at' | 'depth'> {
+  const { completed = 0, failed = 0, dead = 0, run = [], wait = [] } = totals ?? {};
+  return { completed, failed, dead, runMs: percentiles(run), waitMs: percentiles(wait) };
 }
 
 function percentiles(buckets: readonly number[]): DurationPercentiles {
