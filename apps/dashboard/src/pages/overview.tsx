@@ -4,6 +4,7 @@ import { Notice } from '../components/notice';
 import { useDashboard } from '../context';
 import { formatCount, formatDuration } from '../format';
 import { WINDOW_SECONDS, type LiveStats } from '../live-history';
+import { MetricsHistoryCard } from './metrics-history';
 import { QueueCard } from './queue-card';
 
 const ALL = '';
@@ -81,6 +82,8 @@ export function Overview() {
           <LineChart title="Queue depth (jobs)" series={depthSeries(live, shown)} now={now} windowSeconds={WINDOW_SECONDS} unit="jobs" />
         </div>
       </section>
+
+      <MetricsHistoryCard />
 
       <section className="card" aria-labelledby="workers-title">
         <h3 id="workers-title">Workers</h3>
