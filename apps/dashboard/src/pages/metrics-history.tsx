@@ -8,9 +8,9 @@ import { useRequest } from '../use-request';
 
 /** The ranges offered, each with the step that keeps it under a couple of hundred points, and its ticks. */
 const RANGES = {
-  '1 h': { seconds: 3600, step: '1m', tickSeconds: 600 },
-  '24 h': { seconds: 86_400, step: '15m', tickSeconds: 3 * 3600 },
-  '7 d': { seconds: 7 * 86_400, step: '1h', tickSeconds: 86_400 },
+  '1 h': { seconds: 3600, step: '1m', stepMs: 60_000, tickSeconds: 600 },
+  '24 h': { seconds: 86_400, step: '15m', stepMs: 900_000, tickSeconds: 3 * 3600 },
+  '7 d': { seconds: 7 * 86_400, step: '1h', stepMs: 3_600_000, tickSeconds: 86_400 },
 } as const;
 type Range = keyof typeof RANGES;
 
@@ -51,9 +51,11 @@ export function MetricsHistoryCard() {
   const [range, setRange] = useState<Range>('1 h');
   const [queue, setQueue] = useState(ALL);
   const minute = useMinute();
-  const { seconds, step, tickSeconds } = RANGES[range];
-  const to = new Date((minute + 1) * REFRESH_MS).toISOString();
-  const from = new Date((minute + 1) * REFRESH_MS - seconds * 1000).toISOString();
+  const { seconds, step, stepMs, tickSeconds } = RANGES[range];
+  // Up to the end of the step under way, whole steps only, so a range is always as many points.
+  const end = (Math.floor((minute * REFRESH_MS) / stepMs) + 1) * stepMs;
+  const to = new Date(end).toISOString();
+  const from = new Date(end - seconds * 1000).toISOString();
   const history = useRequest(`${range}/${queue}/${minute}`, (signal) => client.get<MetricsHistory>('/stats/history', { queue, from, to, step }, signal));
   const types = useRequest(`${range}/${queue}/${minute}`, (signal) => client.get<TypeBreakdown>('/stats/history/types', { queue, from, to }, signal));
   const now = Math.floor(Date.parse(to) / 1000);
