@@ -66,7 +66,7 @@ export interface PostgresConfig {
   historyRetentionDays: number;
   /**
    * Whether `jobs` keeps the GIN index that serves GET /jobs?payload= (built and dropped by the
-   * history maintenance to match). It costs the recorder about 16% more PostgreSQL CPU per job;
+   * history maintenance to match). It costs the recorder about 17% more PostgreSQL CPU per job (bench/RESULTS.md);
    * without it a payload search scans the history. Default true. Env `HISTORY_PAYLOAD_INDEX`.
    */
   payloadIndex: boolean;
