@@ -15,17 +15,16 @@ function rangeOf(query: { from?: string; to?: string }): { from: Date; to: Date 
   return { from, to };
 }
 
+/** The schema of a read of the rollups: its summary, query and answer, and the errors every such read may give. */
+function rollupsSchema<Query, Body>(summary: string, querystring: Query, body: Body) {
+  return { schema: { summary, querystring, response: { 200: body, 400: ErrorBody, 404: UnknownQueueBody, 503: ErrorBody } } };
+}
+
 /** GET /stats/history: the per-minute rollups PostgreSQL keeps, merged into steps. */
 export const statsHistoryRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
   app.get(
     '/stats/history',
-    {
-      schema: {
-        summary: 'Throughput, failures, run and wait time percentiles and depth over time, per queue and type, from PostgreSQL',
-        querystring: StatsHistoryQuery,
-        response: { 200: StatsHistoryBody, 400: ErrorBody, 404: UnknownQueueBody, 503: ErrorBody },
-      },
-    },
+    rollupsSchema('Throughput, failures, run and wait time percentiles and depth over time, per queue and type, from PostgreSQL', StatsHistoryQuery, StatsHistoryBody),
     async (request) => {
       const query = request.query;
       if (query.queue !== undefined) deps.queue.assertServed(query.queue);
@@ -47,13 +46,7 @@ export const statsHistoryRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = 
 
   app.get(
     '/stats/history/types',
-    {
-      schema: {
-        summary: 'Per job type, throughput, failures and run and wait time percentiles over a range, from PostgreSQL',
-        querystring: TypeBreakdownQuery,
-        response: { 200: TypeBreakdownBody, 400: ErrorBody, 404: UnknownQueueBody, 503: ErrorBody },
-      },
-    },
+    rollupsSchema('Per job type, throughput, failures and run and wait time percentiles over a range, from PostgreSQL', TypeBreakdownQuery, TypeBreakdownBody),
     async (request) => {
       const query = request.query;
       if (query.queue !== undefined) deps.queue.assertServed(query.queue);

@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import type { MetricsHistory, Percentiles, TypeBreakdown } from '../api/types';
 import { LineChart, type Series } from '../components/line-chart';
 import { Notice } from '../components/notice';
+import { QueueSelect } from '../components/queue-select';
 import { useDashboard } from '../context';
 import { formatCount, formatDuration } from '../format';
 import { useRequest } from '../use-request';
@@ -16,8 +17,6 @@ type Range = keyof typeof RANGES;
 
 /** The rollups are per minute: reading them again each minute follows them as they grow. */
 const REFRESH_MS = 60_000;
-
-const ALL = '';
 
 function useMinute(): number {
   const [minute, setMinute] = useState(() => Math.floor(Date.now() / REFRESH_MS));
@@ -49,7 +48,7 @@ const times = (percentiles: Percentiles): string => `${duration(percentiles.p50)
 export function MetricsHistoryCard() {
   const { client, queues } = useDashboard();
   const [range, setRange] = useState<Range>('1 h');
-  const [queue, setQueue] = useState(ALL);
+  const [queue, setQueue] = useState('');
   const minute = useMinute();
   const { seconds, step, stepMs, tickSeconds } = RANGES[range];
   // Up to the end of the step under way, whole steps only, so a range is always as many points.
@@ -73,17 +72,7 @@ export function MetricsHistoryCard() {
             ))}
           </select>
         </label>
-        <label className="inline-field">
-          Queue{' '}
-          <select value={queue} onChange={(event) => setQueue(event.target.value)}>
-            <option value={ALL}>all queues</option>
-            {queues.map((name) => (
-              <option key={name} value={name}>
-                {name}
-              </option>
-            ))}
-          </select>
-        </label>
+        <QueueSelect queues={queues} value={queue} onChange={setQueue} />
       </header>
       {history.error && <Notice kind="error">{history.error}</Notice>}
       {data && (
