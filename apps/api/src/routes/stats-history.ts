@@ -7,8 +7,9 @@ import { HISTORY_STEPS, StatsHistoryBody, StatsHistoryQuery, TYPE_BREAKDOWN_MAX_
 
 const HOUR_MS = 3_600_000;
 
-/** A query's range: `to` (default now) and `from` (default an hour before), from before to. */
-function rangeOf(query: { from?: string; to?: string }): { from: Date; to: Date } {
+/** A query's queue, which must be one this API serves, and range: `to` (default now) and `from` (default an hour before), from before to. */
+function checkedRange(deps: AppDeps, query: { queue?: string; from?: string; to?: string }): { from: Date; to: Date } {
+  if (query.queue !== undefined) deps.queue.assertServed(query.queue);
   const to = query.to === undefined ? new Date() : queryDate('to', query.to);
   const from = query.from === undefined ? new Date(to.getTime() - HOUR_MS) : queryDate('from', query.from);
   if (from >= to) throw invalidInput('from must be before to');
@@ -27,10 +28,9 @@ export const statsHistoryRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = 
     rollupsSchema('Throughput, failures, run and wait time percentiles and depth over time, per queue and type, from PostgreSQL', StatsHistoryQuery, StatsHistoryBody),
     async (request) => {
       const query = request.query;
-      if (query.queue !== undefined) deps.queue.assertServed(query.queue);
+      const { from, to } = checkedRange(deps, query);
       const step = query.step ?? '1m';
       const stepMs = HISTORY_STEPS[step];
-      const { from, to } = rangeOf(query);
       const points = Math.ceil((to.getTime() - metricsHistoryStart(from, stepMs)) / stepMs);
       if (points > METRICS_HISTORY_MAX_POINTS) {
         throw invalidInput(`from, to and step=${step} ask for ${points} points; at most ${METRICS_HISTORY_MAX_POINTS}: take a wider step or a shorter range`);
@@ -49,8 +49,7 @@ export const statsHistoryRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = 
     rollupsSchema('Per job type, throughput, failures and run and wait time percentiles over a range, from PostgreSQL', TypeBreakdownQuery, TypeBreakdownBody),
     async (request) => {
       const query = request.query;
-      if (query.queue !== undefined) deps.queue.assertServed(query.queue);
-      const { from, to } = rangeOf(query);
+      const { from, to } = checkedRange(deps, query);
       if (to.getTime() - from.getTime() > TYPE_BREAKDOWN_MAX_MS) throw invalidInput('from and to may be at most 31 days apart');
       try {
         return { from: from.toISOString(), to: to.toISOString(), types: await jobMetricsByType(deps.readDb ?? deps.db, { queue: query.queue, from, to }) };
