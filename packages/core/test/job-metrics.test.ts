@@ -145,6 +145,13 @@ describe('job metrics rollups', () => {
     expect((await maintenance(today + 90).runOnce())?.metrics.dropped).toEqual([]);
     expect((await maintenance(today + 91).runOnce())?.metrics.dropped).toEqual([metricsPartitionName(today)]);
     expect((await minuteOf('retained', old)).completed).toBe(0);
+
+    // A minute of a day that never had a partition, recorded late, lands in the default partition and expires all the same.
+    const unpartitioned = (today + 1000) * DAY_MS;
+    await record(completedJob('retained', unpartitioned, 1, 10), 3);
+    expect((await minuteOf('retained', unpartitioned)).completed).toBe(1);
+    await maintenance(today + 1000 + 91).runOnce();
+    expect((await minuteOf('retained', unpartitioned)).completed).toBe(0);
   });
 
   it("take each queue's depth once a minute, from the recorder holding its lease", async () => {

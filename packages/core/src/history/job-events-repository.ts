@@ -115,8 +115,9 @@ const histogramOf = (kind: string): string => `coalesce((
  * A run time is an attempt's `completed` or `failed` time less its `processing` time, the event
  * before it; a wait time is a `processing` time less the moment the job was ready, which the event
  * before it gives (its `nextAt` if it names one, else its time). That event is in the batch or was
- * recorded before, where the key (job_id, seq) finds it, in the days of the batch's jobs only: a job
- * of an id outside them (not a UUIDv7) is counted without its times. Rows are added in key order,
+ * recorded before, where the key (job_id, seq) finds it, in the days of the batch's jobs only. A job
+ * whose id names no day (not a UUIDv7) and whose row an earlier batch made is updated by the unpruned
+ * second run of the statement, which inserts no event, so its events go uncounted. Rows are added in key order,
  * so recorders of the same queue adding to the same rows wait for each other instead of deadlocking.
  */
 const rollUp = (days: number): string => `

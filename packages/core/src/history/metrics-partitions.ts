@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { createRangePartition, dropDayPartition, partitionsOf } from './partition-ddl.js';
+import { createRangePartition, dropDayPartition, inTransaction, partitionsOf } from './partition-ddl.js';
 import { DAY_MS, dayOf, type Day } from './partitions.js';
 
 /**
@@ -45,7 +45,7 @@ export interface MetricsPartitionsRun {
 
 /**
  * Creates the partitions of today and the `daysAhead` days after, and drops those of days before
- * `firstKeptDay`. Returns the partitions created and dropped, and the rows moved.
+ * `firstKeptDay`, and the default partition's rows of those days. Returns the partitions created and dropped, and the rows moved.
  */
 export async function maintainMetricsPartitions(
   client: pg.ClientBase, today: Day, daysAhead: number, firstKeptDay: Day,
@@ -62,5 +62,7 @@ export async function maintainMetricsPartitions(
     await dropDayPartition(client, name);
     run.dropped.push(name);
   }
+  // Minutes of days that never had a partition (events recorded long after they happened) wait in the default one: they expire too.
+  await inTransaction(client, () => client.query(`DELETE FROM ${METRICS_TABLE}_default WHERE minute < $1`, [new Date(firstKeptDay * DAY_MS).toISOString()]));
   return run;
 }
