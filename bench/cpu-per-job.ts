@@ -6,6 +6,7 @@
  *
  *   npx tsx --conditions=sluice-source bench/cpu-per-job.ts                      # 50,000 jobs, processing only
  *   npx tsx --conditions=sluice-source bench/cpu-per-job.ts --jobs 100000 --end-to-end
+ *   npx tsx --conditions=sluice-source bench/cpu-per-job.ts --payload-fields 8 --without-payload-index
  *
  * Processing only (the default): the jobs are enqueued, and their first events recorded, with the
  * queue paused; the worker's start-up is left out too. The count starts when the queue resumes and
@@ -15,6 +16,10 @@
  * Linux only (reads /proc). PostgreSQL is counted twice: all of its processes (autovacuum and the WAL
  * writer included, but so is whatever else the server is doing), and the backends serving the
  * worker's connections alone, which another load on a shared server does not move.
+ *
+ * --payload-fields N gives each job a payload of a user id and N string fields, all different from
+ * job to job, as the payload index has to take them in (an empty payload costs it nothing);
+ * --without-payload-index runs the worker with HISTORY_PAYLOAD_INDEX=false, for the same run without it.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -28,6 +33,8 @@ const { values: options } = parseArgs({
     jobs: { type: 'string', default: '50000' },
     concurrency: { type: 'string', default: '50' },
     'end-to-end': { type: 'boolean', default: false },
+    'payload-fields': { type: 'string', default: '0' },
+    'without-payload-index': { type: 'boolean', default: false },
   },
 });
 const JOBS = Number(options.jobs);
@@ -60,8 +67,13 @@ const database = await createTestDatabase(config);
 const redis = createRedis(config.redis);
 await waitForRedis(redis, 5000);
 const queue = new Queue({ redis, redisConfig: config.redis, queueConfig: config.queue, registry: createJobRegistry() });
+const PAYLOAD_FIELDS = Number(options['payload-fields']);
+const payloadOf = (n: number): Record<string, unknown> =>
+  PAYLOAD_FIELDS === 0 ? {} : { userId: n, ...Object.fromEntries(Array.from({ length: PAYLOAD_FIELDS }, (_, field) => [`field${field}`, `value-${n}-${field}`])) };
 const enqueue = async (): Promise<void> => {
-  for (let done = 0; done < JOBS; done += BATCH) await queue.addBulk(Array.from({ length: Math.min(BATCH, JOBS - done) }, () => ({ type: 'noop', payload: {} })));
+  for (let done = 0; done < JOBS; done += BATCH) {
+    await queue.addBulk(Array.from({ length: Math.min(BATCH, JOBS - done) }, (_, n) => ({ type: 'noop', payload: payloadOf(done + n) })));
+  }
 };
 
 await redis.set(keys.paused, '1');
@@ -69,6 +81,7 @@ if (!options['end-to-end']) await enqueue();
 const APP_NAME = `bench-cpu-worker-${process.pid}`;
 const worker = ServiceProcess.start('worker', 'apps/worker/src/main.ts', {
   ...envFor(config), CONCURRENCY: options.concurrency, LOG_LEVEL: 'info', JOB_RETENTION_MS: '1000', PGAPPNAME: APP_NAME,
+  HISTORY_PAYLOAD_INDEX: options['without-payload-index'] ? 'false' : 'true',
 });
 await worker.waitForOutput('worker started');
 // The paused worker's recorder writes the submissions' events meanwhile; wait for it to finish.
@@ -104,7 +117,8 @@ const after = read();
 
 const perJob = (name: keyof typeof before): number => ((after[name] - before[name]) * 1e6) / JOBS;
 const figures = { redis: perJob('redis'), postgres: perJob('postgres'), worker: perJob('worker') };
-console.log(`${JOBS} no-op jobs, ${options['end-to-end'] ? 'end to end' : 'processing only'}, one worker at c=${options.concurrency}`);
+console.log(`${JOBS} no-op jobs, ${options['end-to-end'] ? 'end to end' : 'processing only'}, one worker at c=${options.concurrency}, ` +
+  `${PAYLOAD_FIELDS} payload fields, ${options['without-payload-index'] ? 'without' : 'with'} the payload index`);
 console.log(`jobs/s ${Math.round(JOBS / seconds)}; CPU µs per job: ${Object.entries(figures).map(([name, us]) => `${name} ${us.toFixed(1)}`).join(', ')}, ` +
   `total ${(figures.redis + figures.postgres + figures.worker).toFixed(1)}; PostgreSQL backends of the worker ${perJob('backends').toFixed(1)}`);
 

@@ -20,6 +20,7 @@ import { jobRoutes } from './routes/jobs.js';
 import { operationRoutes } from './routes/operations.js';
 import { queueRoutes } from './routes/queues.js';
 import { scheduleRoutes } from './routes/schedules.js';
+import { statsHistoryRoutes } from './routes/stats-history.js';
 import { statsStreamRoutes } from './routes/stats-stream.js';
 import { snapshotView } from './schemas/stats.js';
 import { StatsHub } from './stats-hub.js';
@@ -116,6 +117,7 @@ export async function buildApp(config: SluiceConfig, deps: AppDeps, options: App
   await app.register(jobTypeRoutes, { deps });
   await app.register(operationRoutes, { deps });
   await app.register(scheduleRoutes, { deps });
+  await app.register(statsHistoryRoutes, { deps });
   const statsHub = new StatsHub(async () => snapshotView(await queueStats(deps.redis, deps.layouts, deps.queue.queues), new Date()), options.statsIntervalMs);
   app.decorate('statsHub', statsHub);
   // Before the server waits for connections to finish: an open stream would hold app.close() forever.

@@ -1,3 +1,4 @@
+import { assertStorable, InvalidJobError, jsonDepthExceeds, PAYLOAD_FILTER_MAX_DEPTH } from '@sluice/core';
 import type { FastifyRequest } from 'fastify';
 
 /** An error the error handler answers with 400 VALIDATION_ERROR and `message`, like a schema failure. */
@@ -77,4 +78,23 @@ export function utf8Header(name: string, value: string): string {
   }
   if (decoded === undefined) throw invalidInput(`The ${name} header is not well-formed UTF-8; send the text's UTF-8 bytes`);
   return decoded;
+}
+
+/**
+ * The `payload` filter: JSON text that must be an object or an array (a scalar contains nothing to
+ * search by), nested at most PAYLOAD_FILTER_MAX_DEPTH levels, with strings PostgreSQL can read.
+ */
+export function payloadFilter(text: string): object {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new InvalidJobError('payload must be JSON, such as {"userId":42}: check its quotes and brackets, and URL-encode it');
+  }
+  if (parsed === null || typeof parsed !== 'object') {
+    throw new InvalidJobError('payload must be a JSON object or array that the jobs\' payloads contain, such as {"userId":42}, not a single value');
+  }
+  if (jsonDepthExceeds(text, PAYLOAD_FILTER_MAX_DEPTH)) throw new InvalidJobError(`payload is nested more than ${PAYLOAD_FILTER_MAX_DEPTH} levels deep; search by a shallower part of the payload`);
+  assertStorable(parsed, 'payload');
+  return parsed;
 }

@@ -30,7 +30,9 @@ export async function runApiServer(env: NodeJS.ProcessEnv = process.env): Promis
   const layouts = new QueueLayouts(redis, config.redis.prefix, config.queue.partitions);
   let layoutRefresh: NodeJS.Timeout | undefined;
   // Partitions are kept by whichever process gets there first; an API alone keeps them too.
-  const maintenance = new HistoryMaintenance({ pool, retentionDays: config.postgres.historyRetentionDays, logger });
+  const maintenance = new HistoryMaintenance({
+    pool, retentionDays: config.postgres.historyRetentionDays, metricsRetentionDays: config.postgres.metricsRetentionDays, payloadIndex: config.postgres.payloadIndex, logger,
+  });
   let app: FastifyInstance | undefined;
   let scheduler: Scheduler | undefined;
   const release = async (): Promise<void> => {

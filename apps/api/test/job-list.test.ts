@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jobsListQuery, type JobListFilter } from '@sluice/core';
+import { HistoryMaintenance, jobsListQuery, type JobListFilter } from '@sluice/core';
 import { isolatedConfig } from '../../../test/support/context';
 import { startApp, type AppFixture } from './fixture';
 
@@ -28,6 +28,8 @@ beforeAll(async () => {
      FROM generate_series(1, $1::int) AS n`,
     [ROWS],
   );
+  // Builds the payload index, as the API's and workers' maintenance does.
+  await new HistoryMaintenance({ pool: fixture.database.pool, retentionDays: 3650 }).runOnce();
   await fixture.database.pool.query('ANALYZE jobs');
 });
 afterAll(async () => {
@@ -137,6 +139,8 @@ describe('GET /jobs', () => {
     ['fair group and status', { group: 'tenant-1', status: 'completed' }],
     ['status and queue', { status: 'completed', queue: 'default' }],
     ['created-at range', { createdAfter: new Date('2026-01-01T02:00:00Z'), createdBefore: new Date('2026-01-01T03:00:00Z') }],
+    ['payload containment', { payload: { n: 777 } }],
+    ['payload containment and queue', { payload: { n: 776 }, queue: 'emails' }],
     ['a cursor deep into the listing', { status: 'completed', after: { createdAt: new Date('2026-01-01T00:30:00Z'), id: '00000000-0000-7000-8000-000000000000' } }],
   ];
   // The history is partitioned by day: the planner may scan an empty partition, never one holding rows.
@@ -148,5 +152,14 @@ describe('GET /jobs', () => {
     expect(filled.length).toBeGreaterThan(0);
     for (const { name } of filled) expect(plan).not.toContain(`Seq Scan on ${name} `);
     expect(plan).toMatch(/Index Scan|Index Only Scan|Bitmap Index Scan/);
+  });
+
+  it('finds jobs by payload through the payload index of the partitions holding rows', async () => {
+    const query = jobsListQuery(fixture.database.db, { payload: { n: 777 }, limit: 21 }).toSQL();
+    const { rows } = await fixture.database.pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${query.sql}`, query.params);
+    const plan = rows.map((row) => row['QUERY PLAN']).join('\n');
+    const { rows: filled } = await fixture.database.pool.query<{ name: string }>('SELECT DISTINCT tableoid::regclass::text AS name FROM jobs');
+    for (const { name } of filled) expect(plan).toContain(`Bitmap Index Scan on ${name}_payload_idx `);
+    expect((await list('payload=%7B%22n%22%3A777%7D')).jobs.map((job) => job.id)).toHaveLength(1);
   });
 });

@@ -31,7 +31,7 @@ describe('the OpenAPI document', () => {
     expect(documented.sort()).toEqual(
       [
         'POST /jobs', 'POST /jobs/bulk', 'GET /jobs', 'GET /jobs/{id}', 'GET /jobs/dead', 'POST /jobs/{id}/retry', 'POST /jobs/{id}/cancel',
-        'GET /stats', 'GET /queues', 'GET /queues/{name}', 'POST /queues/{name}/pause', 'POST /queues/{name}/resume', 'PUT /queues/{name}/limits', 'GET /health', 'GET /health/ready',
+        'GET /stats', 'GET /stats/history', 'GET /stats/history/types', 'GET /queues', 'GET /queues/{name}', 'POST /queues/{name}/pause', 'POST /queues/{name}/resume', 'PUT /queues/{name}/limits', 'GET /health', 'GET /health/ready',
         'GET /metrics', 'POST /jobs/dead/retry', 'GET /jobs/dead/count', 'GET /job-types', 'GET /stats/stream', 'GET /workers', 'GET /system',
         'POST /jobs/{id}/run-now', 'POST /jobs/{id}/discard', 'POST /jobs/dead/discard', 'POST /jobs/actions/{action}',
         'POST /jobs/actions/{action}/matching/count', 'POST /jobs/actions/{action}/matching',

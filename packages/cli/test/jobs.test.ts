@@ -150,6 +150,23 @@ describe('a job\'s fair group in sluice jobs', () => {
     expect((await sluice(['jobs', 'get', id], env)).stdout).toMatch(/^group\s+tenant\/acme$/m);
   });
 
+  it('lists the jobs whose payload contains some JSON with jobs list --payload, and counts them for an action with --all --payload', async () => {
+    const ids = ['019a0000-0000-7000-8000-00000000d001', '019a0000-0000-7000-8000-00000000d002', '019a0000-0000-7000-8000-00000000d003'];
+    await fixture.database.pool.query(
+      `INSERT INTO jobs (id, queue, type, payload, status, max_attempts, run_at, created_at, updated_at)
+       SELECT id, 'emails', 'noop', jsonb_build_object('userId', CASE WHEN n < 3 THEN 4242 ELSE 7 END), 'dead', 3, now(), now(), now()
+       FROM unnest($1::uuid[]) WITH ORDINALITY AS t(id, n)`,
+      [ids],
+    );
+    const listed = jsonOf<{ jobs: { id: string }[] }>(await sluice(['jobs', 'list', '--payload', '{"userId":4242}', '--json'], env));
+    expect(listed.jobs.map((job) => job.id)).toEqual([ids[1], ids[0]]);
+    const counted = await sluice(['jobs', 'retry', '--all', '--payload', '{"userId":4242}'], env);
+    expect(counted).toMatchObject({ code: 1, stdout: '2 jobs match. Nothing changed: run it again with --yes to retry them.\n' });
+    const refused = await sluice(['jobs', 'list', '--payload', '4242'], env);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('payload must be a JSON object or array');
+  });
+
   it('lists a group\'s jobs with jobs list --group, and counts them for an action with --all --group', async () => {
     const ids = ['019a0000-0000-7000-8000-00000000c001', '019a0000-0000-7000-8000-00000000c002'];
     await fixture.database.pool.query(

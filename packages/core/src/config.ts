@@ -64,6 +64,14 @@ export interface PostgresConfig {
    * job created that day is unfinished (then for up to 366 days more). Default 30. Env `HISTORY_RETENTION_DAYS`.
    */
   historyRetentionDays: number;
+  /**
+   * Whether `jobs` keeps the GIN index that serves GET /jobs?payload= (built and dropped by the
+   * history maintenance to match). It costs the recorder about 17% more PostgreSQL CPU per job (bench/RESULTS.md);
+   * without it a payload search scans the history. Default true. Env `HISTORY_PAYLOAD_INDEX`.
+   */
+  payloadIndex: boolean;
+  /** Days the per-minute metrics rollups (GET /stats/history) are kept. Default 90. Env `METRICS_RETENTION_DAYS`. */
+  metricsRetentionDays: number;
 }
 
 /** Behaviour shared by producers and workers. */
@@ -242,6 +250,7 @@ export const DEFAULTS = {
   databaseSchema: 'public',
   databasePoolSize: 5,
   historyRetentionDays: 30,
+  metricsRetentionDays: 90,
   queues: ['default'],
   idempotencyTtlMs: 24 * HOUR_MS,
   retentionMs: HOUR_MS,
@@ -290,6 +299,8 @@ export function loadConfig(env: Env): SluiceConfig {
       readUrl: read.optionalUrl('DATABASE_READ_URL', ['postgres:', 'postgresql:']),
       poolSize: read.int('DATABASE_POOL_SIZE', DEFAULTS.databasePoolSize, 1, 100),
       historyRetentionDays: read.int('HISTORY_RETENTION_DAYS', DEFAULTS.historyRetentionDays, 1, 3650),
+      payloadIndex: read.oneOf('HISTORY_PAYLOAD_INDEX', 'true', ['true', 'false']) === 'true',
+      metricsRetentionDays: read.int('METRICS_RETENTION_DAYS', DEFAULTS.metricsRetentionDays, 1, 3650),
     },
     queue: {
       ...queuesAndPartitions(read.list('QUEUES', DEFAULTS.queues, QUEUE_NAME_PATTERN), read.int('QUEUE_PARTITIONS', 1, 1, MAX_PARTITIONS), problems),

@@ -61,7 +61,9 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Sluice
   const recorder = new HistoryRecorder({
     redis: recorderRedis, pool, prefix: config.redis.prefix, queues: config.queue.queues, layouts: worker.layouts, owner: config.worker.consumerName, logger,
   });
-  const maintenance = new HistoryMaintenance({ pool, retentionDays: config.postgres.historyRetentionDays, logger });
+  const maintenance = new HistoryMaintenance({
+    pool, retentionDays: config.postgres.historyRetentionDays, metricsRetentionDays: config.postgres.metricsRetentionDays, payloadIndex: config.postgres.payloadIndex, logger,
+  });
   // The schedules' ticks of this worker's queues, checked against every type live workers publish.
   const scheduleQueue = new Queue({ redis: recorderRedis, redisConfig: config.redis, queueConfig: config.queue, registry: worker.types, schema: config.postgres.schema });
   const scheduler = new Scheduler({

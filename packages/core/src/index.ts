@@ -29,6 +29,10 @@ export { outboxBacklog, outboxFind, type OutboxBacklog, type OutboxRow } from '.
 export { outboxJobView, type OutboxJobView } from './outbox/outbox-job.js';
 export { HistoryMaintenance, type HistoryMaintenanceOptions, type MaintenanceRun } from './history/history-maintenance.js';
 export { jobsFindWithHistory, jobsList, jobsListQuery, type JobListCursor, type JobListFilter, type JobListPage, type JobSummary } from './history/jobs-repository.js';
+export {
+  jobMetricsByType, jobMetricsHistory, metricsHistoryStart, METRICS_HISTORY_MAX_POINTS, QUEUE_DEPTH_TYPE, type DurationPercentiles, type MetricsHistoryFilter, type MetricsPoint,
+  type TypeMetrics,
+} from './history/metrics-repository.js';
 export { DelayedPromoter } from './maintenance/delayed-promoter.js';
 export * as schema from './history/schema.js';
 export { createLogger } from './pino-logger.js';

@@ -32,3 +32,8 @@ export const MAX_BULK_JOBS = 1000;
 export const LIST_VALUE_MAX_BYTES = 16 * 1024;
 /** Bytes of JSON past which a listing page stops early (holding at least one job), its cursor where it stopped. */
 export const LIST_PAGE_MAX_BYTES = 1024 * 1024;
+
+/** Longest `payload` filter of a job listing, in characters of JSON: a containment query, not a document. */
+export const PAYLOAD_FILTER_MAX_LENGTH = 4096;
+/** Deepest nesting of a `payload` filter's objects and arrays. */
+export const PAYLOAD_FILTER_MAX_DEPTH = 16;

@@ -22,7 +22,7 @@ describe('loadConfig', () => {
       url: DEFAULTS.redisUrl, prefix: 'sluice', tlsCaFile: undefined, clusterNodes: [], clusterNatMap: {}, sentinels: [], sentinelMaster: undefined, sentinelPassword: undefined,
       waitReplicas: 0, waitTimeoutMs: 1000,
     });
-    expect(config.postgres).toEqual({ url: DEFAULTS.databaseUrl, schema: 'public', readUrl: undefined, poolSize: 5, historyRetentionDays: 30 });
+    expect(config.postgres).toEqual({ url: DEFAULTS.databaseUrl, schema: 'public', readUrl: undefined, poolSize: 5, historyRetentionDays: 30, payloadIndex: true, metricsRetentionDays: 90 });
     expect(config.queue).toEqual({
       queues: ['default'], partitions: { default: 1 }, idempotencyTtlMs: 86_400_000, retentionMs: 3_600_000, deadRetentionMs: 604_800_000, deadMaxJobs: 10_000, payloadMaxDepth: 256,
     });
@@ -40,7 +40,7 @@ describe('loadConfig', () => {
     const config = loadConfig({
       REDIS_URL: 'rediss://cache:6380/2', REDIS_PREFIX: 'acme', REDIS_TLS_CA_FILE: READABLE_FILE, REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '250', REDIS_SENTINELS: 'sentinel-1:26379, [fd00::5]:26380', REDIS_SENTINEL_MASTER: 'jobs',
       REDIS_SENTINEL_PASSWORD: 's3ntinel', DATABASE_URL: 'postgresql://u:p@db/acme', DATABASE_SCHEMA: 'jobs_v1', DATABASE_READ_URL: 'postgres://u:p@db-replica/acme',
-      DATABASE_POOL_SIZE: '9', HISTORY_RETENTION_DAYS: '90', QUEUES: 'emails:4, reports ,emails:4', QUEUE_PARTITIONS: '2', IDEMPOTENCY_TTL_MS: '60000', JOB_RETENTION_MS: '5000',
+      DATABASE_POOL_SIZE: '9', HISTORY_RETENTION_DAYS: '90', HISTORY_PAYLOAD_INDEX: 'false', METRICS_RETENTION_DAYS: '400', QUEUES: 'emails:4, reports ,emails:4', QUEUE_PARTITIONS: '2', IDEMPOTENCY_TTL_MS: '60000', JOB_RETENTION_MS: '5000',
       DEAD_JOB_RETENTION_MS: '86400000', DEAD_JOBS_MAX: '500', PAYLOAD_MAX_DEPTH: '64', RECYCLE_AFTER_ABANDONED: '4',
       CONCURRENCY: '32', WORKER_NAME: 'w-1', WORKER_BLOCK_MS: '250', VISIBILITY_TIMEOUT_MS: '5000', MAX_DELIVERIES: '3', SHUTDOWN_TIMEOUT_MS: '0', NO_HANDLER_TIMEOUT_MS: '90000', PRIORITY_POLICY: 'weighted', PRIORITY_WEIGHTS: '5,4,3,2,1', METRICS_PORT: '9464', METRICS_HOST: '0.0.0.0', METRICS_KEY: 'm-0123456789abcdef',
       PORT: '8080', HOST: '0.0.0.0', BODY_LIMIT: '2048', API_KEYS: 'k-0123456789abcdef', RATE_LIMIT_PER_MINUTE: '600',
@@ -52,7 +52,7 @@ describe('loadConfig', () => {
         url: 'rediss://cache:6380/2', prefix: 'acme', tlsCaFile: READABLE_FILE, clusterNodes: [], clusterNatMap: {}, sentinels: [{ host: 'sentinel-1', port: 26379 }, { host: 'fd00::5', port: 26380 }], sentinelMaster: 'jobs',
         sentinelPassword: 's3ntinel', waitReplicas: 1, waitTimeoutMs: 250,
       },
-      postgres: { url: 'postgresql://u:p@db/acme', schema: 'jobs_v1', readUrl: 'postgres://u:p@db-replica/acme', poolSize: 9, historyRetentionDays: 90 },
+      postgres: { url: 'postgresql://u:p@db/acme', schema: 'jobs_v1', readUrl: 'postgres://u:p@db-replica/acme', poolSize: 9, historyRetentionDays: 90, payloadIndex: false, metricsRetentionDays: 400 },
       queue: { queues: ['emails', 'reports'], partitions: { emails: 4, reports: 2 }, idempotencyTtlMs: 60_000, retentionMs: 5000, deadRetentionMs: 86_400_000, deadMaxJobs: 500, payloadMaxDepth: 64 },
       worker: { concurrency: 32, consumerName: 'w-1', blockMs: 250, visibilityTimeoutMs: 5000, maxDeliveries: 3, shutdownTimeoutMs: 0, noHandlerTimeoutMs: 90_000, recycleAfterAbandoned: 4, priority: { kind: 'weighted', weights: [5, 4, 3, 2, 1] }, metricsPort: 9464, metricsHost: '0.0.0.0', metricsKey: 'm-0123456789abcdef' },
       api: {
@@ -119,6 +119,11 @@ describe('loadConfig', () => {
     expect(problemsOf({ QUEUES: 'default:65' })).toContain('a queue has 1 to 64');
     expect(problemsOf({ QUEUES: 'default:2,default:3' })).toContain('QUEUES names queue "default" twice');
     expect(problemsOf({ QUEUE_PARTITIONS: '65' })).toContain('QUEUE_PARTITIONS must be an integer from 1 to 64');
+  });
+
+  it('takes HISTORY_PAYLOAD_INDEX true or false, and METRICS_RETENTION_DAYS from 1 to 3650', () => {
+    expect(problemsOf({ HISTORY_PAYLOAD_INDEX: 'no' })).toContain('HISTORY_PAYLOAD_INDEX must be one of true, false (got "no")');
+    expect(problemsOf({ METRICS_RETENTION_DAYS: '0' })).toContain('METRICS_RETENTION_DAYS must be an integer from 1 to 3650');
   });
 
   it('takes PRIORITY_POLICY strict or weighted, and PRIORITY_WEIGHTS as one positive integer per band with weighted only', () => {

@@ -2,7 +2,7 @@ import { JobActions, SluiceError, toPostgresError, type MatchingFilter as CoreMa
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { AppDeps } from '../app.js';
-import { canonicalIdParam, canonicalJobId, inDateRange, invalidInput, queryDate } from '../client-input.js';
+import { canonicalIdParam, canonicalJobId, inDateRange, invalidInput, payloadFilter, queryDate } from '../client-input.js';
 import { ErrorBody, JobIdParams, JobView, UnknownJobBody, UnknownQueueBody } from '../schemas/jobs.js';
 import { ActionIds, ActionParams, ActionResults, MatchingFilter, MatchingRunBody, MatchingRunView, NoQuery } from '../schemas/job-actions.js';
 import { checkedDeadFilter, DeadJobsFilter, findJob } from './jobs.js';
@@ -22,6 +22,7 @@ function checkedMatching(deps: AppDeps, body: MatchingFilter): CoreMatchingFilte
     queue: body.queue,
     idempotencyKey: body.idempotencyKey,
     group: body.group,
+    payload: body.payload === undefined ? undefined : payloadFilter(body.payload),
     createdAfter: body.createdAfter === undefined ? undefined : queryDate('createdAfter', body.createdAfter),
     createdBefore: body.createdBefore === undefined ? undefined : queryDate('createdBefore', body.createdBefore),
   };

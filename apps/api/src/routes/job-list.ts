@@ -1,7 +1,7 @@
 import { assertStorable, InvalidJobError, jobsList, toPostgresError, type JobListCursor } from '@sluice/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AppDeps } from '../app.js';
-import { inDateRange, queryDate } from '../client-input.js';
+import { inDateRange, payloadFilter, queryDate } from '../client-input.js';
 import { ErrorBody, JobListPage, JobListQuery, UnknownQueueBody } from '../schemas/jobs.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -44,6 +44,7 @@ export const jobListRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
         queue: query.queue,
         idempotencyKey: query.idempotencyKey,
         group: query.group,
+        payload: query.payload === undefined ? undefined : payloadFilter(query.payload),
         createdAfter: query.createdAfter === undefined ? undefined : queryDate('createdAfter', query.createdAfter),
         createdBefore: query.createdBefore === undefined ? undefined : queryDate('createdBefore', query.createdBefore),
         limit: query.limit === undefined ? 20 : Number(query.limit),

@@ -1,6 +1,6 @@
 import { JOB_ACTIONS, JOB_STATES, MAX_ACTION_IDS, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_MATCHING_PER_CALL, NAME_PATTERN_SOURCE, type JobAction, type JobState } from '@sluice/core';
 import { Type, type Static } from 'typebox';
-import { Group } from './jobs.js';
+import { Group, PayloadFilter } from './jobs.js';
 
 /** Path parameter of the bulk action routes. */
 export const ActionParams = Type.Object({
@@ -52,6 +52,7 @@ const matchingFields = {
   queue: Type.Optional(Type.String({ pattern: NAME_PATTERN_SOURCE, description: 'Only jobs of this queue.' })),
   idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_IDEMPOTENCY_KEY_LENGTH, description: 'Only jobs submitted with this idempotency key.' })),
   group: Type.Optional(Group('Only jobs of this fair group.')),
+  payload: Type.Optional(PayloadFilter),
   createdAfter: Type.Optional(Type.String({ description: 'Only jobs created at or after this ISO-8601 time.' })),
   createdBefore: Type.Optional(Type.String({ description: 'Only jobs created before this ISO-8601 time.' })),
 };

@@ -1,6 +1,6 @@
 import {
   GROUP_PATTERN_SOURCE, JOB_EVENT_STATUSES, JOB_STATES, LIST_PAGE_MAX_BYTES, LIST_VALUE_MAX_BYTES, MAX_ATTEMPTS, MAX_BULK_JOBS, MAX_DELAY_MS, MAX_IDEMPOTENCY_KEY_LENGTH,
-  MAX_PRIORITY, MIN_ATTEMPTS, MIN_PRIORITY, NAME_PATTERN_SOURCE, PRIORITY_BANDS, WAITING_REASONS, type JobEventStatus, type JobState, type WaitingReason,
+  MAX_PRIORITY, MIN_ATTEMPTS, MIN_PRIORITY, NAME_PATTERN_SOURCE, PAYLOAD_FILTER_MAX_DEPTH, PAYLOAD_FILTER_MAX_LENGTH, PRIORITY_BANDS, WAITING_REASONS, type JobEventStatus, type JobState, type WaitingReason,
 } from '@sluice/core';
 import { Type, type Static } from 'typebox';
 
@@ -8,6 +8,13 @@ const JobStatus = Type.Unsafe<JobState>({ type: 'string', enum: [...JOB_STATES] 
 const JobEventStatus = Type.Unsafe<JobEventStatus>({ type: 'string', enum: [...JOB_EVENT_STATUSES] });
 const Name = (description: string) => Type.String({ pattern: NAME_PATTERN_SOURCE, description });
 const Timestamp = Type.String({ format: 'date-time' });
+/** A `payload` filter, in a query or a body: JSON text, parsed by the route (payloadFilter). */
+export const PayloadFilter = Type.String({
+  minLength: 2,
+  maxLength: PAYLOAD_FILTER_MAX_LENGTH,
+  description: `Only jobs whose payload contains this JSON object or array (PostgreSQL's @>), such as {"userId":42}: objects match by the keys given, nested too, arrays by the elements given, and 42 and "42" differ. At most ${PAYLOAD_FILTER_MAX_LENGTH} characters, nested at most ${PAYLOAD_FILTER_MAX_DEPTH} levels.`,
+});
+
 /** A job's fair group, in a body or a query. */
 export const Group = (description: string) => Type.String({ pattern: GROUP_PATTERN_SOURCE, description });
 
@@ -144,6 +151,7 @@ export const JobListQuery = Type.Object(
     queue: Type.Optional(Name('Only jobs of this queue.')),
     idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_IDEMPOTENCY_KEY_LENGTH, description: 'Only jobs submitted with this idempotency key.' })),
     group: Type.Optional(Group('Only jobs of this fair group.')),
+    payload: Type.Optional(PayloadFilter),
     createdAfter: Type.Optional(Type.String({ format: 'date-time', description: 'Only jobs created at or after this time.' })),
     createdBefore: Type.Optional(Type.String({ format: 'date-time', description: 'Only jobs created before this time.' })),
     limit: Type.Optional(Type.String({ pattern: '^(100|[1-9][0-9]?)$', description: 'Jobs per page, 1 to 100. Default 20.' })),

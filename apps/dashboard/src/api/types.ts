@@ -262,3 +262,34 @@ export interface SystemHealth {
   redis: { nodes: RedisNode[] };
   history: HistoryBacklog & { queues: Record<string, HistoryBacklog> };
 }
+
+/** Percentiles of durations in ms, as GET /stats/history gives them; null where nothing was timed. */
+export interface Percentiles {
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+}
+
+/** Counts and times of a step or a job type, as GET /stats/history and /stats/history/types give them. */
+export interface MetricsTotals {
+  completed: number;
+  failed: number;
+  dead: number;
+  runMs: Percentiles;
+  waitMs: Percentiles;
+}
+
+/** GET /stats/history's answer. */
+export interface MetricsHistory {
+  from: string;
+  to: string;
+  step: string;
+  points: (MetricsTotals & { at: string; depth: number | null })[];
+}
+
+/** GET /stats/history/types's answer. */
+export interface TypeBreakdown {
+  from: string;
+  to: string;
+  types: (MetricsTotals & { type: string })[];
+}

@@ -19,16 +19,25 @@ function niceMax(value: number): number {
   return step * magnitude;
 }
 
+/** How long ago a tick is, as its label says it: 5 min, 3 h, 2 d. */
+function ago(seconds: number): string {
+  if (seconds < 3600) return `${seconds / 60} min`;
+  return seconds < 86_400 ? `${seconds / 3600} h` : `${seconds / 86_400} d`;
+}
+
 /**
- * A small SVG line chart over the last `windowSeconds` up to `now`. It draws at most one point per
- * second per series, so its cost does not grow with the job rate.
+ * A small SVG line chart over the last `windowSeconds` up to `now`, with a tick every `tickSeconds`
+ * (default a minute). It draws at most one point per second per series, so its cost does not grow
+ * with the job rate.
  */
-export function LineChart({ title, series, now, windowSeconds, unit }: { title: string; series: Series[]; now: number; windowSeconds: number; unit: string }) {
+export function LineChart({ title, series, now, windowSeconds, unit, tickSeconds = 60 }: {
+  title: string; series: Series[]; now: number; windowSeconds: number; unit: string; tickSeconds?: number;
+}) {
   const from = now - windowSeconds;
   const max = niceMax(Math.max(0, ...series.flatMap((s) => s.points.map(([, y]) => y))));
   const x = (second: number) => PAD.left + ((second - from) / windowSeconds) * (WIDTH - PAD.left - PAD.right);
   const y = (value: number) => HEIGHT - PAD.bottom - (value / max) * (HEIGHT - PAD.top - PAD.bottom);
-  const minuteTicks = Array.from({ length: Math.floor(windowSeconds / 60) + 1 }, (_, i) => now - i * 60);
+  const ticks = Array.from({ length: Math.floor(windowSeconds / tickSeconds) + 1 }, (_, i) => now - i * tickSeconds);
   const latest = series.map((s) => `${s.label} ${formatCount(s.points.at(-1)?.[1] ?? 0)}`).join(', ');
 
   return (
@@ -44,7 +53,7 @@ export function LineChart({ title, series, now, windowSeconds, unit }: { title: 
           ))}
         </span>
       </figcaption>
-      <svg viewBox={`0 0 ${WIDTH} ${HEIGHT}`} role="img" aria-label={`${title}, last ${windowSeconds / 60} minutes; now ${latest} ${unit}`}>
+      <svg viewBox={`0 0 ${WIDTH} ${HEIGHT}`} role="img" aria-label={`${title}, last ${ago(windowSeconds)}; now ${latest} ${unit}`}>
         {[0, 0.5, 1].map((fraction) => (
           <g key={fraction} className="grid">
             <line x1={PAD.left} x2={WIDTH - PAD.right} y1={y(max * fraction)} y2={y(max * fraction)} />
@@ -53,9 +62,9 @@ export function LineChart({ title, series, now, windowSeconds, unit }: { title: 
             </text>
           </g>
         ))}
-        {minuteTicks.map((second, i) => (
+        {ticks.map((second, i) => (
           <text key={second} className="axis" x={x(second)} y={HEIGHT - 6} textAnchor={i === 0 ? 'end' : 'middle'}>
-            {i === 0 ? 'now' : `−${i} min`}
+            {i === 0 ? 'now' : `−${ago(i * tickSeconds)}`}
           </text>
         ))}
         {series.map((s) => (

@@ -28,6 +28,19 @@ const COLUMNS: Column<ListedJob>[] = [
   { heading: 'Payload', className: 'payload', cell: (job) => <PayloadCell job={job} /> },
 ];
 
+/** What is wrong with a payload search, before the API is asked; undefined when nothing is (or it is empty). */
+function payloadProblemOf(text: string): string | undefined {
+  if (text === '') return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    return `The payload search is not JSON (${error instanceof Error ? error.message : String(error)}). Write an object such as {"userId":42}, keys in double quotes.`;
+  }
+  if (parsed === null || typeof parsed !== 'object') return 'The payload search must be a JSON object or array, such as {"userId":42}: the jobs whose payload contains it are listed.';
+  return undefined;
+}
+
 /** The jobs page: filters and search in the URL, one keyset page at a time. */
 export function Jobs({ route }: { route: Route }) {
   const { client, queues, jobTypes } = useDashboard();
@@ -37,13 +50,15 @@ export function Jobs({ route }: { route: Route }) {
     type: route.query.get('type') ?? '',
     group: route.query.get('group') ?? '',
     key: route.query.get('key') ?? '',
+    payload: route.query.get('payload') ?? '',
   };
   const cursor = route.query.get('cursor') ?? '';
   const [note, setNote] = useState<string>();
+  const [payloadProblem, setPayloadProblem] = useState<string>();
   const list = useRequest(`${route.query.toString()}`, (signal) =>
     client.get<Page<ListedJob>>(
       '/jobs',
-      { queue: filter.queue, status: filter.status, type: filter.type, group: filter.group, idempotencyKey: filter.key, cursor, limit: PAGE_SIZE },
+      { queue: filter.queue, status: filter.status, type: filter.type, group: filter.group, idempotencyKey: filter.key, payload: filter.payload, cursor, limit: PAGE_SIZE },
       signal,
     ),
   );
@@ -51,7 +66,7 @@ export function Jobs({ route }: { route: Route }) {
   const selection = useSelection(JSON.stringify(filter));
   const body = {
     ...(filter.queue && { queue: filter.queue }), ...(filter.status && { status: filter.status }), ...(filter.type && { type: filter.type }),
-    ...(filter.group && { group: filter.group }), ...(filter.key && { idempotencyKey: filter.key }),
+    ...(filter.group && { group: filter.group }), ...(filter.key && { idempotencyKey: filter.key }), ...(filter.payload && { payload: filter.payload }),
   };
   const matching: Matching = {
     described: `jobs matching ${Object.keys(body).length === 0 ? 'no filter (every job)' : Object.entries(body).map(([name, value]) => `${name} ${value}`).join(', ')}`,
@@ -78,9 +93,13 @@ export function Jobs({ route }: { route: Route }) {
     event.preventDefault();
     const form = new FormData(event.currentTarget);
     const text = String(form.get('search') ?? '').trim();
+    const payload = String(form.get('payload') ?? '').trim();
+    const problem = payloadProblemOf(payload);
+    setPayloadProblem(problem);
+    if (problem) return;
     // An id names one job: open it (GET /jobs/:id is current even before the history catches up).
     if (UUID.test(text)) navigate(href(`/jobs/${text.toLowerCase()}`));
-    else go({ key: text, group: String(form.get('group') ?? '').trim() });
+    else go({ key: text, group: String(form.get('group') ?? '').trim(), payload });
   };
 
 
@@ -125,6 +144,14 @@ export function Jobs({ route }: { route: Route }) {
           {/* Keyed by the searched key, so it shows what the URL says after any navigation. */}
           <input key={filter.key} name="search" type="search" defaultValue={filter.key} placeholder="01936f0e-… or welcome-mail-42" />
         </label>
+        <label className="grow">
+          Payload contains (JSON)
+          {/* Keyed by the searched payload, so it shows what the URL says after any navigation. */}
+          <input
+            key={filter.payload} name="payload" type="search" defaultValue={filter.payload} placeholder='{"userId":42}' maxLength={4096}
+            aria-invalid={payloadProblem ? true : undefined} aria-describedby={payloadProblem ? 'payload-problem' : undefined} className="mono"
+          />
+        </label>
         <button type="submit" className="primary">
           Search
         </button>
@@ -132,6 +159,11 @@ export function Jobs({ route }: { route: Route }) {
           Refresh
         </button>
       </form>
+      {payloadProblem && (
+        <Notice kind="error">
+          <span id="payload-problem">{payloadProblem}</span>
+        </Notice>
+      )}
 
       <BulkActions actions={BULK_ACTIONS} selection={selection} matching={matching} done={() => list.reload()} />
       {note && <Notice kind="success">{note}</Notice>}

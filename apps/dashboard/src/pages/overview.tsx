@@ -1,9 +1,11 @@
 import { useState } from 'react';
 import { LineChart, type Series } from '../components/line-chart';
 import { Notice } from '../components/notice';
+import { QueueSelect } from '../components/queue-select';
 import { useDashboard } from '../context';
 import { formatCount, formatDuration } from '../format';
 import { WINDOW_SECONDS, type LiveStats } from '../live-history';
+import { MetricsHistoryCard } from './metrics-history';
 import { QueueCard } from './queue-card';
 
 const ALL = '';
@@ -64,23 +66,15 @@ export function Overview() {
       <section className="card" aria-labelledby="charts-title">
         <header className="card-header">
           <h3 id="charts-title">Activity</h3>
-          <label className="inline-field">
-            Queue{' '}
-            <select value={chosen} onChange={(event) => setChosen(event.target.value)}>
-              <option value={ALL}>all queues</option>
-              {queues.map((queue) => (
-                <option key={queue} value={queue}>
-                  {queue}
-                </option>
-              ))}
-            </select>
-          </label>
+          <QueueSelect queues={queues} value={chosen} onChange={setChosen} />
         </header>
         <div className="charts">
           <LineChart title="Throughput (attempts per second)" series={throughputSeries(live, shown, now)} now={now} windowSeconds={WINDOW_SECONDS} unit="per second" />
           <LineChart title="Queue depth (jobs)" series={depthSeries(live, shown)} now={now} windowSeconds={WINDOW_SECONDS} unit="jobs" />
         </div>
       </section>
+
+      <MetricsHistoryCard />
 
       <section className="card" aria-labelledby="workers-title">
         <h3 id="workers-title">Workers</h3>

@@ -25,12 +25,13 @@ export const matchingOptions = {
   type: { type: 'string', value: 'TYPE', description: 'with --all: only jobs of this type' },
   queue: { type: 'string', value: 'QUEUE', description: 'with --all: only jobs of this queue' },
   group: { type: 'string', value: 'GROUP', description: 'with --all: only jobs of this fair group' },
+  payload: { type: 'string', value: 'JSON', description: 'with --all: only jobs whose payload contains this JSON object or array' },
   'created-after': { type: 'string', value: 'ISO', description: 'with --all: only jobs created at or after this time' },
   'created-before': { type: 'string', value: 'ISO', description: 'with --all: only jobs created before this time' },
   yes: { type: 'boolean', description: 'with --all: act without stopping at the count' },
 } as const;
 
-const FILTERS = ['status', 'type', 'queue', 'group', 'created-after', 'created-before'] as const;
+const FILTERS = ['status', 'type', 'queue', 'group', 'payload', 'created-after', 'created-before'] as const;
 
 /** The JSON body of a filter from the options; options not given stay out of it. */
 export function filterOf(args: ParsedArgs, names: readonly string[] = FILTERS): Record<string, string | undefined> {

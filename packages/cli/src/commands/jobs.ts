@@ -111,7 +111,7 @@ const get: Command = {
   },
 };
 
-const LIST_FILTERS = ['status', 'type', 'queue', 'idempotency-key', 'group', 'created-after', 'created-before', 'limit', 'cursor'] as const;
+const LIST_FILTERS = ['status', 'type', 'queue', 'idempotency-key', 'group', 'payload', 'created-after', 'created-before', 'limit', 'cursor'] as const;
 
 const list: Command = {
   name: 'jobs list',
@@ -123,13 +123,14 @@ const list: Command = {
     queue: { type: 'string', value: 'QUEUE', description: 'only jobs of this queue' },
     'idempotency-key': { type: 'string', value: 'KEY', description: 'only the job submitted with this key' },
     group: { type: 'string', value: 'GROUP', description: 'only jobs of this fair group' },
+    payload: { type: 'string', value: 'JSON', description: 'only jobs whose payload contains this JSON object or array, such as \'{"userId":42}\'' },
     'created-after': { type: 'string', value: 'ISO', description: 'only jobs created at or after this time' },
     'created-before': { type: 'string', value: 'ISO', description: 'only jobs created before this time' },
     limit: { type: 'string', value: 'N', description: 'jobs per page, 1 to 100 (default 20)' },
     cursor: { type: 'string', value: 'CURSOR', description: 'the page after the one that printed this cursor' },
     ...connectionOptions,
   },
-  examples: ['sluice jobs list --status dead --type email --limit 50'],
+  examples: ['sluice jobs list --status dead --type email --limit 50', 'sluice jobs list --payload \'{"userId":42}\''],
   async run(args, context) {
     integerValue('limit', stringOption(args, 'limit'), 1);
     const query = Object.fromEntries(LIST_FILTERS.map((name) => [name.replace(/-(\w)/g, (_, letter: string) => letter.toUpperCase()), stringOption(args, name)]));

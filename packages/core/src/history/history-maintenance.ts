@@ -2,7 +2,9 @@ import type pg from 'pg';
 import { messageOf } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { jitter, sleep } from '../sleep.js';
+import { maintainMetricsPartitions, type MetricsPartitionsRun } from './metrics-partitions.js';
 import { createDayPartition, dropDayPartition, holdsUnfinishedJobs, listDayPartitions, type DayPartition } from './partition-ddl.js';
+import { payloadIndexApply, type PayloadIndexChange } from './payload-index.js';
 import { dayOf, partitionName, PARTITIONED_TABLES, type Day, type PartitionedTable } from './partitions.js';
 
 /** Beyond retention, a day holding unfinished jobs is kept at most this much longer: a job may be scheduled up to a year ahead. */
@@ -16,6 +18,10 @@ export interface HistoryMaintenanceOptions {
   pool: pg.Pool;
   /** Days a day's history is kept once the whole day is that old. */
   retentionDays: number;
+  /** Days the per-minute metrics rollups are kept. Default 90. */
+  metricsRetentionDays?: number;
+  /** Whether jobs keeps the payload index (see payload-index.ts), built or dropped to match. Default true. */
+  payloadIndex?: boolean;
   /** Days after today whose partitions are kept ready. Default 7. */
   daysAhead?: number;
   /** Pause between runs. Default 1 h. */
@@ -32,6 +38,10 @@ export interface MaintenanceRun {
   kept: string[];
   /** Rows moved from the default partitions into partitions created. */
   moved: number;
+  /** The metrics rollups' day partitions created and dropped, and rows moved into them. */
+  metrics: MetricsPartitionsRun;
+  /** What became of the payload index. */
+  payloadIndex: PayloadIndexChange;
 }
 
 const TABLES = Object.keys(PARTITIONED_TABLES) as PartitionedTable[];
@@ -97,10 +107,14 @@ export class HistoryMaintenance {
     }
   }
 
+  /**
+   * Also keeps the metrics rollups' day partitions (metrics-partitions.ts), dropped past
+   * `metricsRetentionDays`, and the payload index as `payloadIndex` says (payload-index.ts).
+   */
   private async maintain(client: pg.PoolClient): Promise<MaintenanceRun> {
     const today = dayOf(this.now());
     const existing = await listDayPartitions(client);
-    const run: MaintenanceRun = { created: [], dropped: [], kept: [], moved: 0 };
+    const run: Omit<MaintenanceRun, 'metrics' | 'payloadIndex'> = { created: [], dropped: [], kept: [], moved: 0 };
     const names = new Set(existing.map((partition) => partition.name));
     for (let day = today; day <= today + this.daysAhead; day += 1) {
       for (const table of TABLES) {
@@ -122,7 +136,8 @@ export class HistoryMaintenance {
         run.dropped.push(name);
       }
     }
-    return run;
+    const metrics = await maintainMetricsPartitions(client, today, this.daysAhead, today - (this.options.metricsRetentionDays ?? 90));
+    return { ...run, metrics, payloadIndex: await payloadIndexApply(client, this.options.payloadIndex ?? true) };
   }
 
   private async run(): Promise<void> {
@@ -144,6 +159,8 @@ export class HistoryMaintenance {
     if (run.created.length + run.dropped.length > 0) {
       this.logger.info({ created: run.created, dropped: run.dropped, moved: run.moved }, 'history partitions maintained');
     }
+    if (run.metrics.created.length + run.metrics.dropped.length > 0) this.logger.info(run.metrics, 'metrics history partitions maintained');
+    if (run.payloadIndex !== 'none') this.logger.info({ index: 'jobs_payload_idx' }, `history payload index ${run.payloadIndex} (HISTORY_PAYLOAD_INDEX)`);
     if (run.kept.length > 0) this.logger.info({ kept: run.kept }, 'history kept past retention: it holds unfinished jobs');
   }
 }

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { FAILED_EVENT, FINISHED_STATES } from '../job-state.js';
+import { bucketSql } from './latency-histogram.js';
 import { dayOf, dayStartId, LAST_DAY, type Day } from './partitions.js';
 
 const sqlList = (values: readonly string[]): string => values.map((value) => `'${value}'`).join(', ');
@@ -69,11 +70,13 @@ const recordBatch = (days: number): string => `
     INSERT INTO job_events (job_id, seq, status, attempt, worker, error, next_at, reason, at)
     SELECT job, seq, status, attempt, worker, error, next_at, reason, at FROM events
     ON CONFLICT (job_id, seq) DO NOTHING
+    RETURNING job_id, seq, status, attempt, at
   ),
   latest AS MATERIALIZED (${LATEST}),
   created AS (
     INSERT INTO jobs (${JOB_COLUMNS}) ${NEW_JOBS}
     ON CONFLICT (id) DO NOTHING
+    RETURNING id, queue, type
   ),
   updated AS (
     UPDATE jobs SET
@@ -86,8 +89,75 @@ const recordBatch = (days: number): string => `
       last_seq = l.seq
     FROM latest l
     WHERE jobs.id = l.job AND jobs.last_seq < l.seq${days > 0 ? ` AND (${withinDays('jobs.id', days)})` : ''}
-  )
+    RETURNING jobs.id, jobs.queue, jobs.type
+  ),
+  ${rollUp(days)}
   SELECT ${days > 0 ? `count(*) AS unlisted FROM latest WHERE NOT (${withinDays('job', days)})` : '0 AS unlisted'}`;
+
+/** Adds two histograms (int arrays of counts per bucket) element by element; the shorter one counts 0 past its end. */
+const addBuckets = (a: string, b: string): string =>
+  `ARRAY(SELECT coalesce(x, 0) + coalesce(y, 0) FROM unnest(${a}, ${b}) WITH ORDINALITY AS u(x, y, i) ORDER BY i)`;
+
+/** The histogram of one group's samples of one kind: counts of buckets 0 to the highest it has. */
+const histogramOf = (kind: string): string => `coalesce((
+    SELECT array_agg(coalesce(s.n, 0) ORDER BY g.bucket)
+    FROM generate_series(0, (SELECT max(m.bucket) FROM samples m WHERE (m.minute, m.queue, m.type, m.kind) = (r.minute, r.queue, r.type, '${kind}'))) AS g(bucket)
+    LEFT JOIN samples s ON (s.minute, s.queue, s.type, s.kind, s.bucket) = (r.minute, r.queue, r.type, '${kind}', g.bucket)
+  ), '{}')`;
+
+/**
+ * The part of `recordBatch` that adds the batch to the per-minute rollups in `job_metrics`, in the
+ * same statement, so a rollup holds exactly the events recorded. It counts only the events this
+ * statement inserted (`recorded`): a batch written again (the recorder crashed before deleting it
+ * from Redis, or another took over) inserts none and so adds nothing. A job's queue and type come
+ * from the row the statement created or updated for it, which a new event always makes it do.
+ *
+ * A run time is an attempt's `completed` or `failed` time less its `processing` time, the event
+ * before it; a wait time is a `processing` time less the moment the job was ready, which the event
+ * before it gives (its `nextAt` if it names one, else its time). That event is in the batch or was
+ * recorded before, where the key (job_id, seq) finds it, in the days of the batch's jobs only. A job
+ * whose id names no day (not a UUIDv7) and whose row an earlier batch made is updated by the unpruned
+ * second run of the statement, which inserts no event, so its events go uncounted. Rows are added in key order,
+ * so recorders of the same queue adding to the same rows wait for each other instead of deadlocking.
+ */
+const rollUp = (days: number): string => `
+  kinds AS (SELECT id, queue, type FROM created UNION ALL SELECT id, queue, type FROM updated),
+  timed AS MATERIALIZED (
+    SELECT r.status, date_trunc('minute', r.at) AS minute, k.queue, k.type,
+      CASE WHEN r.status IN ('completed', '${FAILED_EVENT}') AND coalesce(b.status, stored.status) = 'processing' AND coalesce(b.attempt, stored.attempt) = r.attempt
+        THEN extract(epoch FROM r.at - coalesce(b.at, stored.at)) * 1000 END AS run_ms,
+      CASE WHEN r.status = 'processing' AND coalesce(b.at, stored.at) IS NOT NULL
+        THEN greatest(0, extract(epoch FROM r.at - coalesce(b.next_at, b.at, stored.next_at, stored.at)) * 1000) END AS wait_ms
+    FROM recorded r
+    JOIN kinds k ON k.id = r.job_id
+    LEFT JOIN events b ON b.job = r.job_id AND b.seq = r.seq - 1
+    LEFT JOIN LATERAL (
+      SELECT j.status, j.attempt, j.at, j.next_at FROM job_events j
+      WHERE b.job IS NULL AND r.status IN ('processing', 'completed', '${FAILED_EVENT}') AND j.job_id = r.job_id AND j.seq = r.seq - 1
+        ${days > 0 ? `AND (${withinDays('j.job_id', days)})` : ''}
+    ) stored ON true
+    WHERE r.status IN ('processing', 'completed', '${FAILED_EVENT}', 'dead')
+  ),
+  samples AS MATERIALIZED (
+    SELECT t.minute, t.queue, t.type, v.kind, ${bucketSql('v.ms')} AS bucket, count(*)::int AS n
+    FROM timed t CROSS JOIN LATERAL (VALUES ('run', t.run_ms::float8), ('wait', t.wait_ms::float8)) AS v(kind, ms)
+    WHERE v.ms IS NOT NULL
+    GROUP BY 1, 2, 3, 4, 5
+  ),
+  rollup AS (
+    SELECT minute, queue, type, count(*) FILTER (WHERE status = 'completed')::int AS completed,
+      count(*) FILTER (WHERE status = '${FAILED_EVENT}')::int AS failed, count(*) FILTER (WHERE status = 'dead')::int AS dead
+    FROM timed GROUP BY 1, 2, 3
+  ),
+  rolled AS (
+    INSERT INTO job_metrics AS m (minute, queue, type, completed, failed, dead, run_ms_buckets, wait_ms_buckets)
+    SELECT r.minute, r.queue, r.type, r.completed, r.failed, r.dead, ${histogramOf('run')}, ${histogramOf('wait')}
+    FROM rollup r ORDER BY r.minute, r.queue, r.type
+    ON CONFLICT (minute, queue, type) DO UPDATE SET
+      completed = m.completed + excluded.completed, failed = m.failed + excluded.failed, dead = m.dead + excluded.dead,
+      run_ms_buckets = ${addBuckets('m.run_ms_buckets', 'excluded.run_ms_buckets')},
+      wait_ms_buckets = ${addBuckets('m.wait_ms_buckets', 'excluded.wait_ms_buckets')}
+  )`;
 
 /** How an event names its job in the events stream's JSON (cjson writes no spaces). */
 const JOB_FIELD = '"job":"';

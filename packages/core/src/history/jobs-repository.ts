@@ -18,6 +18,8 @@ export interface JobListFilter {
   idempotencyKey?: string;
   /** The job's fair group. */
   group?: string;
+  /** Only jobs whose payload contains this JSON (PostgreSQL's `@>`: nested objects match by subset, arrays by their elements). */
+  payload?: object;
   createdAfter?: Date;
   createdBefore?: Date;
   /** Jobs per page. */
@@ -64,6 +66,7 @@ export function jobsListConditions(filter: Omit<JobListFilter, 'limit'>): SQL[] 
   if (filter.queue !== undefined) conditions.push(eq(jobs.queue, filter.queue));
   if (filter.idempotencyKey !== undefined) conditions.push(eq(jobs.idempotencyKey, filter.idempotencyKey));
   if (filter.group !== undefined) conditions.push(eq(jobs.group, filter.group));
+  if (filter.payload !== undefined) conditions.push(sql`${jobs.payload} @> ${JSON.stringify(filter.payload)}::jsonb`);
   if (filter.createdAfter !== undefined) conditions.push(gte(jobs.createdAt, filter.createdAfter));
   if (filter.createdBefore !== undefined) conditions.push(lt(jobs.createdAt, filter.createdBefore));
   if (filter.after !== undefined) {

@@ -21,18 +21,23 @@ export interface DayPartition {
 
 /** The day partitions of both history tables in the connection's schema. */
 export async function listDayPartitions(client: pg.ClientBase): Promise<DayPartition[]> {
+  return (await partitionsOf(client, Object.keys(PARTITIONED_TABLES))).flatMap((name) => {
+    const parsed = parsePartitionName(name);
+    return parsed ? [{ ...parsed, name }] : [];
+  });
+}
+
+/** The names of the partitions of `parents`, tables of the connection's schema. */
+export async function partitionsOf(client: pg.ClientBase, parents: readonly string[]): Promise<string[]> {
   const { rows } = await client.query<{ name: string }>(
     `SELECT child.relname AS name
      FROM pg_inherits
      JOIN pg_class child ON child.oid = pg_inherits.inhrelid
      JOIN pg_class parent ON parent.oid = pg_inherits.inhparent
      WHERE parent.relnamespace = current_schema()::regnamespace AND parent.relname = ANY($1)`,
-    [Object.keys(PARTITIONED_TABLES)],
+    [parents],
   );
-  return rows.flatMap(({ name }) => {
-    const parsed = parsePartitionName(name);
-    return parsed ? [{ ...parsed, name }] : [];
-  });
+  return rows.map((row) => row.name);
 }
 
 /**
@@ -42,18 +47,33 @@ export async function listDayPartitions(client: pg.ClientBase): Promise<DayParti
  * the default still held would fail. Returns how many rows moved.
  */
 export async function createDayPartition(client: pg.ClientBase, table: PartitionedTable, day: Day): Promise<number> {
-  const partition = quoted(partitionName(table, day));
-  const fallback = quoted(defaultPartitionName(table));
-  const key = PARTITIONED_TABLES[table];
-  const [low, high] = [dayStartId(day), dayStartId(day + 1)];
+  return createRangePartition(client, {
+    parent: table, partition: partitionName(table, day), fallback: defaultPartitionName(table), key: PARTITIONED_TABLES[table],
+    low: dayStartId(day), high: dayStartId(day + 1),
+  });
+}
+
+/** A range partition to make: its table's name, its own, its table's default partition's, the partition key and bounds. */
+export interface RangePartition {
+  parent: string;
+  partition: string;
+  fallback: string;
+  key: string;
+  low: string;
+  high: string;
+}
+
+/** Creates a range partition as `createDayPartition` does, moving its rows out of the default one. */
+export async function createRangePartition(client: pg.ClientBase, range: RangePartition): Promise<number> {
+  const [partition, fallback, key] = [quoted(range.partition), quoted(range.fallback), quoted(range.key)];
   return inTransaction(client, async () => {
     await client.query(`LOCK TABLE ${fallback} IN ACCESS EXCLUSIVE MODE`);
-    await client.query(`CREATE TABLE ${partition} (LIKE ${quoted(table)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)`);
+    await client.query(`CREATE TABLE ${partition} (LIKE ${quoted(range.parent)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)`);
     const moved = await client.query(
       `WITH moved AS (DELETE FROM ${fallback} WHERE ${key} >= $1 AND ${key} < $2 RETURNING *) INSERT INTO ${partition} SELECT * FROM moved`,
-      [low, high],
+      [range.low, range.high],
     );
-    await client.query(`ALTER TABLE ${quoted(table)} ATTACH PARTITION ${partition} FOR VALUES FROM ('${low}') TO ('${high}')`);
+    await client.query(`ALTER TABLE ${quoted(range.parent)} ATTACH PARTITION ${partition} FOR VALUES FROM ('${range.low}') TO ('${range.high}')`);
     return moved.rowCount ?? 0;
   });
 }
@@ -72,7 +92,8 @@ export async function dropDayPartition(client: pg.ClientBase, name: string): Pro
   await inTransaction(client, () => client.query(`DROP TABLE IF EXISTS ${quoted(name)}`));
 }
 
-async function inTransaction<T>(client: pg.ClientBase, work: () => Promise<T>): Promise<T> {
+/** Runs `work` in a transaction whose lock waits end after LOCK_TIMEOUT. */
+export async function inTransaction<T>(client: pg.ClientBase, work: () => Promise<T>): Promise<T> {
   await client.query('BEGIN');
   try {
     await client.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);

@@ -5,9 +5,11 @@ import { silentLogger, type Logger } from '../logger.js';
 import { runScript, type ScriptedRedis } from '../redis/scripts.js';
 import { jitter, sleep } from '../sleep.js';
 import { jobEventsInsertBatch } from './job-events-repository.js';
+import { jobMetricsDepthRecord } from './metrics-repository.js';
 
 /** Stream entries read per batch; each holds the events of one script call. */
 const ENTRIES_PER_READ = 200;
+const MINUTE_MS = 60_000;
 /** Most entries kept in a queue's set-aside stream; the oldest go first. */
 const SET_ASIDE_MAX_ENTRIES = 10_000;
 
@@ -68,6 +70,8 @@ export class HistoryRecorder {
   private loop: Promise<void> | undefined;
   private failing = false;
   private setAsideCount = 0;
+  /** Per queue served, the minute its depth was last sampled in. */
+  private readonly depthSampled = new Map<string, number>();
 
   constructor(private readonly options: HistoryRecorderOptions) {
     this.logger = options.logger ?? silentLogger;
@@ -114,7 +118,25 @@ export class HistoryRecorder {
   async runOnce(queue: string): Promise<boolean> {
     let left = false;
     for (const partition of this.partitionsOf(queue)) left = (await this.recordPartition(partition)) || left;
+    await this.sampleDepth(queue);
     return left;
+  }
+
+  /**
+   * Once a minute, records how many of `queue`'s jobs wait (pending, over all its partitions) in the
+   * metrics history, if this process holds the lease of the queue's first partition: one sample per
+   * queue and minute, whichever recorders run.
+   */
+  private async sampleDepth(queue: string): Promise<void> {
+    const minute = Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS;
+    if (this.depthSampled.get(queue) === minute) return;
+    const { redis, owner } = this.options;
+    const partitions = this.partitionsOf(queue);
+    const lease = partitions[0]?.keys.recorderLease;
+    if (lease === undefined || (await runScript(redis, 'acquireLease', [lease], [owner, this.leaseMs])) !== 1) return;
+    const pending = await Promise.all(partitions.map(({ keys }) => redis.hget(keys.counts, 'pending')));
+    await jobMetricsDepthRecord(this.options.pool, minute, queue, pending.reduce((sum, count) => sum + Math.max(0, Number(count ?? 0)), 0));
+    this.depthSampled.set(queue, minute);
   }
 
   private partitionsOf(queue: string): Partition[] {

@@ -54,6 +54,7 @@ export const jobs = pgTable(
     index('jobs_idempotency_key_created_at_idx').on(table.idempotencyKey, table.createdAt, table.id).where(sql`${table.idempotencyKey} is not null`),
     // A group's jobs; partial, as most jobs have none.
     index('jobs_group_created_at_idx').on(table.group, table.createdAt, table.id).where(sql`${table.group} is not null`),
+    // The index finding jobs by payload is kept by the history maintenance, per HISTORY_PAYLOAD_INDEX: see payload-index.ts.
   ],
 );
 
@@ -94,3 +95,37 @@ export const jobOutbox = pgTable('job_outbox', {
   submission: jsonb('submission').notNull(),
   createdAt: timestamptz('created_at').notNull().defaultNow(),
 });
+
+/**
+ * Per-minute rollups of what the recorder writes, one row per (minute, queue, type), added to by
+ * every batch that records events of that minute: counts, and run and wait times as histograms over
+ * fixed log buckets (see latency-histogram.ts), which add up exactly across batches, recorders and
+ * steps, so percentiles over any range are read from merged buckets. Range-partitioned by `minute`,
+ * one partition per UTC day plus a default one (migration 0007_job_metrics), dropped by
+ * `HistoryMaintenance` after METRICS_RETENTION_DAYS.
+ */
+export const jobMetrics = pgTable(
+  'job_metrics',
+  {
+    /** The UTC minute the events happened in (their `at`). */
+    minute: timestamptz('minute').notNull(),
+    queue: text('queue').notNull(),
+    type: text('type').notNull(),
+    /** Attempts that completed. */
+    completed: integer('completed').notNull().default(0),
+    /** Attempts that failed (each retried attempt counts). */
+    failed: integer('failed').notNull().default(0),
+    /** Jobs that went to the dead-letter stream. */
+    dead: integer('dead').notNull().default(0),
+    /** Run times of the attempts that ended this minute, completed or failed: counts per bucket. */
+    runMsBuckets: integer('run_ms_buckets').array().notNull().default(sql`'{}'`),
+    /** Times jobs waited, ready, before the attempts started this minute: counts per bucket. */
+    waitMsBuckets: integer('wait_ms_buckets').array().notNull().default(sql`'{}'`),
+    /**
+     * Jobs of the queue ready and waiting (pending), sampled once in the minute. A depth is the
+     * queue's, not a type's: it is kept on the queue's row of type '' (QUEUE_DEPTH_TYPE), null elsewhere.
+     */
+    depth: integer('depth'),
+  },
+  (table) => [primaryKey({ columns: [table.minute, table.queue, table.type] })],
+);
