@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import pg from 'pg';
 import { messageOf } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { Queue } from '../queue.js';
@@ -12,7 +12,10 @@ export const OUTBOX_POLL_MS = 1000;
 
 /** Settings of an `OutboxRelay`. */
 export interface OutboxRelayOptions {
-  /** A pool on the database of the outbox table; the relay holds one of its connections to LISTEN. */
+  /**
+   * A pool on the database of the outbox table, for its batches. Its LISTEN connection is one more,
+   * made with the pool's settings: held for good, a pool connection would starve a pool of one.
+   */
   pool: pg.Pool;
   /** Schema of the outbox table (DATABASE_SCHEMA). */
   schema: string;
@@ -48,7 +51,7 @@ export class OutboxRelay {
   private readonly pollMs: number;
   private readonly stopping = new AbortController();
   private loop: Promise<void> | undefined;
-  private listener: pg.PoolClient | undefined;
+  private listener: pg.Client | undefined;
   /** Set by a notification; the next wait returns at once. */
   private notified = false;
   private wake: (() => void) | undefined;
@@ -71,7 +74,7 @@ export class OutboxRelay {
     this.wake?.();
     await this.loop;
     this.loop = undefined;
-    this.unlisten();
+    await this.unlisten();
   }
 
   /**
@@ -135,7 +138,7 @@ export class OutboxRelay {
   /** Holds a connection that LISTENs on the schema's channel, unless one does already. */
   private async listen(): Promise<void> {
     if (this.listener) return;
-    const client = await this.options.pool.connect();
+    const client = new pg.Client(this.options.pool.options);
     client.on('notification', () => {
       this.notified = true;
       this.wake?.();
@@ -143,22 +146,22 @@ export class OutboxRelay {
     // A lost connection is replaced at the next batch; until then the poll stands in.
     client.on('error', (error) => {
       this.logger.warn({ err: messageOf(error) }, 'outbox relay lost its LISTEN connection; polling until it is back');
-      if (this.listener === client) this.unlisten(error);
+      if (this.listener === client) void this.unlisten();
     });
     try {
+      await client.connect();
       await client.query(`LISTEN "${outboxChannel(this.options.schema).replaceAll('"', '""')}"`);
     } catch (error) {
-      client.release(error instanceof Error ? error : true);
+      await client.end().catch(() => undefined);
       throw error;
     }
     this.listener = client;
   }
 
-  private unlisten(error?: Error): void {
+  private async unlisten(): Promise<void> {
     const client = this.listener;
     this.listener = undefined;
-    // Closed, not pooled: a pooled connection would still be listening.
-    client?.release(error ?? true);
+    await client?.end().catch(() => undefined);
   }
 
   private failed(error: unknown): void {
