@@ -1,8 +1,9 @@
 import pg from 'pg';
 import { messageOf } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
-import type { Queue } from '../queue.js';
+import type { Queue, UnreadableOutboxRow } from '../queue.js';
 import { jitter, sleep } from '../sleep.js';
+import { outboxRowProblem } from './outbox-job.js';
 import { outboxChannel, outboxTakeOldest, type OutboxRow } from './outbox-repository.js';
 
 /** Rows relayed per transaction. */
@@ -19,8 +20,8 @@ export interface OutboxRelayOptions {
   pool: pg.Pool;
   /** Schema of the outbox table (DATABASE_SCHEMA). */
   schema: string;
-  /** Adds the rows' jobs to Redis and removes their markers once the rows are gone. */
-  queue: Pick<Queue, 'relayOutbox' | 'forgetRelayed'>;
+  /** Adds the rows' jobs to Redis, removes their markers once the rows are gone, and sets aside rows it cannot read. */
+  queue: Pick<Queue, 'relayOutbox' | 'forgetRelayed' | 'setAsideOutbox'>;
   logger?: Logger;
   /** Rows per batch. Default OUTBOX_BATCH_ROWS. */
   batchRows?: number;
@@ -78,17 +79,23 @@ export class OutboxRelay {
   }
 
   /**
-   * Relays one batch if no other relay holds the lock. Returns how many rows it relayed (0 while
-   * another relay holds the lock): a full batch means more may wait.
+   * Relays one batch if no other relay holds the lock; a row it cannot read (see outboxRowProblem)
+   * is set aside in Redis with why, in the same transaction, rather than block every row behind it.
+   * Returns how many rows it took (0 while another relay holds the lock): a full batch means more may wait.
    */
   async runOnce(): Promise<number> {
     const { pool, schema, queue } = this.options;
     const client = await pool.connect();
     let rows: OutboxRow[];
+    let readable: OutboxRow[];
+    let unreadable: UnreadableOutboxRow[];
+    let setAsideIn = '';
     try {
       await client.query('BEGIN');
       rows = await outboxTakeOldest(client, schema, this.batchRows);
-      await queue.relayOutbox(rows);
+      ({ readable, unreadable } = sortOut(rows));
+      await queue.relayOutbox(readable);
+      if (unreadable.length > 0) setAsideIn = await queue.setAsideOutbox(unreadable);
       await client.query('COMMIT');
       client.release();
     } catch (error) {
@@ -97,7 +104,11 @@ export class OutboxRelay {
       client.release(error instanceof Error ? error : true);
       throw error;
     }
-    if (rows.length > 0) await queue.forgetRelayed(rows);
+    if (unreadable.length > 0) {
+      this.logger.error({ rows: unreadable.map(({ row: { id }, problem }) => ({ id, problem })), stream: setAsideIn },
+        'outbox rows the relay cannot read are set aside in Redis; the other rows are relayed');
+    }
+    if (readable.length > 0) await queue.forgetRelayed(readable);
     return rows.length;
   }
 
@@ -173,4 +184,16 @@ export class OutboxRelay {
     if (this.failing) this.logger.info({}, 'outbox relay relaying again');
     this.failing = false;
   }
+}
+
+/** A batch's rows the relay can add, and those it sets aside with why. */
+function sortOut(rows: readonly OutboxRow[]): { readable: OutboxRow[]; unreadable: UnreadableOutboxRow[] } {
+  const readable: OutboxRow[] = [];
+  const unreadable: UnreadableOutboxRow[] = [];
+  for (const row of rows) {
+    const problem = outboxRowProblem(row);
+    if (problem === null) readable.push(row);
+    else unreadable.push({ row, problem });
+  }
+  return { readable, unreadable };
 }
