@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
 import {
   closeRedis, createRedis, createWorker, defineJobType, InvalidJobError, jobsFindWithHistory, JobTypeRegistry, outboxBacklog, OutboxRelay,
-  outboxSetAsideKey, Queue, queueKeys, waitForRedis, type BulkJob, type ScriptedRedis, type SluiceWorker,
+  layoutsKey, outboxSetAsideKey, partitionOfId, Queue, queueKeys, queuePartition, waitForRedis, type BulkJob, type ScriptedRedis, type SluiceWorker,
 } from '@sluice/core';
 import { createTestDatabase, dropRedisKeys, isolatedConfig, waitFor, type TestDatabase } from '../../../test/support/context';
 
@@ -221,6 +221,78 @@ describe('OutboxRelay', () => {
     expect(await redis.xlen(keys.stream)).toBe(streamLength + 2000);
     const statuses = await Promise.all(ids.map((id) => redis.hget(keys.job(id), 'status')));
     expect(statuses.every((status) => status === 'pending')).toBe(true);
+  });
+});
+
+describe('OutboxRelay across deployments and layouts', () => {
+  it('adds each job to the partition its id names, though the relay\'s process splits the queue otherwise, and records that layout', async () => {
+    const fourWays = new Queue({
+      redis, redisConfig: config.redis, queueConfig: { ...config.queue, partitions: { default: 4 } }, registry, schema: config.postgres.schema,
+    });
+    const client = await database.pool.connect();
+    let ids: string[];
+    try {
+      await client.query('BEGIN');
+      ids = (await fourWays.enqueueInTransaction(client, echoes(8))).map(({ id }) => id);
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    expect(config.queue.partitions.default ?? 1).toBe(1);
+    expect(await relay().runOnce()).toBe(8);
+    const places = ids.map((id) => partitionOfId(id));
+    expect(new Set(places.map((place) => `${place?.index}/${place?.count}`)).size).toBe(4);
+    for (const [position, id] of ids.entries()) {
+      const { count, index } = places[position] as { count: number; index: number };
+      expect(await redis.hget(queuePartition(config.redis.prefix, 'default', count, index).keys.job(id), 'status')).toBe('pending');
+    }
+    expect(await redis.smembers(layoutsKey(config.redis.prefix))).toContain('default:4');
+  });
+
+  it('a relay of another schema neither takes this schema\'s rows nor waits for this schema\'s lock', async () => {
+    const otherConfig = isolatedConfig('outbox_other');
+    const other = await createTestDatabase(otherConfig);
+    let release = (): void => undefined;
+    let stuckRun: Promise<number> | undefined;
+    try {
+      const otherQueue = new Queue({ redis, redisConfig: otherConfig.redis, queueConfig: otherConfig.queue, registry, schema: otherConfig.postgres.schema });
+      const [mine] = await committed(echoes(1));
+      const client = await other.pool.connect();
+      let theirs: string | undefined;
+      try {
+        await client.query('BEGIN');
+        theirs = (await otherQueue.enqueueInTransaction(client, echoes(1)))[0]?.id;
+        await client.query('COMMIT');
+      } finally {
+        client.release();
+      }
+      // This schema's relay holds its lock, its batch stopped inside its transaction.
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let entered = (): void => undefined;
+      const inside = new Promise<void>((resolve) => (entered = resolve));
+      const stuck = new OutboxRelay({
+        pool: database.pool, schema: config.postgres.schema,
+        queue: {
+          relayOutbox: async (rows) => { entered(); await held; await queue.relayOutbox(rows); },
+          forgetRelayed: (rows) => queue.forgetRelayed(rows),
+          setAsideOutbox: (rows) => queue.setAsideOutbox(rows),
+        },
+      });
+      stuckRun = stuck.runOnce();
+      await inside;
+      expect(await relay().runOnce()).toBe(0);
+      expect(await new OutboxRelay({ pool: other.pool, schema: otherConfig.postgres.schema, queue: otherQueue }).runOnce()).toBe(1);
+      expect(await otherQueue.getJob(theirs as string)).toMatchObject({ status: 'pending' });
+      expect(await queue.getJob(mine as string)).toBeNull();
+      release();
+      expect(await stuckRun).toBe(1);
+      expect(await queue.getJob(mine as string)).toMatchObject({ status: 'pending' });
+    } finally {
+      release();
+      await stuckRun?.catch(() => undefined);
+      await dropRedisKeys(otherConfig);
+      await other.drop();
+    }
   });
 });
 
