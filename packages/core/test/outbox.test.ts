@@ -201,6 +201,33 @@ describe('OutboxRelay', () => {
     for (const id of ids) expect(await redis.exists(keys.job(id), keys.outboxRelayed(id))).toBe(0);
   });
 
+  it('whose connection PostgreSQL ends between the add and the commit throws, with no unhandled error event to crash its process, and the next batch adds nothing twice', async () => {
+    const ids = await committed(echoes(5));
+    const streamLength = await redis.xlen(keys.stream);
+    const cut = new OutboxRelay({
+      pool: database.pool, schema: config.postgres.schema,
+      queue: {
+        relayOutbox: async (rows) => {
+          await queue.relayOutbox(rows);
+          // The batch's own connection: the only one inside a transaction on this schema's outbox.
+          await database.pool.query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE state = 'idle in transaction' AND query LIKE '%' || $1 || '%job_outbox%'",
+            [config.postgres.schema],
+          );
+        },
+        forgetRelayed: (rows) => queue.forgetRelayed(rows),
+        setAsideOutbox: (rows) => queue.setAsideOutbox(rows),
+      },
+    });
+    await expect(cut.runOnce()).rejects.toThrow();
+    expect(await outboxRows()).toBe(5);
+    expect(await redis.xlen(keys.stream)).toBe(streamLength + 5);
+    expect(await relay().runOnce()).toBe(5);
+    expect(await outboxRows()).toBe(0);
+    expect(await redis.xlen(keys.stream)).toBe(streamLength + 5);
+    for (const id of ids) expect(await redis.exists(keys.outboxRelayed(id))).toBe(0);
+  });
+
   it('two relays at once add every job exactly once', async () => {
     const ids = [...(await committed(echoes(1000))), ...(await committed(echoes(1000)))];
     const streamLength = await redis.xlen(keys.stream);
