@@ -86,6 +86,10 @@ export class OutboxRelay {
   async runOnce(): Promise<number> {
     const { pool, schema, queue } = this.options;
     const client = await pool.connect();
+    // A checked-out client has no error listener of the pool's, and the batch holds one across its
+    // Redis call: a connection lost meanwhile (a restart, pg_terminate_backend) would be an unhandled
+    // 'error' event, which ends the process. Listened to, it fails the batch's next statement instead.
+    client.on('error', ignoreLostConnection);
     let rows: OutboxRow[];
     let readable: OutboxRow[];
     let unreadable: UnreadableOutboxRow[];
@@ -97,6 +101,7 @@ export class OutboxRelay {
       await queue.relayOutbox(readable);
       if (unreadable.length > 0) setAsideIn = await queue.setAsideOutbox(unreadable);
       await client.query('COMMIT');
+      client.removeListener('error', ignoreLostConnection);
       client.release();
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
@@ -185,6 +190,9 @@ export class OutboxRelay {
     this.failing = false;
   }
 }
+
+/** Listens for a batch connection's loss, which its next statement then reports (see runOnce). */
+function ignoreLostConnection(): void {}
 
 /** A batch's rows the relay can add, and those it sets aside with why. */
 function sortOut(rows: readonly OutboxRow[]): { readable: OutboxRow[]; unreadable: UnreadableOutboxRow[] } {
