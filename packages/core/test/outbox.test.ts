@@ -126,6 +126,14 @@ describe('OutboxRelay', () => {
     expect(await redis.exists(keys.outboxRelayed(plain as string), keys.outboxRelayed(later as string))).toBe(0);
   });
 
+  it('adds a job whose runAt has passed by the time it is relayed as ready now', async () => {
+    const [due] = await committed([{ type: 'echo', payload: { value: 3 }, runAt: new Date(Date.now() - 60_000) }]);
+    expect(await relay().runOnce()).toBe(1);
+    const job = await queue.getJob(due as string);
+    expect(job?.status).toBe('pending');
+    expect(Date.parse(job?.runAt as string)).toBeGreaterThanOrEqual(Date.parse(job?.createdAt as string));
+  });
+
   it('applies idempotency keys when it adds: a job whose key names an earlier job is not added, and the earlier job stands', async () => {
     const first = await queue.add('echo', { value: 1 }, { idempotencyKey: 'outbox-once' });
     const [repeat] = await committed([{ type: 'echo', payload: { value: 2 }, idempotencyKey: 'outbox-once' }]);
@@ -379,6 +387,17 @@ describe('an outbox row the relay cannot read', () => {
     ]);
     expect(JSON.parse(fields[0]?.submission as string)).toEqual({ type: 'echo' });
     for (const row of unreadable) expect(await queue.getJob(row.id)).toBeNull();
+  });
+
+  it('holding the id of a job already in Redis, leaves that job as it is and adds nothing', async () => {
+    const existing = await queue.add('echo', { value: 1 });
+    const streamLength = await redis.xlen(keys.stream);
+    const submission = { type: 'echo', payload: { value: 2 }, maxAttempts: 1, priority: 0, due: { delayMs: 0 }, idempotencyKey: '', group: '' };
+    await database.pool.query('INSERT INTO job_outbox (id, queue, submission) VALUES ($1, $2, $3::jsonb)', [existing.id, 'default', JSON.stringify(submission)]);
+    expect(await relay().runOnce()).toBe(1);
+    expect(await outboxRows()).toBe(0);
+    expect(await queue.getJob(existing.id)).toMatchObject({ payload: { value: 1 }, status: 'pending', history: [{ status: 'pending' }] });
+    expect(await redis.xlen(keys.stream)).toBe(streamLength);
   });
 });
 
