@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
 import {
   closeRedis, createRedis, createWorker, defineJobType, InvalidJobError, jobsFindWithHistory, JobTypeRegistry, outboxBacklog, OutboxRelay,
-  layoutsKey, outboxSetAsideKey, partitionOfId, Queue, queueKeys, queuePartition, waitForRedis, type BulkJob, type ScriptedRedis, type SluiceWorker,
+  layoutsKey, outboxSetAsideKey, partitionOfId, Queue, queueKeys, queuePartition, RedisUnavailableError, waitForRedis, type BulkJob, type ScriptedRedis, type SluiceWorker,
 } from '@sluice/core';
 import { createTestDatabase, dropRedisKeys, isolatedConfig, waitFor, type TestDatabase } from '../../../test/support/context';
 
@@ -234,6 +234,21 @@ describe('OutboxRelay', () => {
     expect(await outboxRows()).toBe(0);
     expect(await redis.xlen(keys.stream)).toBe(streamLength + 5);
     for (const id of ids) expect(await redis.exists(keys.outboxRelayed(id))).toBe(0);
+  });
+
+  it('whose markers cannot be removed after its commit reports the batch relayed: the rows are gone, and the markers expire on their own', async () => {
+    const ids = await committed(echoes(2));
+    const forgetful = new OutboxRelay({
+      pool: database.pool, schema: config.postgres.schema,
+      queue: {
+        relayOutbox: (rows) => queue.relayOutbox(rows),
+        forgetRelayed: () => Promise.reject(new RedisUnavailableError(new Error('connection lost'))),
+        setAsideOutbox: (rows) => queue.setAsideOutbox(rows),
+      },
+    });
+    expect(await forgetful.runOnce()).toBe(2);
+    expect(await outboxRows()).toBe(0);
+    for (const id of ids) expect(await redis.pttl(keys.outboxRelayed(id))).toBeGreaterThan(0);
   });
 
   it('two relays at once add every job exactly once', async () => {
