@@ -113,8 +113,17 @@ export class OutboxRelay {
       this.logger.error({ rows: unreadable.map(({ row: { id }, problem }) => ({ id, problem })), stream: setAsideIn },
         'outbox rows the relay cannot read are set aside in Redis; the other rows are relayed');
     }
-    if (readable.length > 0) await queue.forgetRelayed(readable);
+    if (readable.length > 0) await this.forget(readable);
     return rows.length;
+  }
+
+  /** Removes a committed batch's markers; should Redis fail now, they expire on their own (OUTBOX_RELAYED_MARKER_MS). */
+  private async forget(rows: readonly OutboxRow[]): Promise<void> {
+    try {
+      await this.options.queue.forgetRelayed(rows);
+    } catch (error) {
+      this.logger.warn({ err: messageOf(error), rows: rows.length }, 'outbox relay relayed a batch but could not remove its relayed markers; they expire on their own');
+    }
   }
 
   private async run(): Promise<void> {
