@@ -15,12 +15,12 @@ let database: TestDatabase;
 let redis: ScriptedRedis;
 let queue: Queue;
 
-/** `jobs` enqueued in a transaction of their own, committed; their ids. */
-async function committed(jobs: readonly BulkJob[]): Promise<string[]> {
-  const client = await database.pool.connect();
+/** `jobs` enqueued through `on` in a transaction of their own on `pool`, committed; their ids. */
+async function committed(jobs: readonly BulkJob[], on: Queue = queue, pool = database.pool): Promise<string[]> {
+  const client = await pool.connect();
   try {
     await client.query('BEGIN');
-    const added = await queue.enqueueInTransaction(client, jobs);
+    const added = await on.enqueueInTransaction(client, jobs);
     await client.query('COMMIT');
     return added.map(({ id }) => id);
   } finally {
@@ -279,15 +279,7 @@ describe('OutboxRelay across deployments and layouts', () => {
     const fourWays = new Queue({
       redis, redisConfig: config.redis, queueConfig: { ...config.queue, partitions: { default: 4 } }, registry, schema: config.postgres.schema,
     });
-    const client = await database.pool.connect();
-    let ids: string[];
-    try {
-      await client.query('BEGIN');
-      ids = (await fourWays.enqueueInTransaction(client, echoes(8))).map(({ id }) => id);
-      await client.query('COMMIT');
-    } finally {
-      client.release();
-    }
+    const ids = await committed(echoes(8), fourWays);
     expect(config.queue.partitions.default ?? 1).toBe(1);
     expect(await relay().runOnce()).toBe(8);
     const places = ids.map((id) => partitionOfId(id));
@@ -307,15 +299,7 @@ describe('OutboxRelay across deployments and layouts', () => {
     try {
       const otherQueue = new Queue({ redis, redisConfig: otherConfig.redis, queueConfig: otherConfig.queue, registry, schema: otherConfig.postgres.schema });
       const [mine] = await committed(echoes(1));
-      const client = await other.pool.connect();
-      let theirs: string | undefined;
-      try {
-        await client.query('BEGIN');
-        theirs = (await otherQueue.enqueueInTransaction(client, echoes(1)))[0]?.id;
-        await client.query('COMMIT');
-      } finally {
-        client.release();
-      }
+      const [theirs] = await committed(echoes(1), otherQueue, other.pool);
       // This schema's relay holds its lock, its batch stopped inside its transaction.
       const held = new Promise<void>((resolve) => (release = resolve));
       let entered = (): void => undefined;
