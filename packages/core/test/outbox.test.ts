@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
 import { Type } from 'typebox';
 import {
   closeRedis, createRedis, createWorker, defineJobType, InvalidJobError, jobsFindWithHistory, JobTypeRegistry, outboxBacklog, OutboxRelay,
@@ -83,6 +84,18 @@ describe('enqueueInTransaction', () => {
     for (const id of ids) {
       expect(await queue.getJob(id)).toBeNull();
       expect(await jobsFindWithHistory(database.db, id)).toBeNull();
+    }
+  });
+
+  it('inserts into Sluice\'s schema whatever the search_path of the caller\'s client', async () => {
+    const elsewhere = new pg.Pool({ connectionString: config.postgres.url, max: 1, options: '-c search_path=public' });
+    try {
+      const [id] = await committed(echoes(1), queue, elsewhere);
+      expect(await outboxRows()).toBe(1);
+      expect(await relay().runOnce()).toBe(1);
+      expect(await queue.getJob(id as string)).toMatchObject({ status: 'pending' });
+    } finally {
+      await elsewhere.end();
     }
   });
 
