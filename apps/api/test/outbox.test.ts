@@ -71,4 +71,16 @@ describe('a job enqueued in a transaction, seen through the API', () => {
     expect(response.statusCode).toBe(404);
     expect(response.json()).toMatchObject({ error: { code: 'JOB_NOT_FOUND' } });
   });
+
+  it('GET /jobs/:id is 404, not a 500, for an outbox row the relay cannot read; once set aside, sluice_outbox_set_aside_entries counts it', async () => {
+    const id = '00000000-0000-7000-8000-00000000000a';
+    await fixture.database.pool.query('INSERT INTO job_outbox (id, queue, submission) VALUES ($1, $2, $3::jsonb)', [id, 'default', '{"type": "noop"}']);
+    const response = await get(id);
+    expect(response.statusCode).toBe(404);
+    expect(response.json()).toMatchObject({ error: { code: 'JOB_NOT_FOUND' } });
+    expect(await gauge('sluice_outbox_set_aside_entries')).toBe(0);
+    await new OutboxRelay({ pool: fixture.database.pool, schema: config.postgres.schema, queue: fixture.queue }).runOnce();
+    expect(await gauge('sluice_outbox_rows')).toBe(0);
+    expect(await gauge('sluice_outbox_set_aside_entries')).toBe(1);
+  });
 });

@@ -26,7 +26,7 @@ export { HistoryRecorder, type HistoryRecorderOptions } from './history/recorder
 export { historyBacklog, type HistoryBacklog } from './history/backlog.js';
 export { OutboxRelay, OUTBOX_BATCH_ROWS, OUTBOX_POLL_MS, type OutboxRelayOptions } from './outbox/outbox-relay.js';
 export { outboxBacklog, outboxFind, type OutboxBacklog, type OutboxRow } from './outbox/outbox-repository.js';
-export { outboxJobView, type OutboxJobView } from './outbox/outbox-job.js';
+export { outboxJobView, outboxRowProblem, type OutboxJobView } from './outbox/outbox-job.js';
 export { HistoryMaintenance, type HistoryMaintenanceOptions, type MaintenanceRun } from './history/history-maintenance.js';
 export { jobsFindWithHistory, jobsList, jobsListQuery, type JobListCursor, type JobListFilter, type JobListPage, type JobSummary } from './history/jobs-repository.js';
 export {

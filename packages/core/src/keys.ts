@@ -171,3 +171,12 @@ export function scheduleKeys(prefix: string): ScheduleKeys {
     runs: (name) => `${base}runs:${name}`,
   };
 }
+
+/**
+ * Stream of the outbox rows the relay could not read (written by hand or by another version), set
+ * aside with why rather than left to block every row behind them; capped at OUTBOX_SET_ASIDE_MAX_ENTRIES.
+ * One key for all queues, as such a row's queue may itself be what is wrong.
+ */
+export function outboxSetAsideKey(prefix: string): string {
+  return `${prefix}:{outbox}:set-aside`;
+}

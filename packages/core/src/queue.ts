@@ -3,6 +3,7 @@ import type { QueueConfig, RedisConfig } from './config.js';
 import { InvalidJobError, JobNotFoundError, JobStateConflictError, QueueNotFoundError } from './errors.js';
 import { jobFromHash, type Job } from './job.js';
 import { newJobId } from './job-id.js';
+import { outboxSetAsideKey } from './keys.js';
 import { layoutsKey, partitionIndexOfKey, partitionOfId, placesOfJob, queuePartition, QueueLayouts, withPartition, type Partition } from './partitions.js';
 import { outboxInsertMany, type OutboxRow } from './outbox/outbox-repository.js';
 import type { JobState } from './job-state.js';
@@ -87,6 +88,15 @@ export interface OutboxJob {
  * must then outlast the time until another relay runs, which is seconds unless PostgreSQL is down.
  */
 export const OUTBOX_RELAYED_MARKER_MS = 7 * 24 * 3_600_000;
+
+/** Most entries kept in the outbox's set-aside stream (see outboxSetAsideKey); the oldest go first. */
+export const OUTBOX_SET_ASIDE_MAX_ENTRIES = 10_000;
+
+/** An outbox row the relay cannot read, and why (see outboxRowProblem). */
+export interface UnreadableOutboxRow {
+  row: OutboxRow;
+  problem: string;
+}
 
 /** Dependencies of a `Queue`. */
 export interface QueueDeps {
@@ -263,6 +273,24 @@ export class Queue {
     } catch (error) {
       throw toRedisError(error);
     }
+  }
+
+  /**
+   * Keeps outbox rows the relay cannot read in the set-aside stream, with why, so that deleting them
+   * from the outbox loses nothing an operator may want back. A relay that dies before its commit
+   * leaves the rows to the next, which sets them aside again: an entry may repeat, a row is never lost.
+   * Returns the stream's key.
+   */
+  async setAsideOutbox(unreadable: readonly UnreadableOutboxRow[]): Promise<string> {
+    const key = outboxSetAsideKey(this.deps.redisConfig.prefix);
+    try {
+      // One connection and one key: the entries keep the rows' order.
+      await Promise.all(unreadable.map(({ row, problem }) => this.deps.redis.xadd(key, 'MAXLEN', '~', OUTBOX_SET_ASIDE_MAX_ENTRIES, '*',
+        'id', row.id, 'queue', row.queue, 'problem', problem, 'submission', JSON.stringify(row.submission), 'createdAt', row.createdAt.toISOString())));
+    } catch (error) {
+      throw toRedisError(error);
+    }
+    return key;
   }
 
   /** The job as Redis holds it now, or null once it has left Redis (PostgreSQL still has it). */

@@ -1,4 +1,4 @@
-import { historyBacklog, outboxBacklog, queueStats, type AddedJob } from '@sluice/core';
+import { historyBacklog, outboxBacklog, outboxSetAsideKey, queueStats, type AddedJob } from '@sluice/core';
 import type { FastifyInstance } from 'fastify';
 import { collectProcessMetrics } from '@sluice/core';
 import { Counter, Gauge, Registry } from 'prom-client';
@@ -14,6 +14,7 @@ export class ApiMetrics {
   private readonly scrapeSuccess: Gauge;
   private readonly outboxRows: Gauge;
   private readonly outboxOldest: Gauge;
+  private readonly outboxSetAside: Gauge;
 
   constructor(private readonly deps: AppDeps) {
     collectProcessMetrics(this.registry, 'api');
@@ -60,6 +61,11 @@ export class ApiMetrics {
     this.outboxOldest = new Gauge({
       name: 'sluice_outbox_oldest_seconds', help: 'Age of the oldest row in the outbox; 0 when it is empty.', registers: [this.registry],
     });
+    this.outboxSetAside = new Gauge({
+      name: 'sluice_outbox_set_aside_entries',
+      help: 'Outbox rows the relay could not read, set aside in the outbox set-aside stream.',
+      registers: [this.registry],
+    });
     this.scrapeSuccess = new Gauge({ name: 'sluice_queue_scrape_success', help: 'Whether the queue gauges were read from Redis at this scrape (1) or not (0).', registers: [this.registry] });
   }
 
@@ -68,11 +74,13 @@ export class ApiMetrics {
     try {
       const queues = this.deps.queue.queues;
       const { redis, layouts } = this.deps;
-      const [stats, dlqSizes, history] = await Promise.all([
+      const [stats, dlqSizes, history, outboxSetAside] = await Promise.all([
         queueStats(redis, layouts, queues),
         Promise.all(queues.map(async (queue) => (await Promise.all(layouts.all(queue).map(({ keys }) => redis.xlen(keys.dlq)))).reduce((sum, size) => sum + size, 0))),
         historyBacklog(redis, layouts, queues),
+        redis.xlen(outboxSetAsideKey(this.deps.redisConfig.prefix)),
       ]);
+      this.outboxSetAside.set(outboxSetAside);
       // Types and partitions come and go: only those there now are reported.
       this.waitingWithoutWorker.reset();
       this.partitionDepth.reset();

@@ -1,5 +1,5 @@
 import {
-  InvalidJobError, JobNotFoundError, NAME_PATTERN_SOURCE, RedisUnavailableError, toPostgresError, jobsFindWithHistory, outboxFind, outboxJobView,
+  InvalidJobError, JobNotFoundError, NAME_PATTERN_SOURCE, RedisUnavailableError, toPostgresError, jobsFindWithHistory, outboxFind, outboxJobView, outboxRowProblem,
   type AddedJob, type BulkJob, type Job, type OutboxJobView, type Waiting,
 } from '@sluice/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
@@ -54,7 +54,8 @@ export async function findJob(deps: AppDeps, id: string): Promise<(Job | OutboxJ
     // A read replica that has not caught up with the job yet sends the read on to the primary.
     stored = (await jobsFindWithHistory(deps.readDb ?? deps.db, id)) ?? (deps.readDb ? await jobsFindWithHistory(deps.db, id) : null);
     const queued = stored ? null : await outboxFind(deps.pool, id);
-    if (queued) stored = outboxJobView(queued, Date.now());
+    // A row the relay cannot read is set aside, never a job: not found.
+    if (queued && outboxRowProblem(queued) === null) stored = outboxJobView(queued, Date.now());
   } catch (error) {
     throw redisDown ?? toPostgresError(error);
   }

@@ -1,4 +1,5 @@
 import type { Job } from '../job.js';
+import { NAME_PATTERN_SOURCE } from '../limits.js';
 import type { OutboxRow } from './outbox-repository.js';
 
 /** A job still in the outbox, as clients see it: `outbox` says so. */
@@ -47,4 +48,33 @@ export function outboxJobView(row: OutboxRow, now: number): OutboxJobView {
     history: [],
     outbox: true,
   };
+}
+
+const NAME = new RegExp(NAME_PATTERN_SOURCE);
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** What is wrong with a submission's fields, checked in order: the first one's problem. */
+const SUBMISSION_CHECKS: readonly [field: string, valid: (value: unknown) => boolean, expected: string][] = [
+  ['type', (value) => typeof value === 'string' && value !== '', 'a non-empty string'],
+  ['payload', isObject, 'an object'],
+  ['maxAttempts', (value) => Number.isSafeInteger(value) && (value as number) >= 1, 'a positive integer'],
+  ['priority', Number.isSafeInteger, 'an integer'],
+  ['due', (value) => isObject(value) && (Number.isSafeInteger(value.atMs) || (Number.isSafeInteger(value.delayMs) && (value.delayMs as number) >= 0)),
+    '{"atMs": integer} or {"delayMs": integer ≥ 0}'],
+  ['idempotencyKey', (value) => typeof value === 'string', 'a string'],
+  ['group', (value) => typeof value === 'string', 'a string'],
+];
+
+/**
+ * Why the relay cannot add `row`'s job, or null when it can. Rows `enqueueInTransaction` inserts
+ * always pass; one written by hand or by another version may not, and would otherwise fail its
+ * whole batch, and every batch after it, for good.
+ */
+export function outboxRowProblem(row: Pick<OutboxRow, 'queue' | 'submission'>): string | null {
+  if (!NAME.test(row.queue)) return `queue must match ${NAME_PATTERN_SOURCE} (got ${JSON.stringify(row.queue)})`;
+  const submission: unknown = row.submission;
+  if (!isObject(submission)) return 'submission must be an object';
+  const failed = SUBMISSION_CHECKS.find(([field, valid]) => !valid(submission[field]));
+  return failed ? `submission.${failed[0]} must be ${failed[2]}` : null;
 }

@@ -1,8 +1,9 @@
-import type pg from 'pg';
+import pg from 'pg';
 import { messageOf } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
-import type { Queue } from '../queue.js';
+import type { Queue, UnreadableOutboxRow } from '../queue.js';
 import { jitter, sleep } from '../sleep.js';
+import { outboxRowProblem } from './outbox-job.js';
 import { outboxChannel, outboxTakeOldest, type OutboxRow } from './outbox-repository.js';
 
 /** Rows relayed per transaction. */
@@ -12,12 +13,15 @@ export const OUTBOX_POLL_MS = 1000;
 
 /** Settings of an `OutboxRelay`. */
 export interface OutboxRelayOptions {
-  /** A pool on the database of the outbox table; the relay holds one of its connections to LISTEN. */
+  /**
+   * A pool on the database of the outbox table, for its batches. Its LISTEN connection is one more,
+   * made with the pool's settings: held for good, a pool connection would starve a pool of one.
+   */
   pool: pg.Pool;
   /** Schema of the outbox table (DATABASE_SCHEMA). */
   schema: string;
-  /** Adds the rows' jobs to Redis and removes their markers once the rows are gone. */
-  queue: Pick<Queue, 'relayOutbox' | 'forgetRelayed'>;
+  /** Adds the rows' jobs to Redis, removes their markers once the rows are gone, and sets aside rows it cannot read. */
+  queue: Pick<Queue, 'relayOutbox' | 'forgetRelayed' | 'setAsideOutbox'>;
   logger?: Logger;
   /** Rows per batch. Default OUTBOX_BATCH_ROWS. */
   batchRows?: number;
@@ -48,7 +52,7 @@ export class OutboxRelay {
   private readonly pollMs: number;
   private readonly stopping = new AbortController();
   private loop: Promise<void> | undefined;
-  private listener: pg.PoolClient | undefined;
+  private listener: pg.Client | undefined;
   /** Set by a notification; the next wait returns at once. */
   private notified = false;
   private wake: (() => void) | undefined;
@@ -71,22 +75,33 @@ export class OutboxRelay {
     this.wake?.();
     await this.loop;
     this.loop = undefined;
-    this.unlisten();
+    await this.unlisten();
   }
 
   /**
-   * Relays one batch if no other relay holds the lock. Returns how many rows it relayed (0 while
-   * another relay holds the lock): a full batch means more may wait.
+   * Relays one batch if no other relay holds the lock; a row it cannot read (see outboxRowProblem)
+   * is set aside in Redis with why, in the same transaction, rather than block every row behind it.
+   * Returns how many rows it took (0 while another relay holds the lock): a full batch means more may wait.
    */
   async runOnce(): Promise<number> {
     const { pool, schema, queue } = this.options;
     const client = await pool.connect();
+    // A checked-out client has no error listener of the pool's, and the batch holds one across its
+    // Redis call: a connection lost meanwhile (a restart, pg_terminate_backend) would be an unhandled
+    // 'error' event, which ends the process. Listened to, it fails the batch's next statement instead.
+    client.on('error', ignoreLostConnection);
     let rows: OutboxRow[];
+    let readable: OutboxRow[];
+    let unreadable: UnreadableOutboxRow[];
+    let setAsideIn = '';
     try {
       await client.query('BEGIN');
       rows = await outboxTakeOldest(client, schema, this.batchRows);
-      await queue.relayOutbox(rows);
+      ({ readable, unreadable } = sortOut(rows));
+      await queue.relayOutbox(readable);
+      if (unreadable.length > 0) setAsideIn = await queue.setAsideOutbox(unreadable);
       await client.query('COMMIT');
+      client.removeListener('error', ignoreLostConnection);
       client.release();
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
@@ -94,8 +109,21 @@ export class OutboxRelay {
       client.release(error instanceof Error ? error : true);
       throw error;
     }
-    if (rows.length > 0) await queue.forgetRelayed(rows);
+    if (unreadable.length > 0) {
+      this.logger.error({ rows: unreadable.map(({ row: { id }, problem }) => ({ id, problem })), stream: setAsideIn },
+        'outbox rows the relay cannot read are set aside in Redis; the other rows are relayed');
+    }
+    if (readable.length > 0) await this.forget(readable);
     return rows.length;
+  }
+
+  /** Removes a committed batch's markers; should Redis fail now, they expire on their own (OUTBOX_RELAYED_MARKER_MS). */
+  private async forget(rows: readonly OutboxRow[]): Promise<void> {
+    try {
+      await this.options.queue.forgetRelayed(rows);
+    } catch (error) {
+      this.logger.warn({ err: messageOf(error), rows: rows.length }, 'outbox relay relayed a batch but could not remove its relayed markers; they expire on their own');
+    }
   }
 
   private async run(): Promise<void> {
@@ -135,7 +163,7 @@ export class OutboxRelay {
   /** Holds a connection that LISTENs on the schema's channel, unless one does already. */
   private async listen(): Promise<void> {
     if (this.listener) return;
-    const client = await this.options.pool.connect();
+    const client = new pg.Client(this.options.pool.options);
     client.on('notification', () => {
       this.notified = true;
       this.wake?.();
@@ -143,22 +171,22 @@ export class OutboxRelay {
     // A lost connection is replaced at the next batch; until then the poll stands in.
     client.on('error', (error) => {
       this.logger.warn({ err: messageOf(error) }, 'outbox relay lost its LISTEN connection; polling until it is back');
-      if (this.listener === client) this.unlisten(error);
+      if (this.listener === client) void this.unlisten();
     });
     try {
+      await client.connect();
       await client.query(`LISTEN "${outboxChannel(this.options.schema).replaceAll('"', '""')}"`);
     } catch (error) {
-      client.release(error instanceof Error ? error : true);
+      await client.end().catch(() => undefined);
       throw error;
     }
     this.listener = client;
   }
 
-  private unlisten(error?: Error): void {
+  private async unlisten(): Promise<void> {
     const client = this.listener;
     this.listener = undefined;
-    // Closed, not pooled: a pooled connection would still be listening.
-    client?.release(error ?? true);
+    await client?.end().catch(() => undefined);
   }
 
   private failed(error: unknown): void {
@@ -170,4 +198,19 @@ export class OutboxRelay {
     if (this.failing) this.logger.info({}, 'outbox relay relaying again');
     this.failing = false;
   }
+}
+
+/** Listens for a batch connection's loss, which its next statement then reports (see runOnce). */
+function ignoreLostConnection(): void {}
+
+/** A batch's rows the relay can add, and those it sets aside with why. */
+function sortOut(rows: readonly OutboxRow[]): { readable: OutboxRow[]; unreadable: UnreadableOutboxRow[] } {
+  const readable: OutboxRow[] = [];
+  const unreadable: UnreadableOutboxRow[] = [];
+  for (const row of rows) {
+    const problem = outboxRowProblem(row);
+    if (problem === null) readable.push(row);
+    else unreadable.push({ row, problem });
+  }
+  return { readable, unreadable };
 }
