@@ -18,6 +18,9 @@ import { priorityBand, streamOfBand } from './priority.js';
 import { waitingOf, type Waiting } from './waiting.js';
 import { limitsAnything, partitionShare, type FlowLimits } from './flow-limits.js';
 import { readQueueLimits } from './queue-admin.js';
+import { endSendSpan, finishSendSpan, startSendSpan, type SendSpan } from './tracing/spans.js';
+import type { StoredTraceContext } from './tracing/trace-context.js';
+import type { Context } from '@opentelemetry/api';
 
 /** Options of one submission. */
 export interface AddJobOptions {
@@ -46,6 +49,12 @@ export interface AddJobOptions {
    * group, and a different `partitionKey` is refused.
    */
   group?: string;
+  /**
+   * The OpenTelemetry context the job's trace continues: its `send` span is a child of this
+   * context's span, and its attempts are children of that span (see README, Tracing). Default: the
+   * active context.
+   */
+  traceContext?: Context;
 }
 
 /** The schedule tick that made a job: recorded with it, in Redis and in its history. */
@@ -103,6 +112,8 @@ interface PreparedJob {
   group: string;
   /** Set on a job a schedule made, which is sent in a call of its own. */
   origin?: JobOrigin;
+  /** The trace its attempts continue (its `send` span's), if any. */
+  trace?: StoredTraceContext;
 }
 
 /** The producer side: validates and adds jobs to the configured queues, and reads a job's live state. */
@@ -160,7 +171,9 @@ export class Queue {
    */
   async add(type: string, payload: Record<string, unknown>, options: AddJobOptions = {}): Promise<AddedJob> {
     await this.deps.registry.learn?.([type]);
-    return this.submissions.add(this.prepare({ ...options, type, payload }, 'payload', this.now()));
+    const job = this.prepare({ ...options, type, payload }, 'payload', this.now());
+    const { span, trace } = startSendSpan(job, options.traceContext);
+    return endSendSpan(span, this.submissions.add(withTrace(job, trace)));
   }
 
   /**
@@ -180,8 +193,11 @@ export class Queue {
   async addScheduled(type: string, payload: Record<string, unknown>, options: AddJobOptions, origin: JobOrigin): Promise<AddedJob> {
     await this.deps.registry.learn?.([type]);
     const now = this.now();
-    const [outcome] = await this.enqueueAll([{ ...this.prepare({ ...options, type, payload }, 'payload', now), origin }], now);
-    if (outcome?.status !== 'fulfilled') throw outcome?.reason;
+    const job = this.prepare({ ...options, type, payload }, 'payload', now);
+    const { span, trace } = startSendSpan(job, options.traceContext);
+    const [outcome] = await this.enqueueAll([{ ...withTrace(job, trace), origin }], now) as [PromiseSettledResult<AddedJob>];
+    finishSendSpan(span, outcome);
+    if (outcome.status !== 'fulfilled') throw outcome.reason;
     return outcome.value;
   }
 
@@ -191,7 +207,11 @@ export class Queue {
     await this.deps.registry.learn?.(jobs.map((job) => job.type));
     const now = this.now();
     const prepared = jobs.map((job, index) => this.prepare(job, `jobs[${index}].payload`, now));
-    return (await this.enqueueAll(prepared, now)).map((outcome) => {
+    // One span per job, as each job carries the context its own attempts continue.
+    const sends = prepared.map((job, index) => startSendSpan(job, jobs[index]?.traceContext));
+    const outcomes = await this.enqueueAll(prepared.map((job, index) => withTrace(job, sends[index]?.trace)), now);
+    outcomes.forEach((outcome, index) => finishSendSpan((sends[index] as SendSpan).span, outcome));
+    return outcomes.map((outcome) => {
       if (outcome.status === 'rejected') throw outcome.reason;
       return outcome.value;
     });
@@ -445,7 +465,8 @@ export class Queue {
       // Without a key of its own, the job hash stands in: the script never reads it as one.
       scriptKeys.push(keys.job(job.id), job.idempotencyKey ? keys.idempotency(job.idempotencyKey) : keys.job(job.id));
       const runAt = 'atMs' in job.due ? Math.max(job.due.atMs, now) : now + job.due.delayMs;
-      args.push(job.id, job.type, job.payloadJson, job.maxAttempts, job.priority, priorityBand(job.priority), runAt, job.idempotencyKey, job.group);
+      args.push(job.id, job.type, job.payloadJson, job.maxAttempts, job.priority, priorityBand(job.priority), runAt, job.idempotencyKey, job.group,
+        job.trace?.traceparent ?? '', job.trace?.tracestate ?? '');
     }
     if (!this.replicated) return runTransition(this.deps.redis, 'enqueueJobs', keys, now, scriptKeys, args);
     return this.replicated.submit(keys, (redis) => runTransition(redis, 'enqueueJobs', keys, now, scriptKeys, args));
@@ -458,6 +479,11 @@ export class Queue {
     const first = await this.getJob(id);
     return { id, queue: job.queue, type: first?.type ?? job.type, status: first?.status ?? 'completed', duplicate: true };
   }
+}
+
+/** The job with the trace context its attempts continue, if there is one. */
+function withTrace(job: PreparedJob, trace: StoredTraceContext | undefined): PreparedJob {
+  return trace ? { ...job, trace } : job;
 }
 
 function checkInteger(field: string, value: unknown, min: number, max: number): void {
