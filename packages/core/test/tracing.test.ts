@@ -1,4 +1,4 @@
-import { SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
+import { context, createTraceState, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
@@ -152,6 +152,16 @@ describe('tracing with an SDK registered', () => {
     expect(job.traceId).toBe(send.spanContext().traceId);
     const [attempt] = await attemptSpans(job, 1);
     expect(attempt?.parentSpanContext?.spanId).toBe(send.spanContext().spanId);
+  });
+
+  it('carries the tracestate of the trace a job was added in to its attempts', async () => {
+    const remote = trace.setSpanContext(ROOT_CONTEXT, {
+      traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', traceFlags: 1, isRemote: true, traceState: createTraceState('vendor=opaque'),
+    });
+    const added = await context.with(remote, () => queue.add('ok', {}));
+    const [attempt] = await attemptSpans(await finished(added.id), 1);
+    expect(attempt?.spanContext().traceId).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+    expect(attempt?.spanContext().traceState?.serialize()).toBe('vendor=opaque');
   });
 
   it('keeps the traceparent in the job\'s history in PostgreSQL', async () => {
