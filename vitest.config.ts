@@ -6,7 +6,8 @@ const SOURCE_CONDITION = 'sluice-source';
 
 export default defineConfig({
   // Tests run in Vite's server environment: its conditions, not the browser's, pick a package's entry.
-  ssr: { resolve: { conditions: [SOURCE_CONDITION, ...defaultServerConditions] } },
+  // Not "module", which Node does not know: a package's "module" build (OpenTelemetry's) may import paths Node cannot load.
+  ssr: { resolve: { conditions: [SOURCE_CONDITION, ...defaultServerConditions.filter((condition) => condition !== 'module')] } },
   test: {
     testTimeout: 30_000,
     hookTimeout: 60_000,

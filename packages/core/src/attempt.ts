@@ -9,6 +9,7 @@
 export class Attempt {
   private controller: AbortController | undefined;
   private aborted = false;
+  private overdue = false;
   private reason: unknown;
   private rejectRun: ((reason: unknown) => void) | undefined;
   /** Settles (never rejects) once the handler's own promise settles. */
@@ -27,7 +28,14 @@ export class Attempt {
 
   /** Aborts the attempt if its time is up at `now`. */
   abortIfOverdue(now: number): void {
-    if (now >= this.deadline) this.abort(new Error(`timed out after ${this.timeoutMs} ms`));
+    if (now < this.deadline || this.aborted) return;
+    this.overdue = true;
+    this.abort(new Error(`timed out after ${this.timeoutMs} ms`));
+  }
+
+  /** Whether the attempt was aborted because its time ran out. */
+  get timedOut(): boolean {
+    return this.overdue;
   }
 
   /** Aborts when the attempt times out or the worker must stop before it finishes. */

@@ -51,3 +51,5 @@ export { Scheduler, type SchedulerOptions, type SchedulerPass } from './schedule
 export { claimLeaseMs, SCHEDULE_CLAIM_LEASE_MS, type ScheduleRun, type ScheduleRunKind, type ScheduleRunStatus } from './schedules/schedule-runs.js';
 export { redisClock, type ScheduleClock } from './schedules/schedule-clock.js';
 export { planTicks, tickAfter, ticksAfter, MAX_CATCH_UP_TICKS, SCHEDULE_GRACE_MS, type TickPlan, type ScheduleTiming } from './schedules/ticks.js';
+export { requestTraceContext, traceIdOf, MAX_TRACESTATE_LENGTH } from './tracing/trace-context.js';
+export { MESSAGING_SYSTEM, type AttemptOutcome } from './tracing/spans.js';

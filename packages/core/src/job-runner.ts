@@ -37,6 +37,9 @@ export interface StartedJob {
   runAtMs: number;
   /** Its fair group, if it has one. */
   group: string | null;
+  /** The W3C trace context its attempts continue (see Queue.add's `traceContext`), if it has one. */
+  traceparent: string | null;
+  tracestate: string | null;
 }
 
 /** Where a failed attempt sent the job. */
@@ -117,8 +120,8 @@ interface ParkedEntries {
 
 function startedJobs(queue: string, items: readonly StartItem[]): StartedJob[] {
   return items
-    .filter((item) => item.length === 9)
-    .map(([entryId, id, type, payload, attempt, maxAttempts, runAt, band, group]) => ({
+    .filter((item) => item.length === 11)
+    .map(([entryId, id, type, payload, attempt, maxAttempts, runAt, band, group, traceparent, tracestate]) => ({
       queue,
       band: Number(band),
       entryId: String(entryId),
@@ -129,6 +132,8 @@ function startedJobs(queue: string, items: readonly StartItem[]): StartedJob[] {
       maxAttempts: Number(maxAttempts),
       runAtMs: Number(runAt),
       group: group === '' ? null : String(group),
+      traceparent: traceparent === '' ? null : String(traceparent),
+      tracestate: tracestate === '' ? null : String(tracestate),
     }));
 }
 

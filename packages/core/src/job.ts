@@ -1,4 +1,5 @@
 import type { JobEventStatus, JobState } from './job-state.js';
+import { traceIdOf } from './tracing/trace-context.js';
 
 /** One entry of a job's history, oldest first. Times are ISO-8601. */
 export interface JobEvent {
@@ -37,6 +38,10 @@ export interface Job {
   schedule: JobSchedule | null;
   /** The job's fair group (see AddJobOptions.group); null for a job submitted without one. */
   group: string | null;
+  /** The OpenTelemetry trace its attempts belong to (W3C trace id, 32 hex digits); null for a job added outside any trace. */
+  traceId: string | null;
+  /** The W3C `traceparent` stored with it: its `send` span, whose children its attempts' spans are; null without a trace. */
+  traceparent: string | null;
   history: JobEvent[];
 }
 
@@ -111,6 +116,8 @@ export function jobFromHash(hash: Record<string, string>): Job {
     progress: optionalJson(hash.progress),
     schedule: hash.schedule ? { name: hash.schedule, tick: isoFromMs(hash.scheduleTick ?? 0) } : null,
     group: optionalText(hash.group),
+    traceId: traceIdOf(hash.traceparent),
+    traceparent: optionalText(hash.traceparent),
     history: historyFromHash(hash),
   };
 }

@@ -21,6 +21,9 @@ import { priorityBand, streamOfBand } from './priority.js';
 import { waitingOf, type Waiting } from './waiting.js';
 import { limitsAnything, partitionShare, type FlowLimits } from './flow-limits.js';
 import { readQueueLimits } from './queue-admin.js';
+import { endSendSpan, finishSendSpan, startSendSpan, type SendSpan } from './tracing/spans.js';
+import type { StoredTraceContext } from './tracing/trace-context.js';
+import type { Context } from '@opentelemetry/api';
 
 /** Options of one submission. */
 export interface AddJobOptions {
@@ -49,6 +52,12 @@ export interface AddJobOptions {
    * group, and a different `partitionKey` is refused.
    */
   group?: string;
+  /**
+   * The OpenTelemetry context the job's trace continues: its `send` span is a child of this
+   * context's span, and its attempts are children of that span (see README, Tracing). Default: the
+   * active context.
+   */
+  traceContext?: Context;
 }
 
 /** The schedule tick that made a job: recorded with it, in Redis and in its history. */
@@ -133,6 +142,8 @@ interface PreparedJob {
   origin?: JobOrigin;
   /** Set on a job the outbox relay adds, which is sent with the other jobs of its relay only. */
   relayed?: true;
+  /** The trace its attempts continue (its `send` span's), if any. */
+  trace?: StoredTraceContext;
 }
 
 /** The producer side: validates and adds jobs to the configured queues, and reads a job's live state. */
@@ -190,7 +201,9 @@ export class Queue {
    */
   async add(type: string, payload: Record<string, unknown>, options: AddJobOptions = {}): Promise<AddedJob> {
     await this.deps.registry.learn?.([type]);
-    return this.submissions.add(this.prepare({ ...options, type, payload }, 'payload', this.now()));
+    const job = this.prepare({ ...options, type, payload }, 'payload', this.now());
+    const { span, trace } = startSendSpan(job, options.traceContext);
+    return endSendSpan(span, this.submissions.add(withTrace(job, trace)));
   }
 
   /**
@@ -210,15 +223,23 @@ export class Queue {
   async addScheduled(type: string, payload: Record<string, unknown>, options: AddJobOptions, origin: JobOrigin): Promise<AddedJob> {
     await this.deps.registry.learn?.([type]);
     const now = this.now();
-    const [outcome] = await this.enqueueAll([{ ...this.prepare({ ...options, type, payload }, 'payload', now), origin }], now);
-    if (outcome?.status !== 'fulfilled') throw outcome?.reason;
+    const job = this.prepare({ ...options, type, payload }, 'payload', now);
+    const { span, trace } = startSendSpan(job, options.traceContext);
+    const [outcome] = await this.enqueueAll([{ ...withTrace(job, trace), origin }], now) as [PromiseSettledResult<AddedJob>];
+    finishSendSpan(span, outcome);
+    if (outcome.status !== 'fulfilled') throw outcome.reason;
     return outcome.value;
   }
 
   /** Validates every job first, then adds them all in one round trip; each job is added atomically. */
   async addBulk(jobs: readonly BulkJob[]): Promise<AddedJob[]> {
     const now = this.now();
-    return settled(await this.enqueueAll(await this.prepareAll(jobs, now), now));
+    const prepared = await this.prepareAll(jobs, now);
+    // One span per job, as each job carries the context its own attempts continue.
+    const sends = prepared.map((job, index) => startSendSpan(job, jobs[index]?.traceContext));
+    const outcomes = await this.enqueueAll(prepared.map((job, index) => withTrace(job, sends[index]?.trace)), now);
+    outcomes.forEach((outcome, index) => finishSendSpan((sends[index] as SendSpan).span, outcome));
+    return settled(outcomes);
   }
 
   /**
@@ -230,10 +251,18 @@ export class Queue {
    */
   async enqueueInTransaction(client: pg.ClientBase, jobs: readonly BulkJob[]): Promise<OutboxJob[]> {
     const prepared = await this.prepareAll(jobs, this.now());
-    await outboxInsertMany(client, this.deps.schema ?? 'public', prepared.map((job) => {
-      const { id, queue, partition: _partition, payloadJson, origin: _origin, relayed: _relayed, ...options } = job;
-      return { id, queue, optionsJson: JSON.stringify(options), payloadJson };
-    }));
+    // A job's send span is its insert: its attempts continue the trace the caller's transaction runs in.
+    const sends = prepared.map((job, index) => startSendSpan(job, jobs[index]?.traceContext));
+    try {
+      await outboxInsertMany(client, this.deps.schema ?? 'public', prepared.map((job, index) => {
+        const { id, queue, partition: _partition, payloadJson, origin: _origin, relayed: _relayed, ...options } = withTrace(job, sends[index]?.trace);
+        return { id, queue, optionsJson: JSON.stringify(options), payloadJson };
+      }));
+    } catch (error) {
+      for (const { span } of sends) finishSendSpan(span, { status: 'rejected', reason: error });
+      throw error;
+    }
+    sends.forEach(({ span }, index) => finishSendSpan(span, { status: 'fulfilled', value: { id: (prepared[index] as PreparedJob).id, duplicate: false } }));
     return prepared.map(({ id, queue, type }) => ({ id, queue, type }));
   }
 
@@ -561,7 +590,8 @@ export class Queue {
       scriptKeys.push(keys.job(job.id), job.idempotencyKey ? keys.idempotency(job.idempotencyKey) : keys.job(job.id));
       if (relayed) scriptKeys.push(keys.outboxRelayed(job.id));
       const runAt = 'atMs' in job.due ? Math.max(job.due.atMs, now) : now + job.due.delayMs;
-      args.push(job.id, job.type, job.payloadJson, job.maxAttempts, job.priority, priorityBand(job.priority), runAt, job.idempotencyKey, job.group);
+      args.push(job.id, job.type, job.payloadJson, job.maxAttempts, job.priority, priorityBand(job.priority), runAt, job.idempotencyKey, job.group,
+        job.trace?.traceparent ?? '', job.trace?.tracestate ?? '');
     }
     if (!this.replicated) return runTransition(this.deps.redis, 'enqueueJobs', keys, now, scriptKeys, args);
     return this.replicated.submit(keys, (redis) => runTransition(redis, 'enqueueJobs', keys, now, scriptKeys, args));
@@ -582,6 +612,11 @@ function settled<T>(outcomes: readonly PromiseSettledResult<T>[]): T[] {
     if (outcome.status === 'rejected') throw outcome.reason;
     return outcome.value;
   });
+}
+
+/** The job with the trace context its attempts continue, if there is one. */
+function withTrace(job: PreparedJob, trace: StoredTraceContext | undefined): PreparedJob {
+  return trace ? { ...job, trace } : job;
 }
 
 function checkInteger(field: string, value: unknown, min: number, max: number): void {

@@ -20,6 +20,7 @@ import { Slots } from './slots.js';
 import { jitter, sleep } from './sleep.js';
 import { WorkerEventEmitter, type StaleTransition } from './worker-events.js';
 import { processReport, type WorkerProcessReport } from './worker-processes.js';
+import { endAttemptSpan, startAttemptSpan, withSpan, type AttemptOutcome } from './tracing/spans.js';
 
 export { MAX_POSTPONEMENTS, MAX_RESULT_BYTES } from './job-runner.js';
 
@@ -554,18 +555,23 @@ export class Worker extends WorkerEventEmitter {
     const running: RunningJob = { job, runtime, attempt, startedAt, lost: false };
     this.running.add(running);
     runtime.running += 1;
-    this.emit('job:started', { id: job.id, queue: job.queue, type: job.type, attempt: job.attempt, waitMs: Math.max(0, startedAt - job.runAtMs) });
+    const waitMs = Math.max(0, startedAt - job.runAtMs);
+    this.emit('job:started', { id: job.id, queue: job.queue, type: job.type, attempt: job.attempt, waitMs });
+    const span = startAttemptSpan(job, waitMs);
     let outcome: { result: unknown } | { error: unknown };
     try {
       const progress = async (value: unknown): Promise<void> => {
         if (running.lost) return;
         if (!(await runtime.transitions.progress(job, value, this.now()))) this.stale(job, 'progress');
       };
-      outcome = { result: await runHandler(job, type, this.options.handlers[job.type] as JobHandler | undefined, attempt, progress) };
+      outcome = { result: await withSpan(span, () => runHandler(job, type, this.options.handlers[job.type] as JobHandler | undefined, attempt, progress)) };
     } catch (error) {
       outcome = { error };
     }
     this.holdSlotUntilHandlerReturns(attempt);
+    // What the span reports: an attempt lost to another worker, or whose outcome Redis refused as stale, was interrupted.
+    let ended: AttemptOutcome = 'interrupted';
+    let failure: unknown;
     try {
       if (running.lost) return;
       if ('result' in outcome) {
@@ -573,21 +579,28 @@ export class Worker extends WorkerEventEmitter {
         try {
           resultJson = serializeResult(outcome.result, this.options.queue.payloadMaxDepth);
         } catch (error) {
-          await this.recordFailure(runtime, job, type, error, startedAt);
+          failure = error;
+          ended = (await this.recordFailure(runtime, job, type, error, startedAt)) ?? ended;
           return;
         }
         if (await this.recordCompletion(running, resultJson)) {
+          ended = 'completed';
           this.emit('job:completed', { id: job.id, queue: job.queue, type: job.type, attempt: job.attempt, durationMs: this.now() - startedAt });
         }
         return;
       }
       let { error } = outcome;
       if (error instanceof RetryAfterError) {
-        if (await this.recordPostponement(runtime, job, error, startedAt)) return;
+        if (await this.recordPostponement(runtime, job, error, startedAt)) {
+          ended = 'postponed';
+          return;
+        }
         error = new Error(`its handler postponed the job ${MAX_POSTPONEMENTS} times; this attempt fails instead (${error.message})`);
       }
-      await this.recordFailure(runtime, job, type, error, startedAt, attempt);
+      failure = error;
+      ended = (await this.recordFailure(runtime, job, type, error, startedAt, attempt)) ?? ended;
     } finally {
+      endAttemptSpan(span, ended, ended === 'retrying' || ended === 'dead' ? { cause: failure, timedOut: attempt.timedOut } : undefined);
       this.running.delete(running);
       runtime.running -= 1;
       runtime.limitWait?.abort();
@@ -659,7 +672,10 @@ export class Worker extends WorkerEventEmitter {
     return true;
   }
 
-  private async recordFailure(runtime: QueueRuntime, job: StartedJob, type: RegisteredJobType | undefined, error: unknown, startedAt: number, attempt?: Attempt): Promise<void> {
+  /** Records a failed attempt; returns where it sent the job (a retry at once is retrying too), or undefined when it could not. */
+  private async recordFailure(
+    runtime: QueueRuntime, job: StartedJob, type: RegisteredJobType | undefined, error: unknown, startedAt: number, attempt?: Attempt,
+  ): Promise<'retrying' | 'dead' | undefined> {
     // A handler that outlives its attempt (timed out, ignoring its signal) still runs: its type's cap goes on counting it until it returns.
     const typeCapped = type?.limits.concurrency !== undefined;
     const overrun = attempt && !attempt.handlerReturned && (typeCapped || job.group !== null)
@@ -682,6 +698,7 @@ export class Worker extends WorkerEventEmitter {
         id: job.id, queue: job.queue, type: job.type, attempt: job.attempt, durationMs: this.now() - startedAt, error: failed.message, next: failed.next,
       });
     }
+    return failed ? (failed.next === 'dead' ? 'dead' : 'retrying') : undefined;
   }
 
   /** Keeps an overrunning handler's places in the sets that count it while it runs (see heartbeat), and gives them up once it returns. */

@@ -40,7 +40,7 @@ describe('submissions when part of Redis fails', () => {
     const jobId = '01900000-0000-7000-8000-000000000001';
     const now = Date.now();
     const call = () => redis.enqueueJobs(14, good.events, good.counts, good.throughput(now), ...good.lanes, good.delayed, good.job(jobId), good.idempotency('resent'),
-      now, 'good', 60_000, '', '', '', jobId, 'noop', '{}', 3, 0, NORMAL_BAND, now, 'resent', '');
+      now, 'good', 60_000, '', '', '', jobId, 'noop', '{}', 3, 0, NORMAL_BAND, now, 'resent', '', '', '');
     const first = await call();
     const again = await call();
     expect(first).toEqual([[1, jobId, 'pending']]);

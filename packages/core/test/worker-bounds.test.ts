@@ -170,7 +170,7 @@ describe('closing a worker', () => {
       const held = proxy.holdOnClientData(keys.job(jobId), 10_000);
       const now = Date.now();
       await system.redis.enqueueJobs(14, keys.events, keys.counts, keys.throughput(now), ...keys.lanes, keys.delayed, keys.job(jobId), keys.job(jobId),
-        now, 'default', 60_000, '', '', '', jobId, 'quick', '{}', 3, 0, NORMAL_BAND, now, '', '');
+        now, 'default', 60_000, '', '', '', jobId, 'quick', '{}', 3, 0, NORMAL_BAND, now, '', '', '', '');
       await held;
       const closed = worker.close(1000);
       proxy.release();

@@ -1,5 +1,5 @@
 import {
-  InvalidJobError, JobNotFoundError, NAME_PATTERN_SOURCE, RedisUnavailableError, toPostgresError, jobsFindWithHistory, outboxFind, outboxJobView, outboxRowProblem,
+  InvalidJobError, JobNotFoundError, NAME_PATTERN_SOURCE, RedisUnavailableError, requestTraceContext, toPostgresError, jobsFindWithHistory, outboxFind, outboxJobView, outboxRowProblem,
   type AddedJob, type BulkJob, type Job, type OutboxJobView, type Waiting,
 } from '@sluice/core';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
@@ -8,7 +8,7 @@ import { Type } from 'typebox';
 import type { AppDeps } from '../app.js';
 import { canonicalIdParam, utf8Header } from '../client-input.js';
 import type { ApiMetrics } from '../plugins/metrics.js';
-import { AddedJob as AddedJobSchema, BulkAdded, BulkSubmission, DeadJobsPage, DeadJobsQuery, ErrorBody, IdempotencyHeaders, JobIdParams, JobSubmission, JobView, UnknownJobBody, UnknownQueueBody } from '../schemas/jobs.js';
+import { AddedJob as AddedJobSchema, BulkAdded, BulkSubmission, DeadJobsPage, DeadJobsQuery, ErrorBody, IdempotencyHeaders, JobIdParams, JobSubmission, JobView, TraceHeaders, UnknownJobBody, UnknownQueueBody } from '../schemas/jobs.js';
 import { NoQuery } from '../schemas/job-actions.js';
 
 const errors = { 400: ErrorBody, 409: ErrorBody, 413: ErrorBody, 415: ErrorBody, 503: ErrorBody };
@@ -99,7 +99,8 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; metrics: ApiM
     async (request, reply) => {
       const body = request.body;
       const idempotencyKey = idempotencyKeyOf(body, request.headers['idempotency-key']);
-      const added: AddedJob = await deps.queue.add(body.type, body.payload as Record<string, unknown>, { ...body, idempotencyKey });
+      const traceContext = requestTraceContext(request.headers);
+      const added: AddedJob = await deps.queue.add(body.type, body.payload as Record<string, unknown>, { ...body, idempotencyKey, traceContext });
       metrics.countEnqueued([added]);
       if (!added.duplicate) return reply.code(202).send(added);
       // The first job may have left Redis already; PostgreSQL then knows its status.
@@ -110,9 +111,10 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; metrics: ApiM
 
   app.post(
     '/jobs/bulk',
-    { schema: { summary: 'Submit many jobs at once', body: BulkSubmission, response: { 202: BulkAdded, ...queueErrors } } },
+    { schema: { summary: 'Submit many jobs at once', body: BulkSubmission, headers: TraceHeaders, response: { 202: BulkAdded, ...queueErrors } } },
     async (request, reply) => {
-      const jobs = await deps.queue.addBulk(request.body.jobs as BulkJob[]);
+      const traceContext = requestTraceContext(request.headers);
+      const jobs = await deps.queue.addBulk((request.body.jobs as BulkJob[]).map((job) => ({ ...job, traceContext })));
       metrics.countEnqueued(jobs);
       return reply.code(202).send({ jobs });
     },

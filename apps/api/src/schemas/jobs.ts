@@ -69,7 +69,19 @@ export const JobIdParams = Type.Object({
 });
 
 /** Optional header alternative to `idempotencyKey`. */
+/** W3C Trace Context request headers: a submission's jobs join the caller's trace. Malformed, they are ignored, as the standard says. */
+const traceHeaderFields = {
+  traceparent: Type.Optional(Type.String({
+    description: "W3C Trace Context traceparent: the submission's jobs continue this trace (see README, Tracing). A malformed one is ignored.",
+  })),
+  tracestate: Type.Optional(Type.String({ description: 'W3C Trace Context tracestate, stored with the job when at most 512 characters.' })),
+};
+
+/** Headers of POST /jobs/bulk. */
+export const TraceHeaders = Type.Object(traceHeaderFields);
+
 export const IdempotencyHeaders = Type.Object({
+  ...traceHeaderFields,
   'idempotency-key': Type.Optional(Type.String({
     minLength: 1,
     maxLength: MAX_IDEMPOTENCY_KEY_LENGTH,
@@ -123,6 +135,10 @@ export const JobView = Type.Object({
     description: 'The schedule whose tick made the job, and that tick (a manual run\'s: when it was asked for); null for a job submitted otherwise.',
   }),
   group: Type.Union([Type.String(), Type.Null()], { description: "The job's fair group; null for a job submitted without one." }),
+  traceId: Type.Union([Type.String({ pattern: '^[0-9a-f]{32}$' }), Type.Null()], {
+    description: 'The OpenTelemetry trace (W3C trace id) its attempts belong to: the submitting request\'s or code\'s; null for a job added outside any trace.',
+  }),
+  traceparent: Type.Union([Type.String(), Type.Null()], { description: "The W3C traceparent stored with the job: its send span, the parent of its attempts' spans." }),
   history: Type.Array(JobEvent),
   waiting: Type.Union([WaitingView, Type.Null()], { description: 'Why the job is not running yet; null when it is not waiting (processing or finished).' }),
   outbox: Type.Optional(Type.Literal(true, {

@@ -14,10 +14,10 @@ const EVENTS = `
          nullif(e.worker, '') AS worker, nullif(e.error, '') AS error, to_timestamp(nullif(e."nextAt", '')::bigint / 1000.0) AS next_at,
          nullif(e.reason, '') AS reason, nullif(e.result, '') AS result,
          e.queue, e.type, e.payload, e."maxAttempts" AS max_attempts, e.priority, to_timestamp(e."runAt" / 1000.0) AS run_at,
-         nullif(e."idempotencyKey", '') AS idempotency_key, e.schedule, to_timestamp(e."scheduleTick" / 1000.0) AS schedule_tick, e."group"
+         nullif(e."idempotencyKey", '') AS idempotency_key, e.schedule, to_timestamp(e."scheduleTick" / 1000.0) AS schedule_tick, e."group", e.traceparent
   FROM json_to_recordset($1::json) AS e(
     job uuid, seq int, status text, attempt int, at bigint, worker text, error text, "nextAt" text, reason text, result text,
-    queue text, type text, payload text, "maxAttempts" int, priority int, "runAt" bigint, "idempotencyKey" text, schedule text, "scheduleTick" bigint, "group" text)`;
+    queue text, type text, payload text, "maxAttempts" int, priority int, "runAt" bigint, "idempotencyKey" text, schedule text, "scheduleTick" bigint, "group" text, traceparent text)`;
 
 /**
  * Per job, the state the batch leaves it in: its last event's, with the newest error. A batch holds
@@ -36,12 +36,12 @@ const FINISHED = sqlList(FINISHED_STATES);
 /** A new job's row, already in the state the batch leaves it in. */
 const NEW_JOBS = `
   SELECT e.job, e.queue, e.type, e.payload::jsonb, coalesce(l.status, e.status), l.attempts, e.max_attempts, e.priority, e.idempotency_key,
-         e.run_at, e.at, l.at, CASE WHEN l.status IN (${FINISHED}) THEN l.at END, l.last_error, l.result::jsonb, l.seq, e.schedule, e.schedule_tick, e."group"
+         e.run_at, e.at, l.at, CASE WHEN l.status IN (${FINISHED}) THEN l.at END, l.last_error, l.result::jsonb, l.seq, e.schedule, e.schedule_tick, e."group", e.traceparent
   FROM events e JOIN latest l ON l.job = e.job
   WHERE e.type IS NOT NULL`;
 
 const JOB_COLUMNS = `id, queue, type, payload, status, attempts, max_attempts, priority, idempotency_key, run_at, created_at, updated_at,
-  finished_at, last_error, result, last_seq, schedule, schedule_tick, "group"`;
+  finished_at, last_error, result, last_seq, schedule, schedule_tick, "group", trace_parent`;
 
 /** `column` within one of `days` days, given from parameter $2 on as pairs: the day's first id, the next day's. */
 const withinDays = (column: string, days: number): string =>

@@ -3,6 +3,7 @@ import type { Job, JobEvent, ListedJob } from '../job.js';
 import type { JobEventStatus, JobState } from '../job-state.js';
 import { LIST_PAGE_MAX_BYTES, LIST_VALUE_MAX_BYTES } from '../limits.js';
 import { takeWithinBytes } from '../list-page.js';
+import { traceIdOf } from '../tracing/trace-context.js';
 import type { Database } from './db.js';
 import { jobEvents, jobs } from './schema.js';
 
@@ -141,5 +142,7 @@ function summaryFromRow(row: typeof jobs.$inferSelect): JobSummary {
     progress: null,
     schedule: row.schedule === null ? null : { name: row.schedule, tick: (row.scheduleTick ?? new Date(0)).toISOString() },
     group: row.group,
+    traceId: traceIdOf(row.traceParent),
+    traceparent: row.traceParent,
   };
 }

@@ -41,6 +41,8 @@ export const jobs = pgTable(
     scheduleTick: timestamptz('schedule_tick'),
     /** The job's fair group (a tenant); null for a job submitted without one. */
     group: text('group'),
+    /** The W3C traceparent the job's attempts continue (its `send` span); null for a job added outside any trace. */
+    traceParent: text('trace_parent'),
     /** Sequence number of the newest event applied to this row; older events never overwrite newer state. */
     lastSeq: integer('last_seq').notNull().default(0),
   },

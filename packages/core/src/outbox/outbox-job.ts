@@ -1,5 +1,6 @@
 import type { Job } from '../job.js';
 import { NAME_PATTERN_SOURCE } from '../limits.js';
+import { traceIdOf, type StoredTraceContext } from '../tracing/trace-context.js';
 import type { OutboxRow } from './outbox-repository.js';
 
 /** A job still in the outbox, as clients see it: `outbox` says so. */
@@ -14,6 +15,8 @@ interface StoredSubmission {
   due: { atMs: number } | { delayMs: number };
   idempotencyKey: string;
   group: string;
+  /** The trace the caller's transaction ran in (its send span's), if any. */
+  trace?: StoredTraceContext;
 }
 
 /**
@@ -45,6 +48,8 @@ export function outboxJobView(row: OutboxRow, now: number): OutboxJobView {
     progress: null,
     schedule: null,
     group: submission.group || null,
+    traceId: traceIdOf(submission.trace?.traceparent),
+    traceparent: submission.trace?.traceparent ?? null,
     history: [],
     outbox: true,
   };
@@ -64,6 +69,8 @@ const SUBMISSION_CHECKS: readonly [field: string, valid: (value: unknown) => boo
     '{"atMs": integer} or {"delayMs": integer ≥ 0}'],
   ['idempotencyKey', (value) => typeof value === 'string', 'a string'],
   ['group', (value) => typeof value === 'string', 'a string'],
+  ['trace', (value) => value === undefined || (isObject(value) && typeof value.traceparent === 'string' && typeof value.tracestate === 'string'),
+    'absent or {"traceparent": string, "tracestate": string}'],
 ];
 
 /**

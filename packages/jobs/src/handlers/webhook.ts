@@ -5,6 +5,7 @@ import { PermanentJobError, type JobHandler, type PayloadOf } from '@sluice/core
 import { isReservedHeader, type webhook } from '../definitions.js';
 import { InFlightLimit } from './in-flight-limit.js';
 import { OutboundPolicy, RefusedTargetError } from './outbound-policy.js';
+import { endWebhookSpan, startWebhookSpan } from './webhook-span.js';
 
 /** Most bytes of a response body read; the rest is not waited for. */
 const MAX_BODY_BYTES = 64 * 1024;
@@ -58,24 +59,33 @@ export function webhookHandler(options: WebhookOptions): JobHandler<PayloadOf<ty
     const target = `webhook ${method} ${url.origin}${url.pathname}`;
     let response: WebhookResponse;
     const release = await inFlight.acquire(signal);
+    const span = startWebhookSpan(method, url, headers);
     try {
       // A literal address never goes through the lookup, so it is checked here.
       if (isIP(host)) policy.checkAddress(host, host);
       response = await send(url, { method, headers, body, signal, timeoutMs: options.timeoutMs, policy, host });
     } catch (error) {
-      if (error instanceof RefusedTargetError) throw new PermanentJobError(error.message);
-      if (signal.aborted) throw error;
-      if (error instanceof NoAnswerError) throw new Error(`${target} ${error.message}`);
-      throw new Error(`${target} got no valid HTTP answer (the connection failed, was closed or the answer was malformed)`);
+      const failure = failureOf(error, target, signal);
+      endWebhookSpan(span, { error: failure });
+      throw failure;
     } finally {
       release();
     }
+    endWebhookSpan(span, response);
     if (response.status < 200 || response.status > 299) {
       const redirect = response.status >= 300 && response.status < 400 ? ' (redirects are not followed)' : '';
       throw new Error(`${target} answered ${response.status} ${response.statusText}${redirect}`.replace(/\s+$/, ''));
     }
     return { status: response.status, body: cutAtCharacter(response.body, MAX_BODY_PREVIEW) };
   };
+}
+
+/** What a request that got no answer fails the attempt with: the same words whatever happened on the wire. */
+function failureOf(error: unknown, target: string, signal: AbortSignal): unknown {
+  if (error instanceof RefusedTargetError) return new PermanentJobError(error.message);
+  if (signal.aborted) return error;
+  if (error instanceof NoAnswerError) return new Error(`${target} ${error.message}`);
+  return new Error(`${target} got no valid HTTP answer (the connection failed, was closed or the answer was malformed)`);
 }
 
 /** The first `length` UTF-16 units of `text`, one fewer when the cut would split a surrogate pair. */

@@ -8,9 +8,10 @@
   ARGV[1] now (ms)   ARGV[2] queue   ARGV[3] idempotency window (ms)
   ARGV[4] the schedule whose tick made the call's one job ('' for none)   ARGV[5] that tick (ms)
   ARGV[6] from the outbox relay, how long its markers live (ms); '' for any other call
-  then per job, 9 values: id, type, payload (JSON), maxAttempts, priority, its priority's band,
+  then per job, 11 values: id, type, payload (JSON), maxAttempts, priority, its priority's band,
   runAt (ms), idempotency key ('' for none), fair group ('' for none: a grouped job that is ready
-  waits for its group's turn, see queueGrouped, instead of in a stream)
+  waits for its group's turn, see queueGrouped, instead of in a stream), W3C traceparent and
+  tracestate of the trace its attempts continue ('' for none)
 
   Returns one item per job: {1, id, status} when it was added, {0, firstJobId} when its idempotency
   key already names a job (nothing is added for it). A job whose hash exists already was added by
@@ -30,9 +31,9 @@ if relayedFor ~= '' then stride = 3 end
 for i = 1, (#KEYS - 12) / stride do
   local k = 12 + stride * (i - 1)
   local jobKey, idempotencyKey = KEYS[k + 1], KEYS[k + 2]
-  local a = 6 + 9 * (i - 1)
-  local jobId, jobType, payload, maxAttempts, priority, band, runAt, key, fairGroup =
-    ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8], ARGV[a + 9]
+  local a = 6 + 11 * (i - 1)
+  local jobId, jobType, payload, maxAttempts, priority, band, runAt, key, fairGroup, traceparent, tracestate =
+    ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8], ARGV[a + 9], ARGV[a + 10], ARGV[a + 11]
   local first = false
   local resent = redis.call('HGET', jobKey, 'status')
   -- The marker outlives the job hash: a job that finished and expired is still not added again.
@@ -67,6 +68,13 @@ for i = 1, (#KEYS - 12) / stride do
       snapshot[#snapshot + 1] = 'group'
       snapshot[#snapshot + 1] = fairGroup
       redis.call('HSET', jobKey, 'group', fairGroup)
+    end
+    -- Only a traced job carries these fields: the others' hashes and events stay as they were.
+    if traceparent ~= '' then
+      snapshot[#snapshot + 1] = 'traceparent'
+      snapshot[#snapshot + 1] = traceparent
+      redis.call('HSET', jobKey, 'traceparent', traceparent)
+      if tracestate ~= '' then redis.call('HSET', jobKey, 'tracestate', tracestate) end
     end
     local seq, line = nextEvent(jobId, false, status, 0, now, {}, snapshot)
     redis.call('HSET', jobKey,

@@ -24,8 +24,9 @@
   Returns {entryId} when skipped or moved, {entryId, 0} when handed on, {entryId, 1, type, jobId,
   lane} when it waits for a worker of its type, {entryId, 3, type, jobId, lane, reason} when it waits
   for its type's limits ('rate' or 'concurrency'), {entryId, jobId, type, payload, attempt,
-  maxAttempts, runAt, lane, group} when the job is to run (lane: the index of the stream that holds
-  its entry, its priority band's or GROUPED_LANE; group: its fair group, '' for none).
+  maxAttempts, runAt, lane, group, traceparent, tracestate} when the job is to run (lane: the index
+  of the stream that holds its entry, its priority band's or GROUPED_LANE; group: its fair group,
+  traceparent and tracestate: the trace its attempts continue, '' for none).
 ]]
 
 local routing = {}
@@ -70,7 +71,8 @@ end
 
 local function startEntry(streamKey, group, consumer, now, jobKey, sid, fresh, fairTurn)
   if not ownEntry(streamKey, group, consumer, sid, fresh) then return {sid} end
-  local job = redis.call('HMGET', jobKey, 'status', 'sid', 'id', 'type', 'payload', 'attempts', 'maxAttempts', 'runAt', 'seq', 'parks', 'band', 'group')
+  local job = redis.call('HMGET', jobKey, 'status', 'sid', 'id', 'type', 'payload', 'attempts', 'maxAttempts', 'runAt', 'seq', 'parks', 'band', 'group',
+    'traceparent', 'tracestate')
   local status, band = job[1], tonumber(job[11]) or NORMAL_BAND
   local lane = streamKey == fairKeys.stream and GROUPED_LANE or band
   if job[2] ~= sid or (status ~= 'pending' and status ~= 'processing') then
@@ -107,7 +109,7 @@ local function startEntry(streamKey, group, consumer, now, jobKey, sid, fresh, f
   redis.call('HSET', jobKey, 'status', 'processing', 'attempts', tostring(attempt),
     'worker', consumer, 'startedAt', now, 'updatedAt', now, 'seq', seq, 'h' .. seq, line)
   if status == 'pending' then moveCount('pending', 'processing', job[4], job[12]) end
-  return {sid, job[3], job[4], job[5], attempt, tonumber(job[7]), job[8], lane, job[12] or ''}
+  return {sid, job[3], job[4], job[5], attempt, tonumber(job[7]), job[8], lane, job[12] or '', job[13] or '', job[14] or ''}
 end
 
 --[[
