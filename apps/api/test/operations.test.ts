@@ -69,6 +69,29 @@ describe('GET /workers', () => {
     await waitFor('the stale report to be deleted', async () => (await redis.hexists(keys.processes, 'gone-worker')) === 0, 12_000, 200);
   });
 
+  it('leaves out reports that are not well formed or over their bounds, and still answers with the others', async () => {
+    const keys = catalogKeys(config.redis.prefix);
+    const good = { ...(await listed())[0], name: undefined, seenAt: undefined };
+    const job = good.running?.[0] ?? { id: 'a', type: 'sleep', queue: 'default', attempt: 1, startedAt: 1 };
+    const bad: Record<string, unknown> = {
+      'odd-pid': { ...good, pid: 'not a number' },
+      'odd-job': { ...good, running: [{ id: 42 }] },
+      'huge-host': { ...good, hostname: 'h'.repeat(1024 * 1024) },
+      'many-jobs': { ...good, runningCount: 5000, running: Array.from({ length: 5000 }, () => job) },
+      'no-object': 'nonsense',
+    };
+    await redis.hset(keys.processes, Object.fromEntries(Object.entries(bad).map(([name, report]) => [name, JSON.stringify(report)])));
+    await redis.zadd(keys.seen, ...Object.keys(bad).flatMap((name) => [Date.now(), name]));
+    try {
+      const shown = (await listed()).map((worker) => worker.name);
+      expect(shown).toContain(config.worker.consumerName);
+      expect(shown.filter((name) => name in bad)).toEqual([]);
+    } finally {
+      await redis.hdel(keys.processes, ...Object.keys(bad));
+      await redis.zrem(keys.seen, ...Object.keys(bad));
+    }
+  });
+
   it('lists at most 500 workers, those that reported last first', async () => {
     const keys = catalogKeys(config.redis.prefix);
     const report = JSON.stringify({ ...(await listed())[0], name: undefined });
