@@ -1,7 +1,10 @@
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
+import { Type } from 'typebox';
+import { Value } from 'typebox/value';
 import { catalogKeys } from './keys.js';
 import { PUBLICATION_LIVE_MS } from './job-type-catalog.js';
+import { NAME_PATTERN_SOURCE } from './limits.js';
 import { toRedisError } from './redis/client.js';
 import { runScript, type ScriptedRedis } from './redis/scripts.js';
 
@@ -96,12 +99,37 @@ export async function workerProcesses(redis: ScriptedRedis, prefix: string): Pro
   }
 }
 
-/** A report as far as it can be shown: anything may have written Redis, so one that is not an object is left out. */
+/** Longest host name a report may give: a DNS name's 253 characters. */
+const MAX_HOSTNAME_LENGTH = 253;
+/** Most queues a report may name. */
+const MAX_REPORTED_QUEUES = 1000;
+
+const Name = Type.String({ pattern: NAME_PATTERN_SOURCE });
+const Count = Type.Integer({ minimum: 0 });
+/** A report as processReport writes it, with its bounds: what GET /workers can show and its schema promises. */
+const ReportSchema = Type.Object({
+  hostname: Type.String({ maxLength: MAX_HOSTNAME_LENGTH }),
+  pid: Count,
+  rssBytes: Count,
+  version: Type.String({ maxLength: 64 }),
+  startedAt: Count,
+  queues: Type.Array(Name, { maxItems: MAX_REPORTED_QUEUES }),
+  concurrency: Count,
+  draining: Type.Boolean(),
+  runningCount: Count,
+  running: Type.Array(Type.Object({ id: Type.String({ maxLength: 64 }), type: Name, queue: Name, attempt: Count, startedAt: Count }), { maxItems: MAX_REPORTED_JOBS }),
+});
+
+/**
+ * A report as far as it can be shown. Anything may have written Redis (a worker of another version, a
+ * hand-built one), so a report that is not one processReport would write, within its bounds, is left
+ * out rather than failing the whole list or sending it on unbounded.
+ */
 function parseReport(json: string | null): WorkerProcessReport | null {
   if (json === null) return null;
   try {
-    const report = JSON.parse(json) as WorkerProcessReport | null;
-    return report !== null && typeof report === 'object' && Array.isArray(report.running) && Array.isArray(report.queues) ? report : null;
+    const report: unknown = JSON.parse(json);
+    return Value.Check(ReportSchema, report) ? report : null;
   } catch {
     return null;
   }
