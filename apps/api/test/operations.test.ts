@@ -1,7 +1,7 @@
-import { catalogKeys, closeRedis, createRedis, type ScriptedRedis, type WorkerProcess } from '@sluice/core';
+import { catalogKeys, closeRedis, createRedis, Worker, type ScriptedRedis, type WorkerProcess } from '@sluice/core';
 import { createJobRegistry } from '@sluice/jobs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isolatedConfig, waitFor } from '../../../test/support/context';
+import { dropRedisKeys, isolatedConfig, waitFor } from '../../../test/support/context';
 import { startInProcess, type InProcess } from '../../../test/support/in-process';
 import { startApp, type AppFixture } from './fixture';
 
@@ -108,6 +108,38 @@ describe('GET /workers', () => {
     } finally {
       await redis.hdel(keys.processes, ...names);
       await redis.zrem(keys.seen, ...names);
+    }
+  });
+});
+
+describe('GET /workers with a worker whose clock is off', () => {
+  it('gives its jobs\' start times on Redis\'s clock, as its own start and last report are', async () => {
+    const skewed = isolatedConfig('api-operations-skewed', { CONCURRENCY: '1' });
+    const app = await startApp(skewed);
+    let letGo: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      letGo = resolve;
+    });
+    // An hour behind: the clock of a host whose time is not kept.
+    const worker = new Worker({ redis: skewed.redis, queue: skewed.queue, worker: skewed.worker, registry: createJobRegistry(), handlers: { sleep: () => held }, now: () => Date.now() - 3_600_000 });
+    try {
+      await worker.start();
+      await app.submit({ type: 'sleep', payload: { ms: 1 } });
+      const [shown] = await waitFor('the skewed worker to report its job', async () => {
+        const response = await app.app.inject({ method: 'GET', url: '/workers' });
+        const found = (response.json() as { workers: WorkerProcess[] }).workers;
+        return found[0]?.runningCount === 1 ? found : undefined;
+      }, 12_000, 200);
+      const startedAt = shown?.running[0]?.startedAt ?? 0;
+      // Reported within a publication's interval (5 s) of starting.
+      expect(startedAt).toBeGreaterThan((shown?.seenAt ?? 0) - 10_000);
+      expect(startedAt).toBeLessThanOrEqual((shown?.seenAt ?? 0) + 1000);
+      expect(startedAt).toBeGreaterThanOrEqual((shown?.startedAt ?? 0) - 1000);
+    } finally {
+      letGo();
+      await worker.close(1000);
+      await app.close();
+      await dropRedisKeys(skewed);
     }
   });
 });
