@@ -33,6 +33,13 @@ async function listed(): Promise<WorkerProcess[]> {
   return (response.json() as { workers: WorkerProcess[] }).workers;
 }
 
+/** The live worker's report as it wrote it to Redis. */
+async function storedReport(): Promise<string> {
+  const report = await redis.hget(catalogKeys(config.redis.prefix).processes, config.worker.consumerName);
+  expect(report).not.toBeNull();
+  return report ?? '';
+}
+
 describe('GET /workers', () => {
   it('lists each live worker with its host, pid, memory, version, queues, concurrency and the jobs it runs now', async () => {
     const ids = await Promise.all([fixture.submit({ type: 'sleep', payload: { ms: 1 } }), fixture.submit({ type: 'sleep', payload: { ms: 1 } })]);
@@ -58,7 +65,7 @@ describe('GET /workers', () => {
 
   it('leaves out a worker that has not reported within the live window, and deletes its report with its publication', async () => {
     const keys = catalogKeys(config.redis.prefix);
-    const report = JSON.stringify({ ...(await listed())[0], name: undefined });
+    const report = await storedReport();
     await redis.hset(keys.processes, 'gone-worker', report);
     await redis.zadd(keys.seen, Date.now(), 'gone-worker');
     expect((await listed()).map((worker) => worker.name)).toContain('gone-worker');
@@ -71,8 +78,8 @@ describe('GET /workers', () => {
 
   it('leaves out reports that are not well formed or over their bounds, and still answers with the others', async () => {
     const keys = catalogKeys(config.redis.prefix);
-    const good = { ...(await listed())[0], name: undefined, seenAt: undefined };
-    const job = good.running?.[0] ?? { id: 'a', type: 'sleep', queue: 'default', attempt: 1, startedAt: 1 };
+    const good = JSON.parse(await storedReport()) as WorkerProcess;
+    const job = good.running[0] ?? { id: 'a', type: 'sleep', queue: 'default', attempt: 1, startedAt: 1 };
     const bad: Record<string, unknown> = {
       'odd-pid': { ...good, pid: 'not a number' },
       'odd-job': { ...good, running: [{ id: 42 }] },
@@ -94,7 +101,7 @@ describe('GET /workers', () => {
 
   it('lists at most 500 workers, those that reported last first', async () => {
     const keys = catalogKeys(config.redis.prefix);
-    const report = JSON.stringify({ ...(await listed())[0], name: undefined });
+    const report = await storedReport();
     const now = Date.now();
     const names = Array.from({ length: 510 }, (_, index) => `crowd-${String(index).padStart(3, '0')}`);
     await redis.hset(keys.processes, Object.fromEntries(names.map((name) => [name, report])));
