@@ -5,7 +5,7 @@ import { startInProcess } from '../../../test/support/in-process';
 import { createJobRegistry } from '@sluice/jobs';
 import { startApp, type AppFixture } from './fixture';
 
-const config = isolatedConfig('api-queue-latency', { QUEUES: 'default:3,reads,grouped,delayed,later' });
+const config = isolatedConfig('api-queue-latency', { QUEUES: 'default:3,reads,grouped,delayed,later,latergrouped' });
 let fixture: AppFixture;
 let redis: ScriptedRedis;
 
@@ -53,7 +53,7 @@ describe('queue latency: the age of the oldest job waiting for a worker', () => 
     expect(stats.latencyMs).toBe(0);
     expect(stats.partitions.map((partition) => partition.latencyMs)).toEqual([0, 0, 0]);
     const list = (await fixture.app.inject({ method: 'GET', url: '/queues' })).json() as { queues: { name: string; latencyMs: number }[] };
-    expect(list.queues.map((queue) => queue.latencyMs)).toEqual([0, 0, 0, 0, 0]);
+    expect(list.queues.map((queue) => queue.latencyMs)).toEqual([0, 0, 0, 0, 0, 0]);
   });
 
   it('counts a job not yet delivered from when it was added, in its own partition and as the queue\'s', async () => {
@@ -95,6 +95,23 @@ describe('queue latency: the age of the oldest job waiting for a worker', () => 
     await fixture.submit({ type: 'noop', payload: {}, queue: 'delayed', delay: 600_000 });
     const scheduled = (await fixture.app.inject({ method: 'GET', url: '/queues/delayed' })).json() as { scheduled: number; latencyMs: number };
     expect(scheduled).toMatchObject({ scheduled: 1, latencyMs: 0 });
+  });
+
+  it('counts a delayed grouped job from when it became due and joined its group\'s turn, not from when it was added', async () => {
+    const delay = 1500;
+    await fixture.app.inject({ method: 'POST', url: '/queues/latergrouped/pause' });
+    const workers = await startInProcess({ ...config, queue: { ...config.queue, queues: ['latergrouped'] } }, createJobRegistry(), {});
+    try {
+      const job = await submitTimed({ type: 'noop', payload: {}, queue: 'latergrouped', group: 'acme', delay });
+      await waitFor('the job to be promoted', async () => (await fixture.statusOf(job.id)) === 'pending', 10_000, 20);
+      const after = Date.now();
+      const { latencyMs } = await statsOf('latergrouped');
+      expect(latencyMs).toBeLessThanOrEqual(after - (job.sentAt + delay) + 1);
+      await waitFor('the grouped job to have waited 100 ms since it was due', async () => (await statsOf('latergrouped')).latencyMs >= 100);
+    } finally {
+      await workers.worker.close(1000);
+      await closeRedis(workers.redis);
+    }
   });
 
   it('counts a delayed job from when it became due, when the promoter moved it into its stream', async () => {
