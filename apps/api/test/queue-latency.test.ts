@@ -5,7 +5,7 @@ import { startInProcess } from '../../../test/support/in-process';
 import { createJobRegistry } from '@sluice/jobs';
 import { startApp, type AppFixture } from './fixture';
 
-const config = isolatedConfig('api-queue-latency', { QUEUES: 'default:3,reads,grouped,delayed,later,latergrouped' });
+const config = isolatedConfig('api-queue-latency', { QUEUES: 'default:3,reads,grouped,delayed,later,latergrouped,paused' });
 let fixture: AppFixture;
 let redis: ScriptedRedis;
 
@@ -53,7 +53,7 @@ describe('queue latency: the age of the oldest job waiting for a worker', () => 
     expect(stats.latencyMs).toBe(0);
     expect(stats.partitions.map((partition) => partition.latencyMs)).toEqual([0, 0, 0]);
     const list = (await fixture.app.inject({ method: 'GET', url: '/queues' })).json() as { queues: { name: string; latencyMs: number }[] };
-    expect(list.queues.map((queue) => queue.latencyMs)).toEqual([0, 0, 0, 0, 0, 0]);
+    expect(list.queues.map((queue) => queue.latencyMs)).toEqual([0, 0, 0, 0, 0, 0, 0]);
   });
 
   it('counts a job not yet delivered from when it was added, in its own partition and as the queue\'s', async () => {
@@ -89,6 +89,21 @@ describe('queue latency: the age of the oldest job waiting for a worker', () => 
     const job = await submitTimed({ type: 'noop', payload: {}, queue: 'grouped', group: 'acme' });
     await waitFor('the grouped job to have waited 100 ms', async () => (await statsOf('grouped')).latencyMs >= 100);
     await expectAgeOf('grouped', job);
+  });
+
+  it('keeps counting the jobs of a paused queue, which its workers leave waiting, beside `paused`', async () => {
+    await fixture.app.inject({ method: 'POST', url: '/queues/paused/pause' });
+    const workers = await startInProcess({ ...config, queue: { ...config.queue, queues: ['paused'] } }, createJobRegistry(), {});
+    try {
+      const job = await submitTimed({ type: 'noop', payload: {}, queue: 'paused' });
+      await waitFor('the job to have waited 300 ms', async () => (await statsOf('paused')).latencyMs >= 300);
+      const stats = (await expectAgeOf('paused', job)) as LatencyView & { paused: boolean };
+      expect(stats.paused).toBe(true);
+      expect(await fixture.statusOf(job.id)).toBe('pending');
+    } finally {
+      await workers.worker.close(1000);
+      await closeRedis(workers.redis);
+    }
   });
 
   it('does not count a job scheduled for later, which is not waiting for a worker yet', async () => {
