@@ -114,6 +114,14 @@ describe('operator views', () => {
     await expect(first.locator('.event').first().isVisible()).resolves.toBe(true);
   });
 
+  it('wraps an error that is one long word (a URL, a token) in the job\'s timeline rather than widening the page on a phone', async () => {
+    const { page } = stack;
+    const message = `request to https://api.example.com/v1/${'a'.repeat(400)} failed`;
+    const id = await stack.submit({ type: 'fail', payload: { permanent: true, message } });
+    await waitFor('the job to be dead', async () => (await stack.statusOf(id)) === 'dead', 15_000, 100);
+    await atBothWidths(page, `/jobs/${id}`, 'timeline-long-error', () => page.locator('.event .error-text').first().waitFor());
+  });
+
   it('"Skip to content" moves the keyboard focus to the page\'s content, and stays on the page', async () => {
     const { page } = stack;
     // A fresh load, so the focus starts at the top of the document as it does for a visitor.
