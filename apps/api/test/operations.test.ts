@@ -1,7 +1,8 @@
 import { catalogKeys, closeRedis, createRedis, Worker, type ScriptedRedis, type WorkerProcess } from '@sluice/core';
 import { createJobRegistry } from '@sluice/jobs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dropRedisKeys, isolatedConfig, waitFor } from '../../../test/support/context';
+import { dropRedisKeys, isolatedConfig, singleNodeConfig, waitFor } from '../../../test/support/context';
+import { askRedis, RedisServer } from '../../../test/support/redis-server';
 import { startInProcess, type InProcess } from '../../../test/support/in-process';
 import { startApp, type AppFixture } from './fixture';
 
@@ -168,6 +169,25 @@ describe('GET /system', () => {
     expect(Object.keys(body.history.queues)).toEqual(config.queue.queues);
     expect(body.history.backlog).toBeGreaterThanOrEqual(0);
     expect(response.body).not.toMatch(/127\.0\.0\.1|localhost|requirepass|:\d{4,5}"/);
+  });
+});
+
+describe('GET /system on a Redis whose ACL refuses INFO', () => {
+  it('answers 503 saying what to grant, rather than 500, and the rest of the API still serves', async () => {
+    const server = await RedisServer.start();
+    // A least-privilege user as an operator might write it: everything but the @dangerous commands, INFO among them.
+    await askRedis(server.port, ['ACL', 'SETUSER', 'sluice', 'on', '>sluice-acl-password', '~*', '&*', '+@all', '-@dangerous']);
+    const app = await startApp(singleNodeConfig('api-operations-acl', { REDIS_URL: `redis://sluice:sluice-acl-password@127.0.0.1:${server.port}` }));
+    try {
+      const response = await app.app.inject({ method: 'GET', url: '/system' });
+      expect(response.statusCode, response.body).toBe(503);
+      expect(response.json()).toMatchObject({ error: { code: 'REDIS_INFO_REFUSED', message: expect.stringContaining('+info') } });
+      expect(response.body).not.toContain('sluice-acl-password');
+      expect((await app.app.inject({ method: 'GET', url: '/workers' })).statusCode).toBe(200);
+    } finally {
+      await app.close();
+      await server.stop();
+    }
   });
 });
 
