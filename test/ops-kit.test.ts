@@ -119,8 +119,8 @@ describe('the Prometheus alert rules', () => {
     }
   });
 
-  it('include the alerts on history lag, dead-letter growth, jobs without a worker and restarting workers, each with a severity, summary, description and runbook', () => {
-    expect(rules.map((rule) => rule.alert)).toEqual(expect.arrayContaining(['SluiceHistoryLagging', 'SluiceDeadLettersGrowing', 'SluiceJobsWithoutWorker', 'SluiceWorkersRestarting']));
+  it('include the alerts on history lag, dead-letter growth, jobs without a worker, queue latency and restarting workers, each with a severity, summary, description and runbook', () => {
+    expect(rules.map((rule) => rule.alert)).toEqual(expect.arrayContaining(['SluiceHistoryLagging', 'SluiceDeadLettersGrowing', 'SluiceJobsWithoutWorker', 'SluiceQueueLatencyHigh', 'SluiceWorkersRestarting']));
     for (const rule of rules) {
       expect(['warning', 'critical'], rule.alert).toContain(rule.labels?.severity);
       expect(Object.keys(rule.annotations ?? {}).sort(), rule.alert).toEqual(['description', 'runbook', 'summary']);

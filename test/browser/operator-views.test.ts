@@ -114,6 +114,31 @@ describe('operator views', () => {
     await expect(first.locator('.event').first().isVisible()).resolves.toBe(true);
   });
 
+  it('marks each attempt\'s line as one that unfolds, pointing one way folded and the other open', async () => {
+    const { page } = stack;
+    const id = await stack.submit({ type: 'fail', payload: { times: 1 } });
+    await waitFor('the job to complete on its second attempt', async () => (await stack.statusOf(id)) === 'completed', 20_000, 100);
+    await page.goto(`${stack.baseUrl}/dashboard/#/jobs/${id}`);
+    await page.locator('details.attempt').last().waitFor();
+    // A summary laid out as a flex box loses the browser's own triangle: each must show a marker of its own.
+    const markers = await page.locator('details.attempt > summary').evaluateAll((summaries) => summaries.map((summary) => {
+      const scope = globalThis as unknown as { getComputedStyle(element: unknown, pseudo?: string): { display: string; content: string } };
+      return scope.getComputedStyle(summary).display === 'list-item' ? 'native' : scope.getComputedStyle(summary, '::before').content;
+    }));
+    expect(markers.length).toBeGreaterThanOrEqual(2);
+    for (const marker of markers) expect(marker, 'an attempt line with no marker that it unfolds').not.toMatch(/^(none|normal|""|)$/);
+    const [folded, open] = [markers.at(-2), markers.at(-1)];
+    expect(folded).not.toBe(open);
+  });
+
+  it('wraps an error that is one long word (a URL, a token) in the job\'s timeline rather than widening the page on a phone', async () => {
+    const { page } = stack;
+    const message = `request to https://api.example.com/v1/${'a'.repeat(400)} failed`;
+    const id = await stack.submit({ type: 'fail', payload: { permanent: true, message } });
+    await waitFor('the job to be dead', async () => (await stack.statusOf(id)) === 'dead', 15_000, 100);
+    await atBothWidths(page, `/jobs/${id}`, 'timeline-long-error', () => page.locator('.event .error-text').first().waitFor());
+  });
+
   it('"Skip to content" moves the keyboard focus to the page\'s content, and stays on the page', async () => {
     const { page } = stack;
     // A fresh load, so the focus starts at the top of the document as it does for a visitor.

@@ -49,6 +49,18 @@ describe('Prometheus metrics', () => {
     expect(promtoolProblems(text)).toEqual([]);
   });
 
+  it('the API says which queues are paused, so that an alert on latency can leave them out', async () => {
+    const paused = async () => value((await fixture.app.inject({ method: 'GET', url: '/metrics' })).body, 'sluice_queue_paused{queue="default"}');
+    expect(await paused()).toBe(0);
+    await fixture.app.inject({ method: 'POST', url: '/queues/default/pause' });
+    try {
+      expect(await paused()).toBe(1);
+    } finally {
+      await fixture.app.inject({ method: 'POST', url: '/queues/default/resume' });
+    }
+    expect(await paused()).toBe(0);
+  });
+
   it('a worker counts completed, failed and dead jobs per queue and type, with run and wait time histograms, and reports its role', async () => {
     const registry = createWorkerMetrics(worker);
     await worker.start();

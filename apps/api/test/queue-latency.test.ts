@@ -5,7 +5,7 @@ import { startInProcess } from '../../../test/support/in-process';
 import { createJobRegistry } from '@sluice/jobs';
 import { startApp, type AppFixture } from './fixture';
 
-const config = isolatedConfig('api-queue-latency', { QUEUES: 'default:3,reads,grouped,delayed,later' });
+const config = isolatedConfig('api-queue-latency', { QUEUES: 'default:3,reads,grouped,delayed,later,latergrouped,paused,busy' });
 let fixture: AppFixture;
 let redis: ScriptedRedis;
 
@@ -53,7 +53,7 @@ describe('queue latency: the age of the oldest job waiting for a worker', () => 
     expect(stats.latencyMs).toBe(0);
     expect(stats.partitions.map((partition) => partition.latencyMs)).toEqual([0, 0, 0]);
     const list = (await fixture.app.inject({ method: 'GET', url: '/queues' })).json() as { queues: { name: string; latencyMs: number }[] };
-    expect(list.queues.map((queue) => queue.latencyMs)).toEqual([0, 0, 0, 0, 0]);
+    expect(list.queues.map((queue) => queue.latencyMs)).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
   });
 
   it('counts a job not yet delivered from when it was added, in its own partition and as the queue\'s', async () => {
@@ -91,10 +91,63 @@ describe('queue latency: the age of the oldest job waiting for a worker', () => 
     await expectAgeOf('grouped', job);
   });
 
+  it('counts the jobs behind a worker whose every slot is busy: it reads no more than it can start', async () => {
+    let letGo: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      letGo = resolve;
+    });
+    const busyConfig = { ...config, queue: { ...config.queue, queues: ['busy'] }, worker: { ...config.worker, concurrency: 1 } };
+    const workers = await startInProcess(busyConfig, createJobRegistry(), { sleep: () => held });
+    try {
+      const running = await fixture.submit({ type: 'sleep', payload: { ms: 1 }, queue: 'busy' });
+      await waitFor('the first job to run', async () => (await fixture.statusOf(running)) === 'processing', 10_000, 20);
+      const behind = await submitTimed({ type: 'sleep', payload: { ms: 1 }, queue: 'busy' });
+      await waitFor('the job behind it to have waited 300 ms', async () => (await statsOf('busy')).latencyMs >= 300);
+      await expectAgeOf('busy', behind);
+      expect(await fixture.statusOf(behind.id)).toBe('pending');
+    } finally {
+      letGo();
+      await workers.worker.close(1000);
+      await closeRedis(workers.redis);
+    }
+  });
+
+  it('keeps counting the jobs of a paused queue, which its workers leave waiting, beside `paused`', async () => {
+    await fixture.app.inject({ method: 'POST', url: '/queues/paused/pause' });
+    const workers = await startInProcess({ ...config, queue: { ...config.queue, queues: ['paused'] } }, createJobRegistry(), {});
+    try {
+      const job = await submitTimed({ type: 'noop', payload: {}, queue: 'paused' });
+      await waitFor('the job to have waited 300 ms', async () => (await statsOf('paused')).latencyMs >= 300);
+      const stats = (await expectAgeOf('paused', job)) as LatencyView & { paused: boolean };
+      expect(stats.paused).toBe(true);
+      expect(await fixture.statusOf(job.id)).toBe('pending');
+    } finally {
+      await workers.worker.close(1000);
+      await closeRedis(workers.redis);
+    }
+  });
+
   it('does not count a job scheduled for later, which is not waiting for a worker yet', async () => {
     await fixture.submit({ type: 'noop', payload: {}, queue: 'delayed', delay: 600_000 });
     const scheduled = (await fixture.app.inject({ method: 'GET', url: '/queues/delayed' })).json() as { scheduled: number; latencyMs: number };
     expect(scheduled).toMatchObject({ scheduled: 1, latencyMs: 0 });
+  });
+
+  it('counts a delayed grouped job from when it became due and joined its group\'s turn, not from when it was added', async () => {
+    const delay = 1500;
+    await fixture.app.inject({ method: 'POST', url: '/queues/latergrouped/pause' });
+    const workers = await startInProcess({ ...config, queue: { ...config.queue, queues: ['latergrouped'] } }, createJobRegistry(), {});
+    try {
+      const job = await submitTimed({ type: 'noop', payload: {}, queue: 'latergrouped', group: 'acme', delay });
+      await waitFor('the job to be promoted', async () => (await fixture.statusOf(job.id)) === 'pending', 10_000, 20);
+      const after = Date.now();
+      const { latencyMs } = await statsOf('latergrouped');
+      expect(latencyMs).toBeLessThanOrEqual(after - (job.sentAt + delay) + 1);
+      await waitFor('the grouped job to have waited 100 ms since it was due', async () => (await statsOf('latergrouped')).latencyMs >= 100);
+    } finally {
+      await workers.worker.close(1000);
+      await closeRedis(workers.redis);
+    }
   });
 
   it('counts a delayed job from when it became due, when the promoter moved it into its stream', async () => {

@@ -56,6 +56,32 @@ describe('when Redis goes away', () => {
     expect((await fixture.app.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(200);
   });
 
+  it('answers the operator\'s reads (workers, system, queues, stats) with 503 within 2 s while Redis is down and while it hangs', async () => {
+    const reads = ['/workers', '/system', '/queues', '/stats'];
+    const expectUnavailable = async () => {
+      for (const url of reads) {
+        const { value: response, ms } = await timed(() => fixture.app.inject({ method: 'GET', url }));
+        expect(response.statusCode, `${url}: ${response.body}`).toBe(503);
+        expect(response.json(), url).toMatchObject({ error: { code: 'REDIS_UNAVAILABLE' } });
+        expect(ms, url).toBeLessThan(2000);
+      }
+    };
+    await server.kill();
+    try {
+      await expectUnavailable();
+    } finally {
+      await server.start();
+    }
+    await waitFor('the reads to answer again', async () => (await fixture.app.inject({ method: 'GET', url: '/system' })).statusCode === 200, 15_000, 100);
+    server.freeze();
+    try {
+      await expectUnavailable();
+    } finally {
+      server.thaw();
+    }
+    await waitFor('the reads to answer after the hang', async () => (await fixture.app.inject({ method: 'GET', url: '/system' })).statusCode === 200, 15_000, 100);
+  });
+
   it('answers 503 within 2 s when Redis hangs instead of failing', async () => {
     server.freeze();
     try {

@@ -7,6 +7,7 @@ export type SluiceErrorCode =
   | 'JOB_NOT_FOUND'
   | 'INVALID_STATE'
   | 'REDIS_UNAVAILABLE'
+  | 'REDIS_INFO_REFUSED'
   | 'NOT_REPLICATED'
   | 'POSTGRES_UNAVAILABLE'
   | 'SCHEMA_BEHIND'
@@ -92,6 +93,16 @@ export class ScheduleConflictError extends SluiceError {
 export class RedisUnavailableError extends SluiceError {
   constructor(cause: unknown) {
     super('REDIS_UNAVAILABLE', `Redis is unavailable: ${messageOf(cause)}`, { cause });
+  }
+}
+
+/**
+ * Redis's ACL refuses INFO to the user Sluice connects as (`-@dangerous` does): only GET /system needs
+ * it, for Redis's figures; jobs run without it.
+ */
+export class RedisInfoRefusedError extends SluiceError {
+  constructor(cause: unknown) {
+    super('REDIS_INFO_REFUSED', 'Redis refused INFO to the user this API connects as (its ACL denies it, as -@dangerous does): grant it with ACL SETUSER <user> +info to see Redis\'s figures here.', { cause });
   }
 }
 

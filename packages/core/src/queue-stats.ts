@@ -118,7 +118,7 @@ async function readPartition(redis: ScriptedRedis, { keys, index, count }: Parti
   for (let s = second - THROUGHPUT_WINDOW_SECONDS + 1; s <= second; s += 1) pipeline.hmget(keys.throughput(s * 1000), 'completed', 'failed');
   const [replies, latency] = await Promise.all([
     pipeline.exec(),
-    runScript(redis, 'oldestWaiting', [...keys.bands, keys.fair], [WORKER_GROUP, FAIR_LATENCY_SAMPLE]) as Promise<number>,
+    runScript(redis, 'oldestWaiting', [...keys.bands, keys.fair, keys.fairTags], [WORKER_GROUP, FAIR_LATENCY_SAMPLE]) as Promise<number>,
   ]);
   const [counts, paused, consumers, unserved, limited, waitingInGroups, ...buckets] = replies ?? [];
   for (const reply of [counts, paused, unserved, limited, waitingInGroups]) if (reply?.[0]) throw toRedisError(reply[0]);

@@ -1,4 +1,5 @@
-import type { Cluster, Redis } from 'ioredis';
+import { ReplyError, type Cluster, type Redis } from 'ioredis';
+import { RedisInfoRefusedError } from './errors.js';
 import { toRedisError } from './redis/client.js';
 import type { RedisClient } from './redis/scripts.js';
 
@@ -59,6 +60,7 @@ export async function redisHealth(redis: RedisClient): Promise<RedisNodeHealth[]
     const masters = (redis as Cluster).nodes('master').sort((a, b) => address(a).localeCompare(address(b)));
     return await Promise.all(masters.map((node, index) => nodeHealth(node, `master ${index + 1} of ${masters.length}`)));
   } catch (error) {
+    if (error instanceof ReplyError && (error as Error).message.startsWith('NOPERM')) throw new RedisInfoRefusedError(error);
     throw toRedisError(error);
   }
 }

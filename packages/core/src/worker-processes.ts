@@ -1,7 +1,10 @@
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
+import { Type } from 'typebox';
+import { Value } from 'typebox/value';
 import { catalogKeys } from './keys.js';
 import { PUBLICATION_LIVE_MS } from './job-type-catalog.js';
+import { NAME_PATTERN_SOURCE } from './limits.js';
 import { toRedisError } from './redis/client.js';
 import { runScript, type ScriptedRedis } from './redis/scripts.js';
 
@@ -16,7 +19,7 @@ export interface RunningJobReport {
   type: string;
   queue: string;
   attempt: number;
-  /** When this attempt started (ms). */
+  /** When this attempt started (ms; in a report, on the worker's clock, on Redis's once read). */
   startedAt: number;
 }
 
@@ -40,10 +43,15 @@ export interface WorkerProcessReport {
   runningCount: number;
   /** The first MAX_REPORTED_JOBS of the jobs it runs, oldest first. */
   running: RunningJobReport[];
+  /**
+   * When the report was made, on the worker's own clock, which may be off: the reader moves the jobs'
+   * start times by the difference to `seenAt`, so that they are on Redis's clock like everything else.
+   */
+  reportedAt: number;
 }
 
-/** A live worker as GET /workers shows it: its name, when it last reported (ms, Redis's clock) and its report. */
-export interface WorkerProcess extends WorkerProcessReport {
+/** A live worker as GET /workers shows it: its name, when it last reported (ms, Redis's clock) and its report, every time on Redis's clock. */
+export interface WorkerProcess extends Omit<WorkerProcessReport, 'reportedAt'> {
   name: string;
   seenAt: number;
 }
@@ -51,8 +59,8 @@ export interface WorkerProcess extends WorkerProcessReport {
 /** The version of this package, read once. */
 export const SLUICE_VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
-/** A report of this process, for a worker with the given settings and running jobs. */
-export function processReport(worker: { startedAt: number; queues: string[]; concurrency: number; draining: boolean }, running: readonly RunningJobReport[]): WorkerProcessReport {
+/** A report of this process, for a worker with the given settings and running jobs, made at `now` on the worker's clock. */
+export function processReport(worker: { startedAt: number; queues: string[]; concurrency: number; draining: boolean }, running: readonly RunningJobReport[], now: number): WorkerProcessReport {
   const oldestFirst = [...running].sort((a, b) => a.startedAt - b.startedAt);
   return {
     hostname: hostname(),
@@ -62,6 +70,7 @@ export function processReport(worker: { startedAt: number; queues: string[]; con
     ...worker,
     runningCount: running.length,
     running: oldestFirst.slice(0, MAX_REPORTED_JOBS),
+    reportedAt: now,
   };
 }
 
@@ -87,7 +96,7 @@ export async function workerProcesses(redis: ScriptedRedis, prefix: string): Pro
     return names
       .flatMap((name, index): WorkerProcess[] => {
         const report = parseReport(reports?.[index] ?? null);
-        return report ? [{ name, seenAt: Number(scores?.[index] ?? 0), ...report }] : [];
+        return report ? [{ name, ...onRedisClock(report, Number(scores?.[index] ?? 0)) }] : [];
       })
       .sort((a, b) => b.seenAt - a.seenAt || a.name.localeCompare(b.name))
       .slice(0, MAX_LISTED_WORKERS);
@@ -96,12 +105,44 @@ export async function workerProcesses(redis: ScriptedRedis, prefix: string): Pro
   }
 }
 
-/** A report as far as it can be shown: anything may have written Redis, so one that is not an object is left out. */
+/** Longest host name a report may give: a DNS name's 253 characters. */
+const MAX_HOSTNAME_LENGTH = 253;
+/** Most queues a report may name. */
+const MAX_REPORTED_QUEUES = 1000;
+
+const Name = Type.String({ pattern: NAME_PATTERN_SOURCE });
+const Count = Type.Integer({ minimum: 0 });
+/** A report as processReport writes it, with its bounds: what GET /workers can show and its schema promises. */
+const ReportSchema = Type.Object({
+  hostname: Type.String({ maxLength: MAX_HOSTNAME_LENGTH }),
+  pid: Count,
+  rssBytes: Count,
+  version: Type.String({ maxLength: 64 }),
+  startedAt: Count,
+  queues: Type.Array(Name, { maxItems: MAX_REPORTED_QUEUES }),
+  concurrency: Count,
+  draining: Type.Boolean(),
+  runningCount: Count,
+  running: Type.Array(Type.Object({ id: Type.String({ maxLength: 64 }), type: Name, queue: Name, attempt: Count, startedAt: Count }), { maxItems: MAX_REPORTED_JOBS }),
+  reportedAt: Count,
+});
+
+/** A report written when Redis's clock said `seenAt`, its jobs' start times moved from the worker's clock onto Redis's. */
+function onRedisClock({ reportedAt, ...report }: WorkerProcessReport, seenAt: number): Omit<WorkerProcess, 'name'> {
+  const offset = seenAt - reportedAt;
+  return { ...report, seenAt, running: report.running.map((job) => ({ ...job, startedAt: job.startedAt + offset })) };
+}
+
+/**
+ * A report as far as it can be shown. Anything may have written Redis (a worker of another version, a
+ * hand-built one), so a report that is not one processReport would write, within its bounds, is left
+ * out rather than failing the whole list or sending it on unbounded.
+ */
 function parseReport(json: string | null): WorkerProcessReport | null {
   if (json === null) return null;
   try {
-    const report = JSON.parse(json) as WorkerProcessReport | null;
-    return report !== null && typeof report === 'object' && Array.isArray(report.running) && Array.isArray(report.queues) ? report : null;
+    const report: unknown = JSON.parse(json);
+    return Value.Check(ReportSchema, report) ? report : null;
   } catch {
     return null;
   }

@@ -749,7 +749,7 @@ export class Worker extends WorkerEventEmitter {
   /** This worker's process and the jobs it runs now, for operators (see GET /workers). */
   private processReport(draining: boolean): WorkerProcessReport {
     const running = [...this.running].filter(({ lost }) => !lost).map(({ job, startedAt }) => ({ id: job.id, type: job.type, queue: job.queue, attempt: job.attempt, startedAt }));
-    return processReport({ startedAt: this.startedAt, queues: this.options.queue.queues, concurrency: this.slots.capacity, draining }, running);
+    return processReport({ startedAt: this.startedAt, queues: this.options.queue.queues, concurrency: this.slots.capacity, draining }, running, this.now());
   }
 
   /**

@@ -109,14 +109,14 @@ async function settled(queue: Queue, ids: readonly string[], states: readonly st
   }, timeoutMs);
 }
 
-/** What the fair queue, its tags and the groups' running counts hold once every job has ended: nothing. */
+/** What the fair queue, its tags (groups' and jobs' waits) and the groups' running counts hold once every job has ended: nothing. */
 async function groupState(system: WorkerSystem): Promise<{ waiting: number; tags: string[]; counts: string[]; grouped: number }> {
   const keys = queueKeys(system.config.redis.prefix, 'default');
   const [waiting, tags, counts, groupedEntries] = await Promise.all([
     system.redis.zcard(keys.fair), system.redis.hkeys(keys.fairTags), system.redis.hkeys(keys.counts), system.redis.xlen(keys.grouped),
   ]);
   return {
-    waiting, tags: tags.filter((field) => field.startsWith('g:') || field.startsWith('n:')), counts: counts.filter((field) => field.startsWith('group:')),
+    waiting, tags: tags.filter((field) => field.startsWith('g:') || field.startsWith('n:') || field.startsWith('t:')), counts: counts.filter((field) => field.startsWith('group:')),
     // Markers may stay until a worker reads one; job entries must not.
     grouped: groupedEntries > 1 ? groupedEntries : 0,
   };

@@ -61,13 +61,13 @@ function releaseUntilDone(queue: Queue, ids: readonly string[]): Promise<Job[]> 
   return allCompleted(queue, ids, 30_000, () => gates.shift()?.());
 }
 
-/** What the fair queue, its tags and the groups' running counts hold once every job has ended: nothing. */
+/** What the fair queue, its tags (groups' and jobs' waits) and the groups' running counts hold once every job has ended: nothing. */
 async function groupState(system: WorkerSystem): Promise<{ waiting: number; tags: string[]; counts: string[] }> {
   const keys = queueKeys(system.config.redis.prefix, 'default');
   const [waiting, tags, counts] = await Promise.all([
     system.redis.zcard(keys.fair), system.redis.hkeys(keys.fairTags), system.redis.hkeys(keys.counts),
   ]);
-  return { waiting, tags: tags.filter((field) => field.startsWith('g:') || field.startsWith('n:')), counts: counts.filter((field) => field.startsWith('group:')) };
+  return { waiting, tags: tags.filter((field) => field.startsWith('g:') || field.startsWith('n:') || field.startsWith('t:')), counts: counts.filter((field) => field.startsWith('group:')) };
 }
 
 describe('fair groups', () => {

@@ -15,7 +15,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
 import {
-  closeRedis, createRedis, DeadLetters, defineJobType, HistoryRecorder, JobTypeRegistry, PermanentJobError, PRIORITY_BANDS, Queue, QueueAdmin, QueueLayouts, queueKeys,
+  closeRedis, createRedis, DeadLetters, defineJobType, HistoryRecorder, JobTypeRegistry, PermanentJobError, PRIORITY_BANDS, Queue, QueueAdmin, QueueLayouts, queueKeys, queueStats,
   RetryAfterError, Scheduler, Schedules, waitForRedis, Worker, WORKER_GROUP, type Job, type JobContext, type JobHandler, type ScriptedRedis, type SluiceConfig,
 } from '@sluice/core';
 import { JobTransitions, typeList } from '../src/job-runner';
@@ -353,6 +353,9 @@ describe('the scripts touch only the keys their calls declare, as MONITOR sees t
     expect(entries).toHaveLength(PRIORITY_BANDS.length);
     await new JobTransitions(redis, keys, 'one-slot', config.queue, { served: typeList(['work']), elsewhere: () => ',' }).handBack(entries, Date.now());
     for (const { id } of handedBack) await inState(queue, id, (job) => job.status === 'pending' && job.history.length === 1, 'to wait in a new entry');
+    // The statistics read the queue's latency over the jobs handed back and a grouped one waiting its turn.
+    await queue.add('work', { action: 'complete' }, { group: 'late' });
+    await queueStats(redis, new QueueLayouts(redis, config.redis.prefix, config.queue.partitions), ['default']);
     await recorder.stop();
 
     // MONITOR lags behind the replies; it shows commands in the order they ran, so once it shows this, it has shown the workload.

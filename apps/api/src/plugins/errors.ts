@@ -1,6 +1,6 @@
 import {
   InvalidJobError, InvalidLimitsError, InvalidScheduleError, JobNotFoundError, JobStateConflictError, NotReplicatedError, PostgresUnavailableError, QueueNotFoundError,
-  RedisUnavailableError, ScheduleConflictError, ScheduleNotFoundError, SluiceError, describeSchemaError,
+  RedisInfoRefusedError, RedisUnavailableError, ScheduleConflictError, ScheduleNotFoundError, SluiceError, describeSchemaError,
 } from '@sluice/core';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaValidationError, preHandlerAsyncHookHandler } from 'fastify';
 import { describeDependencyFailure } from '../dependency-failure.js';
@@ -34,7 +34,7 @@ function statusOf(error: SluiceError): number {
   if (error instanceof InvalidJobError || error instanceof InvalidLimitsError || error instanceof InvalidScheduleError) return 400;
   if (error instanceof JobNotFoundError || error instanceof QueueNotFoundError || error instanceof ScheduleNotFoundError) return 404;
   if (error instanceof JobStateConflictError || error instanceof ScheduleConflictError) return 409;
-  if (error instanceof RedisUnavailableError || error instanceof PostgresUnavailableError || error instanceof NotReplicatedError) return 503;
+  if (error instanceof RedisUnavailableError || error instanceof PostgresUnavailableError || error instanceof NotReplicatedError || error instanceof RedisInfoRefusedError) return 503;
   return 500;
 }
 
@@ -63,6 +63,8 @@ export function registerErrorHandling(app: FastifyInstance): void {
     if (error instanceof SluiceError) {
       const status = statusOf(error);
       if (status < 500) return sendError(reply, status, error.code, error.message);
+      // Redis answers but refuses INFO: what to grant, not "try again", which would not help.
+      if (error instanceof RedisInfoRefusedError) return sendError(reply, status, error.code, error.message);
       if (status === 503) {
         request.log.warn({ err: error.message, code: error.code }, 'dependency unavailable');
         return sendError(reply, status, error.code, unavailableMessage(error));

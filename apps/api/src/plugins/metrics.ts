@@ -8,7 +8,7 @@ import type { AppDeps } from '../app.js';
 export class ApiMetrics {
   readonly registry = new Registry();
   private readonly enqueued: Counter<'queue' | 'type'>;
-  private readonly gauges: Record<'depth' | 'delayed' | 'processing' | 'dlq' | 'latency' | 'historyBacklog' | 'historyLag' | 'historySetAside', Gauge<'queue'>>;
+  private readonly gauges: Record<'depth' | 'delayed' | 'processing' | 'dlq' | 'latency' | 'paused' | 'historyBacklog' | 'historyLag' | 'historySetAside', Gauge<'queue'>>;
   private readonly waitingWithoutWorker: Gauge<'queue' | 'type'>;
   private readonly partitionDepth: Gauge<'queue' | 'partition'>;
   private readonly scrapeSuccess: Gauge;
@@ -29,6 +29,8 @@ export class ApiMetrics {
         labelNames: ['queue'],
         registers: [this.registry],
       }),
+      // A paused queue's latency grows by the operator's will: the latency alert leaves such queues out by this.
+      paused: new Gauge({ name: 'sluice_queue_paused', help: 'Whether the queue is paused (1): workers take no new jobs from it.', labelNames: ['queue'], registers: [this.registry] }),
       dlq: new Gauge({ name: 'sluice_queue_dlq_size', help: 'Entries in the dead-letter stream.', labelNames: ['queue'], registers: [this.registry] }),
       historyBacklog: new Gauge({
         name: 'sluice_history_backlog_entries', help: 'Events-stream entries waiting to be recorded in PostgreSQL.', labelNames: ['queue'], registers: [this.registry],
@@ -92,6 +94,7 @@ export class ApiMetrics {
         this.gauges.delayed.set({ queue }, (counts?.scheduled ?? 0) + (counts?.retrying ?? 0));
         this.gauges.processing.set({ queue }, counts?.processing ?? 0);
         this.gauges.latency.set({ queue }, (stats[queue]?.latencyMs ?? 0) / 1000);
+        this.gauges.paused.set({ queue }, stats[queue]?.paused ? 1 : 0);
         this.gauges.dlq.set({ queue }, dlqSizes[index] ?? 0);
         this.gauges.historyBacklog.set({ queue }, history[queue]?.entries ?? 0);
         this.gauges.historyLag.set({ queue }, (history[queue]?.lagMs ?? 0) / 1000);

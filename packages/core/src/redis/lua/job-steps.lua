@@ -87,6 +87,8 @@ end
   queueing): its tag is one past the later of the virtual time (the tag of the last job started) and
   its group's last tag, so each group's jobs keep their order, and a group that comes to a long line
   goes next to the others rather than behind all of them. The member carries what choosing it needs.
+  When it began to wait (`t:<id>`, Redis's clock) is kept beside, as its id tells only when it was
+  added, which for a retry or a scheduled job is long before it could run (see oldest-waiting.lua).
 ]]
 local function queueGrouped(jobId, group, jobType, band)
   local tags = redis.call('HMGET', fairKeys.tags, '*', 'g:' .. group)
@@ -94,6 +96,8 @@ local function queueGrouped(jobId, group, jobType, band)
   redis.call('HSET', fairKeys.tags, 'g:' .. group, tag)
   if redis.call('ZADD', fairKeys.queue, (tonumber(band) or NORMAL_BAND) * TAG_SPAN + tag, group .. '|' .. jobType .. '|' .. jobId) == 1 then
     redis.call('HINCRBY', fairKeys.tags, 'n:' .. group, 1)
+    local time = redis.call('TIME')
+    redis.call('HSET', fairKeys.tags, 't:' .. jobId, tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000))
   end
   wakeReaders()
 end
@@ -101,14 +105,15 @@ end
 --[[
   leaveFair: a job leaves the fair queue (it starts, or is cancelled): its tag becomes the virtual
   time when it starts, and its group's last tag and count of waiting jobs (`n:<group>`) go with the
-  group's last waiting job, so the tags hash holds the waiting groups only. The last tag stays while
-  any of the group's jobs wait, whichever left: a job added next goes behind them. Returns false
-  when the member was not in the fair queue.
+  group's last waiting job, and its wait's start with it, so the tags hash holds the waiting groups
+  and jobs only. The last tag stays while any of the group's jobs wait, whichever left: a job added
+  next goes behind them. Returns false when the member was not in the fair queue.
 ]]
 local function leaveFair(member, group, started)
   local score = redis.call('ZSCORE', fairKeys.queue, member)
   if not score then return false end
   redis.call('ZREM', fairKeys.queue, member)
+  redis.call('HDEL', fairKeys.tags, 't:' .. string.match(member, '([^|]*)$'))
   local tag = tonumber(score) % TAG_SPAN
   if started and tag > (tonumber(redis.call('HGET', fairKeys.tags, '*')) or 0) then redis.call('HSET', fairKeys.tags, '*', tag) end
   if redis.call('HINCRBY', fairKeys.tags, 'n:' .. group, -1) <= 0 then redis.call('HDEL', fairKeys.tags, 'n:' .. group, 'g:' .. group) end
