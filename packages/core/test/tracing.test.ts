@@ -2,7 +2,7 @@ import { context, createTraceState, ROOT_CONTEXT, SpanKind, SpanStatusCode, trac
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
-import { defineJobType, jobsFindWithHistory, JobTypeRegistry, type Job, type Queue } from '@sluice/core';
+import { defineJobType, jobsFindWithHistory, JobTypeRegistry, OutboxRelay, outboxFind, outboxJobView, Queue, type Job } from '@sluice/core';
 import { createTestDatabase, isolatedConfig, waitFor, type TestDatabase } from '../../../test/support/context';
 import { startInProcess, type InProcess } from '../../../test/support/in-process';
 import { registerTracing, traceparentOf, type TestTracing } from '../../../test/support/tracing';
@@ -170,5 +170,32 @@ describe('tracing with an SDK registered', () => {
     const stored = await waitFor('the job in PostgreSQL', () => jobsFindWithHistory(database.db, added.id));
     expect(stored.traceId).toBe(root.spanContext().traceId);
     expect(stored.traceparent).toBe(job.traceparent);
+  });
+
+  it('gives a job enqueued in a transaction its send span at the insert, and its attempt, after the relay, joins that trace', async () => {
+    const producer = new Queue({ redis: system.redis, redisConfig: config.redis, queueConfig: config.queue, registry, schema: config.postgres.schema });
+    const client = await database.pool.connect();
+    let added: { id: string }[];
+    let root: Span;
+    try {
+      await client.query('BEGIN');
+      ({ result: added, root } = await inRootSpan(() => producer.enqueueInTransaction(client, [{ type: 'ok', payload: {} }])));
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    const id = (added[0] as { id: string }).id;
+    const row = await outboxFind(database.pool, id);
+    const send = spansOf(id, `send ${config.queue.queues[0]}`)[0];
+    expect(send?.parentSpanContext?.spanId).toBe(root.spanContext().spanId);
+    expect(row && outboxJobView(row, Date.now()).traceId).toBe(root.spanContext().traceId);
+
+    const relay = new OutboxRelay({ pool: database.pool, schema: config.postgres.schema, queue: producer });
+    expect(await relay.runOnce()).toBe(1);
+    const job = await finished(id);
+    expect(job.traceparent).toBe(traceparentOf((send as ReadableSpan).spanContext()));
+    const [attempt] = await attemptSpans(job, 1);
+    expect(attempt?.spanContext().traceId).toBe(root.spanContext().traceId);
+    expect(attempt?.parentSpanContext?.spanId).toBe(send?.spanContext().spanId);
   });
 });
