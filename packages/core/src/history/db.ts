@@ -7,6 +7,14 @@ import * as schema from './schema.js';
 /** Drizzle over a pool, with Sluice's tables. */
 export type Database = NodePgDatabase<typeof schema>;
 
+/**
+ * Longest a statement of the pool's runs before PostgreSQL cancels it. The server must stop it: a
+ * client that merely stops waiting leaves it running, so each retry of a slow read (a payload search
+ * on a history without its index) would hold one more backend. Work that may rightly take longer
+ * (an index build) lifts it for its own statements.
+ */
+export const STATEMENT_TIMEOUT_MS = 15_000;
+
 /** A pool whose connections use the configured schema, and fail fast rather than hang when PostgreSQL is gone. */
 export function createPool(config: PostgresConfig): pg.Pool {
   const pool = new pg.Pool({
@@ -14,7 +22,9 @@ export function createPool(config: PostgresConfig): pg.Pool {
     max: config.poolSize,
     connectionTimeoutMillis: 2000,
     idleTimeoutMillis: 30_000,
-    query_timeout: 15_000,
+    statement_timeout: STATEMENT_TIMEOUT_MS,
+    // Past the statement limit, so that PostgreSQL's cancel, which says why, arrives first; this one is for a server that stopped answering.
+    query_timeout: STATEMENT_TIMEOUT_MS + 5_000,
     options: `-c search_path=${config.schema}`,
   });
   // An idle client losing its connection is an expected event: the pool replaces it on next use.

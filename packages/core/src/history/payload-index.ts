@@ -15,6 +15,21 @@ const DEFINITION = 'USING gin (payload jsonb_path_ops)';
 
 const quoted = (name: string): string => `"${name}"`;
 
+/** Longest one partition's index build or drop may run: a large day's takes minutes, far past the pool's statement limit. */
+const BUILD_TIMEOUT_MS = 6 * 3_600_000;
+
+/** Runs `text` (a CONCURRENTLY statement, which cannot be in a transaction) under BUILD_TIMEOUT_MS rather than the pool's limits. */
+async function buildStatement(client: pg.ClientBase, text: string): Promise<void> {
+  await client.query(`SET statement_timeout = ${BUILD_TIMEOUT_MS}`);
+  try {
+    // pg reads a query's own query_timeout, though its types declare it for the client only.
+    const query: pg.QueryConfig & { query_timeout: number } = { text, query_timeout: BUILD_TIMEOUT_MS + 5_000 };
+    await client.query(query);
+  } finally {
+    await client.query('RESET statement_timeout');
+  }
+}
+
 /** What `payloadIndexApply` did. */
 export type PayloadIndexChange = 'built' | 'dropped' | 'none';
 
@@ -46,8 +61,8 @@ export async function payloadIndexApply(client: pg.ClientBase, wanted: boolean):
     const index = `${partition}_payload_idx`;
     if (attached.has(index)) continue;
     const partitionState = await indexState(client, index);
-    if (partitionState === 'invalid') await client.query(`DROP INDEX CONCURRENTLY ${quoted(index)}`);
-    if (partitionState !== 'valid') await client.query(`CREATE INDEX CONCURRENTLY ${quoted(index)} ON ${quoted(partition)} ${DEFINITION}`);
+    if (partitionState === 'invalid') await buildStatement(client, `DROP INDEX CONCURRENTLY ${quoted(index)}`);
+    if (partitionState !== 'valid') await buildStatement(client, `CREATE INDEX CONCURRENTLY ${quoted(index)} ON ${quoted(partition)} ${DEFINITION}`);
     await client.query(`ALTER INDEX ${INDEX} ATTACH PARTITION ${quoted(index)}`);
   }
   return 'built';
