@@ -82,15 +82,22 @@ export function utf8Header(name: string, value: string): string {
 
 /**
  * The `payload` filter: JSON text that must be an object or an array (a scalar contains nothing to
- * search by), nested at most PAYLOAD_FILTER_MAX_DEPTH levels, with strings PostgreSQL can read.
+ * search by), nested at most PAYLOAD_FILTER_MAX_DEPTH levels, with numbers JavaScript can hold and
+ * strings PostgreSQL can read.
  */
 export function payloadFilter(text: string): object {
   let parsed: unknown;
+  let infinite = false;
   try {
-    parsed = JSON.parse(text);
+    parsed = JSON.parse(text, (_key, value: unknown) => {
+      infinite ||= typeof value === 'number' && !Number.isFinite(value);
+      return value;
+    });
   } catch {
     throw new InvalidJobError('payload must be JSON, such as {"userId":42}: check its quotes and brackets, and URL-encode it');
   }
+  // JSON.parse reads 1e400 as Infinity, which the query's JSON would write as null: a search for something else.
+  if (infinite) throw new InvalidJobError('payload holds a number too large for a double (such as 1e400); search by a number within ±1.8e308');
   if (parsed === null || typeof parsed !== 'object') {
     throw new InvalidJobError('payload must be a JSON object or array that the jobs\' payloads contain, such as {"userId":42}, not a single value');
   }
