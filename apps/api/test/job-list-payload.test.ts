@@ -69,6 +69,8 @@ describe('GET /jobs?payload=', () => {
     expect((await listAll({ payload: '{"userId":42}' })).sort()).toEqual(idsWhere((job) => job.payload.userId === 42));
     expect(await listAll({ payload: '{"userId":"42"}' })).toEqual(idsWhere((job) => job.payload.userId === '42'));
     expect(await listAll({ payload: '{"userId":43}' })).toEqual([]);
+    // No operators: this asks for a userId holding the key $gt, which none does.
+    expect(await listAll({ payload: '{"userId":{"$gt":1}}' })).toEqual([]);
   });
 
   it('matches nested objects by subset and arrays by the elements given', async () => {
