@@ -1,14 +1,14 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { createPool, STATEMENT_TIMEOUT_MS, toPostgresError } from '../src/history/db';
+import { API_STATEMENT_TIMEOUT_MS, createPool, toPostgresError } from '../src/history/db';
 import { PostgresUnavailableError } from '../src/errors';
 import { HistoryMaintenance } from '../src/history/history-maintenance';
 import { dayOf, partitionName } from '../src/history/partitions';
 import { createTestDatabase, isolatedConfig, waitFor, type TestDatabase } from '../../../test/support/context';
 
 /**
- * A statement the pool gives up on stops in PostgreSQL too: else a slow read (a payload search on a
- * history without its index) would go on using a backend and its CPU after its request was answered
- * 503, and every retry would add one more.
+ * A statement the API's pool gives up on stops in PostgreSQL too: else a slow read (a payload search
+ * on a history without its index) would go on using a backend and its CPU after its request was
+ * answered 503, and every retry would add one more.
  */
 const config = isolatedConfig('statement-timeout');
 let database: TestDatabase | undefined;
@@ -17,10 +17,10 @@ afterAll(async () => {
   await database?.drop();
 });
 
-describe("the pool's statement limit", () => {
+describe("the API pool's statement limit", () => {
   it('has PostgreSQL cancel a statement running past it, answered as PostgreSQL being unavailable', { timeout: 40_000 }, async () => {
     database = await createTestDatabase(config);
-    const pool = createPool(config.postgres);
+    const pool = createPool(config.postgres, { statementTimeoutMs: API_STATEMENT_TIMEOUT_MS });
     try {
       const marker = `statement-timeout-${process.pid}-${Date.now()}`;
       const error = await pool.query(`SELECT pg_sleep(30), '${marker}'`).then(() => undefined, (caught: unknown) => caught);
@@ -38,7 +38,7 @@ describe("the pool's statement limit", () => {
 
   it("lets the payload index's build run past it, and gives the connection back with it", { timeout: 60_000 }, async () => {
     database ??= await createTestDatabase(config);
-    const pool = createPool(config.postgres);
+    const pool = createPool(config.postgres, { statementTimeoutMs: API_STATEMENT_TIMEOUT_MS });
     const holder = await database.pool.connect();
     try {
       await new HistoryMaintenance({ pool, retentionDays: 30, payloadIndex: false }).runOnce();
@@ -49,14 +49,14 @@ describe("the pool's statement limit", () => {
       await waitFor('an index build waiting past the statement limit', async () => {
         const { rows } = await database?.pool.query<{ n: number }>(
           `SELECT count(*)::int AS n FROM pg_stat_activity
-           WHERE query LIKE 'CREATE INDEX CONCURRENTLY%' AND state = 'active' AND now() - query_start > interval '${STATEMENT_TIMEOUT_MS + 1000} milliseconds'`,
+           WHERE query LIKE 'CREATE INDEX CONCURRENTLY%' AND state = 'active' AND now() - query_start > interval '${API_STATEMENT_TIMEOUT_MS + 1000} milliseconds'`,
         ) ?? { rows: [] };
         return rows[0]?.n === 1;
-      }, STATEMENT_TIMEOUT_MS + 10_000, 200);
+      }, API_STATEMENT_TIMEOUT_MS + 10_000, 200);
       await holder.query('COMMIT');
       expect((await run)?.payloadIndex).toBe('built');
       const { rows } = await pool.query<{ statement_timeout: string }>('SHOW statement_timeout');
-      expect(rows[0]?.statement_timeout).toBe(`${STATEMENT_TIMEOUT_MS / 1000}s`);
+      expect(rows[0]?.statement_timeout).toBe(`${API_STATEMENT_TIMEOUT_MS / 1000}s`);
     } finally {
       await holder.query('ROLLBACK').catch(() => undefined);
       holder.release();

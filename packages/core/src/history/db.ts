@@ -7,24 +7,33 @@ import * as schema from './schema.js';
 /** Drizzle over a pool, with Sluice's tables. */
 export type Database = NodePgDatabase<typeof schema>;
 
+/** A client's own limit on waiting for a statement's answer, for a server that stopped answering. */
+const QUERY_TIMEOUT_MS = 15_000;
+
 /**
- * Longest a statement of the pool's runs before PostgreSQL cancels it. The server must stop it: a
- * client that merely stops waiting leaves it running, so each retry of a slow read (a payload search
- * on a history without its index) would hold one more backend. Work that may rightly take longer
- * (an index build) lifts it for its own statements.
+ * The API's limit on one statement, which PostgreSQL enforces. A client that merely stops waiting
+ * leaves the statement running, so each retry of a slow read (a payload search on a history without
+ * its index, months of rollups) would hold one more backend. Workers have none: their recorder's
+ * batch statement must finish however large the batch, and a cancelled one would be retried whole.
  */
-export const STATEMENT_TIMEOUT_MS = 15_000;
+export const API_STATEMENT_TIMEOUT_MS = 15_000;
+
+/** Settings of a pool beyond its `PostgresConfig`. */
+export interface PoolOptions {
+  /** Milliseconds after which PostgreSQL cancels a statement of the pool's; none by default. */
+  statementTimeoutMs?: number;
+}
 
 /** A pool whose connections use the configured schema, and fail fast rather than hang when PostgreSQL is gone. */
-export function createPool(config: PostgresConfig): pg.Pool {
+export function createPool(config: PostgresConfig, options: PoolOptions = {}): pg.Pool {
   const pool = new pg.Pool({
     connectionString: config.url,
     max: config.poolSize,
     connectionTimeoutMillis: 2000,
     idleTimeoutMillis: 30_000,
-    statement_timeout: STATEMENT_TIMEOUT_MS,
-    // Past the statement limit, so that PostgreSQL's cancel, which says why, arrives first; this one is for a server that stopped answering.
-    query_timeout: STATEMENT_TIMEOUT_MS + 5_000,
+    // Past the statement limit, so that PostgreSQL's cancel, which says why, arrives first.
+    query_timeout: options.statementTimeoutMs === undefined ? QUERY_TIMEOUT_MS : options.statementTimeoutMs + 5_000,
+    ...(options.statementTimeoutMs !== undefined && { statement_timeout: options.statementTimeoutMs }),
     options: `-c search_path=${config.schema}`,
   });
   // An idle client losing its connection is an expected event: the pool replaces it on next use.
