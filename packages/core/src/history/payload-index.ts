@@ -8,7 +8,7 @@ import { inTransaction, partitionsOf } from './partition-ddl.js';
  * and on a large history a plain CREATE INDEX would stop those writes for the whole build. It is
  * built without blocking them: on the parent alone first (invalid until every partition has its
  * own), then on each partition CONCURRENTLY, each attached to the parent as it is done. A day
- * partition attached later gets its own from the parent. A build cut short is finished on the next run.
+ * partition attached later gets its own from the parent. A build cut short is finished on the next run, or cleared away if the index is no longer wanted.
  */
 const INDEX = 'jobs_payload_idx';
 const DEFINITION = 'USING gin (payload jsonb_path_ops)';
@@ -47,8 +47,14 @@ async function indexState(client: pg.ClientBase, name: string): Promise<'missing
 export async function payloadIndexApply(client: pg.ClientBase, wanted: boolean): Promise<PayloadIndexChange> {
   const state = await indexState(client, INDEX);
   if (!wanted) {
-    if (state === 'missing') return 'none';
-    await inTransaction(client, () => client.query(`DROP INDEX ${INDEX}`));
+    // Dropping the parent's index drops those attached to it; a build cut short may have left others.
+    const { rows: leftovers } = await client.query<{ name: string }>(
+      `SELECT relname AS name FROM pg_class WHERE relkind = 'i' AND relnamespace = current_schema()::regnamespace AND relname = ANY($1)`,
+      [(await partitionsOf(client, ['jobs'])).map((partition) => `${partition}_payload_idx`)],
+    );
+    if (state === 'missing' && leftovers.length === 0) return 'none';
+    if (state !== 'missing') await inTransaction(client, () => client.query(`DROP INDEX ${INDEX}`));
+    for (const { name } of leftovers) await buildStatement(client, `DROP INDEX CONCURRENTLY IF EXISTS ${quoted(name)}`);
     return 'dropped';
   }
   if (state === 'valid') return 'none';
