@@ -8,7 +8,8 @@ import { inTransaction, partitionsOf } from './partition-ddl.js';
  * and on a large history a plain CREATE INDEX would stop those writes for the whole build. It is
  * built without blocking them: on the parent alone first (invalid until every partition has its
  * own), then on each partition CONCURRENTLY, each attached to the parent as it is done. A day
- * partition attached later gets its own from the parent. A build cut short is finished on the next run, or cleared away if the index is no longer wanted.
+ * partition attached later gets its own from the parent. A build cut short is finished on the next
+ * run, or cleared away if the index is no longer wanted.
  */
 const INDEX = 'jobs_payload_idx';
 const DEFINITION = 'USING gin (payload jsonb_path_ops)';
