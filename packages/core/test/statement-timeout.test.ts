@@ -26,6 +26,9 @@ describe("the API pool's statement limit", () => {
       const error = await pool.query(`SELECT pg_sleep(30), '${marker}'`).then(() => undefined, (caught: unknown) => caught);
       expect((error as { code?: string }).code).toBe('57014');
       expect(toPostgresError(error)).toBeInstanceOf(PostgresUnavailableError);
+      expect((toPostgresError(error) as Error).message).toMatch(/ran past the time allowed and was cancelled; ask for less/);
+      // As drizzle wraps it, in the API's reads.
+      expect((toPostgresError(new Error('Failed query', { cause: error })) as Error).message).toMatch(/ran past the time allowed/);
       const { rows } = await database.pool.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%' || $1 || '%' AND pid <> pg_backend_pid()`,
         [marker],

@@ -48,6 +48,8 @@ export function createDatabase(pool: pg.Pool): Database {
 
 /** SQLSTATE classes and codes that mean "PostgreSQL cannot serve right now", not "this query is wrong". */
 const UNAVAILABLE_SQLSTATES = [/^08/, /^57P0[123]$/, /^53300$/];
+/** SQLSTATE of a statement cancelled, by its statement_timeout among others. */
+const QUERY_CANCELED = '57014';
 const UNAVAILABLE_MESSAGES = /timeout|terminated|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|Connection ended|not queryable/i;
 
 /**
@@ -58,8 +60,13 @@ const UNAVAILABLE_MESSAGES = /timeout|terminated|ECONNREFUSED|ECONNRESET|EPIPE|E
 export function toPostgresError(error: unknown): unknown {
   if (error instanceof PostgresUnavailableError) return error;
   const cause = (error as { cause?: unknown } | null)?.cause;
-  if (cause !== undefined && toPostgresError(cause) instanceof PostgresUnavailableError) return new PostgresUnavailableError(cause);
+  const mapped = cause === undefined ? undefined : toPostgresError(cause);
+  if (mapped instanceof PostgresUnavailableError) return mapped;
   const code = (error as { code?: unknown }).code;
+  if (code === QUERY_CANCELED && error instanceof Error && /statement timeout/.test(error.message)) {
+    // Asking again will not help: say what will.
+    return new PostgresUnavailableError(new Error('the statement ran past the time allowed and was cancelled; ask for less: a shorter range or a narrower filter', { cause: error }));
+  }
   if (typeof code === 'string' && UNAVAILABLE_SQLSTATES.some((pattern) => pattern.test(code))) return new PostgresUnavailableError(error);
   if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return new PostgresUnavailableError(error);
   if (error instanceof Error && UNAVAILABLE_MESSAGES.test(error.message)) return new PostgresUnavailableError(error);
