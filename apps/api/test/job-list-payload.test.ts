@@ -110,12 +110,14 @@ describe('GET /jobs?payload=', () => {
     expect(refused.statusCode).toBe(400);
   });
 
-  const deep = `${'['.repeat(PAYLOAD_FILTER_MAX_DEPTH + 1)}${']'.repeat(PAYLOAD_FILTER_MAX_DEPTH + 1)}`;
+  const deep = `${'{"a":'.repeat(PAYLOAD_FILTER_MAX_DEPTH + 1)}1${'}'.repeat(PAYLOAD_FILTER_MAX_DEPTH + 1)}`;
   it.each([
     ['JSON that does not parse', '{userId:42}', /payload must be JSON/],
-    ['a single value', '42', /payload must be a JSON object or array/],
-    ['null', 'null', /payload must be a JSON object or array/],
-    ['a string', '"42"', /payload must be a JSON object or array/],
+    ['a single value', '42', /payload must be a JSON object/],
+    ['null', 'null', /payload must be a JSON object/],
+    ['a string', '"42"', /payload must be a JSON object/],
+    // A payload is always an object, and an object never contains an array: it would match no job, ever.
+    ['an array', '[{"userId":42}]', /payload must be a JSON object.*a job's payload is one/],
     ['nesting too deep', deep, /nested more than 16 levels/],
     ['a NUL character', '{"a":"\\u0000"}', /NUL character/],
     // JavaScript reads it as Infinity, which JSON writes as null: it would search for {"a":null}.
