@@ -81,18 +81,25 @@ export function utf8Header(name: string, value: string): string {
 }
 
 /**
- * The `payload` filter: JSON text that must be an object or an array (a scalar contains nothing to
- * search by), nested at most PAYLOAD_FILTER_MAX_DEPTH levels, with strings PostgreSQL can read.
+ * The `payload` filter: JSON text that must be an object, as every job's payload is (an object never
+ * contains an array or a single value, so those would match no job), nested at most PAYLOAD_FILTER_MAX_DEPTH levels, with numbers JavaScript can hold and
+ * strings PostgreSQL can read.
  */
 export function payloadFilter(text: string): object {
   let parsed: unknown;
+  let infinite = false;
   try {
-    parsed = JSON.parse(text);
+    parsed = JSON.parse(text, (_key, value: unknown) => {
+      infinite ||= typeof value === 'number' && !Number.isFinite(value);
+      return value;
+    });
   } catch {
     throw new InvalidJobError('payload must be JSON, such as {"userId":42}: check its quotes and brackets, and URL-encode it');
   }
-  if (parsed === null || typeof parsed !== 'object') {
-    throw new InvalidJobError('payload must be a JSON object or array that the jobs\' payloads contain, such as {"userId":42}, not a single value');
+  // JSON.parse reads 1e400 as Infinity, which the query's JSON would write as null: a search for something else.
+  if (infinite) throw new InvalidJobError('payload holds a number too large for a double (such as 1e400); search by a number within ±1.8e308');
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new InvalidJobError('payload must be a JSON object that the jobs\' payloads contain, such as {"userId":42} or {"tags":["vip"]}: a job\'s payload is one, so an array or a single value would match none');
   }
   if (jsonDepthExceeds(text, PAYLOAD_FILTER_MAX_DEPTH)) throw new InvalidJobError(`payload is nested more than ${PAYLOAD_FILTER_MAX_DEPTH} levels deep; search by a shallower part of the payload`);
   assertStorable(parsed, 'payload');

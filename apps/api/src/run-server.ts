@@ -1,5 +1,5 @@
 import {
-  checkSchema, closeRedis, createDatabase, createLogger, DeadLetters, HistoryMaintenance, JobTypeCatalog, loadDeclaredJobTypes, QueueAdmin, createPool,
+  API_STATEMENT_TIMEOUT_MS, checkSchema, closeRedis, createDatabase, createLogger, DeadLetters, HistoryMaintenance, JobTypeCatalog, loadDeclaredJobTypes, QueueAdmin, createPool,
   createRedis, loadConfig, messageOf, openApiRefusal, Queue, QueueLayouts, Scheduler, claimLeaseMs, waitForRedis,
 } from '@sluice/core';
 import type { FastifyInstance } from 'fastify';
@@ -19,8 +19,9 @@ export async function runApiServer(env: NodeJS.ProcessEnv = process.env): Promis
   // Read before any connection opens: a bad file must not leave one open.
   const declared = config.api.jobTypesFile ? await loadDeclaredJobTypes(config.api.jobTypesFile) : [];
   const logger = createLogger(config.log, 'api');
-  const pool = createPool(config.postgres);
-  const readPool = config.postgres.readUrl === undefined ? undefined : createPool({ ...config.postgres, url: config.postgres.readUrl });
+  const limits = { statementTimeoutMs: API_STATEMENT_TIMEOUT_MS };
+  const pool = createPool(config.postgres, limits);
+  const readPool = config.postgres.readUrl === undefined ? undefined : createPool({ ...config.postgres, url: config.postgres.readUrl }, limits);
   const redis = createRedis(config.redis, { connectionName: 'sluice-api', autoPipelining: true });
   // A WAIT holds its connection until the replicas answer: submissions that wait get one of their own.
   const replicatedRedis = config.redis.waitReplicas > 0 ? createRedis(config.redis, { connectionName: 'sluice-api-replicated' }) : undefined;

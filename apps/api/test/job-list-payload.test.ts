@@ -69,6 +69,8 @@ describe('GET /jobs?payload=', () => {
     expect((await listAll({ payload: '{"userId":42}' })).sort()).toEqual(idsWhere((job) => job.payload.userId === 42));
     expect(await listAll({ payload: '{"userId":"42"}' })).toEqual(idsWhere((job) => job.payload.userId === '42'));
     expect(await listAll({ payload: '{"userId":43}' })).toEqual([]);
+    // No operators: this asks for a userId holding the key $gt, which none does.
+    expect(await listAll({ payload: '{"userId":{"$gt":1}}' })).toEqual([]);
   });
 
   it('matches nested objects by subset and arrays by the elements given', async () => {
@@ -108,14 +110,18 @@ describe('GET /jobs?payload=', () => {
     expect(refused.statusCode).toBe(400);
   });
 
-  const deep = `${'['.repeat(PAYLOAD_FILTER_MAX_DEPTH + 1)}${']'.repeat(PAYLOAD_FILTER_MAX_DEPTH + 1)}`;
+  const deep = `${'{"a":'.repeat(PAYLOAD_FILTER_MAX_DEPTH + 1)}1${'}'.repeat(PAYLOAD_FILTER_MAX_DEPTH + 1)}`;
   it.each([
     ['JSON that does not parse', '{userId:42}', /payload must be JSON/],
-    ['a single value', '42', /payload must be a JSON object or array/],
-    ['null', 'null', /payload must be a JSON object or array/],
-    ['a string', '"42"', /payload must be a JSON object or array/],
+    ['a single value', '42', /payload must be a JSON object/],
+    ['null', 'null', /payload must be a JSON object/],
+    ['a string', '"42"', /payload must be a JSON object/],
+    // A payload is always an object, and an object never contains an array: it would match no job, ever.
+    ['an array', '[{"userId":42}]', /payload must be a JSON object.*a job's payload is one/],
     ['nesting too deep', deep, /nested more than 16 levels/],
     ['a NUL character', '{"a":"\\u0000"}', /NUL character/],
+    // JavaScript reads it as Infinity, which JSON writes as null: it would search for {"a":null}.
+    ['a number too large for a double', '{"a":-1e400}', /payload holds a number too large/],
     ['more than the longest filter', JSON.stringify({ a: 'x'.repeat(PAYLOAD_FILTER_MAX_LENGTH) }), /payload.*4096/],
   ])('refuses %s with a 400 that names the payload parameter', async (_name, payload, message) => {
     const response = await fixture.app.inject({ method: 'GET', url: `/jobs?${new URLSearchParams({ payload })}` });

@@ -164,7 +164,7 @@ describe('a job\'s fair group in sluice jobs', () => {
     expect(counted).toMatchObject({ code: 1, stdout: '2 jobs match. Nothing changed: run it again with --yes to retry them.\n' });
     const refused = await sluice(['jobs', 'list', '--payload', '4242'], env);
     expect(refused.code).not.toBe(0);
-    expect(refused.stderr).toContain('payload must be a JSON object or array');
+    expect(refused.stderr).toContain('payload must be a JSON object');
   });
 
   it('lists a group\'s jobs with jobs list --group, and counts them for an action with --all --group', async () => {

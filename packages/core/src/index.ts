@@ -20,7 +20,7 @@ export * from './worker.js';
 export * from './worker-events.js';
 export { createRedis, closeRedis, toRedisError, waitForRedis } from './redis/client.js';
 export type { ScriptedRedis } from './redis/scripts.js';
-export { createPool, createDatabase, toPostgresError, type Database } from './history/db.js';
+export { API_STATEMENT_TIMEOUT_MS, createPool, createDatabase, toPostgresError, type Database, type PoolOptions } from './history/db.js';
 export { applyMigrations, assertSchemaCurrent, checkSchema, MIGRATIONS_FOLDER } from './history/migrate.js';
 export { HistoryRecorder, type HistoryRecorderOptions } from './history/recorder.js';
 export { historyBacklog, type HistoryBacklog } from './history/backlog.js';

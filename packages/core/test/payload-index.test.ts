@@ -52,4 +52,34 @@ describe('payload index', () => {
     expect(await maintenance(later * DAY_MS, true)).toMatchObject({ payloadIndex: 'built' });
     expect(Object.values(await payloadIndexes(database.pool)).every((definition) => definition?.includes('jsonb_path_ops'))).toBe(true);
   });
+
+  it('finishes a build cut short, and when turned off drops the partitions\' indexes it had not attached yet', async () => {
+    const config = isolatedConfig('payload-index-cut');
+    const cut = await createTestDatabase(config);
+    try {
+      const maintenance = (payloadIndex: boolean) => new HistoryMaintenance({ pool: cut.pool, retentionDays: 3650, payloadIndex }).runOnce();
+      await maintenance(false);
+      const today = partitionName('jobs', dayOf(Date.now()));
+      const tomorrow = partitionName('jobs', dayOf(Date.now()) + 1);
+      await recordJob(cut.pool, jobIdAt(Date.now()), Date.now());
+      await recordJob(cut.pool, jobIdAt(Date.now() + 1), Date.now() + 1);
+      // As a run stopped midway leaves them: the parent's index, one partition's built but not attached, one's failed (invalid).
+      await cut.pool.query('CREATE INDEX jobs_payload_idx ON ONLY jobs USING gin (payload jsonb_path_ops)');
+      await cut.pool.query(`CREATE INDEX CONCURRENTLY "${tomorrow}_payload_idx" ON "${tomorrow}" USING gin (payload jsonb_path_ops)`);
+      await expect(cut.pool.query(`CREATE UNIQUE INDEX CONCURRENTLY "${today}_payload_idx" ON "${today}" ((1))`)).rejects.toThrow(/could not create unique index/);
+      expect(await maintenance(false)).toMatchObject({ payloadIndex: 'dropped' });
+      const { rows } = await cut.pool.query<{ name: string }>(
+        "SELECT relname AS name FROM pg_class WHERE relnamespace = current_schema()::regnamespace AND relname LIKE '%payload_idx'",
+      );
+      expect(rows).toEqual([]);
+
+      await cut.pool.query(`CREATE UNIQUE INDEX CONCURRENTLY "${today}_payload_idx" ON "${today}" ((1))`).catch(() => undefined);
+      expect(await maintenance(true)).toMatchObject({ payloadIndex: 'built' });
+      const indexes = await payloadIndexes(cut.pool);
+      for (const [partition, definition] of Object.entries(indexes)) expect(definition, partition).toMatch(/USING gin \(payload jsonb_path_ops\)/);
+    } finally {
+      await cut.drop();
+    }
+  });
 });
+

@@ -12,7 +12,7 @@ const Timestamp = Type.String({ format: 'date-time' });
 export const PayloadFilter = Type.String({
   minLength: 2,
   maxLength: PAYLOAD_FILTER_MAX_LENGTH,
-  description: `Only jobs whose payload contains this JSON object or array (PostgreSQL's @>), such as {"userId":42}: objects match by the keys given, nested too, arrays by the elements given, and 42 and "42" differ. At most ${PAYLOAD_FILTER_MAX_LENGTH} characters, nested at most ${PAYLOAD_FILTER_MAX_DEPTH} levels.`,
+  description: `Only jobs whose payload contains this JSON object (PostgreSQL's @>), such as {"userId":42}: objects match by the keys given, nested too, arrays within by the elements given, and 42 and "42" differ. At most ${PAYLOAD_FILTER_MAX_LENGTH} characters, nested at most ${PAYLOAD_FILTER_MAX_DEPTH} levels.`,
 });
 
 /** A job's fair group, in a body or a query. */

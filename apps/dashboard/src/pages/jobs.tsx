@@ -37,7 +37,7 @@ function payloadProblemOf(text: string): string | undefined {
   } catch (error) {
     return `The payload search is not JSON (${error instanceof Error ? error.message : String(error)}). Write an object such as {"userId":42}, keys in double quotes.`;
   }
-  if (parsed === null || typeof parsed !== 'object') return 'The payload search must be a JSON object or array, such as {"userId":42}: the jobs whose payload contains it are listed.';
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return 'The payload search must be a JSON object, such as {"userId":42}: the jobs whose payload contains it are listed.';
   return undefined;
 }
 

@@ -5,17 +5,10 @@ import { Notice } from '../components/notice';
 import { QueueSelect } from '../components/queue-select';
 import { useDashboard } from '../context';
 import { formatCount, formatDuration } from '../format';
+import { HISTORY_RANGES as RANGES, historyRead, type HistoryRange as Range } from '../history-ranges';
 import { useRequest } from '../use-request';
 
-/** The ranges offered, each with the step that keeps it under a couple of hundred points, and its ticks. */
-const RANGES = {
-  '1 h': { seconds: 3600, step: '1m', stepMs: 60_000, tickSeconds: 600 },
-  '24 h': { seconds: 86_400, step: '15m', stepMs: 900_000, tickSeconds: 3 * 3600 },
-  '7 d': { seconds: 7 * 86_400, step: '1h', stepMs: 3_600_000, tickSeconds: 86_400 },
-} as const;
-type Range = keyof typeof RANGES;
-
-/** The rollups are per minute: reading them again each minute follows them as they grow. */
+/** The rollups are per minute: the card looks each minute whether its range is due for a read (historyRead). */
 const REFRESH_MS = 60_000;
 
 function useMinute(): number {
@@ -55,8 +48,9 @@ export function MetricsHistoryCard() {
   const end = (Math.floor((minute * REFRESH_MS) / stepMs) + 1) * stepMs;
   const to = new Date(end).toISOString();
   const from = new Date(end - seconds * 1000).toISOString();
-  const history = useRequest(`${range}/${queue}/${minute}`, (signal) => client.get<MetricsHistory>('/stats/history', { queue, from, to, step }, signal));
-  const types = useRequest(`${range}/${queue}/${minute}`, (signal) => client.get<TypeBreakdown>('/stats/history/types', { queue, from, to }, signal));
+  const read = `${range}/${queue}/${historyRead(range, minute)}`;
+  const history = useRequest(read, (signal) => client.get<MetricsHistory>('/stats/history', { queue, from, to, step }, signal));
+  const types = useRequest(read, (signal) => client.get<TypeBreakdown>('/stats/history/types', { queue, from, to }, signal));
   const now = Math.floor(Date.parse(to) / 1000);
   const data = history.data;
 

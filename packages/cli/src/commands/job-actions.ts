@@ -25,7 +25,7 @@ export const matchingOptions = {
   type: { type: 'string', value: 'TYPE', description: 'with --all: only jobs of this type' },
   queue: { type: 'string', value: 'QUEUE', description: 'with --all: only jobs of this queue' },
   group: { type: 'string', value: 'GROUP', description: 'with --all: only jobs of this fair group' },
-  payload: { type: 'string', value: 'JSON', description: 'with --all: only jobs whose payload contains this JSON object or array' },
+  payload: { type: 'string', value: 'JSON', description: 'with --all: only jobs whose payload contains this JSON object' },
   'created-after': { type: 'string', value: 'ISO', description: 'with --all: only jobs created at or after this time' },
   'created-before': { type: 'string', value: 'ISO', description: 'with --all: only jobs created before this time' },
   yes: { type: 'boolean', description: 'with --all: act without stopping at the count' },

@@ -123,7 +123,7 @@ const list: Command = {
     queue: { type: 'string', value: 'QUEUE', description: 'only jobs of this queue' },
     'idempotency-key': { type: 'string', value: 'KEY', description: 'only the job submitted with this key' },
     group: { type: 'string', value: 'GROUP', description: 'only jobs of this fair group' },
-    payload: { type: 'string', value: 'JSON', description: 'only jobs whose payload contains this JSON object or array, such as \'{"userId":42}\'' },
+    payload: { type: 'string', value: 'JSON', description: 'only jobs whose payload contains this JSON object, such as \'{"userId":42}\'' },
     'created-after': { type: 'string', value: 'ISO', description: 'only jobs created at or after this time' },
     'created-before': { type: 'string', value: 'ISO', description: 'only jobs created before this time' },
     limit: { type: 'string', value: 'N', description: 'jobs per page, 1 to 100 (default 20)' },
