@@ -4,7 +4,8 @@
  * same range, through `jobMetricsHistory` and `jobMetricsByType`. The rollups are those of a busy
  * deployment: every minute of 7 days has a row for each of PAIRS (queue, job type) pairs, with a run
  * time histogram spread over 15 buckets up to bucket 80 (about 1 s) and a wait histogram over 15 up
- * to bucket 40. Prints each read's median wall time over RUNS runs, per PAIRS.
+ * to bucket 40, and each hour's row summing its minutes'. Prints each read's median wall time over
+ * RUNS runs, per PAIRS.
  *
  *   npx tsx --conditions=sluice-source bench/metrics-history-read.ts
  *
@@ -48,6 +49,17 @@ for (const pairs of PAIRS) {
        FROM generate_series($1::timestamptz - interval '7 days', $1::timestamptz - interval '1 minute', interval '1 minute') m,
          generate_series(0, $2::int - 1) p`,
       [new Date(END).toISOString(), pairs, TYPES_PER_QUEUE],
+    );
+    // Each hour's row, as the recorder keeps it beside its minutes': their counts summed, their histograms added bucket by bucket.
+    await database.pool.query(
+      `INSERT INTO job_metrics (resolution, minute, queue, type, completed, failed, dead, run_ms_buckets, wait_ms_buckets)
+       SELECT 'hour', h.hour, h.queue, h.type, h.completed, h.failed, h.dead,
+         ARRAY(SELECT sum(b.n)::int FROM job_metrics m, unnest(m.run_ms_buckets) WITH ORDINALITY AS b(n, i)
+           WHERE m.resolution = 'minute' AND m.minute >= h.hour AND m.minute < h.hour + interval '1 hour' AND (m.queue, m.type) = (h.queue, h.type) GROUP BY b.i ORDER BY b.i),
+         ARRAY(SELECT sum(b.n)::int FROM job_metrics m, unnest(m.wait_ms_buckets) WITH ORDINALITY AS b(n, i)
+           WHERE m.resolution = 'minute' AND m.minute >= h.hour AND m.minute < h.hour + interval '1 hour' AND (m.queue, m.type) = (h.queue, h.type) GROUP BY b.i ORDER BY b.i)
+       FROM (SELECT date_trunc('hour', minute, 'UTC') AS hour, queue, type, sum(completed)::int AS completed, sum(failed)::int AS failed, sum(dead)::int AS dead
+         FROM job_metrics GROUP BY 1, 2, 3) AS h`,
     );
     await database.pool.query('ANALYZE job_metrics');
     for (const { range, ms, stepMs } of RANGES) {

@@ -2,6 +2,7 @@ import { Type } from 'typebox';
 import { defineJobType } from '@sluice/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../support/context';
+import { insertRollups } from '../support/metrics-rollups';
 import { startDashboardStack, type DashboardStack } from './dashboard-stack';
 
 /** The dashboard's payload search, and its History card drawn from the metrics the server keeps. */
@@ -48,10 +49,9 @@ describe('the dashboard', () => {
     const { page } = stack;
     // Half an hour ago, before this page existed: 7 reports completed in about 100 ms, 2 failed attempts, as the recorder rolls them up.
     const halfHourAgo = new Date(Math.floor((Date.now() - 30 * 60_000) / 60_000) * 60_000);
-    await stack.app.database.pool.query(
-      `INSERT INTO job_metrics (minute, queue, type, completed, failed, dead, run_ms_buckets) VALUES ($1, 'default', 'report', 7, 2, 0, $2)`,
-      [halfHourAgo, [...Array<number>(54).fill(0), 9]],
-    );
+    await insertRollups(stack.app.database.pool, [
+      { minute: halfHourAgo, queue: 'default', type: 'report', completed: 7, failed: 2, runMsBuckets: [...Array<number>(54).fill(0), 9] },
+    ]);
     // The noop jobs the first test ran, counted by the recorder as they completed.
     await waitFor('the recorder to have counted the noop jobs', async () => {
       const answer = (await (await fetch(`${stack.baseUrl}/stats/history/types`)).json()) as { types: { type: string; completed: number }[] };

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isolatedConfig } from '../../../test/support/context';
+import { insertRollups } from '../../../test/support/metrics-rollups';
 import { startApp, type AppFixture } from './fixture';
 
 /** GET /stats/history over rollups as the recorder writes them: steps, filters and bounds. */
@@ -24,12 +25,9 @@ beforeAll(async () => {
     [6, 'default', '', 0, 0, 0, [], [], 70],
     [6, 'emails', '', 0, 0, 0, [], [], 5],
   ];
-  for (const [minute, queue, type, completed, failed, dead, run, wait, depth] of rows) {
-    await fixture.database.pool.query(
-      'INSERT INTO job_metrics (minute, queue, type, completed, failed, dead, run_ms_buckets, wait_ms_buckets, depth) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)',
-      [new Date(HOUR + minute * MINUTE_MS), queue, type, completed, failed, dead, run, wait, depth],
-    );
-  }
+  await insertRollups(fixture.database.pool, rows.map(([minute, queue, type, completed, failed, dead, runMsBuckets, waitMsBuckets, depth]) => ({
+    minute: new Date(HOUR + minute * MINUTE_MS), queue, type, completed, failed, dead, runMsBuckets, waitMsBuckets, depth,
+  })));
 });
 afterAll(async () => {
   await fixture?.close();
@@ -79,6 +77,27 @@ describe('GET /stats/history', () => {
     expect(points).toEqual([expect.objectContaining({ completed: 20, failed: 2, dead: 0, depth: 70 })]);
     const emails = await history({ from: at(0), to: at(60), step: '1h', queue: 'emails' });
     expect(emails.points).toEqual([expect.objectContaining({ completed: 5, depth: 5 })]);
+  });
+
+  it('reads the same totals in 1h and 1d steps as in 1m steps summed, over edges that are not whole hours', async () => {
+    // Two more hours: 10:xx as above, 11:xx with completions at 11:02 and 11:40, read from 10:06 to 11:30.
+    await insertRollups(fixture.database.pool, [2, 40].map((minute) => ({
+      minute: new Date(HOUR + (60 + minute) * MINUTE_MS), queue: 'default', type: 'later', completed: 4, runMsBuckets: oneBucket(60, 4),
+    })));
+    const sum = (points: Point[]) => points.reduce((total, point) => ({ completed: total.completed + point.completed, failed: total.failed + point.failed, dead: total.dead + point.dead }), { completed: 0, failed: 0, dead: 0 });
+    const minutes = await history({ from: at(0), to: at(24 * 60), step: '1m' });
+    const hours = await history({ from: at(0), to: at(24 * 60), step: '1h' });
+    const days = await history({ from: at(0), to: at(24 * 60), step: '1d' });
+    expect(sum(minutes.points)).toEqual({ completed: 36, failed: 2, dead: 1 });
+    expect(sum(hours.points)).toEqual(sum(minutes.points));
+    expect(hours.points.slice(0, 2).map((point) => point.completed)).toEqual([28, 8]);
+    expect(sum(days.points)).toEqual(sum(minutes.points));
+    expect(hours.points[0]?.runMs).toEqual({ p50: 103.1, p95: 980.6, p99: 980.6 });
+    // A range that ends within an hour takes that hour's minutes up to its end; the types' range, its whole hours and the minutes at its edges.
+    const partial = await history({ from: at(0), to: at(90), step: '1h' });
+    expect(partial.points.map((point) => point.completed)).toEqual([28, 4]);
+    const types = await fixture.app.inject({ method: 'GET', url: `/stats/history/types?${new URLSearchParams({ from: at(6), to: at(150) })}` });
+    expect((types.json() as { types: { type: string; completed: number }[] }).types.map((row) => [row.type, row.completed])).toEqual([['report', 15], ['later', 8], ['export', 3]]);
   });
 
   it.each([

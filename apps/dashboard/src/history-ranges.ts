@@ -1,8 +1,9 @@
 /**
  * The ranges the History card offers, each with the step that keeps it under a couple of hundred
  * points, its ticks, and how often it is read again. A read costs PostgreSQL in proportion to the
- * minute rollups it merges (bench/metrics-history-read.ts: seconds for a busy week), so a wider range
- * is read less often; the newest step still moves on within that time.
+ * rollups it merges, minute rows or, for the week's hourly steps, hour rows (bench/metrics-history-read.ts:
+ * about a second for a busy day), so a wider range is read less often; the newest step still moves on
+ * within that time.
  */
 export const HISTORY_RANGES = {
   '1 h': { seconds: 3600, step: '1m', stepMs: 60_000, tickSeconds: 600, rereadMinutes: 1 },

@@ -70,7 +70,7 @@ export interface PostgresConfig {
    * without it a payload search scans the history. Default true. Env `HISTORY_PAYLOAD_INDEX`.
    */
   payloadIndex: boolean;
-  /** Days the per-minute metrics rollups (GET /stats/history) are kept. Default 90. Env `METRICS_RETENTION_DAYS`. */
+  /** Days the per-minute and per-hour metrics rollups (GET /stats/history) are kept. Default 90. Env `METRICS_RETENTION_DAYS`. */
   metricsRetentionDays: number;
 }
 

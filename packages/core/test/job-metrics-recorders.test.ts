@@ -7,7 +7,8 @@ import { startInProcess, type InProcess } from '../../../test/support/in-process
 /**
  * The rollups as the stock pieces write them: a worker runs the jobs of a queue of two partitions,
  * and two recorders drain its events, taking the partitions' leases as they come and handing them
- * over when one stops. Every attempt is counted once, with its run and wait times.
+ * over when one stops. Every attempt is counted once, with its run and wait times, in its minute's
+ * row and in its hour's.
  */
 const config = isolatedConfig('job-metrics-recorders', { QUEUES: 'default:2' });
 const JOBS = 300;
@@ -28,12 +29,14 @@ const recorder = (owner: string) => new HistoryRecorder({
   redis: system.redis, pool: database.pool, prefix: config.redis.prefix, queues: config.queue.queues, layouts: system.worker.layouts, owner, leaseMs: 1000,
 });
 
-async function rolledUp(): Promise<{ completed: number; runs: number; waits: number }> {
+/** What the rows of `resolution` add up to: the minute rows, or the hour rows summing them. */
+async function rolledUp(resolution: 'minute' | 'hour' = 'minute'): Promise<{ completed: number; runs: number; waits: number }> {
   const { rows } = await database.pool.query<{ completed: number; runs: number; waits: number }>(
     `SELECT coalesce(sum(completed), 0)::int AS completed,
             coalesce(sum((SELECT sum(n) FROM unnest(run_ms_buckets) AS n)), 0)::int AS runs,
             coalesce(sum((SELECT sum(n) FROM unnest(wait_ms_buckets) AS n)), 0)::int AS waits
-     FROM job_metrics WHERE type = 'tally'`,
+     FROM job_metrics WHERE type = 'tally' AND resolution = $1`,
+    [resolution],
   );
   return rows[0] ?? { completed: 0, runs: 0, waits: 0 };
 }
@@ -52,6 +55,7 @@ describe('job metrics written by two recorders', () => {
     await waitFor('every job to be rolled up', async () => (await rolledUp()).completed === JOBS, 20_000);
     await second.stop();
     expect(await rolledUp()).toEqual({ completed: JOBS, runs: JOBS, waits: JOBS });
+    expect(await rolledUp('hour')).toEqual({ completed: JOBS, runs: JOBS, waits: JOBS });
     const { rows } = await database.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM jobs WHERE status = 'completed'");
     expect(rows[0]?.n).toBe(JOBS);
   });

@@ -4,15 +4,16 @@ import { closeRedis, createRedis, defineJobType, HistoryRecorder, JobTypeRegistr
 import { HistoryMaintenance } from '../src/history/history-maintenance';
 import { jobEventsInsertBatch } from '../src/history/job-events-repository';
 import { metricsPartitionName } from '../src/history/metrics-partitions';
-import { jobMetricsHistory, type MetricsPoint } from '../src/history/metrics-repository';
+import { addBuckets } from '../src/history/latency-histogram';
+import { jobMetricsDepthRecord, jobMetricsHistory, type MetricsPoint } from '../src/history/metrics-repository';
 import { DAY_MS, dayOf } from '../src/history/partitions';
 import { createTestDatabase, dropRedisKeys, isolatedConfig, type TestDatabase } from '../../../test/support/context';
 import { jobIdAt } from './support/history-lives';
 
 /**
- * The per-minute rollups the recorder adds to job_metrics in the statement that records a batch,
- * read back by jobMetricsHistory: counts, run and wait time percentiles, exact across batches,
- * batches written twice and recorders writing at once; kept for their retention.
+ * The per-minute and per-hour rollups the recorder adds to job_metrics in the statement that records
+ * a batch, read back by jobMetricsHistory: counts, run and wait time percentiles, exact across
+ * batches, batches written twice and recorders writing at once; kept for their retention.
  */
 const config = isolatedConfig('job-metrics');
 let database: TestDatabase;
@@ -60,6 +61,28 @@ async function record(entries: readonly string[], perBatch: number): Promise<voi
 function interleaved(lives: string[][]): string[] {
   const longest = Math.max(...lives.map((life) => life.length));
   return Array.from({ length: longest }, (_, step) => lives.flatMap((life) => (life[step] === undefined ? [] : [life[step] as string]))).flat();
+}
+
+interface RollupRow { resolution: string; minute: Date; completed: number; failed: number; dead: number; run_ms_buckets: number[]; wait_ms_buckets: number[] }
+
+/** The rows of `type`, minute and hour rows alike. */
+async function rowsOf(type: string): Promise<RollupRow[]> {
+  const { rows } = await database.pool.query<RollupRow>(
+    'SELECT resolution, minute, completed, failed, dead, run_ms_buckets, wait_ms_buckets FROM job_metrics WHERE type = $1 ORDER BY resolution, minute', [type]);
+  return rows;
+}
+
+/** The minute rows added up as an hour row holds them: counts summed, histograms added bucket by bucket. */
+function sumOf(minutes: readonly RollupRow[]): Omit<RollupRow, 'resolution' | 'minute'> {
+  const sum = { completed: 0, failed: 0, dead: 0, run_ms_buckets: [] as number[], wait_ms_buckets: [] as number[] };
+  for (const row of minutes) {
+    sum.completed += row.completed;
+    sum.failed += row.failed;
+    sum.dead += row.dead;
+    addBuckets(sum.run_ms_buckets, row.run_ms_buckets);
+    addBuckets(sum.wait_ms_buckets, row.wait_ms_buckets);
+  }
+  return sum;
 }
 
 async function minuteOf(type: string, at: number): Promise<MetricsPoint> {
@@ -135,6 +158,36 @@ describe('job metrics rollups', () => {
     expect(ofQueue).toMatchObject([{ completed: 1, runMs: { p50: near(30) } }]);
   });
 
+  it("sum an hour's minutes into its hour row, a batch written again adding to neither", async () => {
+    const hour = freshHour();
+    const lives = Array.from({ length: 30 }, (_, n) => completedJob('hourly', hour + n * 2 * MINUTE_MS + n, 10 + n, 100 * (n + 1)));
+    lives.push(lifeOf('hourly', hour + 59 * MINUTE_MS, [
+      { status: 'processing', at: hour + 59 * MINUTE_MS + 10 }, { status: 'failed', at: hour + 59 * MINUTE_MS + 700 },
+      { status: 'dead', at: hour + 59 * MINUTE_MS + 700 },
+    ]));
+    const entries = interleaved(lives);
+    await record(entries, 9);
+    await record(entries.slice(5, 40), 6);
+    const rows = await rowsOf('hourly');
+    const minutes = rows.filter((row) => row.resolution === 'minute');
+    expect(minutes).toHaveLength(31);
+    expect(rows.filter((row) => row.resolution === 'hour')).toEqual([{ resolution: 'hour', minute: new Date(hour), ...sumOf(minutes) }]);
+    expect(sumOf(minutes)).toMatchObject({ completed: 30, failed: 1, dead: 1 });
+  });
+
+  it("keep on an hour's depth row the deepest of its minutes' samples", async () => {
+    const hour = freshHour();
+    const samples: [minute: number, depth: number][] = [[1, 5], [2, 9], [3, 4], [2, 2]];
+    for (const [minute, depth] of samples) await jobMetricsDepthRecord(database.pool, hour + minute * MINUTE_MS, 'sampled', depth);
+    const { rows } = await database.pool.query<{ resolution: string; minute: Date; depth: number }>(
+      "SELECT resolution, minute, depth FROM job_metrics WHERE queue = 'sampled' AND type = '' ORDER BY resolution, minute");
+    expect(rows.map((row) => [row.resolution, row.minute.getTime() - hour, row.depth])).toEqual([
+      ['hour', 0, 9], ['minute', MINUTE_MS, 5], ['minute', 2 * MINUTE_MS, 2], ['minute', 3 * MINUTE_MS, 4],
+    ]);
+    const [point] = await jobMetricsHistory(database.db, { queue: 'sampled', from: new Date(hour), to: new Date(hour + 3_600_000), stepMs: 3_600_000 });
+    expect(point?.depth).toBe(9);
+  });
+
   it('are dropped by day once older than METRICS_RETENTION_DAYS', async () => {
     const old = freshHour();
     await record(completedJob('retained', old, 1, 10), 3);
@@ -142,9 +195,11 @@ describe('job metrics rollups', () => {
     const maintenance = (day: number) => new HistoryMaintenance({ pool: database.pool, retentionDays: 3650, metricsRetentionDays: 90, now: () => day * DAY_MS });
     expect((await maintenance(today).runOnce())?.metrics.created).toContain(metricsPartitionName(today));
     expect((await minuteOf('retained', old)).completed).toBe(1);
+    expect((await rowsOf('retained')).map((row) => row.resolution)).toEqual(['hour', 'minute']);
     expect((await maintenance(today + 90).runOnce())?.metrics.dropped).toEqual([]);
     expect((await maintenance(today + 91).runOnce())?.metrics.dropped).toEqual([metricsPartitionName(today)]);
     expect((await minuteOf('retained', old)).completed).toBe(0);
+    expect(await rowsOf('retained')).toEqual([]);
 
     // A minute of a day that never had a partition, recorded late, lands in the default partition and expires all the same.
     const unpartitioned = (today + 1000) * DAY_MS;
@@ -166,7 +221,7 @@ describe('job metrics rollups', () => {
     await queue.addBulk(Array.from({ length: 2 }, () => ({ type: 'waiting', payload: {} })));
     await other.runOnce('default');
     await holder.runOnce('default');
-    const { rows } = await database.pool.query<{ minute: Date; depth: number }>("SELECT minute, depth FROM job_metrics WHERE queue = 'default' AND type = ''");
+    const { rows } = await database.pool.query<{ minute: Date; depth: number }>("SELECT minute, depth FROM job_metrics WHERE queue = 'default' AND type = '' AND resolution = 'minute'");
     expect(rows).toHaveLength(1);
     expect(rows[0]?.depth).toBe(3);
     expect(rows[0]?.minute.getTime() ?? 0).toBeGreaterThan(Date.now() - 2 * MINUTE_MS);

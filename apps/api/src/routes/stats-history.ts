@@ -21,7 +21,7 @@ function rollupsSchema<Query, Body>(summary: string, querystring: Query, body: B
   return { schema: { summary, querystring, response: { 200: body, 400: ErrorBody, 404: UnknownQueueBody, 503: ErrorBody } } };
 }
 
-/** GET /stats/history: the per-minute rollups PostgreSQL keeps, merged into steps. */
+/** GET /stats/history: the per-minute (or, for steps of whole hours, per-hour) rollups PostgreSQL keeps, merged into steps. */
 export const statsHistoryRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
   app.get(
     '/stats/history',

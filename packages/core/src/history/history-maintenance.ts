@@ -18,7 +18,7 @@ export interface HistoryMaintenanceOptions {
   pool: pg.Pool;
   /** Days a day's history is kept once the whole day is that old. */
   retentionDays: number;
-  /** Days the per-minute metrics rollups are kept. Default 90. */
+  /** Days the per-minute and per-hour metrics rollups are kept. Default 90. */
   metricsRetentionDays?: number;
   /** Whether jobs keeps the payload index (see payload-index.ts), built or dropped to match. Default true. */
   payloadIndex?: boolean;

@@ -101,13 +101,14 @@ const addBuckets = (a: string, b: string): string =>
 /** The histogram of one group's samples of one kind: counts of buckets 0 to the highest it has. */
 const histogramOf = (kind: string): string => `coalesce((
     SELECT array_agg(coalesce(s.n, 0) ORDER BY g.bucket)
-    FROM generate_series(0, (SELECT max(m.bucket) FROM samples m WHERE (m.minute, m.queue, m.type, m.kind) = (r.minute, r.queue, r.type, '${kind}'))) AS g(bucket)
-    LEFT JOIN samples s ON (s.minute, s.queue, s.type, s.kind, s.bucket) = (r.minute, r.queue, r.type, '${kind}', g.bucket)
+    FROM generate_series(0, (SELECT max(m.bucket) FROM samples m WHERE (m.resolution, m.minute, m.queue, m.type, m.kind) = (r.resolution, r.minute, r.queue, r.type, '${kind}'))) AS g(bucket)
+    LEFT JOIN samples s ON (s.resolution, s.minute, s.queue, s.type, s.kind, s.bucket) = (r.resolution, r.minute, r.queue, r.type, '${kind}', g.bucket)
   ), '{}')`;
 
 /**
- * The part of `recordBatch` that adds the batch to the per-minute rollups in `job_metrics`, in the
- * same statement, so a rollup holds exactly the events recorded. It counts only the events this
+ * The part of `recordBatch` that adds the batch to the rollups in `job_metrics`, its minute rows and
+ * their hour rows alike, in the same statement, so a rollup holds exactly the events recorded and an
+ * hour row the sum of its minute rows. It counts only the events this
  * statement inserted (`recorded`): a batch written again (the recorder crashed before deleting it
  * from Redis, or another took over) inserts none and so adds nothing. A job's queue and type come
  * from the row the statement created or updated for it, which a new event always makes it do.
@@ -119,6 +120,7 @@ const histogramOf = (kind: string): string => `coalesce((
  * whose id names no day (not a UUIDv7) and whose row an earlier batch made is updated by the unpruned
  * second run of the statement, which inserts no event, so its events go uncounted. Rows are added in key order,
  * so recorders of the same queue adding to the same rows wait for each other instead of deadlocking.
+ * Each timed event counts once at each resolution (`spans`): in its minute's row and its hour's.
  */
 const rollUp = (days: number): string => `
   kinds AS (SELECT id, queue, type FROM created UNION ALL SELECT id, queue, type FROM updated),
@@ -138,22 +140,26 @@ const rollUp = (days: number): string => `
     ) stored ON true
     WHERE r.status IN ('processing', 'completed', '${FAILED_EVENT}', 'dead')
   ),
+  spans AS MATERIALIZED (
+    SELECT span.resolution, span.minute, t.queue, t.type, t.status, t.run_ms, t.wait_ms
+    FROM timed t CROSS JOIN LATERAL (VALUES ('minute', t.minute), ('hour', date_trunc('hour', t.minute, 'UTC'))) AS span(resolution, minute)
+  ),
   samples AS MATERIALIZED (
-    SELECT t.minute, t.queue, t.type, v.kind, ${bucketSql('v.ms')} AS bucket, count(*)::int AS n
-    FROM timed t CROSS JOIN LATERAL (VALUES ('run', t.run_ms::float8), ('wait', t.wait_ms::float8)) AS v(kind, ms)
+    SELECT t.resolution, t.minute, t.queue, t.type, v.kind, ${bucketSql('v.ms')} AS bucket, count(*)::int AS n
+    FROM spans t CROSS JOIN LATERAL (VALUES ('run', t.run_ms::float8), ('wait', t.wait_ms::float8)) AS v(kind, ms)
     WHERE v.ms IS NOT NULL
-    GROUP BY 1, 2, 3, 4, 5
+    GROUP BY 1, 2, 3, 4, 5, 6
   ),
   rollup AS (
-    SELECT minute, queue, type, count(*) FILTER (WHERE status = 'completed')::int AS completed,
+    SELECT resolution, minute, queue, type, count(*) FILTER (WHERE status = 'completed')::int AS completed,
       count(*) FILTER (WHERE status = '${FAILED_EVENT}')::int AS failed, count(*) FILTER (WHERE status = 'dead')::int AS dead
-    FROM timed GROUP BY 1, 2, 3
+    FROM spans GROUP BY 1, 2, 3, 4
   ),
   rolled AS (
-    INSERT INTO job_metrics AS m (minute, queue, type, completed, failed, dead, run_ms_buckets, wait_ms_buckets)
-    SELECT r.minute, r.queue, r.type, r.completed, r.failed, r.dead, ${histogramOf('run')}, ${histogramOf('wait')}
-    FROM rollup r ORDER BY r.minute, r.queue, r.type
-    ON CONFLICT (minute, queue, type) DO UPDATE SET
+    INSERT INTO job_metrics AS m (resolution, minute, queue, type, completed, failed, dead, run_ms_buckets, wait_ms_buckets)
+    SELECT r.resolution, r.minute, r.queue, r.type, r.completed, r.failed, r.dead, ${histogramOf('run')}, ${histogramOf('wait')}
+    FROM rollup r ORDER BY r.resolution, r.minute, r.queue, r.type
+    ON CONFLICT (resolution, minute, queue, type) DO UPDATE SET
       completed = m.completed + excluded.completed, failed = m.failed + excluded.failed, dead = m.dead + excluded.dead,
       run_ms_buckets = ${addBuckets('m.run_ms_buckets', 'excluded.run_ms_buckets')},
       wait_ms_buckets = ${addBuckets('m.wait_ms_buckets', 'excluded.wait_ms_buckets')}

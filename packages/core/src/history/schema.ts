@@ -98,18 +98,27 @@ export const jobOutbox = pgTable('job_outbox', {
   createdAt: timestamptz('created_at').notNull().defaultNow(),
 });
 
+/** What a row of job_metrics sums: the events of one minute, or of one hour. */
+export const METRICS_RESOLUTIONS = ['minute', 'hour'] as const;
+export type MetricsResolution = (typeof METRICS_RESOLUTIONS)[number];
+
 /**
- * Per-minute rollups of what the recorder writes, one row per (minute, queue, type), added to by
- * every batch that records events of that minute: counts, and run and wait times as histograms over
- * fixed log buckets (see latency-histogram.ts), which add up exactly across batches, recorders and
- * steps, so percentiles over any range are read from merged buckets. Range-partitioned by `minute`,
- * one partition per UTC day plus a default one (migration 0007_job_metrics), dropped by
- * `HistoryMaintenance` after METRICS_RETENTION_DAYS.
+ * Per-minute and per-hour rollups of what the recorder writes, one row per (resolution, minute,
+ * queue, type), added to by every batch that records events of that minute: counts, and run and wait
+ * times as histograms over fixed log buckets (see latency-histogram.ts), which add up exactly across
+ * batches, recorders and steps, so percentiles over any range are read from merged buckets. The
+ * same statement adds a batch to its minute rows and to their hour rows, so an hour row always
+ * equals the sum of its 60 minute rows, and reads of long ranges merge 60 times fewer rows.
+ * Range-partitioned by `minute`, one partition per UTC day plus a default one (migration
+ * 0007_job_metrics), dropped by `HistoryMaintenance` after METRICS_RETENTION_DAYS: an hour's row
+ * lies in the day of its minutes, so it is kept and dropped with them.
  */
 export const jobMetrics = pgTable(
   'job_metrics',
   {
-    /** The UTC minute the events happened in (their `at`). */
+    /** Whether the row sums the events of one minute or of one hour (METRICS_RESOLUTIONS). */
+    resolution: text('resolution').notNull().default('minute'),
+    /** The start of the UTC minute, or hour, the events happened in (their `at`). */
     minute: timestamptz('minute').notNull(),
     queue: text('queue').notNull(),
     type: text('type').notNull(),
@@ -124,10 +133,15 @@ export const jobMetrics = pgTable(
     /** Times jobs waited, ready, before the attempts started this minute: counts per bucket. */
     waitMsBuckets: integer('wait_ms_buckets').array().notNull().default(sql`'{}'`),
     /**
-     * Jobs of the queue ready and waiting (pending), sampled once in the minute. A depth is the
-     * queue's, not a type's: it is kept on the queue's row of type '' (QUEUE_DEPTH_TYPE), null elsewhere.
+     * Jobs of the queue ready and waiting (pending), sampled once in the minute; on an hour row, the
+     * most of its minutes' samples. A depth is the queue's, not a type's: it is kept on the queue's
+     * row of type '' (QUEUE_DEPTH_TYPE), null elsewhere.
      */
     depth: integer('depth'),
   },
-  (table) => [primaryKey({ columns: [table.minute, table.queue, table.type] })],
+  // Resolution first: a read takes rows of one resolution over a range of minutes.
+  (table) => [
+    primaryKey({ columns: [table.resolution, table.minute, table.queue, table.type] }),
+    check('job_metrics_resolution_check', sql`${table.resolution} in (${oneOf(METRICS_RESOLUTIONS)})`),
+  ],
 );
