@@ -1,4 +1,4 @@
-import { assertStorable, InvalidJobError, jsonDepthExceeds, PAYLOAD_FILTER_MAX_DEPTH } from '@sluice/core';
+import { assertStorable, jsonDepthExceeds, PAYLOAD_FILTER_MAX_DEPTH } from '@sluice/core';
 import type { FastifyRequest } from 'fastify';
 
 /** An error the error handler answers with 400 VALIDATION_ERROR and `message`, like a schema failure. */
@@ -94,14 +94,19 @@ export function payloadFilter(text: string): object {
       return value;
     });
   } catch {
-    throw new InvalidJobError('payload must be JSON, such as {"userId":42}: check its quotes and brackets, and URL-encode it');
+    throw invalidInput('payload must be JSON, such as {"userId":42}: check its quotes and brackets, and URL-encode it');
   }
   // JSON.parse reads 1e400 as Infinity, which the query's JSON would write as null: a search for something else.
-  if (infinite) throw new InvalidJobError('payload holds a number too large for a double (such as 1e400); search by a number within ±1.8e308');
+  if (infinite) throw invalidInput('payload holds a number too large for a double (such as 1e400); search by a number within ±1.8e308');
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new InvalidJobError('payload must be a JSON object that the jobs\' payloads contain, such as {"userId":42} or {"tags":["vip"]}: a job\'s payload is one, so an array or a single value would match none');
+    throw invalidInput('payload must be a JSON object that the jobs\' payloads contain, such as {"userId":42} or {"tags":["vip"]}: a job\'s payload is one, so an array or a single value would match none');
   }
-  if (jsonDepthExceeds(text, PAYLOAD_FILTER_MAX_DEPTH)) throw new InvalidJobError(`payload is nested more than ${PAYLOAD_FILTER_MAX_DEPTH} levels deep; search by a shallower part of the payload`);
-  assertStorable(parsed, 'payload');
+  if (jsonDepthExceeds(text, PAYLOAD_FILTER_MAX_DEPTH)) throw invalidInput(`payload is nested more than ${PAYLOAD_FILTER_MAX_DEPTH} levels deep; search by a shallower part of the payload`);
+  try {
+    assertStorable(parsed, 'payload');
+  } catch (error) {
+    // A search is not a job: its refusals carry the code of every other bad query parameter.
+    throw invalidInput(error instanceof Error ? error.message : String(error));
+  }
   return parsed;
 }

@@ -123,9 +123,11 @@ describe('GET /jobs?payload=', () => {
     // JavaScript reads it as Infinity, which JSON writes as null: it would search for {"a":null}.
     ['a number too large for a double', '{"a":-1e400}', /payload holds a number too large/],
     ['more than the longest filter', JSON.stringify({ a: 'x'.repeat(PAYLOAD_FILTER_MAX_LENGTH) }), /payload.*4096/],
-  ])('refuses %s with a 400 that names the payload parameter', async (_name, payload, message) => {
+  ])('refuses %s with a 400 that names the payload parameter, coded as any bad query parameter', async (_name, payload, message) => {
     const response = await fixture.app.inject({ method: 'GET', url: `/jobs?${new URLSearchParams({ payload })}` });
     expect(response.statusCode, response.body).toBe(400);
-    expect((response.json() as { error: { message: string } }).error.message).toMatch(message);
+    const { error } = response.json() as { error: { code: string; message: string } };
+    expect(error.message).toMatch(message);
+    expect(error.code).toBe('VALIDATION_ERROR');
   });
 });

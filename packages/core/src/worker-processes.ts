@@ -57,7 +57,7 @@ export interface WorkerProcess extends Omit<WorkerProcessReport, 'reportedAt'> {
 }
 
 /** The version of this package, read once. */
-export const SLUICE_VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+const SLUICE_VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
 /** A report of this process, for a worker with the given settings and running jobs, made at `now` on the worker's clock. */
 export function processReport(worker: { startedAt: number; queues: string[]; concurrency: number; draining: boolean }, running: readonly RunningJobReport[], now: number): WorkerProcessReport {

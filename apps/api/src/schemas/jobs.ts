@@ -68,7 +68,6 @@ export const JobIdParams = Type.Object({
   id: Type.String({ format: 'uuid', description: 'The job id: a UUID of 36 characters, in either case (ids are lowercase; `urn:uuid:` and braces are refused).' }),
 });
 
-/** Optional header alternative to `idempotencyKey`. */
 /** W3C Trace Context request headers: a submission's jobs join the caller's trace. Malformed, they are ignored, as the standard says. */
 const traceHeaderFields = {
   traceparent: Type.Optional(Type.String({
@@ -80,6 +79,7 @@ const traceHeaderFields = {
 /** Headers of POST /jobs/bulk. */
 export const TraceHeaders = Type.Object(traceHeaderFields);
 
+/** Headers of POST /jobs: the trace's, and an optional alternative to `idempotencyKey`. */
 export const IdempotencyHeaders = Type.Object({
   ...traceHeaderFields,
   'idempotency-key': Type.Optional(Type.String({

@@ -8,22 +8,17 @@
  */
 
 /** Each bucket's upper bound is this many times its lower bound: 2^(1/8). */
-export const BUCKET_GROWTH = 2 ** (1 / 8);
+const BUCKET_GROWTH = 2 ** (1 / 8);
 
 /** The last bucket: from GROWTH^(LAST_BUCKET-1) ms ≈ 23 days on. */
-export const LAST_BUCKET = 250;
+const LAST_BUCKET = 250;
 
 /** SQL: the bucket of a duration in milliseconds given by `ms` (a double precision expression). */
 export const bucketSql = (ms: string): string =>
   `CASE WHEN ${ms} < 1 THEN 0 ELSE least(floor(ln(${ms}) / ${Math.log(BUCKET_GROWTH)})::int + 1, ${LAST_BUCKET}) END`;
 
-/** The bucket of a duration, as `bucketSql` computes it. */
-export function bucketOf(ms: number): number {
-  return ms < 1 ? 0 : Math.min(Math.floor(Math.log(ms) / Math.log(BUCKET_GROWTH)) + 1, LAST_BUCKET);
-}
-
 /** The duration a bucket stands for: 0 for bucket 0, else its geometric middle. */
-export function bucketValue(bucket: number): number {
+function bucketValue(bucket: number): number {
   return bucket === 0 ? 0 : BUCKET_GROWTH ** (bucket - 0.5);
 }
 

@@ -16,7 +16,7 @@ export function metricsPartitionName(day: Day): string {
 }
 
 /** The days `job_metrics` has a partition for, by partition name. */
-export async function listMetricsPartitions(client: pg.ClientBase): Promise<Map<string, Day>> {
+async function listMetricsPartitions(client: pg.ClientBase): Promise<Map<string, Day>> {
   const days = new Map<string, Day>();
   for (const name of await partitionsOf(client, [METRICS_TABLE])) {
     const match = PARTITION.exec(name);
@@ -28,7 +28,7 @@ export async function listMetricsPartitions(client: pg.ClientBase): Promise<Map<
 }
 
 /** Creates the rollups' partition for `day`, moving that day's rows out of the default partition. Returns how many moved. */
-export function createMetricsPartition(client: pg.ClientBase, day: Day): Promise<number> {
+function createMetricsPartition(client: pg.ClientBase, day: Day): Promise<number> {
   return createRangePartition(client, {
     parent: METRICS_TABLE, partition: metricsPartitionName(day), fallback: `${METRICS_TABLE}_default`, key: 'minute',
     low: new Date(day * DAY_MS).toISOString(), high: new Date((day + 1) * DAY_MS).toISOString(),

@@ -31,7 +31,7 @@ export function storedTraceContext(spanContext: SpanContext): StoredTraceContext
  * The remote span context a `traceparent` names, or undefined for a malformed one, which W3C Trace
  * Context says to ignore (version ff, a version 00 with more fields, an all-zero trace or parent id).
  */
-export function spanContextFromTraceparent(traceparent: string, tracestate = ''): SpanContext | undefined {
+function spanContextFromTraceparent(traceparent: string, tracestate = ''): SpanContext | undefined {
   const match = TRACEPARENT.exec(traceparent.trim());
   if (!match) return undefined;
   const [, version, traceId, spanId, flags, rest] = match as unknown as [string, string, string, string, string, string | undefined];
