@@ -101,6 +101,9 @@ export const OUTBOX_RELAYED_MARKER_MS = 7 * 24 * 3_600_000;
 /** Most entries kept in the outbox's set-aside stream (see outboxSetAsideKey); the oldest go first. */
 export const OUTBOX_SET_ASIDE_MAX_ENTRIES = 10_000;
 
+/** Most characters of a row's submission an entry of the set-aside stream keeps, which bounds the stream in bytes as well. */
+export const OUTBOX_SET_ASIDE_MAX_SUBMISSION = 16_384;
+
 /** An outbox row the relay cannot read, and why (see outboxRowProblem). */
 export interface UnreadableOutboxRow {
   row: OutboxRow;
@@ -314,8 +317,12 @@ export class Queue {
     const key = outboxSetAsideKey(this.deps.redisConfig.prefix);
     try {
       // One connection and one key: the entries keep the rows' order.
-      await Promise.all(unreadable.map(({ row, problem }) => this.deps.redis.xadd(key, 'MAXLEN', '~', OUTBOX_SET_ASIDE_MAX_ENTRIES, '*',
-        'id', row.id, 'queue', row.queue, 'problem', problem, 'submission', JSON.stringify(row.submission), 'createdAt', row.createdAt.toISOString())));
+      await Promise.all(unreadable.map(({ row, problem }) => {
+        const submission = JSON.stringify(row.submission);
+        const truncated = submission.length > OUTBOX_SET_ASIDE_MAX_SUBMISSION ? ['truncatedFrom', String(submission.length)] : [];
+        return this.deps.redis.xadd(key, 'MAXLEN', '~', OUTBOX_SET_ASIDE_MAX_ENTRIES, '*', 'id', row.id, 'queue', row.queue, 'problem', problem,
+          'submission', submission.slice(0, OUTBOX_SET_ASIDE_MAX_SUBMISSION), ...truncated, 'createdAt', row.createdAt.toISOString());
+      }));
     } catch (error) {
       throw toRedisError(error);
     }

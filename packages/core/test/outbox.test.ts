@@ -3,7 +3,7 @@ import pg from 'pg';
 import { Type } from 'typebox';
 import {
   closeRedis, createRedis, createWorker, defineJobType, InvalidJobError, jobsFindWithHistory, JobTypeRegistry, outboxBacklog, OutboxRelay,
-  layoutsKey, outboxSetAsideKey, partitionOfId, Queue, queueKeys, queuePartition, RedisUnavailableError, waitForRedis, type BulkJob, type ScriptedRedis, type SluiceWorker,
+  layoutsKey, OUTBOX_SET_ASIDE_MAX_SUBMISSION, outboxSetAsideKey, partitionOfId, Queue, queueKeys, queuePartition, RedisUnavailableError, waitForRedis, type BulkJob, type ScriptedRedis, type SluiceWorker,
 } from '@sluice/core';
 import { createTestDatabase, dropRedisKeys, isolatedConfig, waitFor, type TestDatabase } from '../../../test/support/context';
 
@@ -377,6 +377,8 @@ describe('an outbox row the relay cannot read', () => {
       { id: '00000000-0000-7000-8000-000000000001', queue: 'default', submission: { type: 'echo' } },
       { id: '00000000-0000-7000-8000-000000000002', queue: 'default', submission: 'echo' },
       { id: '00000000-0000-7000-8000-000000000003', queue: '{}', submission: { type: 'echo', payload: {}, maxAttempts: 1, priority: 0, due: { delayMs: 0 }, idempotencyKey: '', group: '' } },
+      // A big one: an entry keeps the start of its submission, which bounds the stream in bytes.
+      { id: '00000000-0000-7000-8000-000000000004', queue: 'default', submission: { type: 'echo', payload: 'x'.repeat(100_000) } },
     ];
     for (const row of unreadable) {
       await database.pool.query('INSERT INTO job_outbox (id, queue, submission) VALUES ($1, $2, $3::jsonb)', [row.id, row.queue, JSON.stringify(row.submission)]);
@@ -384,7 +386,7 @@ describe('an outbox row the relay cannot read', () => {
     const ids = await committed(echoes(3));
     const relay = new OutboxRelay({ pool: database.pool, schema: config.postgres.schema, queue });
 
-    expect(await relay.runOnce()).toBe(6);
+    expect(await relay.runOnce()).toBe(7);
     expect((await outboxBacklog(database.pool)).rows).toBe(0);
     for (const id of ids) expect(await queue.getJob(id)).toMatchObject({ status: 'pending', type: 'echo' });
     const entries = await redis.xrange(outboxSetAsideKey(config.redis.prefix), '-', '+');
@@ -396,8 +398,12 @@ describe('an outbox row the relay cannot read', () => {
       'submission.payload must be an object',
       'submission must be an object',
       'queue must match ^[A-Za-z0-9_.:-]{1,64}$ (got "{}")',
+      'submission.payload must be an object',
     ]);
     expect(JSON.parse(fields[0]?.submission as string)).toEqual({ type: 'echo' });
+    expect(fields[0]?.truncatedFrom).toBeUndefined();
+    const big = JSON.stringify(unreadable[3]?.submission);
+    expect(fields[3]).toMatchObject({ submission: big.slice(0, OUTBOX_SET_ASIDE_MAX_SUBMISSION), truncatedFrom: String(big.length) });
     for (const row of unreadable) expect(await queue.getJob(row.id)).toBeNull();
   });
 
